@@ -27,7 +27,8 @@ var (
 // handle is consumed once, a decision is taken once, and poll accounting holds across instances.
 //
 // Sessions: the Get methods hydrate the stored session into the session value they are given (which
-// must be of the type the grant was approved with), as fosite's own storage interfaces do.
+// must be of the type the grant was approved with), as fosite's own storage interfaces do. A nil
+// session means the caller does not need it: the returned Request then has a nil session.
 type Storage interface {
 	// CreatePendingGrant stores a new grant in the state it has (normally PENDING). It returns
 	// ErrCollision, storing nothing, when a grant of the same kind already has the handle signature, or

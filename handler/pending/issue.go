@@ -1,0 +1,175 @@
+package pending
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/storage"
+)
+
+// TokenStorage is what the issuer writes to: the pending grant (to consume it) and fosite's token stores
+// (to keep what it issues), ideally all in one transactional store.
+type TokenStorage interface {
+	Storage
+	oauth2.AccessTokenStorage
+	oauth2.RefreshTokenStorage
+}
+
+// IssuerConfig is the configuration the issuer reads.
+type IssuerConfig interface {
+	fosite.AccessTokenLifespanProvider
+	fosite.RefreshTokenLifespanProvider
+	fosite.RefreshTokenScopesProvider
+	fosite.IDTokenLifespanProvider
+}
+
+// TokenIssuer turns an approved pending grant into tokens: an access token always, a refresh token when
+// the client may use the refresh_token grant and one of the refresh scopes (offline_access, offline by
+// default) was granted, and an ID token when openid was granted. It is shared by every grant.
+type TokenIssuer struct {
+	AccessTokenStrategy  oauth2.AccessTokenStrategy
+	RefreshTokenStrategy oauth2.RefreshTokenStrategy
+	// IDTokenStrategy signs ID tokens; nil means this server issues none.
+	IDTokenStrategy openid.OpenIDConnectTokenStrategy
+	Storage         TokenStorage
+	Config          IssuerConfig
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+func (i *TokenIssuer) now() time.Time {
+	if i.Now != nil {
+		return i.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Prepare copies an approved grant into the token request: its ID (so that every token issued carries
+// the grant's request ID, which replay revocation relies on), its session, and the scopes and audience
+// the user granted; and it sets the tokens' expiry times. Call it from HandleTokenEndpointRequest once
+// Check returned nil.
+func (i *TokenIssuer) Prepare(ctx context.Context, g *Grant, grantType fosite.GrantType, req fosite.AccessRequester) {
+	req.SetID(g.Request.GetID())
+	req.SetSession(g.Request.GetSession())
+	req.SetRequestedScopes(g.Request.GetRequestedScopes())
+	req.SetRequestedAudience(g.Request.GetRequestedAudience())
+	for _, s := range g.Request.GetGrantedScopes() {
+		req.GrantScope(s)
+	}
+	for _, a := range g.Request.GetGrantedAudience() {
+		req.GrantAudience(a)
+	}
+	now := i.now()
+	at := fosite.GetEffectiveLifespan(req.GetClient(), grantType, fosite.AccessToken, i.Config.GetAccessTokenLifespan(ctx))
+	req.GetSession().SetExpiresAt(fosite.AccessToken, now.Add(at).Round(time.Second))
+	if rt := fosite.GetEffectiveLifespan(req.GetClient(), grantType, fosite.RefreshToken, i.Config.GetRefreshTokenLifespan(ctx)); rt > -1 {
+		req.GetSession().SetExpiresAt(fosite.RefreshToken, now.Add(rt).Round(time.Second))
+	}
+}
+
+// Issue consumes the grant and issues its tokens as one step. All tokens are minted (and the ID token
+// signed) first; then, in one transaction when the store supports them, the grant is consumed and the
+// tokens are stored; only after the commit does the response carry them. So either the client gets
+// tokens and the grant is consumed, or neither: a failed signature or a lost race never burns a grant,
+// and of concurrent redemptions exactly one succeeds (the others get invalid_grant).
+func (i *TokenIssuer) Issue(ctx context.Context, kind Kind, handleSignature string, grantType fosite.GrantType, req fosite.AccessRequester, resp fosite.AccessResponder) (err error) {
+	access, accessSig, err := i.AccessTokenStrategy.GenerateAccessToken(ctx, req)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	var refresh, refreshSig string
+	if i.canIssueRefreshToken(ctx, req) {
+		if refresh, refreshSig, err = i.RefreshTokenStrategy.GenerateRefreshToken(ctx, req); err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+	}
+	resp.SetAccessToken(access)
+	resp.SetTokenType("bearer")
+
+	var idToken string
+	if i.IDTokenStrategy != nil && req.GetGrantedScopes().Has("openid") {
+		sess, ok := req.GetSession().(openid.Session)
+		if !ok {
+			return fosite.ErrServerError.WithDebug("The openid scope was granted but the session is not an openid.Session.")
+		}
+		helper := openid.IDTokenHandleHelper{IDTokenStrategy: i.IDTokenStrategy}
+		sess.IDTokenClaims().AccessTokenHash = helper.GetAccessTokenHash(ctx, req, resp)
+		lifespan := fosite.GetEffectiveLifespan(req.GetClient(), grantType, fosite.IDToken, i.Config.GetIDTokenLifespan(ctx))
+		if idToken, err = i.IDTokenStrategy.GenerateIDToken(ctx, lifespan, req); err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+	}
+
+	ctx, err = storage.MaybeBeginTx(ctx, i.Storage)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	defer func() {
+		if err != nil {
+			if rbErr := storage.MaybeRollbackTx(ctx, i.Storage); rbErr != nil {
+				err = fosite.ErrServerError.WithWrap(err).WithDebugf("error: %s; rollback error: %s", err, rbErr)
+			}
+		}
+	}()
+
+	if err = i.Storage.ConsumePendingGrant(ctx, kind, handleSignature); errors.Is(err, ErrStateChanged) || errors.Is(err, ErrNotFound) {
+		return fosite.ErrInvalidGrant.WithHint("The handle has already been used.").WithWrap(ErrReplayed)
+	} else if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if err = i.Storage.CreateAccessTokenSession(ctx, accessSig, req.Sanitize(nil)); err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if refreshSig != "" {
+		if err = i.Storage.CreateRefreshTokenSession(ctx, refreshSig, accessSig, req.Sanitize(nil)); err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+	}
+	if err = storage.MaybeCommitTx(ctx, i.Storage); err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+
+	resp.SetExpiresIn(expiresIn(req, fosite.AccessToken, i.Config.GetAccessTokenLifespan(ctx), i.now()))
+	resp.SetScopes(req.GetGrantedScopes())
+	if refresh != "" {
+		resp.SetExtra("refresh_token", refresh)
+	}
+	if idToken != "" {
+		resp.SetExtra("id_token", idToken)
+	}
+	return nil
+}
+
+func (i *TokenIssuer) canIssueRefreshToken(ctx context.Context, req fosite.Requester) bool {
+	if scopes := i.Config.GetRefreshTokenScopes(ctx); len(scopes) > 0 && !req.GetGrantedScopes().HasOneOf(scopes...) {
+		return false
+	}
+	return req.GetClient().GetGrantTypes().Has("refresh_token")
+}
+
+func expiresIn(r fosite.Requester, key fosite.TokenType, fallback time.Duration, now time.Time) time.Duration {
+	if exp := r.GetSession().GetExpiresAt(key); !exp.IsZero() {
+		return exp.Sub(now)
+	}
+	return fallback
+}
+
+// RevokeReplayed revokes what the first redemption of a grant issued, by the grant's request ID. Call
+// it when Check or Issue returned an error wrapping ErrReplayed (RFC 6749 §4.1.2 applies the same
+// defence to authorization codes).
+func RevokeReplayed(ctx context.Context, s oauth2.TokenRevocationStorage, g *Grant) error {
+	id := g.Request.GetID()
+	errA := s.RevokeAccessToken(ctx, id)
+	errR := s.RevokeRefreshToken(ctx, id)
+	if errA != nil && !errors.Is(errA, fosite.ErrNotFound) {
+		return errA
+	}
+	if errR != nil && !errors.Is(errR, fosite.ErrNotFound) {
+		return errR
+	}
+	return nil
+}

@@ -1,0 +1,234 @@
+package rfc8628
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/fosite-contrib/grants/handler/pending"
+)
+
+// DeviceRequest is a validated device authorization request (RFC 8628 §3.1).
+type DeviceRequest struct {
+	fosite.Request
+	// LoginHint is the account identifier the device sent, if any (a staffed kiosk looks requests up by it).
+	LoginHint string
+	// Device is what the server saw of the device.
+	Device pending.DeviceInfo
+}
+
+// DeviceResponse is the device authorization response (RFC 8628 §3.2).
+type DeviceResponse struct {
+	DeviceCode              string `json:"device_code"`
+	UserCode                string `json:"user_code"`
+	VerificationURI         string `json:"verification_uri"`
+	VerificationURIComplete string `json:"verification_uri_complete,omitempty"`
+	ExpiresIn               int64  `json:"expires_in"`
+	Interval                int64  `json:"interval,omitempty"`
+}
+
+// DeviceAuthorizationEndpoint serves the device authorization endpoint (RFC 8628 §3.1–3.2). Mount it
+// (it is an http.Handler) at the URL published as device_authorization_endpoint, or call its three
+// steps from your own handler, as with fosite's endpoints.
+type DeviceAuthorizationEndpoint struct {
+	Clients pending.ClientAuthenticator
+	Errors  pending.ErrorWriter
+	Storage pending.Storage
+	Codes   *pending.Codes
+	Config  Config
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives one line per failed request; nil discards.
+	Logger *slog.Logger
+}
+
+// maxUserCodeAttempts bounds the retries on a user-code collision (RFC 8628 §3.2: codes are unique while
+// valid). With 20^8 codes, three collisions in a row mean the code space is nearly full.
+const maxUserCodeAttempts = 3
+
+// maxUserAgent bounds the user agent kept for the approval page.
+const maxUserAgent = 256
+
+func (e *DeviceAuthorizationEndpoint) now() time.Time {
+	if e.Now != nil {
+		return e.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// ServeHTTP runs the endpoint: NewDeviceRequest, NewDeviceResponse, then WriteDeviceResponse or the
+// RFC 6749 §5.2 error.
+func (e *DeviceAuthorizationEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	req, err := e.NewDeviceRequest(ctx, r)
+	if err != nil {
+		e.writeError(ctx, rw, err)
+		return
+	}
+	resp, err := e.NewDeviceResponse(ctx, req)
+	if err != nil {
+		e.writeError(ctx, rw, err)
+		return
+	}
+	WriteDeviceResponse(rw, resp)
+}
+
+func (e *DeviceAuthorizationEndpoint) writeError(ctx context.Context, rw http.ResponseWriter, err error) {
+	if e.Logger != nil {
+		rfc := fosite.ErrorToRFC6749Error(err)
+		e.Logger.LogAttrs(ctx, slog.LevelInfo, "device authorization request refused",
+			slog.String("error", rfc.ErrorField), slog.String("hint", rfc.HintField), slog.String("debug", rfc.DebugField))
+	}
+	e.Errors.WriteAccessError(ctx, rw, nil, err)
+}
+
+// NewDeviceRequest validates a device authorization request (RFC 8628 §3.1): the client authenticates
+// as at the token endpoint (a public client sends only client_id), holds the device_code grant, and may
+// ask for the requested scopes and audience.
+func (e *DeviceAuthorizationEndpoint) NewDeviceRequest(ctx context.Context, r *http.Request) (*DeviceRequest, error) {
+	form, err := pending.ParseForm(r)
+	if err != nil {
+		return nil, err
+	}
+	client, err := pending.AuthenticateClient(ctx, e.Clients, r, form)
+	if err != nil {
+		return nil, err
+	}
+	if !client.GetGrantTypes().Has(string(GrantType)) {
+		return nil, fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type '%s'.", GrantType)
+	}
+
+	req := &DeviceRequest{Request: *fosite.NewRequest()}
+	req.Client = client
+	req.Form = sanitizedForm(form)
+	req.RequestedScope = fosite.RemoveEmpty(strings.Split(form.Get("scope"), " "))
+	req.RequestedAudience = fosite.GetAudiences(form)
+	for _, scope := range req.RequestedScope {
+		if !e.Config.GetScopeStrategy(ctx)(client.GetScopes(), scope) {
+			return nil, fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", scope)
+		}
+	}
+	if err := e.Config.GetAudienceStrategy(ctx)(client.GetAudience(), req.RequestedAudience); err != nil {
+		return nil, err
+	}
+	req.LoginHint = form.Get("login_hint")
+	req.Device = DeviceInfoFromRequest(r)
+	return req, nil
+}
+
+// NewDeviceResponse issues the device code and user code for a validated request and stores the pending
+// grant (RFC 8628 §3.2).
+func (e *DeviceAuthorizationEndpoint) NewDeviceResponse(ctx context.Context, req *DeviceRequest) (*DeviceResponse, error) {
+	now := e.now()
+	req.RequestedAt = now
+	format := e.Config.GetUserCodeFormat(ctx)
+	lifespan := e.Config.GetDeviceCodeLifespan(ctx)
+	interval := e.Config.GetDevicePollingInterval(ctx)
+
+	for attempt := 0; ; attempt++ {
+		deviceCode, deviceSig, err := e.Codes.NewHandle(ctx)
+		if err != nil {
+			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		userCode, err := format.Generate(e.Codes.Rand)
+		if err != nil {
+			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		userSig, err := e.Codes.UserCodeSignature(ctx, pending.KindDeviceCode, userCode)
+		if err != nil {
+			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		stored := req.Request // a copy: what is stored does not change with req
+		g := &pending.Grant{
+			Kind:              pending.KindDeviceCode,
+			HandleSignature:   deviceSig,
+			UserCodeSignature: userSig,
+			Request:           &stored,
+			State:             pending.StatePending,
+			CreatedAt:         now,
+			ExpiresAt:         now.Add(lifespan),
+			Interval:          interval,
+			LoginHint:         req.LoginHint,
+			Device:            req.Device,
+		}
+		err = e.Storage.CreatePendingGrant(ctx, g)
+		if errors.Is(err, pending.ErrCollision) && attempt+1 < maxUserCodeAttempts {
+			continue
+		} else if err != nil {
+			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+
+		display := format.Display(userCode)
+		verification := e.Config.GetDeviceVerificationURI(ctx)
+		return &DeviceResponse{
+			DeviceCode:              deviceCode,
+			UserCode:                display,
+			VerificationURI:         verification,
+			VerificationURIComplete: CompleteVerificationURI(verification, display),
+			ExpiresIn:               int64(lifespan / time.Second),
+			Interval:                int64(interval / time.Second),
+		}, nil
+	}
+}
+
+// WriteDeviceResponse writes the device authorization response: 200, JSON, not cacheable (RFC 8628 §3.2).
+func WriteDeviceResponse(rw http.ResponseWriter, resp *DeviceResponse) {
+	body, err := json.Marshal(resp)
+	if err != nil {
+		http.Error(rw, `{"error":"server_error"}`, http.StatusInternalServerError)
+		return
+	}
+	rw.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	rw.Header().Set("Cache-Control", "no-store")
+	rw.Header().Set("Pragma", "no-cache")
+	rw.WriteHeader(http.StatusOK)
+	_, _ = rw.Write(body)
+}
+
+// CompleteVerificationURI adds the user code to the verification URI (RFC 8628 §3.3.1), keeping any
+// query the configured URI already has.
+func CompleteVerificationURI(verificationURI, userCode string) string {
+	u, err := url.Parse(verificationURI)
+	if err != nil || verificationURI == "" {
+		return ""
+	}
+	q := u.Query()
+	q.Set("user_code", userCode)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// DeviceInfoFromRequest records what the server sees of the device: its address and user agent (RFC 8628
+// §5.4: the approval page shows them so the user can tell a remote phishing attempt).
+func DeviceInfoFromRequest(r *http.Request) pending.DeviceInfo {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ua := r.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
+	return pending.DeviceInfo{RemoteAddr: host, UserAgent: strings.ToValidUTF8(ua, "")}
+}
+
+// sanitizedForm keeps the request's parameters minus client credentials, which must never be stored.
+func sanitizedForm(form url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range form {
+		switch k {
+		case "client_secret", "client_assertion", "client_assertion_type":
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}

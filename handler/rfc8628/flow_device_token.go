@@ -1,0 +1,133 @@
+package rfc8628
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/fosite-contrib/grants/handler/pending"
+)
+
+// TokenStorage is what the device token handler needs of the store.
+type TokenStorage interface {
+	pending.TokenStorage
+	oauth2.TokenRevocationStorage
+}
+
+// TokenHandler is fosite's token endpoint handler for the device access token request (RFC 8628 §3.4–3.5).
+// Register it with compose (see the compose package) and fosite's token endpoint serves the grant.
+type TokenHandler struct {
+	Storage TokenStorage
+	Codes   *pending.Codes
+	Issuer  *pending.TokenIssuer
+	Config  interface {
+		DevicePollingIntervalProvider
+	}
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives replays and storage failures; nil discards. Pending polls are not logged.
+	Logger *slog.Logger
+}
+
+var _ fosite.TokenEndpointHandler = (*TokenHandler)(nil)
+
+func (h *TokenHandler) now() time.Time {
+	if h.Now != nil {
+		return h.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// CanHandleTokenEndpointRequest reports whether the request uses the device_code grant type.
+func (h *TokenHandler) CanHandleTokenEndpointRequest(_ context.Context, req fosite.AccessRequester) bool {
+	return req.GetGrantTypes().ExactOne(string(GrantType))
+}
+
+// CanSkipClientAuth is false: "if the client is ... issued client credentials ... the client MUST
+// authenticate" (RFC 8628 §3.4); a public client identifies itself with client_id, which fosite accepts.
+func (h *TokenHandler) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+
+// HandleTokenEndpointRequest answers a poll (RFC 8628 §3.5): authorization_pending, slow_down,
+// access_denied, expired_token or invalid_grant; or, for an approved grant, prepares the request so that
+// PopulateTokenEndpointResponse issues the tokens.
+func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosite.AccessRequester) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, req) {
+		return fosite.ErrUnknownRequest
+	}
+	if !req.GetClient().GetGrantTypes().Has(string(GrantType)) {
+		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type '%s'.", GrantType)
+	}
+	code := req.GetRequestForm().Get("device_code")
+	if code == "" {
+		return fosite.ErrInvalidRequest.WithHint("The 'device_code' parameter is missing.")
+	}
+	if len(req.GetRequestForm()["device_code"]) > 1 {
+		return fosite.ErrInvalidRequest.WithHint("The 'device_code' parameter must not be included more than once.")
+	}
+	sig, err := h.Codes.HandleSignature(ctx, code)
+	if err != nil {
+		return err
+	}
+	g, err := h.Storage.GetPendingGrant(ctx, pending.KindDeviceCode, sig, req.GetSession())
+	if errors.Is(err, pending.ErrNotFound) {
+		return fosite.ErrInvalidGrant.WithHint("The handle is unknown.")
+	} else if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+
+	now := h.now()
+	err = pending.Check(g, req.GetClient().GetID(), now)
+	switch {
+	case err == nil:
+		h.Issuer.Prepare(ctx, g, GrantType, req)
+		return nil
+	case errors.Is(err, pending.ErrReplayed):
+		h.revoke(ctx, g)
+		return err
+	case errors.Is(err, pending.ErrAuthorizationPending):
+		slow, perr := h.Storage.RecordPoll(ctx, pending.KindDeviceCode, sig, now, SlowDownStep)
+		if perr != nil {
+			return fosite.ErrServerError.WithWrap(perr).WithDebug(perr.Error())
+		}
+		if slow {
+			return pending.ErrSlowDown
+		}
+		return err
+	default:
+		return err
+	}
+}
+
+// PopulateTokenEndpointResponse consumes the approved grant and issues its tokens in one step.
+func (h *TokenHandler) PopulateTokenEndpointResponse(ctx context.Context, req fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !h.CanHandleTokenEndpointRequest(ctx, req) {
+		return fosite.ErrUnknownRequest
+	}
+	sig, err := h.Codes.HandleSignature(ctx, req.GetRequestForm().Get("device_code"))
+	if err != nil {
+		return err
+	}
+	err = h.Issuer.Issue(ctx, pending.KindDeviceCode, sig, GrantType, req, resp)
+	if errors.Is(err, pending.ErrReplayed) {
+		// A concurrent redemption won: treat this one as the replay it is.
+		if g, gerr := h.Storage.GetPendingGrant(ctx, pending.KindDeviceCode, sig, req.GetSession()); gerr == nil {
+			h.revoke(ctx, g)
+		}
+	}
+	return err
+}
+
+func (h *TokenHandler) revoke(ctx context.Context, g *pending.Grant) {
+	err := pending.RevokeReplayed(ctx, h.Storage, g)
+	if h.Logger != nil {
+		attrs := []slog.Attr{slog.String("client_id", g.ClientID()), slog.String("request_id", g.Request.GetID())}
+		if err != nil {
+			attrs = append(attrs, slog.String("revocation_error", err.Error()))
+		}
+		h.Logger.LogAttrs(ctx, slog.LevelWarn, "device code replayed; tokens it issued are revoked", attrs...)
+	}
+}
