@@ -1,0 +1,107 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+)
+
+// ErrConflict is returned by Storage.AppendAuditRecord when the sequence
+// number is not exactly one more than the last stored one, i.e. another
+// writer appended first. Log retries on it.
+var ErrConflict = errors.New("audit: sequence number already taken")
+
+// Record is one stored entry of the audit log: a Security Event Token in
+// compact JWS form and its position in the chain.
+type Record struct {
+	Seq   int64
+	Token string
+}
+
+// Storage keeps the audit chain. It is implemented by MemoryStorage and by
+// the SQL store; audittest.RunStorageTests is the contract every
+// implementation must pass.
+//
+// All methods must be safe for concurrent use. Tokens are stored and returned
+// byte for byte; they may be several kilobytes long.
+type Storage interface {
+	// LastAuditRecord returns the highest stored sequence number and its
+	// token, or 0 and "" when the log is empty.
+	LastAuditRecord(ctx context.Context) (seq int64, token string, err error)
+	// AppendAuditRecord stores token under seq if and only if seq is exactly
+	// the last stored sequence number plus one (1 for an empty log). In any
+	// other case it stores nothing and returns ErrConflict (seq < 1 may
+	// return another error). The check and the write must be one atomic step,
+	// also across processes sharing the store.
+	AppendAuditRecord(ctx context.Context, seq int64, token string) error
+	// ListAuditRecords returns up to limit records with Seq > afterSeq in
+	// ascending Seq order. limit must be positive.
+	ListAuditRecords(ctx context.Context, afterSeq int64, limit int) ([]Record, error)
+}
+
+// MemoryStorage is an in-memory Storage for tests and single-process demos.
+// The zero value is an empty log ready to use.
+type MemoryStorage struct {
+	mu      sync.Mutex
+	records []Record // ascending Seq
+}
+
+var _ Storage = (*MemoryStorage)(nil)
+
+// NewMemoryStorage returns an empty MemoryStorage.
+func NewMemoryStorage() *MemoryStorage { return &MemoryStorage{} }
+
+// LastAuditRecord implements Storage.
+func (m *MemoryStorage) LastAuditRecord(ctx context.Context) (int64, string, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.records) == 0 {
+		return 0, "", nil
+	}
+	last := m.records[len(m.records)-1]
+	return last.Seq, last.Token, nil
+}
+
+// AppendAuditRecord implements Storage.
+func (m *MemoryStorage) AppendAuditRecord(ctx context.Context, seq int64, token string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if seq < 1 {
+		return fmt.Errorf("audit: sequence number %d is not positive", seq)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var last int64
+	if n := len(m.records); n > 0 {
+		last = m.records[n-1].Seq
+	}
+	if seq != last+1 {
+		return ErrConflict
+	}
+	m.records = append(m.records, Record{Seq: seq, Token: token})
+	return nil
+}
+
+// ListAuditRecords implements Storage.
+func (m *MemoryStorage) ListAuditRecords(ctx context.Context, afterSeq int64, limit int) ([]Record, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if limit < 1 {
+		return nil, fmt.Errorf("audit: list limit %d is not positive", limit)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	i := sort.Search(len(m.records), func(i int) bool { return m.records[i].Seq > afterSeq })
+	end := len(m.records)
+	if limit < end-i {
+		end = i + limit
+	}
+	return append([]Record(nil), m.records[i:end]...), nil
+}
