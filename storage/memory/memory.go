@@ -1,0 +1,294 @@
+// Package memory is an in-memory store for tests and demos: fosite's storage.MemoryStore plus the
+// stores this module adds (pending grants, attempt counters, clients registered at run time).
+//
+// Nothing survives a restart. For anything users depend on, use storage/sql.
+package memory
+
+import (
+	"context"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/storage"
+
+	"github.com/fosite-contrib/grants/handler/pending"
+)
+
+// MemoryStore embeds fosite's MemoryStore and adds this module's stores. Create it with New.
+//
+// It also fixes a data race of fosite v0.49.0's MemoryStore, whose RevokeRefreshToken writes the refresh
+// token map while holding only another map's lock: every refresh-token method here runs under one
+// more lock of its own.
+type MemoryStore struct {
+	*storage.MemoryStore
+
+	mu        sync.RWMutex
+	grants    map[grantKey]*pending.Grant
+	userCodes map[grantKey]string // (kind, user-code signature) → handle signature
+	attempts  map[string]attempt
+	clients   map[string]fosite.Client
+
+	refreshMu sync.RWMutex
+}
+
+type grantKey struct {
+	kind pending.Kind
+	sig  string
+}
+
+type attempt struct {
+	start time.Time
+	count int
+}
+
+var (
+	_ pending.Storage        = (*MemoryStore)(nil)
+	_ pending.AttemptStorage = (*MemoryStore)(nil)
+	_ fosite.ClientManager   = (*MemoryStore)(nil)
+)
+
+// New returns an empty store.
+func New() *MemoryStore {
+	return &MemoryStore{
+		MemoryStore: storage.NewMemoryStore(),
+		grants:      map[grantKey]*pending.Grant{},
+		userCodes:   map[grantKey]string{},
+		attempts:    map[string]attempt{},
+		clients:     map[string]fosite.Client{},
+	}
+}
+
+// SetClient adds or replaces a client. Safe to call while the server runs (fosite's Clients map is not).
+func (s *MemoryStore) SetClient(_ context.Context, c fosite.Client) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clients[c.GetID()] = c
+	return nil
+}
+
+// DeleteClient removes a client added with SetClient.
+func (s *MemoryStore) DeleteClient(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.clients[id]; !ok {
+		return fosite.ErrNotFound
+	}
+	delete(s.clients, id)
+	return nil
+}
+
+// GetClient returns a client added with SetClient, or else one in fosite's Clients map.
+func (s *MemoryStore) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	s.mu.RLock()
+	c, ok := s.clients[id]
+	s.mu.RUnlock()
+	if ok {
+		return c, nil
+	}
+	return s.MemoryStore.GetClient(ctx, id)
+}
+
+// CreatePendingGrant implements pending.Storage.
+func (s *MemoryStore) CreatePendingGrant(_ context.Context, g *pending.Grant) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := grantKey{g.Kind, g.HandleSignature}
+	if _, ok := s.grants[key]; ok {
+		return pending.ErrCollision
+	}
+	if g.UserCodeSignature != "" {
+		ukey := grantKey{g.Kind, g.UserCodeSignature}
+		if other, ok := s.userCodes[ukey]; ok {
+			if og := s.grants[grantKey{g.Kind, other}]; og != nil && !og.Expired(g.CreatedAt) {
+				return pending.ErrCollision
+			}
+		}
+		s.userCodes[ukey] = g.HandleSignature
+	}
+	s.grants[key] = cloneGrant(g)
+	return nil
+}
+
+// GetPendingGrant implements pending.Storage.
+func (s *MemoryStore) GetPendingGrant(_ context.Context, kind pending.Kind, sig string, _ fosite.Session) (*pending.Grant, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	g, ok := s.grants[grantKey{kind, sig}]
+	if !ok {
+		return nil, pending.ErrNotFound
+	}
+	return cloneGrant(g), nil
+}
+
+// GetPendingGrantByUserCode implements pending.Storage.
+func (s *MemoryStore) GetPendingGrantByUserCode(_ context.Context, kind pending.Kind, userSig string, now time.Time, _ fosite.Session) (*pending.Grant, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	sig, ok := s.userCodes[grantKey{kind, userSig}]
+	if !ok {
+		return nil, pending.ErrNotFound
+	}
+	g, ok := s.grants[grantKey{kind, sig}]
+	if !ok || g.Expired(now) {
+		return nil, pending.ErrNotFound
+	}
+	return cloneGrant(g), nil
+}
+
+// DecidePendingGrant implements pending.Storage.
+func (s *MemoryStore) DecidePendingGrant(_ context.Context, kind pending.Kind, sig string, d pending.Decision, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.grants[grantKey{kind, sig}]
+	if !ok {
+		return pending.ErrNotFound
+	}
+	if g.State != pending.StatePending || g.Expired(now) {
+		return pending.ErrStateChanged
+	}
+	c := cloneGrant(g)
+	c.Subject, c.Actor, c.DecidedAt = d.Subject, d.Actor, now
+	if d.Approved {
+		c.State = pending.StateApproved
+		req := c.Request.(*fosite.Request)
+		if d.Session != nil {
+			req.Session = d.Session.Clone()
+		}
+		req.GrantedScope = append(fosite.Arguments{}, d.GrantedScopes...)
+		req.GrantedAudience = append(fosite.Arguments{}, d.GrantedAudience...)
+		if !d.ExpiresAt.IsZero() {
+			c.ExpiresAt = d.ExpiresAt
+		}
+	} else {
+		c.State = pending.StateDenied
+	}
+	s.grants[grantKey{kind, sig}] = c
+	return nil
+}
+
+// RecordPoll implements pending.Storage.
+func (s *MemoryStore) RecordPoll(_ context.Context, kind pending.Kind, sig string, now time.Time, step time.Duration) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.grants[grantKey{kind, sig}]
+	if !ok {
+		return false, pending.ErrNotFound
+	}
+	slow := !g.LastPolledAt.IsZero() && now.Before(g.LastPolledAt.Add(g.Interval))
+	if slow {
+		g.Interval += step
+	}
+	g.LastPolledAt = now
+	return slow, nil
+}
+
+// ConsumePendingGrant implements pending.Storage.
+func (s *MemoryStore) ConsumePendingGrant(_ context.Context, kind pending.Kind, sig string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.grants[grantKey{kind, sig}]
+	if !ok {
+		return pending.ErrNotFound
+	}
+	if g.State != pending.StateApproved {
+		return pending.ErrStateChanged
+	}
+	g.State = pending.StateConsumed
+	return nil
+}
+
+// IncrementAttempts implements pending.AttemptStorage.
+func (s *MemoryStore) IncrementAttempts(_ context.Context, key string, now time.Time, window time.Duration) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a := s.attempts[key]
+	if a.count == 0 || !now.Before(a.start.Add(window)) {
+		a = attempt{start: now}
+	}
+	a.count++
+	s.attempts[key] = a
+	return a.count, nil
+}
+
+// GetAttempts implements pending.AttemptStorage.
+func (s *MemoryStore) GetAttempts(_ context.Context, key string, now time.Time, window time.Duration) (int, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	a := s.attempts[key]
+	if a.count == 0 || !now.Before(a.start.Add(window)) {
+		return 0, nil
+	}
+	return a.count, nil
+}
+
+// CreateRefreshTokenSession wraps fosite's under the store's refresh lock (see the type's doc).
+func (s *MemoryStore) CreateRefreshTokenSession(ctx context.Context, sig, accessSig string, req fosite.Requester) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	return s.MemoryStore.CreateRefreshTokenSession(ctx, sig, accessSig, req)
+}
+
+// GetRefreshTokenSession wraps fosite's under the store's refresh lock.
+func (s *MemoryStore) GetRefreshTokenSession(ctx context.Context, sig string, session fosite.Session) (fosite.Requester, error) {
+	s.refreshMu.RLock()
+	defer s.refreshMu.RUnlock()
+	return s.MemoryStore.GetRefreshTokenSession(ctx, sig, session)
+}
+
+// DeleteRefreshTokenSession wraps fosite's under the store's refresh lock.
+func (s *MemoryStore) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	return s.MemoryStore.DeleteRefreshTokenSession(ctx, sig)
+}
+
+// RevokeRefreshToken wraps fosite's under the store's refresh lock.
+func (s *MemoryStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	return s.MemoryStore.RevokeRefreshToken(ctx, requestID)
+}
+
+// RotateRefreshToken wraps fosite's under the store's refresh lock.
+func (s *MemoryStore) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
+	s.refreshMu.Lock()
+	defer s.refreshMu.Unlock()
+	return s.MemoryStore.RotateRefreshToken(ctx, requestID, sig)
+}
+
+func cloneGrant(g *pending.Grant) *pending.Grant {
+	c := *g
+	c.Request = cloneRequest(g.Request)
+	if g.Extra != nil {
+		c.Extra = make(map[string]string, len(g.Extra))
+		for k, v := range g.Extra {
+			c.Extra[k] = v
+		}
+	}
+	return &c
+}
+
+func cloneRequest(r fosite.Requester) fosite.Requester {
+	if r == nil {
+		return nil
+	}
+	out := &fosite.Request{
+		ID:                r.GetID(),
+		RequestedAt:       r.GetRequestedAt(),
+		Client:            r.GetClient(),
+		RequestedScope:    append(fosite.Arguments{}, r.GetRequestedScopes()...),
+		GrantedScope:      append(fosite.Arguments{}, r.GetGrantedScopes()...),
+		RequestedAudience: append(fosite.Arguments{}, r.GetRequestedAudience()...),
+		GrantedAudience:   append(fosite.Arguments{}, r.GetGrantedAudience()...),
+		Form:              url.Values{},
+	}
+	for k, v := range r.GetRequestForm() {
+		out.Form[k] = append([]string(nil), v...)
+	}
+	if s := r.GetSession(); s != nil {
+		out.Session = s.Clone()
+	}
+	return out
+}
