@@ -131,3 +131,6 @@ func (h *TokenHandler) revoke(ctx context.Context, g *pending.Grant) {
 		h.Logger.LogAttrs(ctx, slog.LevelWarn, "device code replayed; tokens it issued are revoked", attrs...)
 	}
 }
+
+// GrantTypes lists the grant type this handler serves, for discovery.
+func (h *TokenHandler) GrantTypes() []fosite.GrantType { return []fosite.GrantType{GrantType} }

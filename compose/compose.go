@@ -1,0 +1,227 @@
+package compose
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+
+	"github.com/ory/fosite"
+	fcompose "github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/rfc7523"
+	fositehmac "github.com/ory/fosite/token/hmac"
+
+	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/handler/rfc8628"
+)
+
+// Provider is what Compose returns: fosite's OAuth2Provider with this module's handlers registered, plus
+// the endpoints fosite has no place for.
+type Provider struct {
+	fosite.OAuth2Provider
+	// Fosite is the same provider as its concrete type, which authenticates clients.
+	Fosite *fosite.Fosite
+	Config *Config
+
+	// DeviceAuthorization is the device authorization endpoint (RFC 8628 §3.1); nil unless
+	// RFC8628DeviceFactory was composed.
+	DeviceAuthorization *rfc8628.DeviceAuthorizationEndpoint
+	// DeviceVerifier is the user-code verification API (RFC 8628 §3.3); nil unless RFC8628DeviceFactory
+	// was composed.
+	DeviceVerifier *rfc8628.Verifier
+
+	grantTypes []string
+}
+
+// Compose builds a fosite provider from fosite's factories and this module's, like fosite's own
+// compose.Compose, and wires the endpoints of the grants it finds. storage must implement fosite.Storage
+// and what each factory needs; strategy is fosite's (e.g. compose.CommonStrategy).
+//
+// It also registers a last token handler that answers unsupported_grant_type for a grant type no other
+// handler serves (fosite v0.49.0 answers invalid_request there; RFC 6749 §5.2 names the right code).
+func Compose(config *Config, storage, strategy interface{}, factories ...fcompose.Factory) *Provider {
+	st, ok := storage.(fosite.Storage)
+	if !ok {
+		panic(fmt.Sprintf("compose: the storage (%T) does not implement fosite.Storage", storage))
+	}
+	f := fosite.NewOAuth2Provider(st, config)
+	p := &Provider{OAuth2Provider: f, Fosite: f, Config: config}
+	for _, factory := range factories {
+		res := factory(config, storage, strategy)
+		if ah, ok := res.(fosite.AuthorizeEndpointHandler); ok {
+			config.AuthorizeEndpointHandlers.Append(ah)
+		}
+		if th, ok := res.(fosite.TokenEndpointHandler); ok {
+			config.TokenEndpointHandlers.Append(th)
+		}
+		if tv, ok := res.(fosite.TokenIntrospector); ok {
+			config.TokenIntrospectionHandlers.Append(tv)
+		}
+		if rh, ok := res.(fosite.RevocationHandler); ok {
+			config.RevocationHandlers.Append(rh)
+		}
+		if ph, ok := res.(fosite.PushedAuthorizeEndpointHandler); ok {
+			config.PushedAuthorizeEndpointHandlers.Append(ph)
+		}
+		p.grantTypes = append(p.grantTypes, grantTypesOf(res)...)
+		if th, ok := res.(*rfc8628.TokenHandler); ok {
+			p.wireDevice(config, storage, th)
+		}
+	}
+	config.TokenEndpointHandlers.Append(&unsupportedGrantType{config: config})
+	return p
+}
+
+func (p *Provider) wireDevice(config *Config, storage interface{}, th *rfc8628.TokenHandler) {
+	attempts := mustImplement[pending.AttemptStorage](storage, "pending.AttemptStorage", "RFC8628DeviceFactory")
+	per, global, window := config.GetUserCodeAttemptLimits(context.Background())
+	p.DeviceAuthorization = &rfc8628.DeviceAuthorizationEndpoint{
+		Clients: p.Fosite, Errors: p.Fosite, Storage: th.Storage, Codes: th.Codes,
+		Config: config, Now: config.Now, Logger: config.Logger,
+	}
+	p.DeviceVerifier = &rfc8628.Verifier{
+		Storage: th.Storage, Codes: th.Codes, Config: config, Now: config.Now,
+		Limiter: &pending.Limiter{Storage: attempts, Scope: "device-user-code", PerKey: per, Global: global, Window: window},
+	}
+}
+
+// GrantTypesSupported lists the grant types the composed token handlers serve, for discovery
+// (RFC 8414 grant_types_supported).
+func (p *Provider) GrantTypesSupported() []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, g := range p.grantTypes {
+		if !seen[g] {
+			seen[g] = true
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// Metadata returns this module's share of the authorization server metadata (RFC 8414, OpenID Connect
+// Discovery): grant_types_supported and the endpoints of the composed grants. Merge it into yours.
+func (p *Provider) Metadata() map[string]interface{} {
+	m := map[string]interface{}{"grant_types_supported": p.GrantTypesSupported()}
+	if p.DeviceAuthorization != nil && p.Config.DeviceAuthorizationURL != "" {
+		m["device_authorization_endpoint"] = p.Config.DeviceAuthorizationURL // RFC 8628 §4
+	}
+	return m
+}
+
+// grantTypesOf maps a handler to the grant types it serves at the token endpoint.
+func grantTypesOf(h interface{}) []string {
+	switch h := h.(type) {
+	case interface{ GrantTypes() []fosite.GrantType }:
+		out := []string{}
+		for _, g := range h.GrantTypes() {
+			out = append(out, string(g))
+		}
+		return out
+	case *oauth2.AuthorizeExplicitGrantHandler:
+		return []string{"authorization_code"}
+	case *oauth2.AuthorizeImplicitGrantTypeHandler:
+		return []string{"implicit"}
+	case *oauth2.ClientCredentialsGrantHandler:
+		return []string{"client_credentials"}
+	case *oauth2.RefreshTokenGrantHandler:
+		return []string{"refresh_token"}
+	case *oauth2.ResourceOwnerPasswordCredentialsGrantHandler:
+		return []string{"password"}
+	case *rfc7523.Handler:
+		return []string{"urn:ietf:params:oauth:grant-type:jwt-bearer"}
+	}
+	return nil
+}
+
+// RFC8628DeviceFactory registers the device grant (RFC 8628): the token endpoint handler for
+// urn:ietf:params:oauth:grant-type:device_code. With this package's Compose, the device authorization
+// endpoint and the verification API are wired too (Provider.DeviceAuthorization, Provider.DeviceVerifier).
+//
+// It has fosite's compose.Factory signature. config should be a *Config (a plain *fosite.Config gets
+// this module's defaults); storage must implement rfc8628.TokenStorage (the memory and SQL stores of
+// this module do); strategy must implement oauth2.AccessTokenStrategy and oauth2.RefreshTokenStrategy,
+// and openid.OpenIDConnectTokenStrategy to issue ID tokens.
+func RFC8628DeviceFactory(config fosite.Configurator, storage, strategy interface{}) interface{} {
+	cfg := ourConfig(config)
+	st := mustImplement[rfc8628.TokenStorage](storage, "rfc8628.TokenStorage", "RFC8628DeviceFactory")
+	h := &rfc8628.TokenHandler{
+		Storage: st,
+		Codes:   pending.NewCodes(cfg),
+		Issuer:  newIssuer(cfg, st, strategy, "RFC8628DeviceFactory"),
+		Config:  cfg,
+		Now:     cfg.Now,
+		Logger:  cfg.Logger,
+	}
+	return h
+}
+
+func newIssuer(cfg *Config, st pending.TokenStorage, strategy interface{}, factory string) *pending.TokenIssuer {
+	i := &pending.TokenIssuer{
+		AccessTokenStrategy:  mustImplement[oauth2.AccessTokenStrategy](strategy, "oauth2.AccessTokenStrategy", factory),
+		RefreshTokenStrategy: mustImplement[oauth2.RefreshTokenStrategy](strategy, "oauth2.RefreshTokenStrategy", factory),
+		Storage:              st,
+		Config:               cfg,
+		Now:                  cfg.Now,
+	}
+	if ids, ok := strategy.(openid.OpenIDConnectTokenStrategy); ok {
+		i.IDTokenStrategy = ids
+	}
+	return i
+}
+
+// ourConfig returns config as this module's Config: as it is when it is one, wrapped with the defaults
+// when it is a plain *fosite.Config.
+func ourConfig(config fosite.Configurator) *Config {
+	switch c := config.(type) {
+	case *Config:
+		return c
+	case *fosite.Config:
+		return &Config{Config: c}
+	}
+	panic(fmt.Sprintf("compose: the configuration (%T) is neither a *compose.Config nor a *fosite.Config", config))
+}
+
+// mustImplement asserts v implements T, or panics with a message naming what is missing: a factory given
+// the wrong storage should fail at start-up and say why.
+func mustImplement[T any](v interface{}, name, factory string) T {
+	t, ok := v.(T)
+	if !ok {
+		panic(fmt.Sprintf("compose: %s needs a value implementing %s, got %T", factory, name, v))
+	}
+	return t
+}
+
+var _ fositehmac.HMACStrategyConfigurator = (*Config)(nil)
+
+// unsupportedGrantType answers unsupported_grant_type (RFC 6749 §5.2) for a grant type no other token
+// handler serves.
+type unsupportedGrantType struct{ config *Config }
+
+func (u *unsupportedGrantType) CanHandleTokenEndpointRequest(ctx context.Context, req fosite.AccessRequester) bool {
+	for _, h := range u.config.GetTokenEndpointHandlers(ctx) {
+		if reflect.TypeOf(h) == reflect.TypeOf(u) {
+			continue
+		}
+		if h.CanHandleTokenEndpointRequest(ctx, req) {
+			return false
+		}
+	}
+	return true
+}
+
+func (u *unsupportedGrantType) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool {
+	return true
+}
+
+func (u *unsupportedGrantType) HandleTokenEndpointRequest(ctx context.Context, req fosite.AccessRequester) error {
+	if !u.CanHandleTokenEndpointRequest(ctx, req) {
+		return fosite.ErrUnknownRequest
+	}
+	return fosite.ErrUnsupportedGrantType.WithHintf("The grant type '%s' is not supported.", req.GetRequestForm().Get("grant_type"))
+}
+
+func (u *unsupportedGrantType) PopulateTokenEndpointResponse(context.Context, fosite.AccessRequester, fosite.AccessResponder) error {
+	return fosite.ErrUnknownRequest
+}
