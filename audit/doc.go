@@ -1,0 +1,102 @@
+// Package audit keeps a tamper-evident record of what happened to grants:
+// every approval, denial, redemption, expiry, revocation and replay, and the
+// one-time codes sent and locked out.
+//
+// Picture a staffed kiosk at a utility: a clerk checks a customer's ID and
+// approves a device-grant request for the customer's account. Months later
+// the customer disputes it. The utility must show who approved what, for
+// whom, when, and that nobody has quietly edited or deleted the entry since.
+//
+// # Recording events
+//
+// Grant handlers describe what happened as an Event and hand it to a Sink:
+//
+//	sink.Record(ctx, audit.Event{
+//		Type:      audit.EventApproved,
+//		Grant:     audit.GrantDeviceCode,
+//		Subject:   "customer-1042", // whom the grant is for
+//		Actor:     "clerk-7",       // who approved it at the kiosk
+//		ClientID:  "utility-tv-app",
+//		RequestID: requester.GetID(),
+//		Data:      map[string]any{"proofing": "id_document"},
+//	})
+//
+// Never put secrets in an Event: no device codes, user codes, one-time codes
+// or tokens. An audit log is tamper-evident, not confidential.
+//
+// Log is the Sink to use. Multi fans one event out to several sinks, for
+// example the Log and an export to a SIEM.
+//
+// # Security Event Tokens
+//
+// Log writes each event as a Security Event Token (SET, RFC 8417): a JWT
+// signed by the authorization server, with the JOSE header "typ" set to
+// "secevent+jwt" (RFC 8417 Section 2.3). Its claims are:
+//
+//	iss     the issuer (Options.Issuer)
+//	iat     when the SET was written
+//	jti     a random 128-bit ID
+//	aud     Options.Audience, if set
+//	sub_id  the Subject as an RFC 9493 "opaque" subject identifier; "sub" is
+//	        not used, so a SET cannot pass for an ID token (RFC 8417 Section 4.3)
+//	toe     Event.Time, when the event happened
+//	txn     Event.RequestID, tying together all events of one grant
+//	seq     the position in the log: 1, 2, 3…
+//	prev    base64url(SHA-256(compact JWS of the previous SET)); GenesisHash
+//	        for seq 1
+//	events  {"<Event.Type>": {"grant": …, "actor": …, "client_id": …, <Data>…}}
+//
+// SETs have no "exp": they state facts that stay true. Because SETs are
+// ordinary signed JWTs, any JOSE library can read them, and they can be
+// forwarded to other systems as they are.
+//
+// Sign with an asymmetric key (ES256 is a good default) so that those who can
+// verify the log cannot write to it. A key in a KMS or HSM works through
+// github.com/go-jose/go-jose/v3/cryptosigner.Opaque with Options.KeyID set.
+//
+// # The chain
+//
+// Each SET names its predecessor's hash and its own sequence number, both
+// under the signature. Storage.AppendAuditRecord only accepts seq equal to
+// the last seq plus one, atomically, so two writers (goroutines or server
+// instances) never both extend the same record: the loser gets ErrConflict
+// and Log signs again on top of the winner.
+//
+// # Verifying
+//
+// Verify (or a Verifier, to set an anchor or an algorithm allow-list) reads
+// the whole log with only the public keys and checks, record by record,
+// that each one is a SET signed by a trusted key with an allowed algorithm
+// ("none" and HMAC are never allowed), that seq runs 1, 2, 3… where it is
+// stored, and that each "prev" matches the previous record. The first failure
+// is returned as a *TamperError naming the seq and a Reason: ReasonEdited,
+// ReasonRemoved, ReasonReordered, ReasonBadSignature, ReasonBrokenChain,
+// ReasonMalformed or ReasonTruncated. Decode verifies and reads one SET for
+// display.
+//
+// # What tamper evidence does and does not give you
+//
+// Someone with write access to the database but not the signing key cannot
+// edit, insert, remove, reorder or replace a record in the middle of the
+// log without Verify noticing.
+//
+// They can delete the newest records: a shorter chain is still a valid
+// chain. To catch that, copy Report.Head (Head.String gives "<seq>:<hash>")
+// regularly to a place they cannot change, such as a ticket, an e-mail to
+// the auditors or another organisation's log, and verify later with
+// Verifier.Anchor set to it. Records written after the last anchor are only
+// as safe as the database.
+//
+// Whoever holds the signing key can rewrite the whole log; anchors catch that
+// too, for the part they cover. Keep the key in a KMS or HSM.
+//
+// The log proves what the server recorded, not that it recorded everything:
+// a handler that fails to call Record leaves no trace. Record errors should
+// be treated as failures of the audited operation.
+//
+// # Storage
+//
+// Storage is three methods. MemoryStorage is for tests and demos; the SQL
+// store implements the same interface. Any implementation must pass
+// audittest.RunStorageTests.
+package audit
