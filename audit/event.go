@@ -43,8 +43,8 @@ const (
 // Never put secrets in an Event: no device codes, user codes, one-time codes,
 // tokens, HMAC keys or passwords, not in Data either. Events are stored for
 // years, read by auditors and exported to other systems; they are
-// tamper-evident, not confidential. Record stable identifiers instead (the
-// fosite request ID, a code's signature if you must correlate).
+// tamper-evident, not confidential. Correlate through RequestID (the fosite
+// request ID) instead.
 type Event struct {
 	// Type is the event type, an absolute URI such as EventApproved. It
 	// becomes the member name in the SET "events" claim (RFC 8417 Section 2.2).

@@ -31,6 +31,8 @@ func Multi(sinks ...Sink) Sink {
 
 type multi []Sink
 
+var _ Sink = multi(nil)
+
 func (m multi) Record(ctx context.Context, e Event) error {
 	var errs []error
 	for _, s := range m {
