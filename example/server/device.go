@@ -1,0 +1,216 @@
+package server
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/handler/rfc8628"
+	"github.com/fosite-contrib/grants/internal/qrcode"
+)
+
+// remoteAddr is the address the attempt limit counts wrong user codes against. DEMO: behind a proxy,
+// use the address it reports.
+func remoteAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+type scopeView struct{ Name, Description string }
+
+func describeScopes(scopes []string) []scopeView {
+	out := make([]scopeView, 0, len(scopes))
+	for _, s := range scopes {
+		d := scopeDescriptions[s]
+		if d == "" {
+			d = s
+		}
+		out = append(out, scopeView{Name: s, Description: d})
+	}
+	return out
+}
+
+// devicePage is the verification URI (RFC 8628 §3.3). Without a code it asks for one; with one (typed,
+// or from verification_uri_complete) it shows who asks for what, from where, and asks the user to check
+// that the code matches the one on their device (§3.3.1, §5.4).
+func (s *Server) devicePage(rw http.ResponseWriter, r *http.Request) {
+	who := s.requireSignIn(rw, r)
+	if who == nil {
+		return
+	}
+	code := r.URL.Query().Get("user_code")
+	data := map[string]interface{}{"Who": who}
+	if code == "" {
+		s.render(rw, http.StatusOK, "device_enter", data)
+		return
+	}
+	a, err := s.provider.DeviceVerifier.Lookup(r.Context(), code, remoteAddr(r))
+	if err != nil {
+		data["Error"] = userMessage(err)
+		s.render(rw, statusOf(err), "device_enter", data)
+		return
+	}
+	data["A"] = a
+	data["ClientName"] = a.Client.GetID()
+	data["Scopes"] = describeScopes(a.RequestedScopes)
+	data["FromLink"] = r.URL.Query().Get("entered") == ""
+	data["Age"] = time.Since(a.CreatedAt).Round(time.Second)
+	s.render(rw, http.StatusOK, "device_confirm", data)
+}
+
+// deviceDecide records the signed-in user's approval or denial.
+func (s *Server) deviceDecide(rw http.ResponseWriter, r *http.Request) {
+	who := s.requireSignIn(rw, r)
+	if who == nil {
+		return
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+		s.render(rw, http.StatusForbidden, "device_enter", map[string]interface{}{"Who": who, "Error": "The form expired. Enter the code again."})
+		return
+	}
+	code := r.PostFormValue("user_code")
+	ctx := r.Context()
+	var (
+		a   *rfc8628.Authorization
+		err error
+	)
+	approved := r.PostFormValue("action") == "approve"
+	if approved {
+		d := pending.Decision{Subject: who.Subject, Session: s.newSession(who.Subject, who.AuthTime)}
+		if scopes, ok := r.PostForm["scope"]; ok {
+			d.GrantedScopes = scopes
+		} else {
+			d.GrantedScopes = []string{}
+		}
+		a, err = s.provider.DeviceVerifier.Approve(ctx, code, remoteAddr(r), d)
+	} else {
+		a, err = s.provider.DeviceVerifier.Deny(ctx, code, remoteAddr(r), who.Subject, "")
+	}
+	if err != nil {
+		s.render(rw, statusOf(err), "device_enter", map[string]interface{}{"Who": who, "Error": userMessage(err)})
+		return
+	}
+	s.render(rw, http.StatusOK, "device_done", map[string]interface{}{"Who": who, "Approved": approved, "ClientName": a.Client.GetID()})
+}
+
+// deviceQR serves the QR code of verification_uri_complete for a user code, as PNG (default) or SVG
+// (?format=svg), for devices to show (RFC 8628 §3.3.1). It reveals nothing the device does not already
+// show, and does not look the code up.
+func (s *Server) deviceQR(rw http.ResponseWriter, r *http.Request) {
+	format := s.provider.Config.GetUserCodeFormat(r.Context())
+	code := format.Normalize(r.URL.Query().Get("user_code"))
+	if len(code) != format.Length {
+		writeJSON(rw, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "The user_code parameter is missing or malformed."})
+		return
+	}
+	uri := rfc8628.CompleteVerificationURI(s.provider.Config.GetDeviceVerificationURI(r.Context()), format.Display(code))
+	var (
+		body []byte
+		err  error
+		ct   string
+	)
+	if r.URL.Query().Get("format") == "svg" {
+		ct = "image/svg+xml"
+		body, err = qrcode.SVG(uri)
+	} else {
+		ct = "image/png"
+		body, err = qrcode.PNG(uri, 320)
+	}
+	if err != nil {
+		writeJSON(rw, http.StatusInternalServerError, map[string]string{"error": "server_error"})
+		return
+	}
+	rw.Header().Set("Content-Type", ct)
+	rw.Header().Set("Cache-Control", "no-store")
+	_, _ = rw.Write(body)
+}
+
+// admin guards the admin API with the bearer admin token, compared in constant time.
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		if !s.adminAuthorized(r) {
+			rw.Header().Set("WWW-Authenticate", `Bearer realm="admin"`)
+			writeJSON(rw, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The admin API needs the admin bearer token."})
+			return
+		}
+		form, err := pending.ParseForm(r)
+		if err != nil {
+			writeRFCError(rw, err)
+			return
+		}
+		r.PostForm = form
+		h(rw, r)
+	}
+}
+
+func (s *Server) adminAuthorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(h[len(prefix):]), []byte(s.opts.AdminToken)) == 1
+}
+
+// adminDeviceApprove approves a device request for a subject: form user_code, subject, optional scope
+// (space separated; without it, what the client requested is granted).
+func (s *Server) adminDeviceApprove(rw http.ResponseWriter, r *http.Request) {
+	subject := r.PostFormValue("subject")
+	if subject == "" {
+		writeRFCError(rw, fosite.ErrInvalidRequest.WithHint("The 'subject' parameter is missing."))
+		return
+	}
+	d := pending.Decision{Subject: subject, Actor: r.PostFormValue("actor"), Session: s.newSession(subject, time.Now())}
+	if sc := r.PostFormValue("scope"); sc != "" {
+		d.GrantedScopes = strings.Fields(sc)
+	}
+	a, err := s.provider.DeviceVerifier.Approve(r.Context(), r.PostFormValue("user_code"), "admin", d)
+	if err != nil {
+		writeRFCError(rw, err)
+		return
+	}
+	writeJSON(rw, http.StatusOK, map[string]interface{}{"status": "approved", "client_id": a.Client.GetID(), "subject": subject, "request_id": a.RequestID})
+}
+
+// adminDeviceDeny denies a device request: form user_code.
+func (s *Server) adminDeviceDeny(rw http.ResponseWriter, r *http.Request) {
+	a, err := s.provider.DeviceVerifier.Deny(r.Context(), r.PostFormValue("user_code"), "admin", r.PostFormValue("subject"), r.PostFormValue("actor"))
+	if err != nil {
+		writeRFCError(rw, err)
+		return
+	}
+	writeJSON(rw, http.StatusOK, map[string]interface{}{"status": "denied", "client_id": a.Client.GetID(), "request_id": a.RequestID})
+}
+
+// writeRFCError writes err as an RFC 6749 §5.2 style JSON error, without debug details.
+func writeRFCError(rw http.ResponseWriter, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	body := map[string]string{"error": rfc.ErrorField}
+	if d := rfc.GetDescription(); d != "" {
+		body["error_description"] = d
+	}
+	writeJSON(rw, rfc.CodeField, body)
+}
+
+func statusOf(err error) int { return fosite.ErrorToRFC6749Error(err).CodeField }
+
+// userMessage turns an error into a sentence for a person.
+func userMessage(err error) string {
+	switch {
+	case errors.Is(err, pending.ErrTooManyAttempts):
+		return "Too many wrong codes were entered. Wait a few minutes and try again."
+	case errors.Is(err, rfc8628.ErrInvalidUserCode):
+		return "That code is not valid. Check it on your device: it may have expired or been used already."
+	}
+	return "Something went wrong. Try again."
+}

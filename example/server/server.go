@@ -1,0 +1,328 @@
+// Package server is the bundled example authorization server: fosite composed with this module's
+// grants, demo users and clients, the pages a person uses, and an admin API. `go run ./example` runs it;
+// the integration tests run the same router, so the example cannot rot.
+//
+// Demo shortcuts are labelled DEMO in the code: fixed users and passwords, clients with known secrets,
+// an in-memory or single-file store, and keys generated at start.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v3"
+	"github.com/ory/fosite"
+	fcompose "github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/token/jwt"
+
+	"github.com/fosite-contrib/grants/compose"
+	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/storage/memory"
+)
+
+// Options configure the example server.
+type Options struct {
+	// Issuer is the server's public base URL, e.g. http://127.0.0.1:8080 (no trailing slash).
+	Issuer string
+	// AdminToken guards /admin/*. Required.
+	AdminToken string
+	// Store is the storage; nil means a new in-memory store.
+	Store Store
+	// GlobalSecret is the HMAC secret of tokens and codes (at least 32 bytes); nil means a random one.
+	// Tokens survive a restart only if it does.
+	GlobalSecret []byte
+	// SigningKey signs ID tokens; nil means a new RSA key.
+	SigningKey *rsa.PrivateKey
+	// DevicePollingInterval overrides the device grant's polling interval (tests use 1s).
+	DevicePollingInterval time.Duration
+	// Now is the clock of the grants; nil means time.Now.
+	Now func() time.Time
+	// Logger receives the server's log; nil discards.
+	Logger *slog.Logger
+}
+
+// Store is what the example needs of a store: everything fosite and the device grant use, plus client
+// registration for the demo data.
+type Store interface {
+	fosite.Storage
+	pending.Storage
+	pending.AttemptStorage
+	SetClient(ctx context.Context, c fosite.Client) error
+}
+
+// Server is the example authorization server.
+type Server struct {
+	opts     Options
+	provider *compose.Provider
+	store    Store
+	key      *rsa.PrivateKey
+	keyID    string
+	cookies  *cookieJar
+	mux      *http.ServeMux
+	log      *slog.Logger
+}
+
+// New builds the server, registers the demo clients (idempotently) and returns it.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	opts.Issuer = strings.TrimRight(opts.Issuer, "/")
+	if _, err := url.Parse(opts.Issuer); err != nil || opts.Issuer == "" {
+		return nil, fmt.Errorf("example: invalid issuer %q", opts.Issuer)
+	}
+	if opts.AdminToken == "" {
+		return nil, errors.New("example: an admin token is required")
+	}
+	if opts.Store == nil {
+		opts.Store = memory.New() // DEMO: nothing survives a restart
+	}
+	if opts.GlobalSecret == nil {
+		opts.GlobalSecret = make([]byte, 32)
+		if _, err := rand.Read(opts.GlobalSecret); err != nil {
+			return nil, err
+		}
+	}
+	if opts.SigningKey == nil {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			return nil, err
+		}
+		opts.SigningKey = k
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts, store: opts.Store, key: opts.SigningKey, log: log, mux: http.NewServeMux()}
+	kid := sha256.Sum256(opts.SigningKey.PublicKey.N.Bytes())
+	s.keyID = hex.EncodeToString(kid[:8])
+	cj, err := newCookieJar(opts.GlobalSecret, strings.HasPrefix(opts.Issuer, "https://"))
+	if err != nil {
+		return nil, err
+	}
+	s.cookies = cj
+
+	cfg := &compose.Config{
+		Config: &fosite.Config{
+			GlobalSecret:                opts.GlobalSecret,
+			IDTokenIssuer:               opts.Issuer,
+			AccessTokenIssuer:           opts.Issuer,
+			TokenURL:                    opts.Issuer + "/oauth2/token",
+			SendDebugMessagesToClients:  false,
+			ScopeStrategy:               fosite.ExactScopeStrategy,
+			AudienceMatchingStrategy:    fosite.DefaultAudienceMatchingStrategy,
+			RefreshTokenScopes:          []string{"offline_access", "offline"},
+			EnforcePKCEForPublicClients: true,
+			MinParameterEntropy:         fosite.MinParameterEntropy,
+		},
+		DeviceAuthorizationURL: opts.Issuer + "/oauth2/device/auth",
+		DeviceVerificationURI:  opts.Issuer + "/device",
+		DevicePollingInterval:  opts.DevicePollingInterval,
+		Now:                    opts.Now,
+		Logger:                 log,
+	}
+	keyGetter := func(context.Context) (interface{}, error) { return opts.SigningKey, nil }
+	strategy := &fcompose.CommonStrategy{
+		CoreStrategy:               fcompose.NewOAuth2HMACStrategy(cfg.Config),
+		OpenIDConnectTokenStrategy: fcompose.NewOpenIDConnectStrategy(keyGetter, cfg),
+		Signer:                     &jwt.DefaultSigner{GetPrivateKey: keyGetter},
+	}
+	s.provider = compose.Compose(cfg, opts.Store, strategy,
+		fcompose.OAuth2AuthorizeExplicitFactory,
+		fcompose.OAuth2ClientCredentialsGrantFactory,
+		fcompose.OAuth2RefreshTokenGrantFactory,
+		fcompose.OpenIDConnectExplicitFactory,
+		fcompose.OpenIDConnectRefreshFactory,
+		fcompose.OAuth2TokenIntrospectionFactory,
+		fcompose.OAuth2TokenRevocationFactory,
+		fcompose.OAuth2PKCEFactory,
+		compose.RFC8628DeviceFactory,
+	)
+	if err := registerDemoClients(ctx, opts.Store); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+// Provider returns the composed provider (for tests and tools).
+func (s *Server) Provider() *compose.Provider { return s.provider }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	s.mux.ServeHTTP(rw, r)
+}
+
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /{$}", s.home)
+	m.HandleFunc("GET /.well-known/openid-configuration", s.discovery)
+	m.HandleFunc("GET /.well-known/oauth-authorization-server", s.discovery)
+	m.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+	m.HandleFunc("/oauth2/token", s.token)
+	m.Handle("/oauth2/device/auth", s.provider.DeviceAuthorization)
+	m.HandleFunc("/oauth2/revoke", s.revoke)
+	m.HandleFunc("/oauth2/introspect", s.introspect)
+	m.HandleFunc("/userinfo", s.userinfo)
+	m.HandleFunc("/oauth2/auth", s.authorize)
+	m.HandleFunc("GET /login", s.loginPage)
+	m.HandleFunc("POST /login", s.login)
+	m.HandleFunc("POST /logout", s.logout)
+	m.HandleFunc("GET /device", s.devicePage)
+	m.HandleFunc("POST /device", s.deviceDecide)
+	m.HandleFunc("GET /device/qr", s.deviceQR)
+	m.HandleFunc("POST /admin/device/approve", s.admin(s.adminDeviceApprove))
+	m.HandleFunc("POST /admin/device/deny", s.admin(s.adminDeviceDeny))
+}
+
+// newSession is the session tokens are issued with: an OpenID Connect session for subject.
+func (s *Server) newSession(subject string, authTime time.Time) *openid.DefaultSession {
+	now := time.Now().UTC()
+	return &openid.DefaultSession{
+		Claims: &jwt.IDTokenClaims{
+			Subject:     subject,
+			Issuer:      s.opts.Issuer,
+			AuthTime:    authTime.UTC().Truncate(time.Second),
+			RequestedAt: now,
+		},
+		Headers: &jwt.Headers{Extra: map[string]interface{}{"kid": s.keyID}},
+		Subject: subject,
+	}
+}
+
+func (s *Server) discovery(rw http.ResponseWriter, r *http.Request) {
+	iss := s.opts.Issuer
+	m := map[string]interface{}{
+		"issuer":                                           iss,
+		"authorization_endpoint":                           iss + "/oauth2/auth",
+		"token_endpoint":                                   iss + "/oauth2/token",
+		"jwks_uri":                                         iss + "/.well-known/jwks.json",
+		"userinfo_endpoint":                                iss + "/userinfo",
+		"revocation_endpoint":                              iss + "/oauth2/revoke",
+		"introspection_endpoint":                           iss + "/oauth2/introspect",
+		"response_types_supported":                         []string{"code"},
+		"response_modes_supported":                         []string{"query"},
+		"subject_types_supported":                          []string{"public"},
+		"id_token_signing_alg_values_supported":            []string{"RS256"},
+		"scopes_supported":                                 demoScopes,
+		"claims_supported":                                 []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "name", "email"},
+		"code_challenge_methods_supported":                 []string{"S256", "plain"},
+		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256", "PS256"},
+		"revocation_endpoint_auth_methods_supported":       []string{"client_secret_basic", "client_secret_post", "none"},
+		"introspection_endpoint_auth_methods_supported":    []string{"client_secret_basic"},
+	}
+	for k, v := range s.provider.Metadata() {
+		m[k] = v
+	}
+	writeJSON(rw, http.StatusOK, m)
+}
+
+func (s *Server) jwks(rw http.ResponseWriter, r *http.Request) {
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &s.key.PublicKey, KeyID: s.keyID, Algorithm: "RS256", Use: "sig"}}}
+	rw.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(rw, http.StatusOK, set)
+}
+
+func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := s.provider
+	req, err := p.NewAccessRequest(ctx, r, s.newSession("", time.Time{}))
+	if err != nil {
+		s.logTokenError(ctx, r, err)
+		p.WriteAccessError(ctx, rw, req, err)
+		return
+	}
+	resp, err := p.NewAccessResponse(ctx, req)
+	if err != nil {
+		s.logTokenError(ctx, r, err)
+		p.WriteAccessError(ctx, rw, req, err)
+		return
+	}
+	p.WriteAccessResponse(ctx, rw, req, resp)
+}
+
+// logTokenError logs refused token requests; polling answers are routine and stay at debug level.
+func (s *Server) logTokenError(ctx context.Context, r *http.Request, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	level := slog.LevelInfo
+	switch {
+	case errors.Is(err, pending.ErrAuthorizationPending), errors.Is(err, pending.ErrSlowDown):
+		level = slog.LevelDebug
+	case rfc.CodeField >= 500:
+		level = slog.LevelError
+	}
+	s.log.LogAttrs(ctx, level, "token request refused", slog.String("error", rfc.ErrorField),
+		slog.String("hint", rfc.HintField), slog.String("debug", rfc.DebugField), slog.String("grant_type", r.PostFormValue("grant_type")))
+}
+
+func (s *Server) revoke(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	err := s.provider.NewRevocationRequest(ctx, r)
+	s.provider.WriteRevocationResponse(ctx, rw, err)
+}
+
+func (s *Server) introspect(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	// RFC 7662 §2.1: the caller authenticates as a client (Basic) or with a bearer access token, as fosite checks.
+	resp, err := s.provider.NewIntrospectionRequest(ctx, r, s.newSession("", time.Time{}))
+	if err != nil {
+		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
+			s.log.ErrorContext(ctx, "introspection failed", slog.String("debug", rfc.DebugField))
+		}
+	}
+	s.provider.WriteIntrospectionResponse(ctx, rw, resp)
+}
+
+func (s *Server) userinfo(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	token := fosite.AccessTokenFromRequest(r)
+	if token == "" {
+		rw.Header().Set("WWW-Authenticate", `Bearer realm="userinfo"`)
+		writeJSON(rw, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "A bearer access token is required."})
+		return
+	}
+	sess := s.newSession("", time.Time{})
+	_, ar, err := s.provider.IntrospectToken(ctx, token, fosite.AccessToken, sess)
+	if err != nil {
+		rw.Header().Set("WWW-Authenticate", `Bearer realm="userinfo", error="invalid_token"`)
+		writeJSON(rw, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The access token is not active."})
+		return
+	}
+	if !ar.GetGrantedScopes().Has("openid") {
+		writeJSON(rw, http.StatusForbidden, map[string]string{"error": "insufficient_scope", "error_description": "The access token lacks the openid scope."})
+		return
+	}
+	subject := ar.GetSession().GetSubject()
+	claims := map[string]interface{}{"sub": subject}
+	if u, ok := demoUsers[subject]; ok {
+		if ar.GetGrantedScopes().Has("profile") {
+			claims["name"] = u.Name
+		}
+		if ar.GetGrantedScopes().Has("email") {
+			claims["email"] = u.Email
+			claims["email_verified"] = true
+		}
+	}
+	writeJSON(rw, http.StatusOK, claims)
+}
+
+func writeJSON(rw http.ResponseWriter, status int, v interface{}) {
+	rw.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	rw.Header().Set("Cache-Control", "no-store")
+	rw.WriteHeader(status)
+	enc := json.NewEncoder(rw)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
