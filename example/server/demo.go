@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"sync"
 
 	"github.com/ory/fosite"
 )
@@ -41,17 +42,16 @@ var scopeDescriptions = map[string]string{
 // DemoConfidentialSecret is demo-confidential's client secret. DEMO: published in the README.
 const DemoConfidentialSecret = "demo-secret"
 
-// demoConfidentialHash is bcrypt(cost 10) of DemoConfidentialSecret, computed once at start.
-var demoConfidentialHash []byte
+// demoConfidentialHash is bcrypt(cost 10) of DemoConfidentialSecret, computed once.
+var demoConfidentialHash = sync.OnceValues(func() ([]byte, error) {
+	return (&fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}).Hash(context.Background(), []byte(DemoConfidentialSecret))
+})
 
 // registerDemoClients writes the demo clients; registering again replaces them, so restarts are idempotent.
 func registerDemoClients(ctx context.Context, store Store) error {
-	if demoConfidentialHash == nil {
-		h, err := (&fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}).Hash(ctx, []byte(DemoConfidentialSecret))
-		if err != nil {
-			return err
-		}
-		demoConfidentialHash = h
+	hash, err := demoConfidentialHash()
+	if err != nil {
+		return err
 	}
 	clients := []fosite.Client{
 		// A TV or CLI: public, no secret, device grant.
@@ -65,7 +65,7 @@ func registerDemoClients(ctx context.Context, store Store) error {
 		// DefaultClient accepts both; an OpenIDConnectClient pins one method).
 		&fosite.DefaultClient{
 			ID:            "demo-confidential",
-			Secret:        demoConfidentialHash,
+			Secret:        hash,
 			GrantTypes:    []string{"urn:ietf:params:oauth:grant-type:device_code", "client_credentials", "refresh_token", "authorization_code"},
 			ResponseTypes: []string{"code"},
 			RedirectURIs:  []string{"http://127.0.0.1:9999/callback"},

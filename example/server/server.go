@@ -238,6 +238,10 @@ func (s *Server) jwks(rw http.ResponseWriter, r *http.Request) {
 func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := s.provider
+	if err := pending.CheckTokenRequest(rw, r); err != nil {
+		p.WriteAccessError(ctx, rw, nil, err)
+		return
+	}
 	req, err := p.NewAccessRequest(ctx, r, s.newSession("", time.Time{}))
 	if err != nil {
 		s.logTokenError(ctx, r, err)
