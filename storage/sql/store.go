@@ -1,0 +1,370 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	// The two drivers this store speaks to: pure-Go SQLite and pgx's database/sql adapter.
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	"github.com/ory/fosite/handler/rfc7523"
+	"github.com/ory/fosite/storage"
+
+	"github.com/fosite-contrib/grants/audit"
+	"github.com/fosite-contrib/grants/handler/pending"
+)
+
+// Store is fosite's storage and this module's pending-grant storage on one SQL database. Create it
+// with Open; it is safe for concurrent use, and any number of Stores (in any number of processes) may
+// share one database.
+type Store struct {
+	db      *sql.DB
+	dialect dialect
+	opts    options
+}
+
+var (
+	_ fosite.ClientManager                                = (*Store)(nil)
+	_ fosite.PARStorage                                   = (*Store)(nil)
+	_ oauth2.CoreStorage                                  = (*Store)(nil)
+	_ oauth2.TokenRevocationStorage                       = (*Store)(nil)
+	_ oauth2.ResourceOwnerPasswordCredentialsGrantStorage = (*Store)(nil)
+	_ pkce.PKCERequestStorage                             = (*Store)(nil)
+	_ openid.OpenIDConnectRequestStorage                  = (*Store)(nil)
+	_ rfc7523.RFC7523KeyStorage                           = (*Store)(nil)
+	_ storage.Transactional                               = (*Store)(nil)
+	_ pending.Storage                                     = (*Store)(nil)
+	_ pending.AttemptStorage                              = (*Store)(nil)
+	_ audit.Storage                                       = (*Store)(nil)
+)
+
+// dialect is the database the store talks to. The differences are few and all spelled out here.
+type dialect int
+
+const (
+	sqlite dialect = iota
+	postgres
+)
+
+func (d dialect) String() string {
+	if d == postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// Option configures Open.
+type Option func(*options)
+
+type options struct {
+	now           func() time.Time
+	migrate       bool
+	retention     time.Duration
+	busyTimeout   time.Duration
+	maxOpenConns  int
+	authenticate  func(ctx context.Context, username, password string) (subject string, err error)
+	newPARSession func() fosite.Session
+}
+
+// WithClock sets the clock the store reads where fosite's interfaces give it no time (client assertion
+// JWT IDs, client timestamps, purges run by RunPurge). nil means time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// WithoutMigrations makes Open skip applying migrations; call Migrate yourself (from a deploy step).
+func WithoutMigrations() Option {
+	return func(o *options) { o.migrate = false }
+}
+
+// WithRetention sets how long Purge keeps pending grants and authorization codes after they expire,
+// so that a replayed handle or code is still recognised (and what it issued revoked) rather than
+// merely unknown. The default is 24 hours.
+func WithRetention(d time.Duration) Option {
+	return func(o *options) { o.retention = d }
+}
+
+// WithBusyTimeout sets how long a SQLite connection waits for another writer before failing. The
+// default is 10 seconds. It has no effect on PostgreSQL.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(o *options) { o.busyTimeout = d }
+}
+
+// WithMaxOpenConns limits the connection pool (sql.DB.SetMaxOpenConns). The default is 25 on
+// PostgreSQL and unlimited on SQLite.
+func WithMaxOpenConns(n int) Option {
+	return func(o *options) { o.maxOpenConns = n }
+}
+
+// WithPasswordAuthenticator lets the store answer fosite's resource owner password credentials grant
+// (RFC 6749 §4.3), which fosite asks of its storage. The store keeps no user accounts: without this
+// option every such attempt fails with fosite.ErrNotFound.
+func WithPasswordAuthenticator(fn func(ctx context.Context, username, password string) (subject string, err error)) Option {
+	return func(o *options) { o.authenticate = fn }
+}
+
+// WithPARSession sets the session type pushed authorization requests (RFC 9126) are read back into.
+// fosite's PARStorage gives the store no session to fill, so it makes one; the default is
+// openid.NewDefaultSession().
+func WithPARSession(fn func() fosite.Session) Option {
+	return func(o *options) { o.newPARSession = fn }
+}
+
+// Open connects to the database named by dsn and, unless WithoutMigrations is given, brings its schema
+// up to date.
+//
+// dsn is either a PostgreSQL URL (postgres:// or postgresql://, as pgx understands it; add
+// search_path=... to use a schema other than public) or a SQLite database: a file path or a file: URI.
+// SQLite databases are opened in WAL mode with foreign keys on, a busy timeout, and write transactions
+// that take the write lock when they begin (_txlock=immediate), so concurrent writers queue instead of
+// failing. In-memory SQLite databases are not supported: each pooled connection would see its own.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	o := options{migrate: true, retention: 24 * time.Hour, busyTimeout: 10 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.newPARSession == nil {
+		o.newPARSession = func() fosite.Session { return openid.NewDefaultSession() }
+	}
+
+	s := &Store{opts: o}
+	var driver, source string
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s.dialect, driver, source = postgres, "pgx", dsn
+	case dsn == "", strings.Contains(dsn, ":memory:"), strings.Contains(dsn, "mode=memory"):
+		return nil, errors.New("sqlstore: a SQLite database must be a file (in-memory databases are not shared between connections)")
+	default:
+		var err error
+		s.dialect, driver = sqlite, "sqlite"
+		if source, err = sqliteSource(dsn, o.busyTimeout); err != nil {
+			return nil, err
+		}
+	}
+
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: open %s database: %w", s.dialect, err)
+	}
+	s.db = db
+	switch {
+	case o.maxOpenConns > 0:
+		db.SetMaxOpenConns(o.maxOpenConns)
+	case s.dialect == postgres:
+		db.SetMaxOpenConns(25)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("sqlstore: connect to %s database: %w", s.dialect, err)
+	}
+	if o.migrate {
+		if err := s.Migrate(ctx); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// sqliteSource adds the connection settings the store relies on to a SQLite path or file: URI,
+// keeping any the caller already chose.
+func sqliteSource(dsn string, busy time.Duration) (string, error) {
+	base, query, _ := strings.Cut(dsn, "?")
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", fmt.Errorf("sqlstore: SQLite DSN parameters: %w", err)
+	}
+	has := func(pragma string) bool {
+		for _, p := range q["_pragma"] {
+			if strings.HasPrefix(strings.ToLower(strings.TrimSpace(p)), pragma) {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("busy_timeout") {
+		q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
+	}
+	if !has("journal_mode") {
+		q.Add("_pragma", "journal_mode(WAL)")
+	}
+	if !has("foreign_keys") {
+		q.Add("_pragma", "foreign_keys(1)")
+	}
+	if !has("synchronous") {
+		q.Add("_pragma", "synchronous(NORMAL)") // durable in WAL mode across application crashes
+	}
+	if q.Get("_txlock") == "" {
+		q.Set("_txlock", "immediate")
+	}
+	return base + "?" + q.Encode(), nil
+}
+
+// Close closes the database. Transactions still open are rolled back by the database.
+func (s *Store) Close() error {
+	return s.db.Close()
+}
+
+// DB returns the underlying database handle, for tests and administration. Statements run on it
+// bypass any transaction carried in a context.
+func (s *Store) DB() *sql.DB {
+	return s.db
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (s *Store) Dialect() string {
+	return s.dialect.String()
+}
+
+func (s *Store) now() time.Time {
+	if s.opts.now != nil {
+		return s.opts.now()
+	}
+	return time.Now()
+}
+
+// txKey is the context key of the transaction begun by BeginTX.
+type txKey struct{}
+
+// txState is what travels in the context: the transaction and the store that began it.
+type txState struct {
+	tx    *sql.Tx
+	store *Store
+}
+
+// BeginTX begins a transaction and returns a context carrying it; every method of the store called
+// with that context (or one derived from it) runs inside the transaction until Commit or Rollback.
+// It implements fosite's storage.Transactional. Transactions do not nest: beginning one in a context
+// that already carries one is an error.
+func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
+	if _, ok := ctx.Value(txKey{}).(*txState); ok {
+		return ctx, errors.New("sqlstore: a transaction is already in progress in this context")
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return ctx, fmt.Errorf("sqlstore: begin transaction: %w", err)
+	}
+	return context.WithValue(ctx, txKey{}, &txState{tx: tx, store: s}), nil
+}
+
+// Commit commits the transaction carried by ctx.
+func (s *Store) Commit(ctx context.Context) error {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	if !ok {
+		return errors.New("sqlstore: commit: no transaction in context")
+	}
+	if err := st.tx.Commit(); err != nil {
+		return fmt.Errorf("sqlstore: commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback rolls back the transaction carried by ctx. Rolling back a transaction that already ended is
+// not an error.
+func (s *Store) Rollback(ctx context.Context) error {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	if !ok {
+		return errors.New("sqlstore: rollback: no transaction in context")
+	}
+	if err := st.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("sqlstore: rollback: %w", err)
+	}
+	return nil
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// q returns the transaction carried by ctx when it was begun by this store, else the database.
+func (s *Store) q(ctx context.Context) querier {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.store == s {
+		return st.tx
+	}
+	return s.db
+}
+
+// rebind turns the ? placeholders the queries are written with into PostgreSQL's $1, $2, ... The
+// queries of this package contain no ? inside string literals.
+func (s *Store) rebind(query string) string {
+	if s.dialect != postgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// placeholders returns n comma-separated ? placeholders.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.q(ctx).ExecContext(ctx, s.rebind(query), args...)
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.q(ctx).QueryContext(ctx, s.rebind(query), args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.q(ctx).QueryRowContext(ctx, s.rebind(query), args...)
+}
+
+// execAffected runs a statement and returns how many rows it changed.
+func (s *Store) execAffected(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := s.exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// wrap annotates a database error with what the store was doing. The result is for logs: handlers
+// turn any error that is not one of the documented sentinels into a server_error without details.
+func wrap(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("sqlstore: %s: %w", what, err)
+}
+
+// nanos and fromNanos convert times to the Unix nanoseconds the schema stores; the zero time is NULL.
+func nanos(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: true}
+}
+
+func fromNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
