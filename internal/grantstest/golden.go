@@ -1,6 +1,7 @@
 package grantstest
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"os"
@@ -43,9 +44,12 @@ func Golden(t testing.TB, name string, res *Response, replace map[string]string)
 			g.Headers[h] = v
 		}
 	}
-	got, err := json.MarshalIndent(g, "", "  ")
-	require.NoError(t, err)
-	got = append(got, '\n')
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // placeholders stay readable: <device_code>, not \u003cdevice_code\u003e
+	enc.SetIndent("", "  ")
+	require.NoError(t, enc.Encode(g))
+	got := buf.Bytes()
 
 	path := filepath.Join("testdata", name+".golden.json")
 	if *update {

@@ -253,27 +253,41 @@ type Request struct {
 	BasicUser, BasicPassword string
 }
 
-// Do sends req to the running server.
+// Do sends req to the running server and requires a response.
 func (s *Server) Do(t testing.TB, req Request) *Response {
 	t.Helper()
-	r := s.newRequest(t, req, s.HTTP.URL)
-	res, err := s.HTTP.Client().Do(r)
+	res, err := s.RoundTrip(req)
 	require.NoError(t, err)
+	return res
+}
+
+// RoundTrip sends req to the running server. Unlike Do it may be called from any goroutine.
+func (s *Server) RoundTrip(req Request) (*Response, error) {
+	r, err := newRequest(req, s.HTTP.URL)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.HTTP.Client().Do(r)
+	if err != nil {
+		return nil, err
+	}
 	defer res.Body.Close()
 	var buf bytes.Buffer
-	_, err = buf.ReadFrom(res.Body)
-	require.NoError(t, err)
-	return &Response{Status: res.StatusCode, Header: res.Header, Body: buf.Bytes()}
+	if _, err := buf.ReadFrom(res.Body); err != nil {
+		return nil, err
+	}
+	return &Response{Status: res.StatusCode, Header: res.Header, Body: buf.Bytes()}, nil
 }
 
 // NewHTTPRequest builds req as an in-process request for Handler (no network).
 func (s *Server) NewHTTPRequest(t testing.TB, req Request) *http.Request {
 	t.Helper()
-	return s.newRequest(t, req, "http://example.com")
+	r, err := newRequest(req, "http://example.com")
+	require.NoError(t, err)
+	return r
 }
 
-func (s *Server) newRequest(t testing.TB, req Request, base string) *http.Request {
-	t.Helper()
+func newRequest(req Request, base string) (*http.Request, error) {
 	method := req.Method
 	if method == "" {
 		method = http.MethodPost
@@ -283,7 +297,9 @@ func (s *Server) newRequest(t testing.TB, req Request, base string) *http.Reques
 		body = req.Form.Encode()
 	}
 	r, err := http.NewRequest(method, base+req.Path, strings.NewReader(body))
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	switch req.ContentType {
 	case "":
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -295,7 +311,7 @@ func (s *Server) newRequest(t testing.TB, req Request, base string) *http.Reques
 		r.SetBasicAuth(url.QueryEscape(req.BasicUser), url.QueryEscape(req.BasicPassword))
 	}
 	r.Header.Set("User-Agent", UserAgent)
-	return r
+	return r, nil
 }
 
 // DeviceResponse is the device authorization response as a client reads it.
