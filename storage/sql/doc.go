@@ -1,0 +1,69 @@
+// Package sqlstore keeps everything a fosite authorization server stores in one SQL database, SQLite
+// or PostgreSQL, so that pending grants, codes and tokens survive a restart and many server instances
+// can share one state.
+//
+// # Opening a store
+//
+//	store, err := sqlstore.Open(ctx, "/var/lib/authz/grants.db")                 // SQLite file
+//	store, err := sqlstore.Open(ctx, "postgres://authz@db.internal/authz")       // PostgreSQL
+//	defer store.Close()
+//
+// SQLite runs through a pure-Go driver (modernc.org/sqlite, no cgo) in WAL mode with foreign keys on,
+// a busy timeout, and write transactions that take the write lock when they begin. PostgreSQL runs
+// through pgx's database/sql adapter. Open applies the embedded, versioned migrations (goose) unless
+// WithoutMigrations is given; Migrate applies them on demand, for a deploy step.
+//
+// # What it implements
+//
+//   - fosite: ClientManager (clients and client-assertion JWT IDs), oauth2.CoreStorage and
+//     TokenRevocationStorage (authorization codes, access and refresh tokens, RotateRefreshToken),
+//     pkce.PKCERequestStorage, openid.OpenIDConnectRequestStorage, PARStorage, the RFC 7523 key
+//     storage, the ROPC Authenticate hook (WithPasswordAuthenticator), and storage.Transactional.
+//     The semantics are those of fosite's storage.MemoryStore: a used authorization code comes back
+//     with fosite.ErrInvalidatedAuthorizeCode, a revoked refresh token with fosite.ErrInactiveToken,
+//     and anything missing is fosite.ErrNotFound. It can be handed to compose.ComposeAllEnabled.
+//   - this module: pending.Storage and pending.AttemptStorage (handler/pending), and audit.Storage.
+//   - client administration: CreateClient, UpdateClient, SetClient, DeleteClient (deleting a client
+//     deletes everything issued to it), SetJWTBearerKey, DeleteJWTBearerKey.
+//
+// Requests are stored the way Hydra stores them: request ID, time, client ID, requested and granted
+// scopes and audience, the form without credentials, and the session as JSON. Reading one loads the
+// client by ID and unmarshals the session into the session value the caller passes. Client secrets
+// are stored exactly as given, so give the hash (fosite's Hasher output), never the secret.
+//
+// # Atomicity
+//
+// Every state change of a pending grant is one conditional UPDATE whose row count tells whether it
+// happened (ConsumePendingGrant: WHERE state = 'approved'), so of any number of concurrent redemptions,
+// from any number of instances, exactly one succeeds. RecordPoll judges and records a poll in one
+// UPDATE computed by the database. Attempt counters are one upsert. Within a transaction begun with
+// BeginTX (fosite's storage.MaybeBeginTx does this), every method uses the transaction carried by the
+// context, so a grant is consumed if and only if its tokens are stored.
+//
+// # Errors
+//
+// Database failures are returned wrapped, never as success: handlers turn them into server_error. The
+// messages may name tables and operations; they are meant for logs, not for clients.
+//
+// # Housekeeping
+//
+// Expired rows are not needed for correctness (expiry is checked on read) but accumulate. Purge
+// deletes them; RunPurge calls it periodically. Pending grants and authorization codes are kept for a
+// retention period after expiry (WithRetention, default 24h) so that a replay is still recognised.
+//
+// # Schema notes
+//
+// Times are stored as Unix nanoseconds (UTC) in integer columns and durations as nanoseconds, so
+// that both databases compute poll intervals and windows with the same integer arithmetic. The
+// pending_grants table is indexed by (kind, handle), (kind, user code), (kind, login hint),
+// (kind, subject, decided_at), request ID and expiry, for lookups the grants will add.
+//
+// # Testing against PostgreSQL
+//
+// The tests use SQLite in a temporary directory, and PostgreSQL when GRANTS_TEST_POSTGRES_DSN is set
+// (each test gets a schema of its own):
+//
+//	GRANTS_TEST_POSTGRES_DSN=postgres://user:password@127.0.0.1:5432/db?sslmode=disable go test ./storage/sql/
+//
+// .ci/postgres.sh starts a throw-away PostgreSQL cluster for CI and sets the variable.
+package sqlstore
