@@ -191,5 +191,8 @@ func newFositeWithClients(t *testing.T) *fosite.Fosite {
 	require.NoError(t, err)
 	require.NoError(t, store.SetClient(ctx, &fosite.DefaultClient{ID: "public", Public: true}))
 	require.NoError(t, store.SetClient(ctx, &fosite.DefaultClient{ID: "conf", Secret: hash}))
+	// fosite v0.49.0 sets its default hasher on first use, racing when that first use is concurrent:
+	// set it here, once.
+	cfg.GetSecretsHasher(ctx)
 	return fosite.NewOAuth2Provider(store, cfg)
 }

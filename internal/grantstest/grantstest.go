@@ -179,6 +179,13 @@ func NewUnstarted(t testing.TB, configure func(*compose.Config)) *Server {
 		compose.RFC8628DeviceFactory,
 	)
 
+	// fosite v0.49.0 fills in some defaults on first use, which races when the first uses are concurrent
+	// (see TestComposeSetsLazyDefaults in compose): fill them in here, once, until Compose does.
+	cfg.GetSecretsHasher(ctx)
+	cfg.GetScopeStrategy(ctx)
+	cfg.GetAudienceStrategy(ctx)
+	cfg.GetJWKSFetcherStrategy(ctx)
+
 	hash, err := (&fosite.BCrypt{Config: cfg.Config}).Hash(ctx, []byte(ConfidentialSecret))
 	require.NoError(t, err)
 	device := string(rfc8628.GrantType)
