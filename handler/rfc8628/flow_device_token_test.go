@@ -3,10 +3,12 @@ package rfc8628_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -430,4 +432,53 @@ func tamper(s string) string {
 		return "B" + s[1:]
 	}
 	return "A" + s[1:]
+}
+
+// TestSigningFailureDoesNotBurnGrant: tokens are minted and signed before the grant is consumed, so a
+// failure to sign the ID token answers server_error and leaves the grant to be redeemed later.
+func TestSigningFailureDoesNotBurnGrant(t *testing.T) {
+	t.Parallel()
+	var broken atomic.Bool
+	broken.Store(true)
+	key := gt.Key(t)
+	s := gt.NewWith(t, gt.Options{SigningKey: func(context.Context) (interface{}, error) {
+		if broken.Load() {
+			return nil, errors.New("the key store is down")
+		}
+		return key, nil
+	}})
+	d := s.StartDevice(t, gt.PublicClientID, "openid offline_access")
+	s.Approve(t, d.UserCode, "alice")
+
+	res := s.Poll(t, gt.PublicClientID, d.DeviceCode)
+	requireError(t, res, http.StatusInternalServerError, "server_error")
+	require.NotContains(t, string(res.Body), "key store", "internal errors stay internal")
+	require.Equal(t, pending.StateApproved, grantOf(t, s, d).State)
+	require.Empty(t, s.Store.AccessTokens, "nothing was stored")
+
+	broken.Store(false)
+	tr := requireTokens(t, s.Poll(t, gt.PublicClientID, d.DeviceCode))
+	require.Equal(t, "alice", requireIDToken(t, s, tr.IDToken)["sub"])
+	require.Equal(t, pending.StateConsumed, grantOf(t, s, d).State)
+}
+
+// TestReplayAfterRefresh: replay revocation goes by the grant's request ID, so it also reaches the tokens
+// a refresh rotated in.
+func TestReplayAfterRefresh(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := gt.New(t, nil)
+	d, tr, _ := approveAndRedeem(t, s, gt.PublicClientID, "openid offline_access")
+	refreshForm := func(token string) gt.Request {
+		return gt.Request{Path: gt.TokenPath, Form: url.Values{
+			"grant_type": {"refresh_token"}, "refresh_token": {token}, "client_id": {gt.PublicClientID},
+		}}
+	}
+	refreshed := requireTokens(t, s.Do(t, refreshForm(tr.RefreshToken)))
+
+	requireError(t, s.Poll(t, gt.PublicClientID, d.DeviceCode), http.StatusBadRequest, "invalid_grant")
+
+	_, _, err := s.Provider.IntrospectToken(ctx, refreshed.AccessToken, fosite.AccessToken, openid.NewDefaultSession())
+	require.Error(t, err, "the refreshed access token is revoked")
+	requireError(t, s.Do(t, refreshForm(refreshed.RefreshToken)), http.StatusBadRequest, "invalid_grant")
 }

@@ -133,12 +133,27 @@ type Server struct {
 	HTTP *httptest.Server
 }
 
+// Options changes the fixture. The zero value is the default fixture.
+type Options struct {
+	// Configure, when not nil, may change the configuration before Compose reads it (limits,
+	// lifespans, intervals).
+	Configure func(*compose.Config)
+	// SigningKey, when not nil, replaces the key getter of the ID token signer (to make signing fail).
+	SigningKey func(context.Context) (interface{}, error)
+}
+
 // New composes a provider. configure, when not nil, may change the configuration before Compose reads
 // it (limits, lifespans, intervals). The clock starts at the current time truncated to the second:
 // fosite's own token handlers use time.Now, so the injected clock must stay close to it.
 func New(t testing.TB, configure func(*compose.Config)) *Server {
 	t.Helper()
-	s := NewUnstarted(t, configure)
+	return NewWith(t, Options{Configure: configure})
+}
+
+// NewWith is New with more options.
+func NewWith(t testing.TB, o Options) *Server {
+	t.Helper()
+	s := newServer(t, o)
 	s.HTTP = httptest.NewServer(s.Handler)
 	t.Cleanup(s.HTTP.Close)
 	return s
@@ -147,8 +162,14 @@ func New(t testing.TB, configure func(*compose.Config)) *Server {
 // NewUnstarted is New without the HTTP server, for benchmarks that call Handler in process.
 func NewUnstarted(t testing.TB, configure func(*compose.Config)) *Server {
 	t.Helper()
+	return newServer(t, Options{Configure: configure})
+}
+
+func newServer(t testing.TB, o Options) *Server {
+	t.Helper()
 	ctx := context.Background()
 	k := Key(t)
+	configure := o.Configure
 	clock := NewClock(time.Now().UTC().Truncate(time.Second))
 	cfg := &compose.Config{
 		Config: &fosite.Config{
@@ -165,6 +186,9 @@ func NewUnstarted(t testing.TB, configure func(*compose.Config)) *Server {
 	}
 	store := memory.New()
 	keyGetter := func(context.Context) (interface{}, error) { return k, nil }
+	if o.SigningKey != nil {
+		keyGetter = o.SigningKey
+	}
 	strategy := &fcompose.CommonStrategy{
 		CoreStrategy:               fcompose.NewOAuth2HMACStrategy(cfg.Config),
 		OpenIDConnectTokenStrategy: fcompose.NewOpenIDConnectStrategy(keyGetter, cfg.Config),
