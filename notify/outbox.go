@@ -200,7 +200,7 @@ iframe { width: 100%; height: 20rem; border: 1px solid #ddd; }
 {{with .Meta}}<div class="meta">{{range $k, $v := .}}<span class="tag">{{$k}}={{$v}}</span>{{end}}</div>{{end}}
 {{with .Subject}}<h2>{{.}}</h2>{{end}}
 <pre>{{range .Segments}}{{if .URL}}<a href="{{.URL}}">{{.URL}}</a>{{else}}{{.Text}}{{end}}{{end}}</pre>
-{{with .HTML}}<details><summary>HTML body</summary><iframe sandbox="" title="HTML body" srcdoc="{{.}}"></iframe></details>{{end}}
+{{with .HTML}}<details open><summary>HTML body</summary><iframe sandbox="" title="HTML body" srcdoc="{{.}}"></iframe></details>{{end}}
 </article>
 {{else}}<p>No messages yet.</p>
 {{end}}</body>
