@@ -271,3 +271,18 @@ func TestComposeSetsLazyDefaults(t *testing.T) {
 	require.NotNil(t, cfg.Config.AudienceMatchingStrategy)
 	require.NotNil(t, cfg.Config.JWKSFetcherStrategy)
 }
+
+// TestComposeRefusesInvalidUserCodeFormat: a user-code format that cannot work (an empty alphabet makes
+// every device request panic; a lower-case one issues codes Normalize can never match) should stop
+// start-up with Validate's message.
+func TestComposeRefusesInvalidUserCodeFormat(t *testing.T) {
+	t.Skip("BUG: Compose accepts an invalid UserCodeFormat; the device endpoint then panics or issues codes nobody can enter")
+	t.Parallel()
+	for _, f := range []pending.UserCodeFormat{{Length: 8}, {Alphabet: "abcdefgh", Length: 8}, {Alphabet: "BCDF", Length: 3}} {
+		cfg := &compose.Config{Config: &fosite.Config{GlobalSecret: secret}, UserCodeFormat: f}
+		msg := panicMessage(func() {
+			compose.Compose(cfg, memory.New(), newStrategy(cfg.Config), compose.RFC8628DeviceFactory)
+		})
+		require.Contains(t, msg, "user code format")
+	}
+}
