@@ -160,6 +160,9 @@ func NewSMTPServer(t testing.TB, opts ...Option) *SMTPServer {
 	}()
 	t.Cleanup(func() {
 		_ = srv.Close()
+		// Close only closes listeners Serve has registered; when the test ends before the
+		// goroutine above got that far, closing l is what makes Serve return.
+		_ = l.Close()
 		<-done
 	})
 	return s
