@@ -70,11 +70,25 @@ func Compose(config *Config, storage, strategy interface{}, factories ...fcompos
 		}
 	}
 	config.TokenEndpointHandlers.Append(&unsupportedGrantType{config: config})
+	warmDefaults(config)
 	return p
+}
+
+// warmDefaults makes fosite fill in the defaults it sets lazily on the first call of a getter, so that
+// the first concurrent requests do not race to write them.
+func warmDefaults(config *Config) {
+	ctx := context.Background()
+	config.GetSecretsHasher(ctx)
+	config.GetScopeStrategy(ctx)
+	config.GetAudienceStrategy(ctx)
+	config.GetJWKSFetcherStrategy(ctx)
 }
 
 func (p *Provider) wireDevice(config *Config, storage interface{}, th *rfc8628.TokenHandler) {
 	attempts := mustImplement[pending.AttemptStorage](storage, "pending.AttemptStorage", "RFC8628DeviceFactory")
+	if err := config.GetUserCodeFormat(context.Background()).Validate(); err != nil {
+		panic("compose: " + err.Error())
+	}
 	per, global, window := config.GetUserCodeAttemptLimits(context.Background())
 	p.DeviceAuthorization = &rfc8628.DeviceAuthorizationEndpoint{
 		Clients: p.Fosite, Errors: p.Fosite, Storage: th.Storage, Codes: th.Codes,

@@ -245,6 +245,7 @@ func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
 	req, err := p.NewAccessRequest(ctx, r, s.newSession("", time.Time{}))
 	if err != nil {
 		s.logTokenError(ctx, r, err)
+		pending.SetAuthenticateHeader(rw, r, err)
 		p.WriteAccessError(ctx, rw, req, err)
 		return
 	}

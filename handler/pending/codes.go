@@ -55,6 +55,9 @@ func (f UserCodeFormat) Validate() error {
 // Generate draws a new code from r (crypto/rand.Reader when nil). Each character is drawn uniformly with
 // rejection sampling (crypto/rand.Int), so no character is likelier than another (no modulo bias).
 func (f UserCodeFormat) Generate(r io.Reader) (string, error) {
+	if err := f.Validate(); err != nil {
+		return "", err
+	}
 	if r == nil {
 		r = rand.Reader
 	}

@@ -21,13 +21,8 @@ func ParseForm(r *http.Request) (url.Values, error) {
 	if r.Method != http.MethodPost {
 		return nil, fosite.ErrInvalidRequest.WithHintf("HTTP method is '%s', expected 'POST'.", r.Method)
 	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/x-www-form-urlencoded" {
-			return nil, fosite.ErrInvalidRequest.WithHint("The request body must be application/x-www-form-urlencoded.")
-		}
-	} else {
-		return nil, fosite.ErrInvalidRequest.WithHint("The request body must be application/x-www-form-urlencoded.")
+	if err := checkFormContentType(r); err != nil {
+		return nil, err
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, MaxFormBytes)
 	if err := r.ParseForm(); err != nil {
@@ -95,6 +90,9 @@ func CheckTokenRequest(rw http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodPost {
 		return fosite.ErrInvalidRequest.WithHintf("HTTP method is '%s', expected 'POST'.", r.Method)
 	}
+	if err := checkFormContentType(r); err != nil {
+		return err
+	}
 	r.Body = http.MaxBytesReader(rw, r.Body, MaxTokenRequestBytes)
 	if err := r.ParseForm(); err != nil {
 		var tooBig *http.MaxBytesError
@@ -109,4 +107,20 @@ func CheckTokenRequest(rw http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	return nil
+}
+
+func checkFormContentType(r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return fosite.ErrInvalidRequest.WithHint("The request body must be application/x-www-form-urlencoded.")
+	}
+	return nil
+}
+
+// SetAuthenticateHeader adds the WWW-Authenticate header RFC 6749 §5.2 requires when a client that
+// tried HTTP Basic authentication is refused with 401 invalid_client.
+func SetAuthenticateHeader(rw http.ResponseWriter, r *http.Request, err error) {
+	if _, _, ok := r.BasicAuth(); ok && fosite.ErrorToRFC6749Error(err).CodeField == http.StatusUnauthorized {
+		rw.Header().Set("WWW-Authenticate", `Basic realm="oauth2"`)
+	}
 }

@@ -70,18 +70,19 @@ func (e *DeviceAuthorizationEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.
 	ctx := r.Context()
 	req, err := e.NewDeviceRequest(ctx, r)
 	if err != nil {
-		e.writeError(ctx, rw, err)
+		e.writeError(ctx, rw, r, err)
 		return
 	}
 	resp, err := e.NewDeviceResponse(ctx, req)
 	if err != nil {
-		e.writeError(ctx, rw, err)
+		e.writeError(ctx, rw, r, err)
 		return
 	}
 	WriteDeviceResponse(rw, resp)
 }
 
-func (e *DeviceAuthorizationEndpoint) writeError(ctx context.Context, rw http.ResponseWriter, err error) {
+func (e *DeviceAuthorizationEndpoint) writeError(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
+	pending.SetAuthenticateHeader(rw, r, err)
 	if e.Logger != nil {
 		rfc := fosite.ErrorToRFC6749Error(err)
 		e.Logger.LogAttrs(ctx, slog.LevelInfo, "device authorization request refused",
@@ -132,6 +133,11 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceResponse(ctx context.Context, req
 	format := e.Config.GetUserCodeFormat(ctx)
 	lifespan := e.Config.GetDeviceCodeLifespan(ctx)
 	interval := e.Config.GetDevicePollingInterval(ctx)
+	verification := e.Config.GetDeviceVerificationURI(ctx)
+	if verification == "" {
+		// verification_uri is REQUIRED in the response (RFC 8628 §3.2).
+		return nil, fosite.ErrServerError.WithDebug("No device verification URI is configured.")
+	}
 
 	for attempt := 0; ; attempt++ {
 		deviceCode, deviceSig, err := e.Codes.NewHandle(ctx)
@@ -167,7 +173,6 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceResponse(ctx context.Context, req
 		}
 
 		display := format.Display(userCode)
-		verification := e.Config.GetDeviceVerificationURI(ctx)
 		return &DeviceResponse{
 			DeviceCode:              deviceCode,
 			UserCode:                display,
