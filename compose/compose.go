@@ -31,8 +31,27 @@ type Provider struct {
 	// was composed.
 	DeviceVerifier *rfc8628.Verifier
 
+	// CIBA holds the CIBA endpoints (see compose_ciba.go); nil unless the CIBA factory was composed.
+	CIBA *CIBA
+	// OTP holds the OTP grant's endpoints (see compose_otp.go); nil unless the OTP factory was composed.
+	OTP *OTP
+	// Reciprocal holds Reciprocal OAuth's parts (see compose_reciprocal.go); nil unless composed.
+	Reciprocal *Reciprocal
+
 	grantTypes []string
 }
+
+// wirer connects a composed handler to the parts of a Provider that fosite has no place for (front
+// endpoints, verification APIs). Each grant registers one from its own compose_<grant>.go file.
+type wirer func(p *Provider, config *Config, storage interface{}, handler interface{})
+
+// metadataFunc adds a grant's discovery metadata.
+type metadataFunc func(p *Provider, m map[string]interface{})
+
+var (
+	wirers        []wirer
+	metadataFuncs []metadataFunc
+)
 
 // Compose builds a fosite provider from fosite's factories and this module's, like fosite's own
 // compose.Compose, and wires the endpoints of the grants it finds. storage must implement fosite.Storage
@@ -65,8 +84,8 @@ func Compose(config *Config, storage, strategy interface{}, factories ...fcompos
 			config.PushedAuthorizeEndpointHandlers.Append(ph)
 		}
 		p.grantTypes = append(p.grantTypes, grantTypesOf(res)...)
-		if th, ok := res.(*rfc8628.TokenHandler); ok {
-			p.wireDevice(config, storage, th)
+		for _, w := range wirers {
+			w(p, config, storage, res)
 		}
 	}
 	config.TokenEndpointHandlers.Append(&unsupportedGrantType{config: config})
@@ -82,22 +101,6 @@ func warmDefaults(config *Config) {
 	config.GetScopeStrategy(ctx)
 	config.GetAudienceStrategy(ctx)
 	config.GetJWKSFetcherStrategy(ctx)
-}
-
-func (p *Provider) wireDevice(config *Config, storage interface{}, th *rfc8628.TokenHandler) {
-	attempts := mustImplement[pending.AttemptStorage](storage, "pending.AttemptStorage", "RFC8628DeviceFactory")
-	if err := config.GetUserCodeFormat(context.Background()).Validate(); err != nil {
-		panic("compose: " + err.Error())
-	}
-	per, global, window := config.GetUserCodeAttemptLimits(context.Background())
-	p.DeviceAuthorization = &rfc8628.DeviceAuthorizationEndpoint{
-		Clients: p.Fosite, Errors: p.Fosite, Storage: th.Storage, Codes: th.Codes,
-		Config: config, Now: config.Now, Logger: config.Logger,
-	}
-	p.DeviceVerifier = &rfc8628.Verifier{
-		Storage: th.Storage, Codes: th.Codes, Config: config, Now: config.Now,
-		Limiter: &pending.Limiter{Storage: attempts, Scope: "device-user-code", PerKey: per, Global: global, Window: window},
-	}
 }
 
 // GrantTypesSupported lists the grant types the composed token handlers serve, for discovery
@@ -118,8 +121,8 @@ func (p *Provider) GrantTypesSupported() []string {
 // Discovery): grant_types_supported and the endpoints of the composed grants. Merge it into yours.
 func (p *Provider) Metadata() map[string]interface{} {
 	m := map[string]interface{}{"grant_types_supported": p.GrantTypesSupported()}
-	if p.DeviceAuthorization != nil && p.Config.DeviceAuthorizationURL != "" {
-		m["device_authorization_endpoint"] = p.Config.DeviceAuthorizationURL // RFC 8628 §4
+	for _, f := range metadataFuncs {
+		f(p, m)
 	}
 	return m
 }
@@ -147,28 +150,6 @@ func grantTypesOf(h interface{}) []string {
 		return []string{"urn:ietf:params:oauth:grant-type:jwt-bearer"}
 	}
 	return nil
-}
-
-// RFC8628DeviceFactory registers the device grant (RFC 8628): the token endpoint handler for
-// urn:ietf:params:oauth:grant-type:device_code. With this package's Compose, the device authorization
-// endpoint and the verification API are wired too (Provider.DeviceAuthorization, Provider.DeviceVerifier).
-//
-// It has fosite's compose.Factory signature. config should be a *Config (a plain *fosite.Config gets
-// this module's defaults); storage must implement rfc8628.TokenStorage (the memory and SQL stores of
-// this module do); strategy must implement oauth2.AccessTokenStrategy and oauth2.RefreshTokenStrategy,
-// and openid.OpenIDConnectTokenStrategy to issue ID tokens.
-func RFC8628DeviceFactory(config fosite.Configurator, storage, strategy interface{}) interface{} {
-	cfg := ourConfig(config)
-	st := mustImplement[rfc8628.TokenStorage](storage, "rfc8628.TokenStorage", "RFC8628DeviceFactory")
-	h := &rfc8628.TokenHandler{
-		Storage: st,
-		Codes:   pending.NewCodes(cfg),
-		Issuer:  newIssuer(cfg, st, strategy, "RFC8628DeviceFactory"),
-		Config:  cfg,
-		Now:     cfg.Now,
-		Logger:  cfg.Logger,
-	}
-	return h
 }
 
 func newIssuer(cfg *Config, st pending.TokenStorage, strategy interface{}, factory string) *pending.TokenIssuer {

@@ -37,6 +37,7 @@ func run() error {
 	issuer := flag.String("issuer", "", "public base URL of the server (default http://<addr>)")
 	adminToken := flag.String("admin-token", os.Getenv("GRANTS_ADMIN_TOKEN"), "bearer token of the admin API (default $GRANTS_ADMIN_TOKEN, else a random one printed at start)")
 	verbose := flag.Bool("v", false, "log debug lines too (every poll)")
+	dev := flag.Bool("dev", true, "development mode: messages go to the outbox page at /dev/outbox instead of being sent")
 	flag.Parse()
 
 	level := slog.LevelInfo
@@ -60,7 +61,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := server.New(ctx, server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log})
+	srv, err := server.New(ctx, server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev})
 	if err != nil {
 		return err
 	}

@@ -39,14 +39,16 @@ type env struct {
 }
 
 // start runs the example server's router on a loopback listener.
-func start(t *testing.T) *env {
+func start(t *testing.T, options ...func(*server.Options)) *env {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
 	c := &clock{t: time.Now()}
-	srv, err := server.New(context.Background(), server.Options{
-		Issuer: base, AdminToken: adminToken, Now: c.Now, DevicePollingInterval: time.Second,
-	})
+	opts := server.Options{Issuer: base, AdminToken: adminToken, Now: c.Now, DevicePollingInterval: time.Second, Dev: true}
+	for _, o := range options {
+		o(&opts)
+	}
+	srv, err := server.New(context.Background(), opts)
 	require.NoError(t, err)
 	ts.Config.Handler = srv
 	ts.Start()

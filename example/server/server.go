@@ -27,8 +27,10 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/fosite-contrib/grants/clientauth"
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/notify"
 	"github.com/fosite-contrib/grants/storage/memory"
 )
 
@@ -51,7 +53,28 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives the server's log; nil discards.
 	Logger *slog.Logger
+	// Sender delivers e-mail and SMS (alerts, OTP codes, CIBA links); nil means the dev outbox.
+	Sender notify.Sender
+	// Dev turns on development conveniences: the outbox page at /dev/outbox. DEMO only.
+	Dev bool
+
+	// Per-grant options, each defined in that grant's file.
+	CIBA       CIBAOptions
+	OTP        OTPOptions
+	Reciprocal ReciprocalOptions
+	Kiosk      KioskOptions
 }
+
+// module is one grant's share of the example: its fosite factories, its start-up work (demo clients,
+// workers) and its routes. Each grant's file registers one in init().
+type module struct {
+	name      string
+	factories func(s *Server) []fcompose.Factory
+	setup     func(ctx context.Context, s *Server) error
+	routes    func(s *Server, m *http.ServeMux)
+}
+
+var modules []module
 
 // Store is what the example needs of a store: everything fosite and the device grant use, plus client
 // registration for the demo data.
@@ -72,6 +95,15 @@ type Server struct {
 	cookies  *cookieJar
 	mux      *http.ServeMux
 	log      *slog.Logger
+	// sender delivers messages; outbox is the dev outbox when Options.Sender was nil.
+	sender notify.Sender
+	outbox *notify.Outbox
+
+	// Per-grant state, each defined in that grant's file.
+	ciba       cibaState
+	otp        otpState
+	reciprocal reciprocalState
+	kiosk      kioskState
 }
 
 // New builds the server, registers the demo clients (idempotently) and returns it.
@@ -103,7 +135,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, store: opts.Store, key: opts.SigningKey, log: log, mux: http.NewServeMux()}
+	s := &Server{opts: opts, store: opts.Store, key: opts.SigningKey, log: log, mux: http.NewServeMux(), sender: opts.Sender}
+	if s.sender == nil {
+		s.outbox = notify.NewOutbox(100) // DEMO: messages are kept in memory and shown at /dev/outbox
+		s.sender = s.outbox
+	}
 	kid := sha256.Sum256(opts.SigningKey.PublicKey.N.Bytes())
 	s.keyID = hex.EncodeToString(kid[:8])
 	cj, err := newCookieJar(opts.GlobalSecret, strings.HasPrefix(opts.Issuer, "https://"))
@@ -124,6 +160,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			RefreshTokenScopes:          []string{"offline_access", "offline"},
 			EnforcePKCEForPublicClients: true,
 			MinParameterEntropy:         fosite.MinParameterEntropy,
+			// Client secrets stay bcrypt hashes at rest; a polling client's repeated checks are cached
+			// under a keyed MAC so each poll does not pay a bcrypt (see package clientauth).
+			ClientSecretsHasher: &clientauth.CachingHasher{Hasher: &fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}},
 		},
 		DeviceAuthorizationURL: opts.Issuer + "/oauth2/device/auth",
 		DeviceVerificationURI:  opts.Issuer + "/device",
@@ -137,7 +176,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		OpenIDConnectTokenStrategy: fcompose.NewOpenIDConnectStrategy(keyGetter, cfg),
 		Signer:                     &jwt.DefaultSigner{GetPrivateKey: keyGetter},
 	}
-	s.provider = compose.Compose(cfg, opts.Store, strategy,
+	factories := []fcompose.Factory{
 		fcompose.OAuth2AuthorizeExplicitFactory,
 		fcompose.OAuth2ClientCredentialsGrantFactory,
 		fcompose.OAuth2RefreshTokenGrantFactory,
@@ -147,9 +186,22 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		fcompose.OAuth2TokenRevocationFactory,
 		fcompose.OAuth2PKCEFactory,
 		compose.RFC8628DeviceFactory,
-	)
+	}
+	for _, m := range modules {
+		if m.factories != nil {
+			factories = append(factories, m.factories(s)...)
+		}
+	}
+	s.provider = compose.Compose(cfg, opts.Store, strategy, factories...)
 	if err := registerDemoClients(ctx, opts.Store); err != nil {
 		return nil, err
+	}
+	for _, m := range modules {
+		if m.setup != nil {
+			if err := m.setup(ctx, s); err != nil {
+				return nil, fmt.Errorf("example: %s: %w", m.name, err)
+			}
+		}
 	}
 	s.routes()
 	return s, nil
@@ -184,6 +236,14 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /device/qr", s.deviceQR)
 	m.HandleFunc("POST /admin/device/approve", s.admin(s.adminDeviceApprove))
 	m.HandleFunc("POST /admin/device/deny", s.admin(s.adminDeviceDeny))
+	if s.opts.Dev && s.outbox != nil {
+		m.Handle("GET /dev/outbox", s.outbox) // DEMO: shows every message "sent"
+	}
+	for _, mod := range modules {
+		if mod.routes != nil {
+			mod.routes(s, m)
+		}
+	}
 }
 
 // newSession is the session tokens are issued with: an OpenID Connect session for subject.

@@ -31,6 +31,13 @@ type MemoryStore struct {
 	clients   map[string]fosite.Client
 
 	refreshMu sync.RWMutex
+
+	// Per-grant stores, each defined (and safe as a zero value) in that grant's file.
+	ciba       cibaStore
+	otp        otpStore
+	reciprocal reciprocalStore
+	kiosk      kioskStore
+	outbox     outboxStore
 }
 
 type grantKey struct {

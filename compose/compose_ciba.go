@@ -1,0 +1,4 @@
+package compose
+
+// CIBA holds the endpoints of OpenID CIBA.
+type CIBA struct{}

@@ -1,0 +1,4 @@
+package compose
+
+// Reciprocal holds the parts of Reciprocal OAuth.
+type Reciprocal struct{}
