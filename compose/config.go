@@ -37,6 +37,11 @@ type Config struct {
 	// UserCodeAttemptWindow is the window of both limits. Default 15 minutes.
 	UserCodeAttemptWindow time.Duration
 
+	// CIBA, OTP and Reciprocal configure those grants; each type is defined in its compose_<grant>.go.
+	CIBA       CIBAConfig
+	OTP        OTPConfig
+	Reciprocal ReciprocalConfig
+
 	// Now is the clock of this module's handlers; nil means time.Now. (fosite's own handlers use time.Now.)
 	Now func() time.Time
 	// Logger receives this module's log lines; nil discards them.
