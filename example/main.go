@@ -1,8 +1,11 @@
 // Command example runs the bundled authorization server: fosite composed with every grant of
 // github.com/fosite-contrib/grants, with demo users, demo clients, real pages and real storage.
 //
-//	go run ./example                 # http://127.0.0.1:8080
-//	go run ./example -addr 127.0.0.1:9000
+//	go run ./example                          # serve http://127.0.0.1:8080, state in ./grants.db
+//	go run ./example -db memory               # nothing kept
+//	go run ./example -db postgres://…         # many instances on one PostgreSQL
+//	go run ./example migrate -db ./grants.db  # apply the schema migrations and exit
+//	go run ./example purge -db ./grants.db    # delete expired grants, codes and tokens and exit
 //
 // See the README for the demo users and clients and a walk through each grant.
 package main
@@ -23,22 +26,44 @@ import (
 	"time"
 
 	"github.com/fosite-contrib/grants/example/server"
+	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "example:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (loopback by default)")
-	issuer := flag.String("issuer", "", "public base URL of the server (default http://<addr>)")
-	adminToken := flag.String("admin-token", os.Getenv("GRANTS_ADMIN_TOKEN"), "bearer token of the admin API (default $GRANTS_ADMIN_TOKEN, else a random one printed at start)")
-	verbose := flag.Bool("v", false, "log debug lines too (every poll)")
-	dev := flag.Bool("dev", true, "development mode: messages go to the outbox page at /dev/outbox instead of being sent")
-	flag.Parse()
+// subcommands other than serving; each parses its own flags.
+var subcommands = map[string]func(ctx context.Context, args []string) error{
+	"migrate": migrateCommand,
+	"purge":   purgeCommand,
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		if cmd, ok := subcommands[args[0]]; ok {
+			return cmd(ctx, args[1:])
+		}
+	}
+	return serve(ctx, args)
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("example", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (loopback by default)")
+	issuer := fs.String("issuer", "", "public base URL of the server (default http://<addr>)")
+	db := fs.String("db", "grants.db", `storage: a SQLite file path, a postgres:// URL, or "memory"`)
+	keysPath := fs.String("keys", "", "file with the token secret and signing key, created on first start (default: next to the SQLite file, or ./grants-keys.json for PostgreSQL)")
+	adminToken := fs.String("admin-token", os.Getenv("GRANTS_ADMIN_TOKEN"), "bearer token of the admin API (default $GRANTS_ADMIN_TOKEN, else a random one printed at start)")
+	dev := fs.Bool("dev", true, "development mode: messages go to the outbox page at /dev/outbox instead of being sent")
+	verbose := fs.Bool("v", false, "log debug lines too (every poll)")
+	_ = fs.Parse(args)
 
 	level := slog.LevelInfo
 	if *verbose {
@@ -58,10 +83,28 @@ func run() error {
 		fmt.Fprintf(os.Stderr, "admin token (set -admin-token or GRANTS_ADMIN_TOKEN to choose one): %s\n", *adminToken)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	store, closeStore, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	opts := server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev, Store: store}
+	if *db != "memory" {
+		if *keysPath == "" {
+			*keysPath = defaultKeysPath(*db)
+		}
+		if opts.GlobalSecret, opts.SigningKey, err = loadOrCreateKeys(*keysPath); err != nil {
+			return err
+		}
+		if s, ok := store.(*sqlstore.Store); ok {
+			// Expired grants, codes and tokens are not needed for correctness but pile up.
+			go func() {
+				_ = s.RunPurge(ctx, 15*time.Minute, func(err error) { log.Error("purge failed", "error", err) })
+			}()
+		}
+	}
 
-	srv, err := server.New(ctx, server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev})
+	srv, err := server.New(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -70,7 +113,7 @@ func run() error {
 		return err
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
-	log.Info("listening", "issuer", *issuer, "addr", ln.Addr().String())
+	log.Info("listening", "issuer", *issuer, "addr", ln.Addr().String(), "db", redactDSN(*db))
 	fmt.Fprintf(os.Stderr, "open %s — sign in as alice / alice-password; try: go run ./example/client device\n", *issuer)
 
 	errc := make(chan error, 1)
@@ -86,4 +129,62 @@ func run() error {
 		return hs.Shutdown(sctx)
 	}
 	return nil
+}
+
+func dbFlag(name string, args []string) (string, error) {
+	fs := flag.NewFlagSet("example "+name, flag.ContinueOnError)
+	db := fs.String("db", "grants.db", "a SQLite file path or a postgres:// URL")
+	if err := fs.Parse(args); err != nil {
+		return "", err
+	}
+	return *db, nil
+}
+
+func migrateCommand(ctx context.Context, args []string) error {
+	db, err := dbFlag("migrate", args)
+	if err != nil {
+		return err
+	}
+	s, err := sqlstore.Open(ctx, db, sqlstore.WithoutMigrations())
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		return err
+	}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("schema at version %d\n", v)
+	return nil
+}
+
+func purgeCommand(ctx context.Context, args []string) error {
+	db, err := dbFlag("purge", args)
+	if err != nil {
+		return err
+	}
+	s, err := sqlstore.Open(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	n, err := s.Purge(ctx, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Printf("purged %d expired rows\n", n)
+	return nil
+}
+
+// redactDSN hides a password in a database URL for logging.
+func redactDSN(dsn string) string {
+	if u, err := urlParse(dsn); err == nil && u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			return u.Redacted()
+		}
+	}
+	return dsn
 }
