@@ -64,6 +64,9 @@ func (c *Config) GetDevicePollingInterval(context.Context) time.Duration {
 	if c.DevicePollingInterval <= 0 {
 		return 5 * time.Second
 	}
+	if c.DevicePollingInterval < time.Second {
+		return time.Second // interval is reported in whole seconds (RFC 8628 §3.2)
+	}
 	return c.DevicePollingInterval.Round(time.Second)
 }
 
