@@ -1,0 +1,236 @@
+package outbox
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// WebhookConfig configures NewWebhook. The zero value is the production setting: https only, public
+// addresses only, 10-second timeout, system roots.
+type WebhookConfig struct {
+	// AllowLoopback permits targets on loopback addresses, over http or https (development only,
+	// for a client running on the same machine). Private and link-local addresses stay refused.
+	AllowLoopback bool
+	// Timeout bounds one attempt: connecting, TLS, sending and reading the answer. Default 10s.
+	Timeout time.Duration
+	// TLSConfig sets the TLS client configuration (for a private CA); nil means the system roots.
+	TLSConfig *tls.Config
+	// LookupAddrs resolves a host name; nil means net.DefaultResolver. Tests use it to map names to
+	// addresses without a DNS server. Every address it returns is checked before any is dialled.
+	LookupAddrs func(ctx context.Context, host string) ([]netip.Addr, error)
+	// UserAgent is sent as User-Agent; default "fosite-contrib-grants-outbox".
+	UserAgent string
+	// MaxResponseBytes is how much of an answer is read (and ignored) before closing; default 64 KiB.
+	MaxResponseBytes int64
+	// Now is the clock used to read an HTTP-date Retry-After; nil means time.Now.
+	Now func() time.Time
+}
+
+// Webhook delivers a message by POSTing Body, with Header, to Target: the CIBA ping and push
+// callbacks (OpenID CIBA Core §10.2, §10.3). Create it with NewWebhook; it is safe for concurrent use.
+//
+// It defends the server against being used to reach what the client should not reach (SSRF):
+//   - the Target must pass ValidateTarget: https (http only to loopback, when allowed), no user info;
+//   - every address the host resolves to is checked with CheckAddr when dialling, after resolution,
+//     so a name that resolves (or rebinds) to a private, link-local, multicast, unspecified or
+//     loopback address is refused before any packet is sent to it; if any address of a name is
+//     forbidden, none is dialled;
+//   - no proxy from the environment is used (it would hide the real destination);
+//   - redirects are never followed: a 3xx answer is a permanent failure.
+//
+// Answers: any 2xx (the spec's 204, and 200 with a body, which is ignored) is success; 408, 429 and
+// 5xx are retried; 3xx and any other 4xx (401 and 403 included: the CIBA conformance suite requires
+// no retry after a 401) fail for good. Network errors are retried. At most MaxResponseBytes of the
+// answer are read, then discarded.
+type Webhook struct {
+	cfg    WebhookConfig
+	client *http.Client
+}
+
+var _ Deliverer = (*Webhook)(nil)
+
+// NewWebhook returns a Webhook with cfg.
+func NewWebhook(cfg WebhookConfig) *Webhook {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = "fosite-contrib-grants-outbox"
+	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = 64 << 10
+	}
+	w := &Webhook{cfg: cfg}
+	dialer := &net.Dialer{
+		Timeout: cfg.Timeout,
+		// Control runs for the address actually connected to, after any resolution: the last word.
+		Control: func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("%w: cannot parse dial address", ErrForbiddenTarget)
+			}
+			return CheckAddr(ap.Addr(), cfg.AllowLoopback)
+		},
+	}
+	var tlsConfig *tls.Config
+	if cfg.TLSConfig != nil {
+		tlsConfig = cfg.TLSConfig.Clone()
+	}
+	transport := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           w.dialContext(dialer),
+		TLSClientConfig:       tlsConfig,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		ResponseHeaderTimeout: cfg.Timeout,
+		MaxIdleConnsPerHost:   2,
+		IdleConnTimeout:       30 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	w.client = &http.Client{
+		Transport: transport,
+		Timeout:   cfg.Timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // OpenID CIBA: never follow; the 3xx is the answer
+		},
+	}
+	return w
+}
+
+// dialContext resolves the host itself, checks every address, and dials the allowed ones in turn.
+func (w *Webhook) dialContext(d *net.Dialer) func(ctx context.Context, network, address string) (net.Conn, error) {
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		host, port, err := net.SplitHostPort(address)
+		if err != nil {
+			return nil, Permanent(fmt.Errorf("%w: bad address", ErrForbiddenTarget))
+		}
+		var addrs []netip.Addr
+		if a, err := netip.ParseAddr(host); err == nil {
+			addrs = []netip.Addr{a}
+		} else if w.cfg.LookupAddrs != nil {
+			addrs, err = w.cfg.LookupAddrs(ctx, host)
+			if err != nil {
+				return nil, fmt.Errorf("resolve %s: %w", host, err)
+			}
+		} else {
+			addrs, err = net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+			if err != nil {
+				return nil, fmt.Errorf("resolve %s: %w", host, err)
+			}
+		}
+		if len(addrs) == 0 {
+			return nil, fmt.Errorf("resolve %s: no addresses", host)
+		}
+		for _, a := range addrs {
+			if err := CheckAddr(a, w.cfg.AllowLoopback); err != nil {
+				return nil, Permanent(fmt.Errorf("%s: %w", host, err))
+			}
+		}
+		var last error
+		for _, a := range addrs {
+			c, err := d.DialContext(ctx, network, net.JoinHostPort(a.Unmap().String(), port))
+			if err == nil {
+				return c, nil
+			}
+			if errors.Is(err, ErrForbiddenTarget) {
+				return nil, Permanent(err)
+			}
+			last = err
+		}
+		return nil, last
+	}
+}
+
+// Deliver implements Deliverer: one POST of m.Body with m.Header to m.Target. Content-Type defaults to
+// application/json. Errors name the host and the cause, never a header or the body.
+func (w *Webhook) Deliver(ctx context.Context, m Message) (Result, error) {
+	if err := ValidateTarget(m.Target, w.cfg.AllowLoopback); err != nil {
+		return Result{}, err
+	}
+	u, _ := url.Parse(m.Target) // valid: checked above
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.Target, bytes.NewReader(m.Body))
+	if err != nil {
+		return Result{}, Permanent(fmt.Errorf("webhook %s: cannot build request", u.Host))
+	}
+	for k, v := range m.Header {
+		req.Header.Set(k, v)
+	}
+	if req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("User-Agent", w.cfg.UserAgent)
+
+	resp, err := w.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // url.Error repeats the whole URL
+		}
+		err = fmt.Errorf("webhook %s: %w", u.Host, err)
+		if errors.Is(err, ErrForbiddenTarget) {
+			return Result{}, Permanent(err)
+		}
+		return Result{}, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, w.cfg.MaxResponseBytes))
+	_ = resp.Body.Close()
+
+	res := Result{StatusCode: resp.StatusCode}
+	code := resp.StatusCode
+	switch {
+	case code >= 200 && code < 300:
+		return res, nil
+	case code >= 300 && code < 400:
+		return res, Permanent(fmt.Errorf("webhook %s: HTTP %d: redirects are not followed", u.Host, code))
+	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
+		res.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), now(w.cfg.Now))
+		return res, fmt.Errorf("webhook %s: HTTP %d", u.Host, code)
+	default:
+		return res, Permanent(fmt.Errorf("webhook %s: HTTP %d", u.Host, code))
+	}
+}
+
+// maxRetryAfter caps what a target can ask for.
+const maxRetryAfter = time.Hour
+
+// retryAfter reads an HTTP Retry-After value (RFC 9110 §10.2.3): delay-seconds or an HTTP-date.
+func retryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		if n > int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		d = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	}
+	return min(max(d, 0), maxRetryAfter)
+}
+
+// WebhookMessage returns the message of a JSON webhook authenticated with a Bearer token (RFC 6750
+// §2.1), as CIBA ping and push callbacks are (OpenID CIBA Core §10.2, §10.3): the token is sent as
+// "Authorization: Bearer <token>". The token and body are sealed at rest. An empty token sends no
+// Authorization header.
+func WebhookMessage(id, kind, target, bearerToken string, body []byte) Message {
+	h := map[string]string{"Content-Type": "application/json"}
+	if bearerToken != "" {
+		h["Authorization"] = "Bearer " + bearerToken
+	}
+	return Message{ID: id, Kind: kind, Target: target, Header: h, Body: body}
+}
