@@ -10,6 +10,10 @@ import (
 // Limiter bounds guessing (RFC 8628 §5.1): it counts failures per caller and for everyone, and once
 // either count reaches its limit it refuses every attempt, right or wrong, until the window passes. The
 // counts live in an AttemptStorage, so the limits hold across server instances.
+//
+// Allow and Fail are separate steps, so N guesses arriving at the same instant may pass a limit by up to
+// N-1. The limit bounds sustained guessing, which is what matters against a 20^8 code space; it is not
+// an exact count.
 type Limiter struct {
 	Storage AttemptStorage
 	// Scope separates the counters of different uses (e.g. "device-user-code").
