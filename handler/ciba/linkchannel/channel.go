@@ -15,6 +15,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/fosite-contrib/grants/handler/ciba"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/notify"
 )
@@ -51,40 +52,18 @@ type Recipient struct {
 	Locale string
 }
 
-// Request is one CIBA authentication request to be delivered to a person (CIBA Core §8: "the OP
-// ... attempts to authenticate the user through the Authentication Device").
-type Request struct {
-	// HandleSignature identifies the pending grant (the signature of its auth_req_id).
-	HandleSignature string
-	// Subject is the user the request is for.
-	Subject string
-	// Recipient is where the link goes.
-	Recipient Recipient
-	// ClientID and ClientName name the client; ClientName falls back to ClientID.
-	ClientID   string
-	ClientName string
-	// Scopes are the requested scopes, shown in plain language.
-	Scopes []string
-	// BindingMessage is the request's binding_message (CIBA §7.1), shown as it is.
-	BindingMessage string
-	// ExpiresAt is when the request expires; the link expires then too, or earlier (MaxLifetime).
-	ExpiresAt time.Time
-}
-
-// Decider records the person's answer to a pending CIBA request: it approves or denies the grant
-// whose auth_req_id has handleSignature, and, for ping and push clients, sees that the client is
-// notified. It returns an error when the request is no longer pending (decided, consumed or expired).
+// Decider records the person's answer to a pending CIBA request (CIBA Core §8) and, for ping and push
+// clients, sees that the client is called back. *ciba.Decider implements it. Both methods return an
+// error wrapping ciba.ErrRequestNotFound when the request is no longer pending for subject.
 type Decider interface {
-	Decide(ctx context.Context, handleSignature string, d pending.Decision) error
+	Approve(ctx context.Context, ref string, d pending.Decision) error
+	Deny(ctx context.Context, ref, subject string) error
 }
 
-// DeciderFunc adapts a function to Decider.
-type DeciderFunc func(ctx context.Context, handleSignature string, d pending.Decision) error
-
-// Decide calls f.
-func (f DeciderFunc) Decide(ctx context.Context, handleSignature string, d pending.Decision) error {
-	return f(ctx, handleSignature, d)
-}
+var (
+	_ Decider                   = (*ciba.Decider)(nil)
+	_ ciba.AuthenticationDevice = (*Channel)(nil)
+)
 
 // Config configures a Channel. Sender, Store, Secrets, LinkURL and Decider are required.
 type Config struct {
@@ -102,6 +81,11 @@ type Config struct {
 	// NewSession returns the session tokens are issued with when subject approves at authTime.
 	// Required to approve.
 	NewSession func(ctx context.Context, subject string, authTime time.Time) fosite.Session
+
+	// RecipientOf maps one of the user's devices to a Recipient, ok = false when the device is not
+	// this channel's; nil means DefaultRecipientOf. Set it to add the user's locale, or when device IDs
+	// are not addresses.
+	RecipientOf func(ctx context.Context, subject string, d ciba.Device) (r Recipient, ok bool, err error)
 
 	// Templates renders the messages; nil means notify.NewTemplates("en", DefaultTemplates()).
 	Templates *notify.Templates
@@ -199,12 +183,60 @@ type MessageData struct {
 	ExpiresInMinutes int
 }
 
-// Send delivers req: it stores a new link and sends the message with it. The link expires with the
-// request, or after MaxLifetime when that is sooner. On a send error the link is stored but useless
-// (nobody has it); the error keeps notify's classification (notify.Retryable).
-func (c *Channel) Send(ctx context.Context, req Request) error {
-	if req.HandleSignature == "" || req.Subject == "" {
-		return notify.Permanent(errors.New("linkchannel: the request has no handle signature or no subject"))
+// Notify implements ciba.AuthenticationDevice (CIBA Core §8): it sends a link to each of the user's
+// devices that RecipientOf maps to an e-mail address or a phone number. Each device gets its own
+// link; the first one used decides. It fails when none of the devices can carry a link, or when a
+// message cannot be sent: the client then gets server_error at once, rather than waiting in vain.
+//
+// Notify delivers before it returns (an SMTP or SMS round trip). That keeps the answer honest (a
+// request is only acknowledged once the person was reached) at the price of the client waiting.
+func (c *Channel) Notify(ctx context.Context, n ciba.Notification) error {
+	sent := 0
+	for _, d := range n.Devices {
+		rcpt, ok, err := c.recipientOf(ctx, n.Subject, d)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		if err := c.Send(ctx, rcpt, n.Request); err != nil {
+			return err
+		}
+		sent++
+	}
+	if sent == 0 {
+		return notify.Permanent(fmt.Errorf("linkchannel: none of the %d devices of the user is an e-mail address or a phone number", len(n.Devices)))
+	}
+	return nil
+}
+
+func (c *Channel) recipientOf(ctx context.Context, subject string, d ciba.Device) (Recipient, bool, error) {
+	if c.cfg.RecipientOf != nil {
+		return c.cfg.RecipientOf(ctx, subject, d)
+	}
+	return DefaultRecipientOf(ctx, subject, d)
+}
+
+// DefaultRecipientOf maps a device of Kind "email" to an e-mail to its ID, and one of Kind "sms" to a
+// text message to its ID (an E.164 number); other kinds are not this channel's.
+func DefaultRecipientOf(_ context.Context, _ string, d ciba.Device) (Recipient, bool, error) {
+	switch d.Kind {
+	case string(notify.Email):
+		return Recipient{To: d.ID, Channel: notify.Email}, true, nil
+	case string(notify.SMS):
+		return Recipient{To: d.ID, Channel: notify.SMS}, true, nil
+	}
+	return Recipient{}, false, nil
+}
+
+// Send delivers one request to one recipient: it stores a new link and sends the message with it.
+// The link expires with the request, or after MaxLifetime when that is sooner. When sending fails the
+// stored link is useless (nobody has it), and the error keeps notify's classification
+// (notify.Retryable).
+func (c *Channel) Send(ctx context.Context, rcpt Recipient, req ciba.Request) error {
+	if req.Ref == "" || req.Subject == "" {
+		return notify.Permanent(errors.New("linkchannel: the request has no reference or no subject"))
 	}
 	now := c.now()
 	exp := req.ExpiresAt
@@ -215,12 +247,12 @@ func (c *Channel) Send(ctx context.Context, req Request) error {
 		return notify.Permanent(errors.New("linkchannel: the request has expired"))
 	}
 	name := TemplateEmail
-	switch req.Recipient.Channel {
+	switch rcpt.Channel {
 	case notify.Email:
 	case notify.SMS:
 		name = TemplateSMS
 	default:
-		return notify.Permanent(fmt.Errorf("linkchannel: channel %q cannot carry a link (want %q or %q)", req.Recipient.Channel, notify.Email, notify.SMS))
+		return notify.Permanent(fmt.Errorf("linkchannel: channel %q cannot carry a link (want %q or %q)", rcpt.Channel, notify.Email, notify.SMS))
 	}
 	k, err := deriveKeys(ctx, c.cfg.Secrets)
 	if err != nil {
@@ -236,23 +268,23 @@ func (c *Channel) Send(ctx context.Context, req Request) error {
 	}
 	data := MessageData{
 		ClientName:       clientName,
-		Scopes:           c.describe(req.Recipient.Locale, req.Scopes),
+		Scopes:           c.describe(rcpt.Locale, req.Scopes),
 		BindingMessage:   req.BindingMessage,
 		Link:             c.linkURL + "/" + token,
 		ExpiresAt:        exp,
 		ExpiresInMinutes: int((exp.Sub(now) + time.Minute - 1) / time.Minute),
 	}
-	m, err := c.cfg.Templates.Render(name, req.Recipient.Locale, data)
+	m, err := c.cfg.Templates.Render(name, rcpt.Locale, data)
 	if err != nil {
 		return notify.Permanent(err)
 	}
-	m.To, m.Channel = req.Recipient.To, req.Recipient.Channel
+	m.To, m.Channel = rcpt.To, rcpt.Channel
 	m.Meta = map[string]string{"kind": "ciba-link", "client_id": req.ClientID}
 	if err := m.Validate(); err != nil {
 		return err
 	}
 	link := &Link{
-		Signature: sig, HandleSignature: req.HandleSignature, Subject: req.Subject,
+		Signature: sig, Ref: req.Ref, Subject: req.Subject,
 		ClientID: req.ClientID, ClientName: clientName, Scopes: append([]string(nil), req.Scopes...),
 		BindingMessage: req.BindingMessage, Locale: m.Locale, CreatedAt: now, ExpiresAt: exp,
 	}

@@ -12,13 +12,13 @@ import (
 // kept only as Signature, an HMAC under a key derived from the global secret.
 //
 // The record carries what the page shows (client, scopes, binding message), so that the page can be
-// drawn without reading the pending grant, and the pending grant's HandleSignature, which is what the
-// decision is recorded against.
+// drawn without reading the pending grant, and the request's Ref, which the decision is recorded
+// against (ciba.Decider).
 type Link struct {
 	// Signature is the HMAC of the link token; it is the primary key.
 	Signature string
-	// HandleSignature is the signature of the CIBA request's auth_req_id (its pending grant).
-	HandleSignature string
+	// Ref is the CIBA request's reference (ciba.Request.Ref), not a secret.
+	Ref string
 	// Subject is the user the link was sent to; only they can decide with it.
 	Subject string
 	// ClientID and ClientName name the client that asks. ClientName is what the page shows.
