@@ -13,6 +13,7 @@ import (
 	fositehmac "github.com/ory/fosite/token/hmac"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/handler/registration"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 )
 
@@ -37,6 +38,9 @@ type Provider struct {
 	OTP *OTP
 	// Reciprocal holds Reciprocal OAuth's parts (see compose_reciprocal.go); nil unless composed.
 	Reciprocal *Reciprocal
+	// Registration is the client registration endpoint (RFC 7591, see compose_registration.go); nil
+	// unless RegistrationFactory was composed.
+	Registration *registration.Endpoint
 
 	grantTypes []string
 }

@@ -41,6 +41,8 @@ type Config struct {
 	CIBA       CIBAConfig
 	OTP        OTPConfig
 	Reciprocal ReciprocalConfig
+	// Registration configures dynamic client registration (RFC 7591); see compose_registration.go.
+	Registration RegistrationConfig
 
 	// Now is the clock of this module's handlers; nil means time.Now. (fosite's own handlers use time.Now.)
 	Now func() time.Time
