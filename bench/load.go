@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// target is one request shape: a URL, an optional Basic header, and the body of request i.
+type target struct {
+	url   string
+	basic string // "" or the value of the Authorization header
+	body  func(i int) []byte
+}
+
+// result is one measured run.
+type result struct {
+	Requests   int            `json:"requests"`
+	Seconds    float64        `json:"seconds"`
+	RPS        float64        `json:"rps"`
+	P50ms      float64        `json:"p50_ms"`
+	P99ms      float64        `json:"p99_ms"`
+	Codes      map[string]int `json:"codes"`
+	Errors     int            `json:"transport_errors"`
+	ServerCPU  float64        `json:"server_cpu_seconds"`
+	CPUPerReq  float64        `json:"server_cpu_us_per_request"`
+	ServerUtil float64        `json:"server_cpu_utilisation"`
+}
+
+func newClient(conns int) *http.Client {
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns:        conns,
+		MaxIdleConnsPerHost: conns,
+		MaxConnsPerHost:     conns,
+		DisableCompression:  true,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+// errorCode returns the "error" member of an OAuth JSON error body, cheaply and without a JSON decoder.
+func errorCode(body []byte) string {
+	i := bytes.Index(body, []byte(`"error":`))
+	if i < 0 {
+		return ""
+	}
+	rest := bytes.TrimLeft(body[i+len(`"error":`):], " ")
+	if len(rest) == 0 || rest[0] != '"' {
+		return ""
+	}
+	rest = rest[1:]
+	j := bytes.IndexByte(rest, '"')
+	if j < 0 {
+		return ""
+	}
+	return string(rest[:j])
+}
+
+// statusKey is "200", or "400 authorization_pending" for an error answer.
+func statusKey(status int, body []byte) string {
+	if status >= 400 {
+		if e := errorCode(body); e != "" {
+			return fmt.Sprintf("%d %s", status, e)
+		}
+	}
+	return fmt.Sprint(status)
+}
+
+// do sends one POST and returns its status key.
+func do(ctx context.Context, c *http.Client, t target, i int, buf *bytes.Buffer) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(t.body(i)))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if t.basic != "" {
+		req.Header.Set("Authorization", t.basic)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	buf.Reset()
+	_, err = io.Copy(buf, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	if err != nil {
+		return "", err
+	}
+	return statusKey(resp.StatusCode, buf.Bytes()), nil
+}
+
+// closedLoop sends n requests over conns connections, each connection sending its next request as soon
+// as the previous answer arrived (what hey does), and measures them.
+func closedLoop(ctx context.Context, c *http.Client, conns, n int, t target, cpu func() float64) result {
+	lat := make([]time.Duration, n)
+	var next atomic.Int64
+	var mu sync.Mutex
+	codes := map[string]int{}
+	errs := 0
+	var wg sync.WaitGroup
+	c0 := cpu()
+	start := time.Now()
+	for w := 0; w < conns; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := map[string]int{}
+			lerr := 0
+			var buf bytes.Buffer
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					break
+				}
+				t0 := time.Now()
+				k, err := do(ctx, c, t, i, &buf)
+				lat[i] = time.Since(t0)
+				if err != nil {
+					lerr++
+					continue
+				}
+				local[k]++
+			}
+			mu.Lock()
+			for k, v := range local {
+				codes[k] += v
+			}
+			errs += lerr
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	return summarise(lat, codes, errs, elapsed, cpu()-c0)
+}
+
+// openLoop polls every one of bodies once per period (each at its own phase) for d, from conns
+// connections, so that the offered rate is len(bodies)/period whatever the server does; a late answer
+// delays only that connection's next request.
+func openLoop(ctx context.Context, c *http.Client, conns int, count int, period, d time.Duration, t target, cpu func() float64) result {
+	type job struct {
+		i   int
+		due time.Time
+	}
+	jobs := make(chan job, conns*64)
+	var mu sync.Mutex
+	codes := map[string]int{}
+	var lat []time.Duration
+	errs := 0
+	var wg sync.WaitGroup
+	for w := 0; w < conns; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := map[string]int{}
+			var llat []time.Duration
+			lerr := 0
+			var buf bytes.Buffer
+			for j := range jobs {
+				// Latency counts from when the poll was due, so that queueing behind a slow server shows.
+				k, err := do(ctx, c, t, j.i, &buf)
+				llat = append(llat, time.Since(j.due))
+				if err != nil {
+					lerr++
+					continue
+				}
+				local[k]++
+			}
+			mu.Lock()
+			for k, v := range local {
+				codes[k] += v
+			}
+			lat = append(lat, llat...)
+			errs += lerr
+			mu.Unlock()
+		}()
+	}
+	c0 := cpu()
+	start := time.Now()
+	end := start.Add(d)
+	step := period / time.Duration(count)
+	// Code i is due at start + i*step + k*period.
+	for k := 0; ; k++ {
+		stop := false
+		for i := 0; i < count; i++ {
+			due := start.Add(time.Duration(k)*period + time.Duration(i)*step)
+			if !due.Before(end) || ctx.Err() != nil {
+				stop = true
+				break
+			}
+			if wait := time.Until(due); wait > 0 {
+				time.Sleep(wait)
+			}
+			jobs <- job{i: i, due: due}
+		}
+		if stop {
+			break
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	elapsed := time.Since(start)
+	return summarise(lat, codes, errs, elapsed, cpu()-c0)
+}
+
+func summarise(lat []time.Duration, codes map[string]int, errs int, elapsed time.Duration, cpuSec float64) result {
+	sorted := append([]time.Duration(nil), lat...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	pct := func(p float64) float64 {
+		if len(sorted) == 0 {
+			return 0
+		}
+		i := int(p * float64(len(sorted)-1))
+		return float64(sorted[i]) / float64(time.Millisecond)
+	}
+	r := result{
+		Requests: len(lat), Seconds: elapsed.Seconds(), RPS: float64(len(lat)) / elapsed.Seconds(),
+		P50ms: pct(0.50), P99ms: pct(0.99), Codes: codes, Errors: errs, ServerCPU: cpuSec,
+	}
+	if len(lat) > 0 {
+		r.CPUPerReq = cpuSec / float64(len(lat)) * 1e6
+	}
+	r.ServerUtil = cpuSec / elapsed.Seconds()
+	return r
+}
+
+func (r result) codesString() string {
+	keys := make([]string, 0, len(r.Codes))
+	for k := range r.Codes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys)+1)
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s×%d", k, r.Codes[k]))
+	}
+	if r.Errors > 0 {
+		parts = append(parts, fmt.Sprintf("transport-errors×%d", r.Errors))
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// server is a running authorization server under test.
+type server struct {
+	name   string // "ours" or "peer"
+	issuer string
+	cmd    *exec.Cmd
+	meta   map[string]interface{}
+
+	// client credentials and endpoints, per server
+	confID, confSecret string
+	publicID           string
+	ccScope            string
+	redeemScope        string
+	approvePath        string
+	approveAuth        string // Authorization header of the approve call
+	cibaID, cibaSecret string
+	cibaHint           string
+	cibaNote           string // why CIBA is skipped, when it is
+}
+
+func (s *server) endpoint(field string) string {
+	v, _ := s.meta[field].(string)
+	return v
+}
+
+func (s *server) basic() string { return basicHeader(s.confID, s.confSecret) }
+
+func basicHeader(id, secret string) string {
+	// RFC 6749 §2.3.1: form-urlencode id and secret before Basic encoding.
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
+}
+
+// cpuSeconds returns the user+system CPU time of the server process so far.
+func (s *server) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	str := string(b)
+	i := strings.LastIndexByte(str, ')')
+	f := strings.Fields(str[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ is 100 on Linux
+}
+
+func (s *server) stop() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = s.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// pinned returns a command running name pinned to cpu with taskset (unless cpu is negative).
+func pinned(cpu int, name string, args ...string) *exec.Cmd {
+	if cpu < 0 {
+		return exec.Command(name, args...)
+	}
+	return exec.Command("taskset", append([]string{"-c", strconv.Itoa(cpu), name}, args...)...)
+}
+
+// startOurs starts the example binary on one core with GOMAXPROCS=1.
+func startOurs(ctx context.Context, bin, db, dir string, cpu int, logf *os.File, adminToken string) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	args := []string{"-addr", addr, "-db", db, "-admin-token", adminToken, "-dev=false"}
+	if db != "memory" {
+		args = append(args, "-keys", filepath.Join(dir, fmt.Sprintf("keys-%d.json", port)))
+	}
+	cmd := pinned(cpu, bin, args...)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{
+		name: "ours", issuer: "http://" + addr, cmd: cmd,
+		confID: "demo-confidential", confSecret: "demo-secret", publicID: "demo-device",
+		ccScope: "", redeemScope: "profile",
+		approvePath: "/admin/device/approve", approveAuth: "Bearer " + adminToken,
+		cibaID: "demo-ciba-poll", cibaSecret: "demo-secret", cibaHint: "alice",
+	}
+	if err := s.waitReady(ctx, "/.well-known/openid-configuration"); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// startPeer copies the peer (server.mjs, package.json, package-lock.json) into dir, runs npm ci there
+// once, and starts node on one core.
+func startPeer(ctx context.Context, src, dir string, cpu int, logf *os.File) (*server, error) {
+	pd := filepath.Join(dir, "peer")
+	if _, err := os.Stat(filepath.Join(pd, "node_modules")); err != nil {
+		if err := os.MkdirAll(pd, 0o755); err != nil {
+			return nil, err
+		}
+		for _, f := range []string{"server.mjs", "package.json", "package-lock.json"} {
+			b, err := os.ReadFile(filepath.Join(src, f))
+			if err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(filepath.Join(pd, f), b, 0o644); err != nil {
+				return nil, err
+			}
+		}
+		npm := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund")
+		npm.Dir = pd
+		npm.Stdout, npm.Stderr = logf, logf
+		if err := npm.Run(); err != nil {
+			return nil, fmt.Errorf("npm ci for the peer: %w", err)
+		}
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	ping, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := pinned(cpu, "node", "server.mjs")
+	cmd.Dir = pd
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "PING_PORT="+strconv.Itoa(ping), "QUIET=1", "NO_LOG=1",
+		"CIBA_APPROVE_DELAY_MS=600000")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{
+		name: "peer", issuer: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd,
+		confID: "peer-confidential", confSecret: "peer-confidential-secret", publicID: "peer-public-device",
+		ccScope: "api:read", redeemScope: "api:read",
+		approvePath: "/test/device/approve",
+		cibaID:      "peer-confidential", cibaSecret: "peer-confidential-secret", cibaHint: "alice+manual",
+	}
+	if err := s.waitReady(ctx, "/.well-known/openid-configuration"); err != nil {
+		s.stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *server) waitReady(ctx context.Context, path string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		resp, err := http.Get(s.issuer + path)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return json.Unmarshal(b, &s.meta)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return fmt.Errorf("%s did not start at %s", s.name, s.issuer)
+}
+
+// postForm sends one form POST and decodes a JSON answer.
+func postForm(c *http.Client, u, auth string, form url.Values) (int, map[string]interface{}, error) {
+	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	var m map[string]interface{}
+	b, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(b, &m)
+	return resp.StatusCode, m, nil
+}
+
+type deviceCode struct{ device, user string }
+
+// newDeviceCode asks the device authorization endpoint for a code, as the confidential client, or as the
+// public client when public is true.
+func (s *server) newDeviceCode(c *http.Client, scope string, public bool) (deviceCode, error) {
+	form := url.Values{"scope": {scope}}
+	auth := s.basic()
+	if public {
+		form.Set("client_id", s.publicID)
+		auth = ""
+	}
+	st, m, err := postForm(c, s.endpoint("device_authorization_endpoint"), auth, form)
+	if err != nil {
+		return deviceCode{}, err
+	}
+	dc, _ := m["device_code"].(string)
+	uc, _ := m["user_code"].(string)
+	if st != 200 || dc == "" {
+		return deviceCode{}, fmt.Errorf("%s device authorization: %d %v", s.name, st, m)
+	}
+	return deviceCode{dc, uc}, nil
+}
+
+func (s *server) approve(c *http.Client, userCode string) error {
+	form := url.Values{"user_code": {userCode}}
+	if s.name == "ours" {
+		form.Set("subject", "alice")
+	} else {
+		form.Set("account", "alice")
+	}
+	st, m, err := postForm(c, s.issuer+s.approvePath, s.approveAuth, form)
+	if err != nil {
+		return err
+	}
+	if st != 200 {
+		return fmt.Errorf("%s approve: %d %v", s.name, st, m)
+	}
+	return nil
+}
+
+// newCIBARequest makes one CIBA authentication request (CIBA §7.1) that stays pending.
+func (s *server) newCIBARequest(c *http.Client) (string, error) {
+	ep := s.endpoint("backchannel_authentication_endpoint")
+	if ep == "" {
+		return "", errors.New("no backchannel_authentication_endpoint in discovery")
+	}
+	st, m, err := postForm(c, ep, basicHeader(s.cibaID, s.cibaSecret), url.Values{"scope": {"openid"}, "login_hint": {s.cibaHint}})
+	if err != nil {
+		return "", err
+	}
+	id, _ := m["auth_req_id"].(string)
+	if st != 200 || id == "" {
+		return "", fmt.Errorf("%s CIBA request: %d %v", s.name, st, m)
+	}
+	return id, nil
+}
