@@ -138,8 +138,8 @@ type CallbackKind string
 
 // The callbacks of CIBA Core §10.2, §10.3 and §12.
 const (
-	CallbackPing      CallbackKind = "ciba.ping"       // {"auth_req_id": ...} (§10.2)
-	CallbackPushToken CallbackKind = "ciba.push.token" // the token response (§10.3.1)
+	CallbackPing      CallbackKind = "ciba.ping"       // {"auth_req_id": ...} (§10.2); outbox.KindCIBAPing
+	CallbackPushToken CallbackKind = "ciba.push"       // the token response (§10.3.1); outbox.KindCIBAPush
 	CallbackPushError CallbackKind = "ciba.push.error" // the error payload (§12)
 )
 
@@ -147,7 +147,8 @@ const (
 // client_notification_token (CIBA Core §10.2, §10.3). Token and, for push, Body are secrets: an Outbox
 // must store them protected and never log them.
 type Callback struct {
-	// ID is unique per callback (idempotency key).
+	// ID is unique per callback and derived from the event (kind + ":" + request reference), so it is
+	// an idempotency key.
 	ID string
 	// Kind is what the callback carries.
 	Kind CallbackKind
@@ -217,3 +218,11 @@ var (
 // ErrRequestNotFound is returned by the Decider when no live request has that reference for that
 // subject: unknown, another user's, already decided, or expired. Test with errors.Is.
 var ErrRequestNotFound = errors.New("ciba: no pending request with that reference for that user")
+
+// IDTokenHintVerifier checks an id_token_hint (CIBA Core §7.1): an ID token this server issued to
+// clientID, with a valid signature by the server's key and this server as issuer; it may have expired
+// (OIDC Core §3.1.2.1). It returns the token's subject, or ErrUnknownUserID (wrapped) when the token
+// does not pass. compose provides one built on the ID token signing key (KeyIDTokenHintVerifier).
+type IDTokenHintVerifier interface {
+	VerifyIDTokenHint(ctx context.Context, token, clientID string) (subject string, err error)
+}

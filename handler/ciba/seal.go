@@ -20,6 +20,12 @@ type Sealer struct {
 	Config fosite.GlobalSecretProvider
 }
 
+// Additional-data suffixes that keep the two sealed values of a record apart.
+const (
+	sealToken     = "#client_notification_token"
+	sealAuthReqID = "#auth_req_id"
+)
+
 // sealInfo separates this key from every other use of the global secret.
 const sealInfo = "fosite-contrib/grants ciba client_notification_token v1"
 

@@ -29,6 +29,9 @@ type Record struct {
 	NotificationEndpoint string
 	// SealedToken is the sealed client_notification_token (ping and push only).
 	SealedToken []byte
+	// SealedAuthReqID is the sealed auth_req_id (ping and push only): the callbacks carry it (CIBA Core
+	// §10.2, §10.3.1), and only its signature is kept elsewhere.
+	SealedAuthReqID []byte
 	// CreatedAt and ExpiresAt are those of the pending grant.
 	CreatedAt time.Time
 	ExpiresAt time.Time

@@ -1,0 +1,671 @@
+package ciba
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/storage"
+
+	"github.com/fosite-contrib/grants/handler/pending"
+)
+
+// AuthenticationRequest is a validated backchannel authentication request (CIBA Core §7.1, §7.2).
+type AuthenticationRequest struct {
+	fosite.Request
+	// Metadata is the client's CIBA registration metadata.
+	Metadata Metadata
+	// Hint is the hint the client sent; Hint.Kind is empty when it sent none (enrolment fallback only).
+	Hint Hint
+	// User is the user the hint names; nil when the request falls back to device enrolment.
+	User *User
+	// Fallback is true when the request gets the enrolment response.
+	Fallback bool
+	// BindingMessage, ACRValues and RequestedExpiry are the client's parameters (RequestedExpiry 0:
+	// none).
+	BindingMessage  string
+	ACRValues       []string
+	RequestedExpiry time.Duration
+	// NotificationToken is the client_notification_token (ping and push). A secret: never log it.
+	NotificationToken string
+	// Device is what the server saw of the client's request.
+	Device pending.DeviceInfo
+}
+
+// AuthenticationResponse is the successful authentication request acknowledgement (CIBA Core §7.3),
+// plus, for the enrolment fallback, the RFC 8628 §3.2 members that send the user to enrol a device.
+type AuthenticationResponse struct {
+	AuthReqID string `json:"auth_req_id"`
+	ExpiresIn int64  `json:"expires_in"`
+	Interval  int64  `json:"interval,omitempty"`
+
+	UserCode                string `json:"user_code,omitempty"`
+	VerificationURI         string `json:"verification_uri,omitempty"`
+	VerificationURIComplete string `json:"verification_uri_complete,omitempty"`
+}
+
+// JTIStorage remembers the jti of signed requests until they expire, so that each is used once (CIBA
+// Core §7.1.1, RFC 7519 §4.1.7). fosite's ClientManager has these methods (the stores of this module
+// implement them); request jtis are kept apart from client assertions by a prefix.
+type JTIStorage interface {
+	ClientAssertionJWTValid(ctx context.Context, jti string) error
+	SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error
+}
+
+// BackchannelEndpoint serves the backchannel authentication endpoint (CIBA Core §7). Mount it (it is an
+// http.Handler) at the URL published as backchannel_authentication_endpoint, or call its steps from
+// your own handler: NewRequest, NewResponse, WriteResponse or WriteError.
+type BackchannelEndpoint struct {
+	Clients pending.ClientAuthenticator
+	Storage Storage
+	Codes   *pending.Codes
+	Sealer  *Sealer
+	Config  Config
+	JTIs    JTIStorage
+
+	// Resolver turns hints into users (required).
+	Resolver HintResolver
+	// Devices reaches users (required).
+	Devices AuthenticationDevice
+	// IDTokenHints verifies id_token_hint; nil refuses that hint with unknown_user_id.
+	IDTokenHints IDTokenHintVerifier
+	// UserCodes checks user_code for clients that registered backchannel_user_code_parameter; nil means
+	// the server does not support user codes (such a client is then refused).
+	UserCodes UserCodeChecker
+	// AllowLoopbackHTTP accepts http:// notification endpoints on loopback addresses (development).
+	AllowLoopbackHTTP bool
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives one line per refused request (never a secret); nil discards.
+	Logger *slog.Logger
+}
+
+func (e *BackchannelEndpoint) now() time.Time {
+	if e.Now != nil {
+		return e.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// ServeHTTP runs the endpoint: NewRequest, NewResponse, then WriteResponse or WriteError.
+func (e *BackchannelEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	req, err := e.NewRequest(ctx, r)
+	if err != nil {
+		e.fail(ctx, rw, r, err)
+		return
+	}
+	resp, err := e.NewResponse(ctx, req)
+	if err != nil {
+		e.fail(ctx, rw, r, err)
+		return
+	}
+	WriteResponse(rw, resp)
+}
+
+func (e *BackchannelEndpoint) fail(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
+	pending.SetAuthenticateHeader(rw, r, err)
+	if e.Logger != nil {
+		rfc := fosite.ErrorToRFC6749Error(err)
+		e.Logger.LogAttrs(ctx, slog.LevelInfo, "backchannel authentication request refused",
+			slog.String("error", rfc.ErrorField), slog.String("hint", rfc.HintField), slog.String("debug", rfc.DebugField))
+	}
+	WriteError(rw, err)
+}
+
+// NewRequest validates a backchannel authentication request in the order of CIBA Core §7.2: the client
+// authenticates (confidential clients only, §7.1) and holds the CIBA grant; a signed request is verified
+// (§7.1.1); the parameters are checked (scope with openid, exactly one hint, binding_message,
+// requested_expiry, client_notification_token); the hint is resolved to a user; the user_code is
+// checked (§7.1.2).
+func (e *BackchannelEndpoint) NewRequest(ctx context.Context, r *http.Request) (*AuthenticationRequest, error) {
+	form, err := pending.ParseForm(r)
+	if err != nil {
+		return nil, err
+	}
+	client, err := pending.AuthenticateClient(ctx, e.Clients, r, form)
+	if err != nil {
+		return nil, err
+	}
+	if client.IsPublic() {
+		// §7.1: "The Client MUST authenticate to the Backchannel Authentication Endpoint using the
+		// authentication method registered for its client_id": a public client cannot.
+		return nil, fosite.ErrInvalidClient.WithHint("CIBA requires a confidential client that authenticates.")
+	}
+	if !client.GetGrantTypes().Has(string(GrantType)) {
+		return nil, fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type '%s'.", GrantType)
+	}
+	md, err := MetadataOf(client)
+	if err != nil {
+		return nil, fosite.ErrUnauthorizedClient.WithHint("The client's CIBA registration is invalid.").WithWrap(err).WithDebug(err.Error())
+	}
+	if err := e.checkRegistration(md); err != nil {
+		return nil, err
+	}
+
+	params, err := e.requestParameters(ctx, client, md, form)
+	if err != nil {
+		return nil, err
+	}
+	return e.validate(ctx, r, client, md, form, params)
+}
+
+// checkRegistration refuses clients whose registration cannot work (CIBA Core §4).
+func (e *BackchannelEndpoint) checkRegistration(md Metadata) error {
+	switch md.TokenDeliveryMode {
+	case ModePoll:
+		return nil
+	case ModePing, ModePush:
+		if err := CheckNotificationEndpoint(md.ClientNotificationEndpoint, e.AllowLoopbackHTTP); err != nil {
+			return fosite.ErrUnauthorizedClient.WithHint("The client's backchannel_client_notification_endpoint is not usable.").WithDebug(err.Error())
+		}
+		return nil
+	case "":
+		return fosite.ErrUnauthorizedClient.WithHint("The client has no backchannel_token_delivery_mode.")
+	default:
+		return fosite.ErrUnauthorizedClient.WithHintf("The client's backchannel_token_delivery_mode '%s' is not supported.", md.TokenDeliveryMode)
+	}
+}
+
+// CheckNotificationEndpoint checks a backchannel_client_notification_endpoint: an absolute https URL
+// without fragment or user info (CIBA Core §4), or, when allowLoopbackHTTP, an http URL on a loopback
+// address. The outbox applies its own, stricter checks when it delivers.
+func CheckNotificationEndpoint(endpoint string, allowLoopbackHTTP bool) error {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return err
+	}
+	if u.Host == "" || u.User != nil || u.Fragment != "" || u.Opaque != "" {
+		return errors.New("ciba: the notification endpoint must be an absolute URL without user info or fragment")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if allowLoopbackHTTP {
+			host := u.Hostname()
+			if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+				return nil
+			}
+		}
+	}
+	return errors.New("ciba: the notification endpoint must use https")
+}
+
+// requestParameters returns the request's parameters: the form's, or, for a signed request, the
+// request object's (CIBA Core §7.1.1), as strings (requested_expiry may be a JSON number).
+func (e *BackchannelEndpoint) requestParameters(ctx context.Context, client fosite.Client, md Metadata, form url.Values) (map[string]interface{}, error) {
+	raw := form.Get("request")
+	if raw == "" {
+		if md.RequestSigningAlg != "" {
+			return nil, fosite.ErrInvalidRequest.WithHint("The client registered a signing algorithm: its requests must be signed.")
+		}
+		params := map[string]interface{}{}
+		for k, v := range form {
+			params[k] = v[0]
+		}
+		return params, nil
+	}
+	for k := range form {
+		if !authParams[k] {
+			// §7.1.1: "Authentication request parameters MUST NOT be present outside of the JWT".
+			return nil, fosite.ErrInvalidRequest.WithHintf("The parameter '%s' must be inside the signed request.", k)
+		}
+	}
+	algs := e.Config.GetCIBARequestSigningAlgs(ctx)
+	jws, alg, err := parseSignedRequest(raw, algs, md.RequestSigningAlg)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := verifyWithClientKeys(ctx, e.Config.GetJWKSFetcherStrategy(ctx), client, jws, alg)
+	if err != nil {
+		return nil, err
+	}
+	now := e.now()
+	claims, err := requestObjectClaims(payload, e.Config.GetCIBAIssuer(ctx), client.GetID(), now)
+	if err != nil {
+		return nil, err
+	}
+	if e.JTIs != nil {
+		jti := "ciba-request|" + client.GetID() + "|" + claims["jti"].(string)
+		if err := e.JTIs.ClientAssertionJWTValid(ctx, jti); errors.Is(err, fosite.ErrJTIKnown) {
+			return nil, fosite.ErrInvalidRequest.WithHint("The request object's 'jti' was already used.")
+		} else if err != nil {
+			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		exp, _ := numericDate(claims["exp"])
+		if err := e.JTIs.SetClientAssertionJWT(ctx, jti, exp.Add(requestObjectLeeway)); errors.Is(err, fosite.ErrJTIKnown) {
+			return nil, fosite.ErrInvalidRequest.WithHint("The request object's 'jti' was already used.")
+		} else if err != nil {
+			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+	}
+	params := map[string]interface{}{}
+	for _, name := range requestObjectParams {
+		v, present := claims[name]
+		if !present || v == nil {
+			continue
+		}
+		if name == "requested_expiry" {
+			params[name] = v
+			continue
+		}
+		s, _, err := stringClaim(claims, name)
+		if err != nil {
+			return nil, err
+		}
+		if s != "" {
+			params[name] = s
+		}
+	}
+	return params, nil
+}
+
+func param(params map[string]interface{}, name string) string {
+	s, _ := params[name].(string)
+	return s
+}
+
+func (e *BackchannelEndpoint) validate(ctx context.Context, r *http.Request, client fosite.Client, md Metadata, form url.Values, params map[string]interface{}) (*AuthenticationRequest, error) {
+	req := &AuthenticationRequest{Request: *fosite.NewRequest(), Metadata: md}
+	req.Client = client
+	req.RequestedScope = fosite.RemoveEmpty(strings.Split(param(params, "scope"), " "))
+	req.RequestedAudience = fosite.RemoveEmpty(strings.Split(param(params, "audience"), " "))
+	req.Device = deviceInfo(r)
+
+	// §7.1: scope REQUIRED, and it MUST contain openid.
+	if !req.RequestedScope.Has("openid") {
+		return nil, fosite.ErrInvalidScope.WithHint("The scope must contain 'openid'.")
+	}
+	for _, scope := range req.RequestedScope {
+		if !e.Config.GetScopeStrategy(ctx)(client.GetScopes(), scope) {
+			return nil, fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", scope)
+		}
+	}
+	if err := e.Config.GetAudienceStrategy(ctx)(client.GetAudience(), req.RequestedAudience); err != nil {
+		return nil, err
+	}
+
+	// §7.1: exactly one hint; §7.2: more than one is invalid_request.
+	var hints []Hint
+	for _, k := range []HintKind{HintLoginHintToken, HintIDTokenHint, HintLoginHint} {
+		if v := param(params, string(k)); v != "" {
+			hints = append(hints, Hint{Kind: k, Value: v, ClientID: client.GetID()})
+		}
+	}
+	switch {
+	case len(hints) > 1:
+		return nil, fosite.ErrInvalidRequest.WithHint("Exactly one of login_hint_token, id_token_hint and login_hint must be sent; several were.")
+	case len(hints) == 0 && !md.EnrollmentFallback:
+		return nil, fosite.ErrInvalidRequest.WithHint("Exactly one of login_hint_token, id_token_hint and login_hint must be sent; none was.")
+	case len(hints) == 1:
+		req.Hint = hints[0]
+	}
+
+	if msg := param(params, "binding_message"); msg != "" {
+		if err := checkBindingMessage(msg, e.Config.GetCIBABindingMessageMaxLength(ctx)); err != nil {
+			return nil, err
+		}
+		req.BindingMessage = msg
+	}
+	if v, ok := params["requested_expiry"]; ok && v != "" {
+		n, err := parseRequestedExpiry(v)
+		if err != nil {
+			return nil, err
+		}
+		req.RequestedExpiry = time.Duration(n) * time.Second
+	}
+	req.ACRValues = fosite.RemoveEmpty(strings.Split(param(params, "acr_values"), " "))
+	if md.TokenDeliveryMode == ModePing || md.TokenDeliveryMode == ModePush {
+		tok := param(params, "client_notification_token")
+		if tok == "" {
+			return nil, fosite.ErrInvalidRequest.WithHint("The client_notification_token is required in ping and push modes.")
+		}
+		if !validNotificationToken(tok) {
+			return nil, fosite.ErrInvalidRequest.WithHintf("The client_notification_token must be a bearer token (RFC 6750 section 2.1) of at most %d characters.", MaxClientNotificationToken)
+		}
+		req.NotificationToken = tok
+	}
+
+	// The form kept with the request: the effective parameters minus secrets.
+	req.Form = url.Values{}
+	for k, v := range params {
+		if s, ok := v.(string); ok {
+			switch k {
+			case "client_secret", "client_assertion", "client_assertion_type", "client_notification_token", "request", "user_code", "login_hint_token", "id_token_hint":
+				continue
+			}
+			req.Form.Set(k, s)
+		}
+	}
+
+	// §7.2: process the hint.
+	if err := e.resolve(ctx, req); err != nil {
+		return nil, err
+	}
+
+	// §7.1.2: the user code, for clients that registered backchannel_user_code_parameter.
+	if md.UserCodeParameter && !req.Fallback {
+		if e.UserCodes == nil {
+			return nil, fosite.ErrUnauthorizedClient.WithHint("This server does not support backchannel_user_code_parameter.")
+		}
+		code := param(params, "user_code")
+		if code == "" {
+			return nil, ErrMissingUserCode
+		}
+		if err := e.UserCodes.CheckUserCode(ctx, req.User.Subject, code); errors.Is(err, ErrInvalidUserCode) {
+			return nil, err
+		} else if err != nil {
+			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+	}
+	return req, nil
+}
+
+// resolve turns the hint into a user (CIBA Core §7.2), or decides on the enrolment fallback. A client
+// that opted in gets the same fallback for "no hint", "unknown user" and "no reachable device", so its
+// answer does not tell which.
+func (e *BackchannelEndpoint) resolve(ctx context.Context, req *AuthenticationRequest) error {
+	fallback := req.Metadata.EnrollmentFallback
+	if req.Hint.Kind == "" {
+		req.Fallback = true
+		return nil
+	}
+	if req.Hint.Kind == HintIDTokenHint {
+		if e.IDTokenHints == nil {
+			return ErrUnknownUserID.WithHint("This server does not accept id_token_hint.")
+		}
+		sub, err := e.IDTokenHints.VerifyIDTokenHint(ctx, req.Hint.Value, req.Hint.ClientID)
+		if err != nil {
+			if errors.Is(err, ErrUnknownUserID) {
+				return err
+			}
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		req.Hint.Subject = sub
+	}
+	user, err := e.Resolver.ResolveHint(ctx, req.Hint)
+	switch {
+	case errors.Is(err, ErrUnknownUserID) && fallback:
+		req.Fallback = true
+		return nil
+	case errors.Is(err, ErrUnknownUserID), errors.Is(err, ErrExpiredLoginHintToken):
+		return err
+	case err != nil:
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	case user == nil || user.Subject == "":
+		return fosite.ErrServerError.WithDebug("The hint resolver returned no user and no error.")
+	case len(user.Devices) == 0 && fallback:
+		req.Fallback = true
+		return nil
+	case len(user.Devices) == 0:
+		return ErrUnknownUserID.WithHint("The user cannot be reached on an authentication device.")
+	}
+	req.User = user
+	return nil
+}
+
+// newRef returns a random request reference (128 bits, base64url).
+func newRef() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// maxUserCodeAttempts bounds the retries on a user-code collision.
+const maxUserCodeAttempts = 3
+
+// Extra keys of the pending grant (non-secret).
+const (
+	extraMode     = "ciba_mode"
+	extraRef      = "ciba_ref"
+	extraFallback = "ciba_fallback"
+)
+
+// NewResponse stores the request and answers it (CIBA Core §7.3): a new auth_req_id, the lifetime
+// (requested_expiry when given, within the configured maximum), and the polling interval for poll and
+// ping clients. A request for a known user is then passed to the AuthenticationDevice; a fallback
+// request gets a user code and the verification URI instead.
+func (e *BackchannelEndpoint) NewResponse(ctx context.Context, req *AuthenticationRequest) (*AuthenticationResponse, error) {
+	now := e.now()
+	req.RequestedAt = now
+	def, max := e.Config.GetCIBARequestLifespan(ctx)
+	lifespan := def
+	if req.RequestedExpiry > 0 {
+		lifespan = req.RequestedExpiry
+	}
+	if lifespan > max {
+		lifespan = max
+	}
+	var interval time.Duration
+	if req.Metadata.TokenDeliveryMode != ModePush {
+		interval = e.Config.GetCIBAPollingInterval(ctx)
+	}
+	var verification string
+	format := e.Config.GetCIBAUserCodeFormat(ctx)
+	if req.Fallback {
+		if verification = e.Config.GetCIBAVerificationURI(ctx); verification == "" {
+			return nil, fosite.ErrServerError.WithDebug("No CIBA verification URI is configured for the enrolment fallback.")
+		}
+	}
+
+	for attempt := 0; ; attempt++ {
+		handle, sig, err := e.Codes.NewHandle(ctx)
+		if err != nil {
+			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		ref, err := newRef()
+		if err != nil {
+			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		var userCode, userSig string
+		if req.Fallback {
+			if userCode, err = format.Generate(e.Codes.Rand); err != nil {
+				return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			}
+			if userSig, err = e.Codes.UserCodeSignature(ctx, pending.KindCIBA, userCode); err != nil {
+				return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			}
+		}
+		stored := req.Request
+		g := &pending.Grant{
+			Kind:              pending.KindCIBA,
+			HandleSignature:   sig,
+			UserCodeSignature: userSig,
+			Request:           &stored,
+			State:             pending.StatePending,
+			CreatedAt:         now,
+			ExpiresAt:         now.Add(lifespan),
+			Interval:          interval,
+			Device:            req.Device,
+			Extra:             map[string]string{extraMode: string(req.Metadata.TokenDeliveryMode), extraRef: ref},
+		}
+		if req.Hint.Kind == HintLoginHint {
+			g.LoginHint = req.Hint.Value
+		}
+		if req.Fallback {
+			g.Extra[extraFallback] = "true"
+		}
+		rec := &Record{
+			Ref: ref, HandleSignature: sig, ClientID: req.Client.GetID(), Mode: req.Metadata.TokenDeliveryMode,
+			CreatedAt: now, ExpiresAt: g.ExpiresAt,
+		}
+		if req.User != nil {
+			rec.Subject = req.User.Subject
+		}
+		if req.NotificationToken != "" {
+			rec.NotificationEndpoint = req.Metadata.ClientNotificationEndpoint
+			if rec.SealedToken, err = e.Sealer.Seal(ctx, ref+sealToken, req.NotificationToken); err != nil {
+				return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			}
+			if rec.SealedAuthReqID, err = e.Sealer.Seal(ctx, ref+sealAuthReqID, handle); err != nil {
+				return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			}
+		}
+		err = e.store(ctx, g, rec)
+		if errors.Is(err, pending.ErrCollision) && attempt+1 < maxUserCodeAttempts {
+			continue
+		} else if err != nil {
+			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+
+		resp := &AuthenticationResponse{AuthReqID: handle, ExpiresIn: int64(lifespan / time.Second), Interval: int64(interval / time.Second)}
+		if req.Fallback {
+			display := format.Display(userCode)
+			resp.UserCode = display
+			resp.VerificationURI = verification
+			resp.VerificationURIComplete = completeVerificationURI(verification, display)
+			return resp, nil
+		}
+		n := Notification{Request: requestOf(g, rec), Devices: req.User.Devices}
+		if err := e.Devices.Notify(ctx, n); err != nil {
+			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+		return resp, nil
+	}
+}
+
+// store creates the pending grant and its record, in one transaction when the store has them.
+func (e *BackchannelEndpoint) store(ctx context.Context, g *pending.Grant, rec *Record) (err error) {
+	ctx, err = storage.MaybeBeginTx(ctx, e.Storage)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = storage.MaybeRollbackTx(ctx, e.Storage)
+		}
+	}()
+	if err = e.Storage.CreatePendingGrant(ctx, g); err != nil {
+		return err
+	}
+	if err = e.Storage.CreateCIBARecord(ctx, rec); err != nil {
+		return err
+	}
+	return storage.MaybeCommitTx(ctx, e.Storage)
+}
+
+// requestOf describes a stored request for the authentication-device side.
+func requestOf(g *pending.Grant, rec *Record) Request {
+	r := Request{
+		Ref:       rec.Ref,
+		Subject:   rec.Subject,
+		ClientID:  g.ClientID(),
+		Mode:      rec.Mode,
+		RequestID: g.Request.GetID(),
+		CreatedAt: g.CreatedAt,
+		ExpiresAt: g.ExpiresAt,
+	}
+	if c := g.Request.GetClient(); c != nil {
+		if md, err := MetadataOf(c); err == nil {
+			r.ClientName = md.Name
+		}
+	}
+	form := g.Request.GetRequestForm()
+	r.BindingMessage = form.Get("binding_message")
+	r.Scopes = append([]string{}, g.Request.GetRequestedScopes()...)
+	r.ACRValues = fosite.RemoveEmpty(strings.Split(form.Get("acr_values"), " "))
+	return r
+}
+
+// WriteResponse writes the acknowledgement: 200, JSON, not cacheable (CIBA Core §7.3).
+func WriteResponse(rw http.ResponseWriter, resp *AuthenticationResponse) {
+	writeJSON(rw, http.StatusOK, resp)
+}
+
+// errorBody is the error response of CIBA Core §13: error, error_description, error_uri and nothing
+// else.
+type errorBody struct {
+	Error            string `json:"error"`
+	ErrorDescription string `json:"error_description,omitempty"`
+	ErrorURI         string `json:"error_uri,omitempty"`
+}
+
+// WriteError writes an authentication error response (CIBA Core §13): a JSON object with error and
+// error_description only, and the status §13 gives its code (400, 401 invalid_client, 403 access_denied;
+// 500 server_error, 429 temporarily_unavailable). Debug details are never sent.
+func WriteError(rw http.ResponseWriter, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	status := rfc.CodeField
+	switch rfc.ErrorField {
+	case "invalid_client":
+		status = http.StatusUnauthorized
+	case "access_denied":
+		status = http.StatusForbidden
+	case "server_error":
+		status = http.StatusInternalServerError
+	case "temporarily_unavailable":
+		if status != http.StatusTooManyRequests {
+			status = http.StatusServiceUnavailable
+		}
+	default:
+		status = http.StatusBadRequest
+	}
+	body := errorBody{Error: rfc.ErrorField, ErrorDescription: descriptionChars(rfc.WithExposeDebug(false).GetDescription())}
+	writeJSON(rw, status, body)
+}
+
+// descriptionChars keeps only the characters RFC 6749 §5.2 allows in error_description (%x20-21 /
+// %x23-5B / %x5D-7E).
+func descriptionChars(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+func writeJSON(rw http.ResponseWriter, status int, v interface{}) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(rw, `{"error":"server_error"}`, http.StatusInternalServerError)
+		return
+	}
+	rw.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	rw.Header().Set("Cache-Control", "no-store")
+	rw.Header().Set("Pragma", "no-cache")
+	rw.WriteHeader(status)
+	_, _ = rw.Write(body)
+}
+
+// completeVerificationURI adds the user code to the verification URI (RFC 8628 §3.3.1).
+func completeVerificationURI(verificationURI, userCode string) string {
+	u, err := url.Parse(verificationURI)
+	if err != nil {
+		return ""
+	}
+	q := u.Query()
+	q.Set("user_code", userCode)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// maxUserAgent bounds the user agent kept with a request.
+const maxUserAgent = 256
+
+func deviceInfo(r *http.Request) pending.DeviceInfo {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ua := r.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
+	return pending.DeviceInfo{RemoteAddr: host, UserAgent: strings.ToValidUTF8(ua, "")}
+}
