@@ -108,4 +108,3 @@ func stringClaim(claims map[string]interface{}, name string) (string, bool, erro
 	}
 	return s, true, nil
 }
-

@@ -134,4 +134,3 @@ func (s *Store) PurgeCIBARecords(ctx context.Context, before time.Time) (int, er
 	n, err := s.execAffected(ctx, "DELETE FROM ciba_requests WHERE expires_at < ?", before.UnixNano())
 	return int(n), wrap(err, "purge CIBA records")
 }
-
