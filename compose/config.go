@@ -7,6 +7,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 )
@@ -36,6 +37,25 @@ type Config struct {
 	UserCodeAttemptsGlobal int
 	// UserCodeAttemptWindow is the window of both limits. Default 15 minutes.
 	UserCodeAttemptWindow time.Duration
+	// DevicePickupWindow is how long, after approval, a device has to redeem its code. Default 0: the
+	// code keeps its original expiry. At most rfc8628.MaxDeviceLifespan (a week).
+	DevicePickupWindow time.Duration
+	// DeviceClientLifespans overrides DeviceCodeLifespan and DevicePickupWindow per client ID (a client
+	// implementing rfc8628.DeviceLifespanClient overrides both).
+	DeviceClientLifespans map[string]DeviceLifespans
+	// DeviceRepeatApprovalWindow is how far back the repeat-approval warning looks. Default 24 hours.
+	DeviceRepeatApprovalWindow time.Duration
+	// DevicePrintedCodeKeys holds, per client ID, the key of the client's pre-printed user codes (see
+	// rfc8628.PrintedUserCode); such a (confidential) client may send device_serial.
+	DevicePrintedCodeKeys map[string][]byte
+	// DeviceAudit receives the device grant's audit events (approval, denial, redemption, expiry,
+	// revocation); nil records none. Usually an *audit.Log.
+	DeviceAudit audit.Sink
+	// DeviceAlerts, when set, messages users after each user-code approval with a deactivation link.
+	DeviceAlerts *DeviceAlertConfig
+	// KioskStaff and KioskAccounts enable the staffed-kiosk API (Provider.DeviceKiosk).
+	KioskStaff    rfc8628.StaffDirectory
+	KioskAccounts rfc8628.Accounts
 
 	// CIBA, OTP and Reciprocal configure those grants; each type is defined in its compose_<grant>.go.
 	CIBA       CIBAConfig
@@ -103,7 +123,7 @@ func (c *Config) GetUserCodeAttemptLimits(context.Context) (perAddress, global i
 // (CIBA Core §7.1 names the issuer, the token endpoint and the backchannel endpoint).
 func (c *Config) GetTokenURLs(ctx context.Context) []string {
 	urls := c.Config.GetTokenURLs(ctx)
-	for _, u := range []string{c.Config.IDTokenIssuer, c.DeviceAuthorizationURL} {
+	for _, u := range []string{c.Config.IDTokenIssuer, c.DeviceAuthorizationURL, c.OTP.ChallengeURL} {
 		if u != "" {
 			urls = append(urls, u)
 		}

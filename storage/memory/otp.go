@@ -1,4 +1,47 @@
 package memory
 
-// otpStore holds the otp grant's in-memory state. Its zero value must be ready to use.
+import (
+	"context"
+	"time"
+
+	"github.com/fosite-contrib/grants/handler/otp"
+	"github.com/fosite-contrib/grants/handler/pending"
+)
+
+// otpStore holds the otp grant's in-memory state. Its zero value must be ready to use. The OTP grant
+// keeps everything in the pending grants (see SetChallengeCode), so there is nothing here.
 type otpStore struct{}
+
+var _ otp.Storage = (*MemoryStore)(nil)
+
+// SetChallengeCode implements otp.ChallengeStorage: under the store's lock, it checks that the challenge
+// is pending, not expired at sentAt and past its resend interval, then replaces its code, channel and
+// send time.
+func (s *MemoryStore) SetChallengeCode(_ context.Context, handleSignature, codeSignature, channel string, sentAt time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := grantKey{pending.KindOTP, handleSignature}
+	g, ok := s.grants[key]
+	if !ok {
+		return pending.ErrNotFound
+	}
+	if g.State != pending.StatePending || g.Expired(sentAt) ||
+		(!g.LastPolledAt.IsZero() && sentAt.Before(g.LastPolledAt.Add(g.Interval))) {
+		return pending.ErrStateChanged
+	}
+	c := cloneGrant(g)
+	if c.UserCodeSignature != "" {
+		delete(s.userCodes, grantKey{pending.KindOTP, c.UserCodeSignature})
+	}
+	c.UserCodeSignature = codeSignature
+	if codeSignature != "" {
+		s.userCodes[grantKey{pending.KindOTP, codeSignature}] = handleSignature
+	}
+	c.LastPolledAt = sentAt
+	if c.Extra == nil {
+		c.Extra = map[string]string{}
+	}
+	c.Extra["channel"] = channel
+	s.grants[key] = c
+	return nil
+}

@@ -1,0 +1,638 @@
+package otp
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ory/fosite"
+
+	"github.com/fosite-contrib/grants/audit"
+	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/notify"
+)
+
+// BindingMethodPrompt is the binding_method of a sent code: the person reads the code from the message
+// and the client prompts for it (the value Auth0's and Okta's out-of-band APIs use).
+const BindingMethodPrompt = "prompt"
+
+// MaxLoginHintLength bounds login_hint, in bytes.
+const MaxLoginHintLength = 256
+
+// Keys of pending.Grant.Extra the grant uses. None holds a secret.
+const (
+	extraChannels = "channels" // JSON list of the offered channels (IDs, types, masked destinations)
+	extraChannel  = "channel"  // the channel ID of the last send
+	extraDecoy    = "decoy"    // "1" for a decoy challenge
+	extraLocale   = "locale"   // the ui_locales the client sent
+	extraQuotaKey = "quota"    // keyed hash naming the identifier for the per-identifier quota
+)
+
+// ChallengeResponse is the challenge endpoint's answer. The identify step fills OOBCode, ExpiresIn and
+// Channels; the send step fills OOBCode, ExpiresIn, Channel, BindingMethod and Interval; a request that
+// does both (channel_hint) gets all of them.
+type ChallengeResponse struct {
+	// OOBCode is the challenge's handle, which the client sends back to ask for a code and to redeem it.
+	OOBCode string `json:"oob_code"`
+	// ExpiresIn is the challenge's remaining life in seconds.
+	ExpiresIn int64 `json:"expires_in"`
+	// Channels are the delivery options, with masked destinations.
+	Channels []Channel `json:"channels,omitempty"`
+	// Channel is the ID of the channel the code was sent on.
+	Channel string `json:"channel,omitempty"`
+	// BindingMethod is "prompt": the person types the code into the client.
+	BindingMethod string `json:"binding_method,omitempty"`
+	// Interval is the minimum number of seconds before another code may be sent on this challenge.
+	Interval int64 `json:"interval,omitempty"`
+}
+
+// ChallengeEndpoint serves the OTP challenge endpoint (see the package guide for the protocol). Mount it
+// (it is an http.Handler) at the URL published as otp_challenge_endpoint.
+type ChallengeEndpoint struct {
+	Clients pending.ClientAuthenticator
+	Errors  pending.ErrorWriter
+	Storage Storage
+	Codes   *pending.Codes
+	Config  Config
+	// Directory resolves login hints. Required.
+	Directory Directory
+	// Sender delivers codes. Required.
+	Sender notify.Sender
+	// Mask masks destinations; nil means DefaultMask.
+	Mask MaskPolicy
+	// Templates renders messages; nil means NewDefaultTemplates().
+	Templates *notify.Templates
+	// Scopes describes scopes in messages; nil shows scope names.
+	Scopes ScopeDescriber
+	// ClientName names the client in messages; nil uses the client's name or ID.
+	ClientName ClientNamer
+	// DecoyChannels are the channel types offered by a decoy challenge; nil means SMS and Email. Make
+	// them what most of your accounts have.
+	DecoyChannels []ChannelType
+	// Audit records sends; nil records nothing.
+	Audit audit.Sink
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives refusals and delivery failures (never codes); nil discards.
+	Logger *slog.Logger
+}
+
+func (e *ChallengeEndpoint) now() time.Time {
+	if e.Now != nil {
+		return e.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (e *ChallengeEndpoint) mask() MaskPolicy {
+	if e.Mask == nil {
+		return DefaultMask{}
+	}
+	return e.Mask
+}
+
+// ServeHTTP runs the endpoint and writes the answer or the RFC 6749 §5.2 error.
+func (e *ChallengeEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	resp, err := e.Handle(ctx, r)
+	if err != nil {
+		e.writeError(ctx, rw, r, err)
+		return
+	}
+	WriteChallengeResponse(rw, resp)
+}
+
+// WriteChallengeResponse writes a challenge response: 200, JSON, not cacheable.
+func WriteChallengeResponse(rw http.ResponseWriter, resp *ChallengeResponse) {
+	body, err := json.Marshal(resp)
+	if err != nil {
+		http.Error(rw, `{"error":"server_error"}`, http.StatusInternalServerError)
+		return
+	}
+	rw.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	rw.Header().Set("Cache-Control", "no-store")
+	rw.Header().Set("Pragma", "no-cache")
+	rw.WriteHeader(http.StatusOK)
+	_, _ = rw.Write(body)
+}
+
+func (e *ChallengeEndpoint) writeError(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
+	pending.SetAuthenticateHeader(rw, r, err)
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if rfc.CodeField == http.StatusTooManyRequests {
+		q := e.Config.GetOTPQuotas(ctx)
+		rw.Header().Set("Retry-After", strconv.Itoa(int((q.Window+time.Second-1)/time.Second)))
+	}
+	if e.Logger != nil {
+		level := slog.LevelInfo
+		if rfc.CodeField >= 500 {
+			level = slog.LevelError
+		}
+		e.Logger.LogAttrs(ctx, level, "otp challenge request refused",
+			slog.String("error", rfc.ErrorField), slog.String("hint", rfc.HintField), slog.String("debug", rfc.DebugField))
+	}
+	e.Errors.WriteAccessError(ctx, rw, nil, err)
+}
+
+// Request is a parsed challenge request.
+type Request struct {
+	Client fosite.Client
+	// Form is the request's parameters minus client credentials.
+	Form url.Values
+	// LoginHint, Scopes and Audience are set in the identify step.
+	LoginHint string
+	Scopes    []string
+	Audience  []string
+	// OOBCode is set in the send step.
+	OOBCode string
+	// Channel is the channel to send on: channel in the send step, channel_hint in the identify step.
+	Channel string
+	// Locale is the first of ui_locales.
+	Locale string
+	// RemoteAddr is the client's network address.
+	RemoteAddr string
+}
+
+// Handle runs one request: the identify step (login_hint), the send step (oob_code and channel), or both
+// (login_hint and channel_hint).
+func (e *ChallengeEndpoint) Handle(ctx context.Context, r *http.Request) (*ChallengeResponse, error) {
+	form, err := pending.ParseForm(r)
+	if err != nil {
+		return nil, err
+	}
+	client, err := pending.AuthenticateClient(ctx, e.Clients, r, form)
+	if err != nil {
+		return nil, err
+	}
+	req, err := e.ParseRequest(ctx, client, form)
+	if err != nil {
+		return nil, err
+	}
+	req.RemoteAddr = remoteHost(r)
+	if req.OOBCode != "" {
+		return e.Send(ctx, req)
+	}
+	return e.Identify(ctx, req)
+}
+
+// ParseRequest checks an authenticated client's challenge request: the client must be confidential and
+// hold the OTP grant type, and the parameters must make one of the two steps.
+func (e *ChallengeEndpoint) ParseRequest(ctx context.Context, client fosite.Client, form url.Values) (*Request, error) {
+	grantType := e.Config.GetOTPGrantType(ctx)
+	if client.IsPublic() {
+		return nil, fosite.ErrUnauthorizedClient.WithHint("Only confidential clients may use the OTP grant.")
+	}
+	if !client.GetGrantTypes().Has(string(grantType)) {
+		return nil, fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type '%s'.", grantType)
+	}
+	req := &Request{Client: client, Form: sanitizedForm(form), Locale: firstLocale(form.Get("ui_locales"))}
+	for _, p := range []string{"login_hint", "channel_hint", "oob_code", "channel", "ui_locales", "scope"} {
+		if v := form.Get(p); !utf8.ValidString(v) || len(v) > MaxLoginHintLength*4 {
+			return nil, fosite.ErrInvalidRequest.WithHintf("The parameter '%s' is not valid.", p)
+		}
+	}
+	if oob := form.Get("oob_code"); oob != "" {
+		for _, p := range []string{"login_hint", "channel_hint", "scope", "audience"} {
+			if form.Get(p) != "" {
+				return nil, fosite.ErrInvalidRequest.WithHintf("The parameter '%s' belongs to a new challenge, not to a request with 'oob_code'.", p)
+			}
+		}
+		if form.Get("channel") == "" {
+			return nil, fosite.ErrInvalidRequest.WithHint("The 'channel' parameter is missing: name one of the challenge's channels.")
+		}
+		req.OOBCode, req.Channel = oob, form.Get("channel")
+		return req, nil
+	}
+	if form.Get("channel") != "" {
+		return nil, fosite.ErrInvalidRequest.WithHint("The 'channel' parameter needs an 'oob_code'; to choose a channel when starting, use 'channel_hint'.")
+	}
+	hint := strings.TrimSpace(form.Get("login_hint"))
+	if hint == "" {
+		return nil, fosite.ErrInvalidRequest.WithHint("The 'login_hint' parameter is missing.")
+	}
+	if len(hint) > MaxLoginHintLength {
+		return nil, fosite.ErrInvalidRequest.WithHintf("The 'login_hint' parameter is longer than %d bytes.", MaxLoginHintLength)
+	}
+	req.LoginHint, req.Channel = hint, form.Get("channel_hint")
+	req.Scopes = fosite.RemoveEmpty(strings.Split(form.Get("scope"), " "))
+	req.Audience = fosite.GetAudiences(form)
+	for _, scope := range req.Scopes {
+		if !e.Config.GetScopeStrategy(ctx)(client.GetScopes(), scope) {
+			return nil, fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", scope)
+		}
+	}
+	if err := e.Config.GetAudienceStrategy(ctx)(client.GetAudience(), req.Audience); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// Identify starts a challenge for req.LoginHint and, when req.Channel is set, sends the first code.
+//
+// An identifier that names nobody (or an account with nowhere to send) gets a decoy: a stored challenge
+// of the same shape, made with the same work, whose channels are derived from a keyed hash of the
+// identifier and whose codes go nowhere and never redeem.
+func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*ChallengeResponse, error) {
+	now := e.now()
+	q := e.Config.GetOTPQuotas(ctx)
+	if err := e.quota(ctx, "challenge|addr|"+req.RemoteAddr, q.ChallengesPerAddress, now, q.Window); err != nil {
+		return nil, err
+	}
+	var (
+		channels []Channel
+		subject  string
+		decoy    bool
+		locale   = req.Locale
+	)
+	acct, err := e.Directory.LookupAccount(ctx, req.LoginHint)
+	switch {
+	case errors.Is(err, ErrUnknownAccount):
+		decoy = true
+	case err != nil:
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug("The directory failed: " + err.Error())
+	default:
+		channels, _ = channelsOf(ctx, e.mask(), acct.Destinations)
+		subject = acct.Subject
+		decoy = len(channels) == 0 || subject == ""
+		if locale == "" {
+			locale = acct.Locale
+		}
+	}
+	idKey := "hint\x00" + normalizeHint(req.LoginHint)
+	if decoy {
+		channels, err = e.decoyChannels(ctx, req.LoginHint)
+		if err != nil {
+			return nil, err
+		}
+		subject = ""
+	} else {
+		idKey = "subject\x00" + subject
+	}
+	quotaKey, err := e.Codes.UserCodeSignature(ctx, "otp-quota", idKey)
+	if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	encoded, err := json.Marshal(channels)
+	if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+
+	handle, sig, err := e.Codes.NewHandle(ctx)
+	if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	fr := fosite.NewRequest()
+	fr.RequestedAt = now
+	fr.Client = req.Client
+	fr.Form = req.Form
+	fr.RequestedScope = req.Scopes
+	fr.RequestedAudience = req.Audience
+	lifespan := e.Config.GetOTPLifespan(ctx)
+	g := &pending.Grant{
+		Kind:            pending.KindOTP,
+		HandleSignature: sig,
+		Request:         fr,
+		State:           pending.StatePending,
+		CreatedAt:       now,
+		ExpiresAt:       now.Add(lifespan),
+		Interval:        e.Config.GetOTPResendInterval(ctx),
+		Subject:         subject,
+		LoginHint:       req.LoginHint,
+		Device:          pending.DeviceInfo{RemoteAddr: req.RemoteAddr},
+		Extra:           map[string]string{extraChannels: string(encoded), extraQuotaKey: quotaKey},
+	}
+	if decoy {
+		g.Extra[extraDecoy] = "1"
+	}
+	if locale != "" {
+		g.Extra[extraLocale] = locale
+	}
+	if err := e.Storage.CreatePendingGrant(ctx, g); err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	resp := &ChallengeResponse{OOBCode: handle, ExpiresIn: seconds(lifespan), Channels: channels}
+	if req.Channel == "" {
+		return resp, nil
+	}
+	sent, err := e.send(ctx, req, g, now)
+	if err != nil {
+		return nil, err
+	}
+	sent.Channels = channels
+	return sent, nil
+}
+
+// Send sends a new code on the challenge req.OOBCode names, over req.Channel. The new code replaces
+// the previous one.
+func (e *ChallengeEndpoint) Send(ctx context.Context, req *Request) (*ChallengeResponse, error) {
+	sig, err := e.Codes.HandleSignature(ctx, req.OOBCode)
+	if err != nil {
+		return nil, err
+	}
+	g, err := e.Storage.GetPendingGrant(ctx, pending.KindOTP, sig, nil)
+	if errors.Is(err, pending.ErrNotFound) {
+		return nil, fosite.ErrInvalidGrant.WithHint("The oob_code is unknown.")
+	} else if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	now := e.now()
+	if err := sendable(g, req.Client.GetID(), now); err != nil {
+		return nil, err
+	}
+	return e.send(ctx, req, g, now)
+}
+
+// sendable maps a challenge's state to the send step's answer: nil when a code may be sent now.
+func sendable(g *pending.Grant, clientID string, now time.Time) error {
+	switch {
+	case g.ClientID() != clientID:
+		return fosite.ErrInvalidGrant.WithHint("The oob_code is unknown.").
+			WithDebugf("The challenge was issued to client %q, not %q.", g.ClientID(), clientID)
+	case g.State == pending.StateConsumed || g.State == pending.StateApproved:
+		return fosite.ErrInvalidGrant.WithHint("The challenge has already been used.")
+	case g.Expired(now):
+		return pending.ErrExpiredToken
+	case g.State == pending.StateDenied:
+		return errLockedOut
+	case !g.LastPolledAt.IsZero() && now.Before(g.LastPolledAt.Add(g.Interval)):
+		return ErrResendTooSoon.WithHintf("Wait %d more seconds before asking for another code.", seconds(g.LastPolledAt.Add(g.Interval).Sub(now)))
+	}
+	return nil
+}
+
+var errLockedOut = fosite.ErrInvalidGrant.WithHint("Too many wrong codes were tried: this challenge is closed. Start a new one.")
+
+func (e *ChallengeEndpoint) send(ctx context.Context, req *Request, g *pending.Grant, now time.Time) (*ChallengeResponse, error) {
+	var channels []Channel
+	if err := json.Unmarshal([]byte(g.Extra[extraChannels]), &channels); err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug("Stored channels are unreadable: " + err.Error())
+	}
+	idx := pickChannel(channels, req.Channel)
+	if idx < 0 {
+		return nil, fosite.ErrInvalidRequest.WithHint("The channel is not one of the challenge's channels.")
+	}
+	ch := channels[idx]
+
+	q := e.Config.GetOTPQuotas(ctx)
+	for _, c := range []struct {
+		key   string
+		limit int
+	}{
+		{"send|id|" + g.Extra[extraQuotaKey], q.PerIdentifier},
+		{"send|client|" + g.ClientID(), q.PerClient},
+		{"send|addr|" + req.RemoteAddr, q.PerAddress},
+	} {
+		if err := e.quota(ctx, c.key, c.limit, now, q.Window); err != nil {
+			return nil, err
+		}
+	}
+
+	format := CodeFormat(e.Config.GetOTPCodeLength(ctx))
+	code, err := format.Generate(e.Codes.Rand)
+	if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	codeSig, err := codeSignature(ctx, e.Codes, g.HandleSignature, code)
+	if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if err := e.Storage.SetChallengeCode(ctx, g.HandleSignature, codeSig, ch.ID, now); errors.Is(err, pending.ErrStateChanged) || errors.Is(err, pending.ErrNotFound) {
+		// Another send, a redemption or a lockout came first: answer as for that state.
+		if cur, gerr := e.Storage.GetPendingGrant(ctx, pending.KindOTP, g.HandleSignature, nil); gerr == nil {
+			if serr := sendable(cur, g.ClientID(), now); serr != nil {
+				return nil, serr
+			}
+		}
+		return nil, ErrResendTooSoon
+	} else if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+
+	decoy := g.Extra[extraDecoy] == "1"
+	msg, rerr := e.render(ctx, req.Client, g, code, ch, now)
+	delivered := false
+	if rerr != nil {
+		e.log(ctx, slog.LevelError, "otp message could not be rendered", slog.String("error", rerr.Error()))
+	} else if !decoy {
+		// Real challenges only: a decoy's code goes nowhere.
+		msg.To, rerr = e.destination(ctx, g, ch)
+		if rerr == nil {
+			rerr = e.Sender.Send(ctx, msg)
+		}
+		if rerr != nil {
+			// The answer stays 200, as for a decoy: a failed delivery must not tell the client that the
+			// account exists. The person asks again after the interval.
+			e.log(ctx, slog.LevelError, "otp code not delivered", slog.String("channel", ch.ID), slog.String("error", rerr.Error()))
+		} else {
+			delivered = true
+		}
+	}
+	data := map[string]any{"channel": string(ch.Type), "destination": ch.Destination, "delivered": delivered}
+	if decoy {
+		data["decoy"] = true
+	}
+	e.record(ctx, audit.Event{
+		Type: audit.EventOTPSent, Grant: audit.GrantOTP, Subject: g.Subject, ClientID: g.ClientID(),
+		RequestID: g.Request.GetID(), Time: now, Data: data,
+	})
+	return &ChallengeResponse{
+		OOBCode:       req.OOBCode,
+		ExpiresIn:     seconds(g.ExpiresAt.Sub(now)),
+		Channel:       ch.ID,
+		BindingMethod: BindingMethodPrompt,
+		Interval:      seconds(g.Interval),
+	}, nil
+}
+
+// destination finds the real address behind a channel, asking the directory again, so that addresses
+// are never copied into the pending-grant store.
+func (e *ChallengeEndpoint) destination(ctx context.Context, g *pending.Grant, ch Channel) (string, error) {
+	acct, err := e.Directory.LookupAccount(ctx, g.LoginHint)
+	if err != nil {
+		return "", err
+	}
+	if acct.Subject != g.Subject {
+		return "", errors.New("otp: the login hint now names another account")
+	}
+	chs, addrs := channelsOf(ctx, e.mask(), acct.Destinations)
+	for i, c := range chs {
+		if c == ch {
+			return addrs[i], nil
+		}
+	}
+	return "", errors.New("otp: the channel is no longer one of the account's")
+}
+
+func (e *ChallengeEndpoint) render(ctx context.Context, client fosite.Client, g *pending.Grant, code string, ch Channel, now time.Time) (notify.Message, error) {
+	tmpl := e.Templates
+	if tmpl == nil {
+		tmpl = NewDefaultTemplates()
+	}
+	namer := e.ClientName
+	if namer == nil {
+		namer = defaultClientName
+	}
+	locale := g.Extra[extraLocale]
+	var scopes []string
+	for _, s := range g.Request.GetRequestedScopes() {
+		if e.Scopes != nil {
+			scopes = append(scopes, e.Scopes.DescribeScope(ctx, s, locale))
+		} else {
+			scopes = append(scopes, s)
+		}
+	}
+	if len(scopes) == 0 {
+		scopes = []string{"sign you in"}
+	}
+	left := g.ExpiresAt.Sub(now)
+	minutes := int(left / time.Minute)
+	if minutes < 1 {
+		minutes = 1
+	}
+	m, err := tmpl.Render(TemplateName(ch.Type), locale, MessageData{
+		Code: code, SpacedCode: spaced(code), ClientName: namer(ctx, client), Scopes: scopes,
+		ExpiresInMinutes: minutes, ExpiresAt: g.ExpiresAt,
+	})
+	if err != nil {
+		return notify.Message{}, err
+	}
+	m.Channel = ch.Type
+	m.Meta = map[string]string{"kind": "otp", "client_id": client.GetID()}
+	return m, nil
+}
+
+// quota counts one use of key and refuses it when the count passes limit (0: no limit). Counting first
+// makes the limit exact across concurrent requests and instances.
+func (e *ChallengeEndpoint) quota(ctx context.Context, key string, limit int, now time.Time, window time.Duration) error {
+	if limit <= 0 {
+		return nil
+	}
+	n, err := e.Storage.IncrementAttempts(ctx, "otp-quota|"+key, now, window)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if n > limit {
+		return ErrQuotaExceeded.WithHint("The send quota is used up. Try again later.")
+	}
+	return nil
+}
+
+// decoyChannels derives a stable, plausible channel list for an identifier that names nobody, from a
+// keyed hash of the identifier: the same identifier always shows the same masked destinations, and
+// nobody without the server's secret can tell them from real ones. An identifier that is itself a
+// phone number or an e-mail address is shown masked as itself, as a real account's would be.
+func (e *ChallengeEndpoint) decoyChannels(ctx context.Context, hint string) ([]Channel, error) {
+	mac, err := e.Codes.UserCodeSignature(ctx, "otp-decoy", normalizeHint(hint))
+	if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	b, err := base64.RawURLEncoding.DecodeString(mac)
+	if err != nil || len(b) < 16 {
+		return nil, fosite.ErrServerError.WithDebug("decoy hash too short")
+	}
+	types := e.DecoyChannels
+	if len(types) == 0 {
+		types = []ChannelType{SMS, Email}
+	}
+	dests := make([]Destination, 0, len(types))
+	for i, t := range types {
+		r := b[(i*5)%(len(b)-5):]
+		switch t {
+		case SMS, Voice:
+			addr := "+1555" + digits(r, 7)
+			if looksLikePhone(hint) {
+				addr = hint
+			}
+			dests = append(dests, Destination{Type: t, Address: addr})
+		case Email:
+			tlds := []string{"com", "com", "com", "net", "org"}
+			addr := string(rune('a'+r[0]%26)) + "x@" + string(rune('a'+r[1]%26)) + "x." + tlds[int(r[2])%len(tlds)]
+			if strings.Contains(hint, "@") {
+				addr = hint
+			}
+			dests = append(dests, Destination{Type: t, Address: addr})
+		}
+	}
+	chs, _ := channelsOf(ctx, e.mask(), dests)
+	return chs, nil
+}
+
+func digits(b []byte, n int) string {
+	out := make([]byte, n)
+	for i := range out {
+		out[i] = '0' + b[i%len(b)]%10
+	}
+	return string(out)
+}
+
+func looksLikePhone(s string) bool {
+	n := 0
+	for _, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+			n++
+		case strings.ContainsRune("+-(). ", c):
+		default:
+			return false
+		}
+	}
+	return n >= 7
+}
+
+// normalizeHint is the form of an identifier the decoy and quota keys are computed from: lower case,
+// white space collapsed.
+func normalizeHint(s string) string {
+	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
+}
+
+func (e *ChallengeEndpoint) record(ctx context.Context, ev audit.Event) {
+	if e.Audit == nil {
+		return
+	}
+	if err := e.Audit.Record(ctx, ev); err != nil {
+		e.log(ctx, slog.LevelError, "audit event not recorded", slog.String("type", ev.Type), slog.String("error", err.Error()))
+	}
+}
+
+func (e *ChallengeEndpoint) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	if e.Logger != nil {
+		e.Logger.LogAttrs(ctx, level, msg, attrs...)
+	}
+}
+
+func seconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// sanitizedForm keeps the request's parameters minus client credentials, which must never be stored.
+func sanitizedForm(form url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range form {
+		switch k {
+		case "client_secret", "client_assertion", "client_assertion_type":
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
