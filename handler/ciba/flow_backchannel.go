@@ -83,6 +83,9 @@ type BackchannelEndpoint struct {
 	UserCodes UserCodeChecker
 	// AllowLoopbackHTTP accepts http:// notification endpoints on loopback addresses (development).
 	AllowLoopbackHTTP bool
+	// PollOnly refuses ping and push clients (unauthorized_client): set it when no outbox can carry
+	// their callbacks.
+	PollOnly bool
 
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -166,6 +169,9 @@ func (e *BackchannelEndpoint) checkRegistration(md Metadata) error {
 	case ModePoll:
 		return nil
 	case ModePing, ModePush:
+		if e.PollOnly {
+			return fosite.ErrUnauthorizedClient.WithHintf("This server does not support the '%s' token delivery mode.", md.TokenDeliveryMode)
+		}
 		if err := CheckNotificationEndpoint(md.ClientNotificationEndpoint, e.AllowLoopbackHTTP); err != nil {
 			return fosite.ErrUnauthorizedClient.WithHint("The client's backchannel_client_notification_endpoint is not usable.").WithDebug(err.Error())
 		}
