@@ -123,7 +123,7 @@ func (c *Config) GetUserCodeAttemptLimits(context.Context) (perAddress, global i
 // (CIBA Core §7.1 names the issuer, the token endpoint and the backchannel endpoint).
 func (c *Config) GetTokenURLs(ctx context.Context) []string {
 	urls := c.Config.GetTokenURLs(ctx)
-	for _, u := range []string{c.Config.IDTokenIssuer, c.DeviceAuthorizationURL, c.OTP.ChallengeURL} {
+	for _, u := range []string{c.Config.IDTokenIssuer, c.DeviceAuthorizationURL, c.OTP.ChallengeURL, c.CIBA.BackchannelURL} {
 		if u != "" {
 			urls = append(urls, u)
 		}
