@@ -146,7 +146,9 @@ func (e *Endpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // checkToken checks the initial access token (RFC 7591 §3) under the attempt limit.
 func (e *Endpoint) checkToken(ctx context.Context, r *http.Request, addr string) error {
 	now := e.now()
-	if err := e.Limiter.Allow(ctx, addr, now); err != nil {
+	if err := e.Limiter.Allow(ctx, addr, now); errors.Is(err, pending.ErrTooManyAttempts) {
+		return pending.ErrTooManyAttempts.WithHint("Too many requests with a wrong initial access token were sent recently.")
+	} else if err != nil {
 		return err
 	}
 	token, ok := bearer(r)
