@@ -53,7 +53,8 @@ func (s *Server) devicePage(rw http.ResponseWriter, r *http.Request) {
 		s.render(rw, http.StatusOK, "device_enter", data)
 		return
 	}
-	a, err := s.provider.DeviceVerifier.Lookup(r.Context(), code, remoteAddr(r))
+	// LookupFor also reports the user's recent approvals of the same client (the repeat-approval warning).
+	a, err := s.provider.DeviceVerifier.LookupFor(r.Context(), code, remoteAddr(r), who.Subject)
 	if err != nil {
 		data["Error"] = userMessage(err)
 		s.render(rw, statusOf(err), "device_enter", data)
@@ -63,7 +64,11 @@ func (s *Server) devicePage(rw http.ResponseWriter, r *http.Request) {
 	data["ClientName"] = a.Client.GetID()
 	data["Scopes"] = describeScopes(a.RequestedScopes)
 	data["FromLink"] = r.URL.Query().Get("entered") == ""
-	data["Age"] = time.Since(a.CreatedAt).Round(time.Second)
+	data["Age"] = s.grantsNow().Sub(a.CreatedAt).Round(time.Second)
+	if len(a.RecentApprovals) > 0 {
+		s.render(rw, http.StatusOK, "device_confirm_repeat", data)
+		return
+	}
 	s.render(rw, http.StatusOK, "device_confirm", data)
 }
 
@@ -93,6 +98,11 @@ func (s *Server) deviceDecide(rw http.ResponseWriter, r *http.Request) {
 			d.GrantedScopes = []string{}
 		}
 		a, err = s.provider.DeviceVerifier.Approve(ctx, code, remoteAddr(r), d)
+		if errors.Is(err, rfc8628.ErrAlertFailed) {
+			// The approval stands; only the e-mail about it failed.
+			s.log.ErrorContext(ctx, "device approval alert not sent", "debug", fosite.ErrorToRFC6749Error(err).DebugField)
+			err = nil
+		}
 	} else {
 		a, err = s.provider.DeviceVerifier.Deny(ctx, code, remoteAddr(r), who.Subject, "")
 	}
@@ -101,6 +111,14 @@ func (s *Server) deviceDecide(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(rw, http.StatusOK, "device_done", map[string]interface{}{"Who": who, "Approved": approved, "ClientName": a.Client.GetID()})
+}
+
+// grantsNow is the grants' clock.
+func (s *Server) grantsNow() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
 }
 
 // deviceQR serves the QR code of verification_uri_complete for a user code, as PNG (default) or SVG

@@ -1,7 +1,411 @@
 package server
 
-// KioskOptions configure the example's kiosk demo.
-type KioskOptions struct{}
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
 
-// kioskState is the example's kiosk state.
-type kioskState struct{}
+	"github.com/go-jose/go-jose/v3"
+	"github.com/ory/fosite"
+
+	"github.com/fosite-contrib/grants/audit"
+	"github.com/fosite-contrib/grants/compose"
+	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/handler/rfc8628"
+	"github.com/fosite-contrib/grants/notify"
+)
+
+// KioskOptions configure the example's staffed-kiosk, audit and device-alert demo.
+type KioskOptions struct {
+	// AuditKey signs the audit log (ES256); nil means a new key (the log then verifies only while the
+	// server runs). DEMO: a real server keeps it in a KMS.
+	AuditKey *ecdsa.PrivateKey
+	// AuditStorage keeps the audit log; nil means the store when it is an audit.Storage (the SQL
+	// store), else memory.
+	AuditStorage audit.Storage
+	// PrintedCodeKey is demo-printed's key for pre-printed user codes; nil means DemoPrintedCodeKey.
+	PrintedCodeKey []byte
+}
+
+// DemoPrintedCodeKey is the demo key of pre-printed user codes: SHA-256 of a published phrase. DEMO:
+// a real key is 32 random bytes shared only with the factory.
+var DemoPrintedCodeKey = func() []byte {
+	k := sha256.Sum256([]byte("DEMO printed user-code key of fosite-contrib/grants"))
+	return k[:]
+}()
+
+// kioskState is the example's kiosk, audit and alert state.
+type kioskState struct {
+	auditStore audit.Storage
+	auditKey   *ecdsa.PrivateKey
+	auditLog   *audit.Log
+	kiosk      *rfc8628.Kiosk
+}
+
+// DEMO: who is kiosk staff. Staff-ness is explicit: a signed-in user is staff only when listed here.
+var kioskStaff = map[string]bool{"staff": true}
+
+// The demo clients of the kiosk and PIN/QR demos.
+const (
+	// demoKioskApp is the phone app of the staffed-kiosk deployment: its codes live a week, and after
+	// approval it has another week to pick the token up.
+	demoKioskApp = "demo-kiosk-app"
+	// demoPrinted is a display-less device whose user code is printed in its box (device_serial).
+	demoPrinted = "demo-printed"
+)
+
+func init() {
+	demoUsers["staff"] = demoUser{Subject: "staff", Name: "Kiosk Staff", Email: "staff@example.com", Password: "staff-password"}
+	titles["kiosk"] = "Kiosk"
+	titles["kiosk_done"] = "Kiosk"
+	titles["device_confirm_repeat"] = "Connect a device"
+	titles["device_deactivated"] = "Device disconnected"
+	modules = append(modules, module{name: "kiosk", setup: setupKiosk, routes: kioskRoutes})
+}
+
+// staffDirectory implements rfc8628.StaffDirectory from kioskStaff.
+type staffDirectory struct{}
+
+func (staffDirectory) IsStaff(_ context.Context, actor string) (bool, error) {
+	return kioskStaff[actor], nil
+}
+
+// demoAccounts implements rfc8628.Accounts: an account is named by user name or e-mail address.
+type demoAccounts struct{}
+
+func (demoAccounts) ResolveAccount(_ context.Context, hint string) (string, error) {
+	for _, u := range demoUsers {
+		if hint == u.Subject || strings.EqualFold(hint, u.Email) {
+			return u.Subject, nil
+		}
+	}
+	return "", rfc8628.ErrUnknownAccount
+}
+
+func setupKiosk(ctx context.Context, s *Server) error {
+	o := s.opts.Kiosk
+	st := &s.kiosk
+	st.auditKey = o.AuditKey
+	if st.auditKey == nil {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return err
+		}
+		st.auditKey = k
+	}
+	st.auditStore = o.AuditStorage
+	if st.auditStore == nil {
+		if as, ok := s.store.(audit.Storage); ok {
+			st.auditStore = as
+		} else {
+			st.auditStore = audit.NewMemoryStorage() // DEMO: the log is lost on restart
+		}
+	}
+	log, err := audit.NewLog(st.auditStore, jose.SigningKey{Algorithm: jose.ES256, Key: st.auditKey},
+		audit.Options{Issuer: s.opts.Issuer, KeyID: "audit-1", Now: s.opts.Now})
+	if err != nil {
+		return err
+	}
+	st.auditLog = log
+
+	// The compose.Config fields of the device grant's extensions are read at request time, so setting
+	// them here (after Compose) takes effect; the audit sink and alerter are set on the wired parts.
+	p := s.provider
+	cfg := p.Config
+	cfg.DeviceAudit = log
+	cfg.DeviceClientLifespans = map[string]compose.DeviceLifespans{
+		demoKioskApp: {CodeLifespan: 7 * 24 * time.Hour, PickupWindow: 7 * 24 * time.Hour},
+	}
+	key := o.PrintedCodeKey
+	if key == nil {
+		key = DemoPrintedCodeKey
+	}
+	cfg.DevicePrintedCodeKeys = map[string][]byte{demoPrinted: key}
+	cfg.KioskStaff, cfg.KioskAccounts = staffDirectory{}, demoAccounts{}
+	p.DeviceVerifier.Audit = log
+	for _, h := range cfg.TokenEndpointHandlers {
+		if th, ok := h.(*rfc8628.TokenHandler); ok {
+			th.Audit = log
+		}
+	}
+	alertStore, ok := s.store.(rfc8628.AlertStorage)
+	if !ok {
+		return errors.New("the store does not implement rfc8628.AlertStorage")
+	}
+	p.DeviceVerifier.Alerter = &rfc8628.Alerter{
+		Sender:        s.sender,
+		Recipients:    rfc8628.AlertRecipientsFunc(demoAlertDestination),
+		Storage:       alertStore,
+		Config:        cfg,
+		DeactivateURL: s.opts.Issuer + "/device/deactivate",
+		Audit:         log,
+		Now:           s.opts.Now,
+	}
+	st.kiosk = p.DeviceKiosk(func(_ context.Context, subject string) fosite.Session {
+		return s.newSession(subject, time.Now())
+	})
+
+	hash, err := demoConfidentialHash()
+	if err != nil {
+		return err
+	}
+	for _, c := range []fosite.Client{
+		&fosite.DefaultClient{ID: demoKioskApp, Public: true, Scopes: demoScopes,
+			GrantTypes: []string{"urn:ietf:params:oauth:grant-type:device_code", "refresh_token"}},
+		// DEMO: shares demo-confidential's secret.
+		&fosite.DefaultClient{ID: demoPrinted, Secret: hash, Scopes: demoScopes,
+			GrantTypes: []string{"urn:ietf:params:oauth:grant-type:device_code", "refresh_token"}},
+	} {
+		if err := s.store.SetClient(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// demoAlertDestination is where the demo alerts a user: their e-mail address.
+func demoAlertDestination(_ context.Context, subject string) (notify.Channel, string, error) {
+	if u, ok := demoUsers[subject]; ok {
+		return notify.Email, u.Email, nil
+	}
+	return "", "", nil
+}
+
+// AuditStorage returns the audit log's storage (for tools and tests).
+func (s *Server) AuditStorage() audit.Storage { return s.kiosk.auditStore }
+
+// AuditKeys returns the key the audit log verifies with.
+func (s *Server) AuditKeys() audit.KeyFunc { return audit.PublicKey(&s.kiosk.auditKey.PublicKey) }
+
+func kioskRoutes(s *Server, m *http.ServeMux) {
+	m.HandleFunc("GET /kiosk", s.kioskPage)
+	m.HandleFunc("POST /kiosk", s.kioskDecide)
+	m.HandleFunc("GET /device/deactivate", s.deviceDeactivateLink)
+	m.HandleFunc("POST /device/deactivate", s.deviceDeactivateOwn)
+	m.HandleFunc("GET /admin/device/pending", s.adminGet(s.adminDevicePending))
+	m.HandleFunc("POST /admin/device/kiosk/approve", s.admin(s.adminKioskDecide(true)))
+	m.HandleFunc("POST /admin/device/kiosk/deny", s.admin(s.adminKioskDecide(false)))
+	m.HandleFunc("GET /admin/audit/verify", s.adminGet(s.adminAuditVerify))
+}
+
+// kioskPage is the staff page: look up an account, see its pending device requests (everything but
+// the user code, which is stored only as a hash), and approve one by typing the code the person reads
+// out, with the ID check, or deny one.
+func (s *Server) kioskPage(rw http.ResponseWriter, r *http.Request) {
+	who := s.requireSignIn(rw, r)
+	if who == nil {
+		return
+	}
+	data := map[string]interface{}{"Who": who}
+	if !kioskStaff[who.Subject] {
+		data["Error"] = "Only kiosk staff may use this page. Sign in as a staff member."
+		s.render(rw, http.StatusForbidden, "kiosk", data)
+		return
+	}
+	hint := strings.TrimSpace(r.URL.Query().Get("login_hint"))
+	data["LoginHint"] = hint
+	if hint != "" {
+		reqs, err := s.kiosk.kiosk.Pending(r.Context(), who.Subject, hint)
+		if err != nil {
+			data["Error"] = kioskMessage(err)
+			s.render(rw, statusOf(err), "kiosk", data)
+			return
+		}
+		data["Requests"] = kioskViews(reqs)
+		data["Searched"] = true
+	}
+	s.render(rw, http.StatusOK, "kiosk", data)
+}
+
+type kioskView struct {
+	rfc8628.KioskRequest
+	ClientID string
+	Scopes   []scopeView
+	Age      time.Duration
+}
+
+func kioskViews(reqs []rfc8628.KioskRequest) []kioskView {
+	out := make([]kioskView, 0, len(reqs))
+	for _, q := range reqs {
+		out = append(out, kioskView{KioskRequest: q, ClientID: q.Client.GetID(), Scopes: describeScopes(q.RequestedScopes), Age: q.Age.Round(time.Second)})
+	}
+	return out
+}
+
+// kioskDecide records a staff member's approval or denial.
+func (s *Server) kioskDecide(rw http.ResponseWriter, r *http.Request) {
+	who := s.requireSignIn(rw, r)
+	if who == nil {
+		return
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+		s.render(rw, http.StatusForbidden, "kiosk", map[string]interface{}{"Who": who, "Error": "The form expired or was not sent from this page. Search again."})
+		return
+	}
+	approve := r.PostFormValue("action") == "approve"
+	d := kioskDecisionFrom(r, who.Subject)
+	a, err := s.kioskApply(r.Context(), approve, d)
+	data := map[string]interface{}{"Who": who, "LoginHint": d.LoginHint}
+	if err != nil {
+		data["Error"] = kioskMessage(err)
+		s.render(rw, statusOf(err), "kiosk", data)
+		return
+	}
+	data["Approved"] = approve
+	data["ClientID"] = a.Client.GetID()
+	data["RequestID"] = a.RequestID
+	s.render(rw, http.StatusOK, "kiosk_done", data)
+}
+
+func kioskDecisionFrom(r *http.Request, actor string) rfc8628.KioskDecision {
+	return rfc8628.KioskDecision{
+		Actor:      actor,
+		LoginHint:  strings.TrimSpace(r.PostFormValue("login_hint")),
+		RequestID:  r.PostFormValue("request_id"),
+		UserCode:   r.PostFormValue("user_code"),
+		Proofing:   pending.Proofing{Method: strings.TrimSpace(r.PostFormValue("proofing_method")), Reference: strings.TrimSpace(r.PostFormValue("proofing_reference"))},
+		RemoteAddr: remoteAddr(r),
+	}
+}
+
+func (s *Server) kioskApply(ctx context.Context, approve bool, d rfc8628.KioskDecision) (*rfc8628.Authorization, error) {
+	if approve {
+		return s.kiosk.kiosk.Approve(ctx, d)
+	}
+	return s.kiosk.kiosk.Deny(ctx, d)
+}
+
+func kioskMessage(err error) string {
+	switch {
+	case errors.Is(err, rfc8628.ErrNotStaff):
+		return "Only kiosk staff may do this."
+	case errors.Is(err, rfc8628.ErrUnknownAccount):
+		return "No account has that identifier. Check the spelling with the customer."
+	case errors.Is(err, rfc8628.ErrInvalidUserCode):
+		return "That code does not match a pending request of this account. Ask the customer to read it again from the device."
+	case errors.Is(err, pending.ErrTooManyAttempts):
+		return "Too many wrong codes. Wait a few minutes."
+	}
+	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField < 500 && rfc.HintField != "" {
+		return rfc.HintField
+	}
+	return "Something went wrong. Try again."
+}
+
+// adminGet guards a GET admin endpoint with the admin bearer token.
+func (s *Server) adminGet(h http.HandlerFunc) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		if !s.adminAuthorized(r) {
+			rw.Header().Set("WWW-Authenticate", `Bearer realm="admin"`)
+			writeJSON(rw, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The admin API needs the admin bearer token."})
+			return
+		}
+		h(rw, r)
+	}
+}
+
+// adminDevicePending lists an account's pending device requests: query login_hint and actor (a staff
+// member on whose behalf the admin tool acts).
+func (s *Server) adminDevicePending(rw http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	reqs, err := s.kiosk.kiosk.Pending(r.Context(), q.Get("actor"), q.Get("login_hint"))
+	if err != nil {
+		writeRFCError(rw, err)
+		return
+	}
+	out := make([]map[string]interface{}, 0, len(reqs))
+	for _, q := range reqs {
+		out = append(out, map[string]interface{}{
+			"request_id": q.RequestID, "client_id": q.Client.GetID(), "scope": strings.Join(q.RequestedScopes, " "),
+			"login_hint": q.LoginHint, "device_address": q.Device.RemoteAddr, "device_user_agent": q.Device.UserAgent,
+			"device_serial": q.DeviceSerial, "created_at": q.CreatedAt.Unix(), "expires_at": q.ExpiresAt.Unix(),
+			"age_seconds": int64(q.Age / time.Second),
+		})
+	}
+	writeJSON(rw, http.StatusOK, map[string]interface{}{"login_hint": q.Get("login_hint"), "pending": out})
+}
+
+// adminKioskDecide approves (form actor, login_hint, user_code, proofing_method, optional
+// proofing_reference and request_id) or denies (actor, login_hint, request_id) for a staff member.
+func (s *Server) adminKioskDecide(approve bool) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		d := kioskDecisionFrom(r, r.PostFormValue("actor"))
+		d.RemoteAddr = "admin"
+		a, err := s.kioskApply(r.Context(), approve, d)
+		if err != nil {
+			writeRFCError(rw, err)
+			return
+		}
+		status := "denied"
+		if approve {
+			status = "approved"
+		}
+		writeJSON(rw, http.StatusOK, map[string]interface{}{"status": status, "client_id": a.Client.GetID(), "request_id": a.RequestID, "actor": d.Actor})
+	}
+}
+
+// adminAuditVerify verifies the whole audit chain and reports its head (copy it somewhere safe to
+// anchor later checks; see package audit).
+func (s *Server) adminAuditVerify(rw http.ResponseWriter, r *http.Request) {
+	v := &audit.Verifier{Keys: s.AuditKeys()}
+	if a := r.URL.Query().Get("anchor"); a != "" {
+		h, err := audit.ParseHead(a)
+		if err != nil {
+			writeJSON(rw, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "The anchor must be <seq>:<hash>."})
+			return
+		}
+		v.Anchor = h
+	}
+	rep, err := v.Verify(r.Context(), s.kiosk.auditStore)
+	if err != nil {
+		var te *audit.TamperError
+		if errors.As(err, &te) {
+			writeJSON(rw, http.StatusConflict, map[string]interface{}{"valid": false, "error": te.Error(), "verified_records": rep.Records, "head": rep.Head.String()})
+			return
+		}
+		writeJSON(rw, http.StatusInternalServerError, map[string]interface{}{"error": "server_error"})
+		return
+	}
+	writeJSON(rw, http.StatusOK, map[string]interface{}{"valid": true, "records": rep.Records, "head": rep.Head.String()})
+}
+
+// deviceDeactivateLink takes the one-click link of an approval alert: it deactivates the grant and
+// revokes its tokens at once, without sign-in (the link is the credential: signed, single-use,
+// expiring). A mail scanner that fetches the link deactivates the grant too, which errs on the safe
+// side.
+func (s *Server) deviceDeactivateLink(rw http.ResponseWriter, r *http.Request) {
+	who, _ := s.cookies.get(r)
+	d, err := s.provider.DeviceAlerter().Deactivate(r.Context(), r.URL.Query().Get("token"))
+	if err != nil {
+		s.render(rw, statusOf(err), "device_deactivated", map[string]interface{}{"Who": who, "Error": fosite.ErrorToRFC6749Error(err).GetDescription()})
+		return
+	}
+	s.render(rw, http.StatusOK, "device_deactivated", map[string]interface{}{"Who": who, "ClientID": d.ClientID})
+}
+
+// deviceDeactivateOwn deactivates one of the signed-in user's earlier approvals (from the
+// repeat-approval warning): form request_id, csrf.
+func (s *Server) deviceDeactivateOwn(rw http.ResponseWriter, r *http.Request) {
+	who := s.requireSignIn(rw, r)
+	if who == nil {
+		return
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+		s.render(rw, http.StatusForbidden, "device_deactivated", map[string]interface{}{"Who": who, "Error": "The form expired. Go back and try again."})
+		return
+	}
+	d, err := s.provider.DeviceAlerter().DeactivateFor(r.Context(), who.Subject, r.PostFormValue("request_id"))
+	if err != nil {
+		s.render(rw, statusOf(err), "device_deactivated", map[string]interface{}{"Who": who, "Error": "No device connection of yours has that ID."})
+		return
+	}
+	s.render(rw, http.StatusOK, "device_deactivated", map[string]interface{}{"Who": who, "ClientID": d.ClientID})
+}

@@ -23,6 +23,9 @@ type DeviceRequest struct {
 	LoginHint string
 	// Device is what the server saw of the device.
 	Device pending.DeviceInfo
+	// Serial is the device_serial the device sent, if any: its user code is then the one printed in its
+	// box (see PrintedUserCode).
+	Serial string
 }
 
 // DeviceResponse is the device authorization response (RFC 8628 §3.2).
@@ -122,6 +125,12 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceRequest(ctx context.Context, r *h
 	}
 	req.LoginHint = form.Get("login_hint")
 	req.Device = DeviceInfoFromRequest(r)
+	if serial, ok := form["device_serial"]; ok {
+		if err := e.checkSerial(ctx, client, serial[0]); err != nil {
+			return nil, err
+		}
+		req.Serial = serial[0]
+	}
 	return req, nil
 }
 
@@ -131,7 +140,7 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceResponse(ctx context.Context, req
 	now := e.now()
 	req.RequestedAt = now
 	format := e.Config.GetUserCodeFormat(ctx)
-	lifespan := e.Config.GetDeviceCodeLifespan(ctx)
+	lifespan, _ := lifespans(ctx, e.Config, req.GetClient())
 	interval := e.Config.GetDevicePollingInterval(ctx)
 	verification := e.Config.GetDeviceVerificationURI(ctx)
 	if verification == "" {
@@ -144,7 +153,12 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceResponse(ctx context.Context, req
 		if err != nil {
 			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}
-		userCode, err := format.Generate(e.Codes.Rand)
+		var userCode string
+		if req.Serial != "" {
+			userCode, err = PrintedUserCode(e.printedKey(ctx, req.GetClient()), format, req.GetClient().GetID(), req.Serial)
+		} else {
+			userCode, err = format.Generate(e.Codes.Rand)
+		}
 		if err != nil {
 			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}
@@ -165,7 +179,18 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceResponse(ctx context.Context, req
 			LoginHint:         req.LoginHint,
 			Device:            req.Device,
 		}
+		if req.Serial != "" {
+			g.Extra = map[string]string{ExtraDeviceSerial: req.Serial}
+		}
 		err = e.Storage.CreatePendingGrant(ctx, g)
+		if errors.Is(err, pending.ErrCollision) && req.Serial != "" && attempt+1 < maxUserCodeAttempts {
+			// The printed code is taken, normally by this device's own earlier request (it restarted):
+			// the new request replaces it.
+			if err := e.supersede(ctx, userSig, req, now); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		if errors.Is(err, pending.ErrCollision) && attempt+1 < maxUserCodeAttempts {
 			continue
 		} else if err != nil {
@@ -182,6 +207,50 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceResponse(ctx context.Context, req
 			Interval:                int64(interval / time.Second),
 		}, nil
 	}
+}
+
+// ExtraDeviceSerial is the pending.Grant Extra key of the device serial of a printed-code request.
+const ExtraDeviceSerial = "device_serial"
+
+// checkSerial accepts device_serial only from a confidential client that has a printed-code key: the
+// serial selects a long-lived code, so a device must prove it is the manufacturer's client to use one.
+func (e *DeviceAuthorizationEndpoint) checkSerial(ctx context.Context, client fosite.Client, serial string) error {
+	if err := ValidateSerial(serial); err != nil {
+		return fosite.ErrInvalidRequest.WithHint("The 'device_serial' parameter must be 1 to 64 characters from A-Z a-z 0-9 - _ .")
+	}
+	if e.printedKey(ctx, client) == nil {
+		return fosite.ErrInvalidRequest.WithHint("The client has no pre-printed user codes: do not send 'device_serial'.")
+	}
+	if client.IsPublic() {
+		return fosite.ErrInvalidClient.WithHint("Only an authenticated client may send 'device_serial'.")
+	}
+	return nil
+}
+
+func (e *DeviceAuthorizationEndpoint) printedKey(ctx context.Context, client fosite.Client) []byte {
+	if p, ok := e.Config.(PrintedUserCodeKeyProvider); ok {
+		return p.GetPrintedUserCodeKey(ctx, client.GetID())
+	}
+	return nil
+}
+
+// supersede ends the live grant holding a printed user code when it is the same device's (same client
+// and serial), so that a new request can take the code. A code held by anyone else is an error.
+func (e *DeviceAuthorizationEndpoint) supersede(ctx context.Context, userSig string, req *DeviceRequest, now time.Time) error {
+	old, err := e.Storage.GetPendingGrantByUserCode(ctx, pending.KindDeviceCode, userSig, now, nil)
+	if errors.Is(err, pending.ErrNotFound) {
+		return nil // gone meanwhile: try again
+	} else if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	ds, ok := e.Storage.(pending.DeactivationStorage)
+	if !ok || old.ClientID() != req.GetClient().GetID() || old.Extra[ExtraDeviceSerial] != req.Serial {
+		return fosite.ErrTemporarilyUnavailable.WithHint("The device's printed user code is in use by another request.")
+	}
+	if err := ds.ExpirePendingGrant(ctx, pending.KindDeviceCode, old.HandleSignature, now); err != nil && !errors.Is(err, pending.ErrNotFound) {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	return nil
 }
 
 // WriteDeviceResponse writes the device authorization response: 200, JSON, not cacheable (RFC 8628 §3.2).

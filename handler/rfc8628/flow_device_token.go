@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 
+	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
 )
 
@@ -31,6 +33,10 @@ type TokenHandler struct {
 	Now func() time.Time
 	// Logger receives replays and storage failures; nil discards. Pending polls are not logged.
 	Logger *slog.Logger
+	// Audit receives an event for every redemption, every replay revocation, and the first poll that
+	// finds a grant expired (once per grant when the store implements pending.DeactivationStorage);
+	// nil records none. A failure to record is logged: the client's answer does not change.
+	Audit audit.Sink
 }
 
 var _ fosite.TokenEndpointHandler = (*TokenHandler)(nil)
@@ -88,6 +94,9 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 	case errors.Is(err, pending.ErrReplayed):
 		h.revoke(ctx, g)
 		return err
+	case errors.Is(err, pending.ErrExpiredToken):
+		h.auditExpired(ctx, g, now)
+		return err
 	case errors.Is(err, pending.ErrAuthorizationPending):
 		slow, perr := h.Storage.RecordPoll(ctx, pending.KindDeviceCode, sig, now, SlowDownStep)
 		if perr != nil {
@@ -112,6 +121,12 @@ func (h *TokenHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 		return err
 	}
 	err = h.Issuer.Issue(ctx, pending.KindDeviceCode, sig, GrantType, req, resp)
+	if err == nil {
+		h.audit(ctx, audit.Event{
+			Type: audit.EventRedeemed, Subject: req.GetSession().GetSubject(), ClientID: req.GetClient().GetID(),
+			RequestID: req.GetID(), Time: h.now(), Data: map[string]any{"scopes": strings.Join(req.GetGrantedScopes(), " ")},
+		})
+	}
 	if errors.Is(err, pending.ErrReplayed) {
 		// A concurrent redemption won: treat this one as the replay it is.
 		if g, gerr := h.Storage.GetPendingGrant(ctx, pending.KindDeviceCode, sig, req.GetSession()); gerr == nil {
@@ -123,6 +138,12 @@ func (h *TokenHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 
 func (h *TokenHandler) revoke(ctx context.Context, g *pending.Grant) {
 	err := pending.RevokeReplayed(ctx, h.Storage, g)
+	if err == nil {
+		h.audit(ctx, audit.Event{
+			Type: audit.EventRevoked, Subject: g.Subject, ClientID: g.ClientID(), RequestID: g.Request.GetID(),
+			Time: h.now(), Data: map[string]any{"reason": "replayed"},
+		})
+	}
 	if h.Logger != nil {
 		attrs := []slog.Attr{slog.String("client_id", g.ClientID()), slog.String("request_id", g.Request.GetID())}
 		if err != nil {
@@ -130,6 +151,95 @@ func (h *TokenHandler) revoke(ctx context.Context, g *pending.Grant) {
 		}
 		h.Logger.LogAttrs(ctx, slog.LevelWarn, "device code replayed; tokens it issued are revoked", attrs...)
 	}
+}
+
+// auditExpired records that a poll found g expired, once per grant when the store can remember it.
+func (h *TokenHandler) auditExpired(ctx context.Context, g *pending.Grant, now time.Time) {
+	if h.Audit == nil {
+		return
+	}
+	if ok, err := expiryOnce(ctx, h.Storage, g, now); err != nil {
+		h.logAuditError(ctx, err)
+		return
+	} else if !ok {
+		return
+	}
+	h.audit(ctx, expiredEvent(g, "poll"))
+}
+
+// expiryOnce reports whether g's expiry is still to be audited, and marks it audited.
+func expiryOnce(ctx context.Context, store interface{}, g *pending.Grant, now time.Time) (bool, error) {
+	ds, ok := store.(pending.DeactivationStorage)
+	if !ok {
+		return true, nil
+	}
+	// Remember long after the row itself is purged.
+	err := ds.UseOnce(ctx, "device-expired|"+g.Request.GetID(), g.ExpiresAt.Add(90*24*time.Hour), now)
+	if errors.Is(err, pending.ErrStateChanged) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func expiredEvent(g *pending.Grant, observedBy string) audit.Event {
+	return audit.Event{
+		Type: audit.EventExpired, Subject: g.Subject, ClientID: g.ClientID(), RequestID: g.Request.GetID(), Time: g.ExpiresAt,
+		Data: map[string]any{"state": string(g.State), "observed_by": observedBy},
+	}
+}
+
+func (h *TokenHandler) audit(ctx context.Context, e audit.Event) {
+	if err := auditRecord(ctx, h.Audit, e); err != nil {
+		h.logAuditError(ctx, err)
+	}
+}
+
+func (h *TokenHandler) logAuditError(ctx context.Context, err error) {
+	if h.Logger != nil {
+		h.Logger.LogAttrs(ctx, slog.LevelError, "device grant audit event not recorded", slog.String("error", fosite.ErrorToRFC6749Error(err).DebugField))
+	}
+}
+
+// AuditExpired records an expiry event for every device grant that expired unused after after and by
+// now and whose expiry no poll has recorded yet. Run it before a purge deletes expired rows (e.g.
+// before sqlstore.Store.Purge), with after = the previous run's now (or now minus the store's
+// retention). It returns how many events it recorded.
+func AuditExpired(ctx context.Context, store pending.ListingStorage, sink audit.Sink, after, now time.Time) (int, error) {
+	if sink == nil {
+		return 0, nil
+	}
+	const page = 500
+	n := 0
+	for {
+		gs, err := store.ListExpiredGrants(ctx, pending.KindDeviceCode, after, now, page)
+		if err != nil {
+			return n, err
+		}
+		k, err := auditExpiredPage(ctx, store, sink, gs, now)
+		n += k
+		if err != nil || len(gs) < page {
+			return n, err
+		}
+		after = gs[len(gs)-1].ExpiresAt
+	}
+}
+
+func auditExpiredPage(ctx context.Context, store pending.ListingStorage, sink audit.Sink, gs []*pending.Grant, now time.Time) (int, error) {
+	n := 0
+	for _, g := range gs {
+		ok, err := expiryOnce(ctx, store, g, now)
+		if err != nil {
+			return n, err
+		}
+		if !ok {
+			continue
+		}
+		if err := auditRecord(ctx, sink, expiredEvent(g, "purge")); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // GrantTypes lists the grant type this handler serves, for discovery.

@@ -9,6 +9,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 
+	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
 )
 
@@ -35,8 +36,25 @@ type Authorization struct {
 	ExpiresAt time.Time
 	// RequestID identifies the request in logs and audit events. It is not a secret.
 	RequestID string
+	// DeviceSerial is the serial of a device with a pre-printed code, if it sent one.
+	DeviceSerial string
+	// RecentApprovals are the earlier approvals of the same client by the same user within the repeat
+	// window, newest first; only LookupFor fills it. More than none deserves a warning: someone may
+	// have phished one of those approvals (see the package guide).
+	RecentApprovals []RecentApproval
 
 	handleSignature string
+}
+
+// RecentApproval is an earlier approval of a client by the user, for the repeat-approval warning.
+type RecentApproval struct {
+	RequestID string
+	DecidedAt time.Time
+	Device    pending.DeviceInfo
+	// Redeemed is true when the device picked its tokens up.
+	Redeemed bool
+	// Active is false when the grant was deactivated or expired before it was picked up.
+	Active bool
 }
 
 // Verifier is the user-code verification API (RFC 8628 §3.3): the verification page (or a staff tool, or
@@ -52,6 +70,11 @@ type Verifier struct {
 		UserCodeFormatProvider
 	}
 	Limiter *pending.Limiter
+	// Audit receives an event for every approval and denial; nil records none.
+	Audit audit.Sink
+	// Alerter, when set, messages the user after each approval made with a user code (not after
+	// kiosk approvals, which staff make in person).
+	Alerter *Alerter
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -71,9 +94,17 @@ func (v *Verifier) Lookup(ctx context.Context, userCode, remoteAddr string) (*Au
 	if err != nil {
 		return nil, err
 	}
+	return v.authorization(ctx, g, userCode), nil
+}
+
+func (v *Verifier) authorization(ctx context.Context, g *pending.Grant, userCode string) *Authorization {
 	format := v.Config.GetUserCodeFormat(ctx)
+	display := ""
+	if userCode != "" {
+		display = format.Display(format.Normalize(userCode))
+	}
 	return &Authorization{
-		UserCode:          format.Display(format.Normalize(userCode)),
+		UserCode:          display,
 		Client:            g.Request.GetClient(),
 		RequestedScopes:   g.Request.GetRequestedScopes(),
 		RequestedAudience: g.Request.GetRequestedAudience(),
@@ -82,32 +113,99 @@ func (v *Verifier) Lookup(ctx context.Context, userCode, remoteAddr string) (*Au
 		CreatedAt:         g.CreatedAt,
 		ExpiresAt:         g.ExpiresAt,
 		RequestID:         g.Request.GetID(),
+		DeviceSerial:      g.Extra[ExtraDeviceSerial],
 		handleSignature:   g.HandleSignature,
-	}, nil
+	}
+}
+
+// LookupFor is Lookup for a signed-in user: it also fills RecentApprovals with the user's approvals of
+// the same client within the repeat window (DeviceRepeatApprovalWindowProvider, 24 hours by default)
+// when the store implements pending.ListingStorage.
+func (v *Verifier) LookupFor(ctx context.Context, userCode, remoteAddr, subject string) (*Authorization, error) {
+	a, err := v.Lookup(ctx, userCode, remoteAddr)
+	if err != nil {
+		return nil, err
+	}
+	if a.RecentApprovals, err = v.RecentApprovals(ctx, subject, a.Client.GetID()); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// RecentApprovals returns subject's approvals of clientID within the repeat window, newest first (at
+// most 20), or none when the store cannot list them.
+func (v *Verifier) RecentApprovals(ctx context.Context, subject, clientID string) ([]RecentApproval, error) {
+	ls, ok := v.Storage.(pending.ListingStorage)
+	if !ok || subject == "" {
+		return nil, nil
+	}
+	window := 24 * time.Hour
+	if p, ok := v.Config.(DeviceRepeatApprovalWindowProvider); ok && p.GetDeviceRepeatApprovalWindow(ctx) > 0 {
+		window = p.GetDeviceRepeatApprovalWindow(ctx)
+	}
+	now := v.now()
+	gs, err := ls.ListApprovedGrants(ctx, pending.KindDeviceCode, subject, clientID, now.Add(-window), 20)
+	if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	out := make([]RecentApproval, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, RecentApproval{
+			RequestID: g.Request.GetID(), DecidedAt: g.DecidedAt, Device: g.Device,
+			Redeemed: g.State == pending.StateConsumed,
+			Active:   g.State == pending.StateConsumed || !g.Expired(now),
+		})
+	}
+	return out, nil
 }
 
 // Approve approves the request with that user code for the user in d (d.Approved is ignored). Unless
 // d.GrantedScopes is set, everything the client requested is granted; a scope it did not request can
 // not be granted. When openid is granted the session must be an openid.Session whose ID token claims
 // carry the subject.
+//
+// When the client has a pickup window (DevicePickupWindowProvider, DeviceLifespanClient) and d.ExpiresAt
+// is zero, the device has that long from now to redeem. The approval is audited, and the user alerted
+// when an Alerter is set.
 func (v *Verifier) Approve(ctx context.Context, userCode, remoteAddr string, d pending.Decision) (*Authorization, error) {
 	a, err := v.Lookup(ctx, userCode, remoteAddr)
 	if err != nil {
 		return nil, err
 	}
+	if err := v.approve(ctx, a, d, remoteAddr, map[string]any{"method": "user_code"}); err != nil {
+		return nil, err
+	}
+	if v.Alerter != nil {
+		if err := v.Alerter.Alert(ctx, a, d.Subject, v.now()); err != nil {
+			// The approval stands; the caller decides whether to tell the user the alert failed.
+			return a, ErrAlertFailed.WithWrap(err).WithDebug(err.Error())
+		}
+	}
+	return a, nil
+}
+
+// ErrAlertFailed is returned with the Authorization by Approve when the approval was recorded but the
+// alert could not be sent. Callers may show the approval as done and log the error.
+var ErrAlertFailed = &fosite.RFC6749Error{
+	ErrorField:       "server_error",
+	DescriptionField: "The device was approved, but the notification could not be sent.",
+	CodeField:        http.StatusInternalServerError,
+}
+
+func (v *Verifier) approve(ctx context.Context, a *Authorization, d pending.Decision, remoteAddr string, data map[string]any) error {
 	d.Approved = true
 	if d.Subject == "" {
-		return nil, fosite.ErrInvalidRequest.WithHint("The subject of an approval is missing.")
+		return fosite.ErrInvalidRequest.WithHint("The subject of an approval is missing.")
 	}
 	if d.Session == nil {
-		return nil, fosite.ErrServerError.WithDebug("Approve needs a session to issue tokens with.")
+		return fosite.ErrServerError.WithDebug("Approve needs a session to issue tokens with.")
 	}
 	if d.GrantedScopes == nil {
 		d.GrantedScopes = a.RequestedScopes
 	}
 	for _, s := range d.GrantedScopes {
 		if !a.RequestedScopes.Has(s) {
-			return nil, fosite.ErrInvalidScope.WithHintf("The scope '%s' was not requested.", s)
+			return fosite.ErrInvalidScope.WithHintf("The scope '%s' was not requested.", s)
 		}
 	}
 	if d.GrantedAudience == nil {
@@ -115,16 +213,60 @@ func (v *Verifier) Approve(ctx context.Context, userCode, remoteAddr string, d p
 	}
 	for _, aud := range d.GrantedAudience {
 		if !a.RequestedAudience.Has(aud) {
-			return nil, fosite.ErrInvalidRequest.WithHintf("The audience '%s' was not requested.", aud)
+			return fosite.ErrInvalidRequest.WithHintf("The audience '%s' was not requested.", aud)
 		}
 	}
 	if fosite.Arguments(d.GrantedScopes).Has("openid") {
 		s, ok := d.Session.(openid.Session)
 		if !ok || s.IDTokenClaims() == nil || s.IDTokenClaims().Subject != d.Subject {
-			return nil, fosite.ErrServerError.WithDebug("The openid scope is granted, so the session must be an openid.Session whose ID token subject is the approval's subject.")
+			return fosite.ErrServerError.WithDebug("The openid scope is granted, so the session must be an openid.Session whose ID token subject is the approval's subject.")
 		}
 	}
-	return a, v.decide(ctx, a, d)
+	now := v.now()
+	if _, pickup := lifespans(ctx, v.Config, a.Client); d.ExpiresAt.IsZero() && pickup > 0 {
+		d.ExpiresAt = now.Add(pickup)
+	}
+	if err := v.decide(ctx, a, d); err != nil {
+		return err
+	}
+	if !d.ExpiresAt.IsZero() {
+		a.ExpiresAt = d.ExpiresAt
+		data["pickup_until"] = d.ExpiresAt.Unix()
+	}
+	return v.record(ctx, audit.EventApproved, a, d.Subject, d.Actor, now, remoteAddr, data)
+}
+
+// record writes an audit event about a, when an audit sink is set.
+func (v *Verifier) record(ctx context.Context, typ string, a *Authorization, subject, actor string, at time.Time, remoteAddr string, data map[string]any) error {
+	if v.Audit == nil {
+		return nil
+	}
+	if data == nil {
+		data = map[string]any{}
+	}
+	if remoteAddr != "" {
+		data["decided_from"] = remoteAddr
+	}
+	data["device_address"] = a.Device.RemoteAddr
+	if a.DeviceSerial != "" {
+		data["device_serial"] = a.DeviceSerial
+	}
+	return auditRecord(ctx, v.Audit, audit.Event{
+		Type: typ, Subject: subject, Actor: actor, ClientID: a.Client.GetID(), RequestID: a.RequestID, Time: at, Data: data,
+	})
+}
+
+// auditRecord records e for the device grant; a failure is a server_error (the audited change is made
+// already: see the package guide).
+func auditRecord(ctx context.Context, sink audit.Sink, e audit.Event) error {
+	if sink == nil {
+		return nil
+	}
+	e.Grant = audit.GrantDeviceCode
+	if err := sink.Record(ctx, e); err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebugf("The change was made but its audit event was not recorded: %s", err)
+	}
+	return nil
 }
 
 // Deny denies the request with that user code. subject (who denied) and actor may be empty.
@@ -133,7 +275,15 @@ func (v *Verifier) Deny(ctx context.Context, userCode, remoteAddr, subject, acto
 	if err != nil {
 		return nil, err
 	}
-	return a, v.decide(ctx, a, pending.Decision{Approved: false, Subject: subject, Actor: actor})
+	return a, v.deny(ctx, a, subject, actor, remoteAddr, map[string]any{"method": "user_code"})
+}
+
+func (v *Verifier) deny(ctx context.Context, a *Authorization, subject, actor, remoteAddr string, data map[string]any) error {
+	now := v.now()
+	if err := v.decide(ctx, a, pending.Decision{Approved: false, Subject: subject, Actor: actor}); err != nil {
+		return err
+	}
+	return v.record(ctx, audit.EventDenied, a, subject, actor, now, remoteAddr, data)
 }
 
 func (v *Verifier) decide(ctx context.Context, a *Authorization, d pending.Decision) error {

@@ -1,4 +1,113 @@
 package memory
 
-// kioskStore holds the kiosk grant's in-memory state. Its zero value must be ready to use.
-type kioskStore struct{}
+import (
+	"context"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/fosite-contrib/grants/handler/pending"
+)
+
+// kioskStore holds the single-use keys of the kiosk and alert features. Its zero value is ready to use.
+type kioskStore struct {
+	mu   sync.Mutex
+	once map[string]time.Time // key → expiry
+}
+
+var (
+	_ pending.ListingStorage      = (*MemoryStore)(nil)
+	_ pending.DeactivationStorage = (*MemoryStore)(nil)
+)
+
+// ListPendingGrantsByLoginHint implements pending.ListingStorage.
+func (s *MemoryStore) ListPendingGrantsByLoginHint(_ context.Context, kind pending.Kind, loginHint string, now time.Time) ([]*pending.Grant, error) {
+	return s.selectGrants(kind, func(g *pending.Grant) bool {
+		return g.LoginHint == loginHint && g.State == pending.StatePending && !g.Expired(now)
+	}, func(a, b *pending.Grant) bool { return a.CreatedAt.Before(b.CreatedAt) }, 0), nil
+}
+
+// GetPendingGrantByRequestID implements pending.ListingStorage.
+func (s *MemoryStore) GetPendingGrantByRequestID(_ context.Context, kind pending.Kind, requestID string) (*pending.Grant, error) {
+	out := s.selectGrants(kind, func(g *pending.Grant) bool { return g.Request != nil && g.Request.GetID() == requestID }, nil, 1)
+	if len(out) == 0 {
+		return nil, pending.ErrNotFound
+	}
+	return out[0], nil
+}
+
+// ListApprovedGrants implements pending.ListingStorage.
+func (s *MemoryStore) ListApprovedGrants(_ context.Context, kind pending.Kind, subject, clientID string, since time.Time, limit int) ([]*pending.Grant, error) {
+	return s.selectGrants(kind, func(g *pending.Grant) bool {
+		return g.Subject == subject && g.ClientID() == clientID && !g.DecidedAt.Before(since) &&
+			(g.State == pending.StateApproved || g.State == pending.StateConsumed)
+	}, func(a, b *pending.Grant) bool { return a.DecidedAt.After(b.DecidedAt) }, limit), nil
+}
+
+// ListExpiredGrants implements pending.ListingStorage.
+func (s *MemoryStore) ListExpiredGrants(_ context.Context, kind pending.Kind, after, now time.Time, limit int) ([]*pending.Grant, error) {
+	return s.selectGrants(kind, func(g *pending.Grant) bool {
+		return g.Expired(now) && g.ExpiresAt.After(after) && (g.State == pending.StatePending || g.State == pending.StateApproved)
+	}, func(a, b *pending.Grant) bool { return a.ExpiresAt.Before(b.ExpiresAt) }, limit), nil
+}
+
+// selectGrants returns copies (without sessions) of the grants of kind that match, sorted by less
+// when it is not nil, at most limit of them when limit > 0.
+func (s *MemoryStore) selectGrants(kind pending.Kind, match func(*pending.Grant) bool, less func(a, b *pending.Grant) bool, limit int) []*pending.Grant {
+	s.mu.RLock()
+	var out []*pending.Grant
+	for k, g := range s.grants {
+		if k.kind == kind && match(g) {
+			out = append(out, pending.WithoutSession(cloneGrant(g)))
+		}
+	}
+	s.mu.RUnlock()
+	if less != nil {
+		sort.SliceStable(out, func(i, j int) bool { return less(out[i], out[j]) })
+	}
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	if out == nil {
+		out = []*pending.Grant{}
+	}
+	return out
+}
+
+// ExpirePendingGrant implements pending.DeactivationStorage.
+func (s *MemoryStore) ExpirePendingGrant(_ context.Context, kind pending.Kind, sig string, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.grants[grantKey{kind, sig}]
+	if !ok {
+		return pending.ErrNotFound
+	}
+	if g.ExpiresAt.After(now) {
+		c := cloneGrant(g)
+		c.ExpiresAt = now
+		s.grants[grantKey{kind, sig}] = c
+	}
+	return nil
+}
+
+// UseOnce implements pending.DeactivationStorage.
+func (s *MemoryStore) UseOnce(_ context.Context, key string, expiresAt, now time.Time) error {
+	s.kiosk.mu.Lock()
+	defer s.kiosk.mu.Unlock()
+	if s.kiosk.once == nil {
+		s.kiosk.once = map[string]time.Time{}
+	}
+	if exp, ok := s.kiosk.once[key]; ok && now.Before(exp) {
+		return pending.ErrStateChanged
+	}
+	// Forget expired keys now and then, so the map does not grow without bound.
+	if len(s.kiosk.once) > 1024 {
+		for k, exp := range s.kiosk.once {
+			if !now.Before(exp) {
+				delete(s.kiosk.once, k)
+			}
+		}
+	}
+	s.kiosk.once[key] = expiresAt
+	return nil
+}

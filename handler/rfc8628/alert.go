@@ -1,0 +1,316 @@
+package rfc8628
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	fositehmac "github.com/ory/fosite/token/hmac"
+
+	"github.com/fosite-contrib/grants/audit"
+	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/notify"
+)
+
+// AlertRecipients tells the Alerter where to reach a user. The application owns its users' contact
+// details; the library never stores them.
+type AlertRecipients interface {
+	// AlertDestination returns the channel and address to alert subject at (an e-mail address for
+	// notify.Email, an E.164 number for notify.SMS), or an empty address to send nothing.
+	AlertDestination(ctx context.Context, subject string) (channel notify.Channel, to string, err error)
+}
+
+// AlertRecipientsFunc adapts a function to AlertRecipients.
+type AlertRecipientsFunc func(ctx context.Context, subject string) (notify.Channel, string, error)
+
+// AlertDestination calls f.
+func (f AlertRecipientsFunc) AlertDestination(ctx context.Context, subject string) (notify.Channel, string, error) {
+	return f(ctx, subject)
+}
+
+// AlertStorage is what the Alerter needs of the store: finding a grant by request ID, ending it, the
+// single-use record of links, and revoking what the grant issued.
+type AlertStorage interface {
+	pending.ListingStorage
+	pending.DeactivationStorage
+	oauth2.TokenRevocationStorage
+}
+
+// Alert is what an alert message says, for a custom Render.
+type Alert struct {
+	// ClientID and ClientName name the client as it claimed itself (ClientName is "" when the client has
+	// no name); the person must judge whether that was really their device.
+	ClientID, ClientName string
+	Scopes               []string
+	ApprovedAt           time.Time
+	Device               pending.DeviceInfo
+	// DeactivateURL is the one-click link that deactivates the grant and revokes its tokens.
+	DeactivateURL string
+	// LinkExpiresAt is when the link stops working.
+	LinkExpiresAt time.Time
+}
+
+// Alerter implements the anti-phishing alert of Google's note "Authorizing rich-client devices without
+// a web browser": after an approval made with a user code, it messages the user with the claimed
+// identity of the client, the scopes, the time and the device, and a one-click link that deactivates
+// the grant and revokes every token it issued.
+//
+// The link carries the grant's request ID, the subject and an expiry, authenticated with HMAC-SHA256
+// under a key derived from the global secret for this purpose alone. It works once (the store records
+// its use) and until it expires. It grants nothing but deactivation, so a leaked link can only do
+// what its owner would.
+type Alerter struct {
+	Sender     notify.Sender
+	Recipients AlertRecipients
+	Storage    AlertStorage
+	// Config provides the global secret (a *fosite.Config will do).
+	Config fositehmac.HMACStrategyConfigurator
+	// DeactivateURL is the absolute URL of the page that takes the link (see Deactivate), e.g.
+	// https://as.example.com/device/deactivate. The token is added as the query parameter "token".
+	DeactivateURL string
+	// LinkLifetime is how long a link works; 0 means 7 days.
+	LinkLifetime time.Duration
+	// Render writes the message; nil uses a plain English text.
+	Render func(ctx context.Context, a Alert) (notify.Message, error)
+	// Audit receives a revocation event for every deactivation; nil records none.
+	Audit audit.Sink
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Errors of Deactivate. Both are 400 invalid_request with a hint a person can read.
+var (
+	// ErrInvalidLink: the link is malformed, forged or expired.
+	ErrInvalidLink = &fosite.RFC6749Error{
+		ErrorField:       "invalid_request",
+		DescriptionField: "The deactivation link is not valid or has expired.",
+		CodeField:        http.StatusBadRequest,
+	}
+	// ErrLinkUsed: the link was used already.
+	ErrLinkUsed = &fosite.RFC6749Error{
+		ErrorField:       "invalid_request",
+		DescriptionField: "The deactivation link has already been used.",
+		CodeField:        http.StatusBadRequest,
+	}
+)
+
+func (a *Alerter) now() time.Time {
+	if a.Now != nil {
+		return a.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (a *Alerter) lifetime() time.Duration {
+	if a.LinkLifetime > 0 {
+		return a.LinkLifetime
+	}
+	return 7 * 24 * time.Hour
+}
+
+// Alert messages subject about the approval a. A subject without a destination gets nothing.
+func (a *Alerter) Alert(ctx context.Context, auth *Authorization, subject string, approvedAt time.Time) error {
+	channel, to, err := a.Recipients.AlertDestination(ctx, subject)
+	if err != nil {
+		return fmt.Errorf("rfc8628: alert destination: %w", err)
+	}
+	if to == "" {
+		return nil
+	}
+	exp := approvedAt.Add(a.lifetime())
+	token, err := a.LinkToken(ctx, auth.RequestID, subject, exp)
+	if err != nil {
+		return err
+	}
+	link, err := url.Parse(a.DeactivateURL)
+	if err != nil || !link.IsAbs() {
+		return fmt.Errorf("rfc8628: the Alerter's DeactivateURL %q is not an absolute URL", a.DeactivateURL)
+	}
+	q := link.Query()
+	q.Set("token", token)
+	link.RawQuery = q.Encode()
+	al := Alert{
+		ClientID: auth.Client.GetID(), ClientName: clientName(auth.Client), Scopes: auth.RequestedScopes,
+		ApprovedAt: approvedAt, Device: auth.Device, DeactivateURL: link.String(), LinkExpiresAt: exp,
+	}
+	render := a.Render
+	if render == nil {
+		render = DefaultAlertMessage
+	}
+	m, err := render(ctx, al)
+	if err != nil {
+		return err
+	}
+	m.Channel, m.To = channel, to
+	if m.Meta == nil {
+		m.Meta = map[string]string{}
+	}
+	m.Meta["kind"] = "device-approval-alert"
+	return a.Sender.Send(ctx, m)
+}
+
+// clientName is the client's display name when it has one (OpenID Connect Dynamic Registration
+// client_name, as some client types expose it).
+func clientName(c fosite.Client) string {
+	if n, ok := c.(interface{ GetName() string }); ok {
+		return n.GetName()
+	}
+	if n, ok := c.(interface{ GetClientName() string }); ok {
+		return n.GetClientName()
+	}
+	return ""
+}
+
+// DefaultAlertMessage is the plain English alert.
+func DefaultAlertMessage(_ context.Context, a Alert) (notify.Message, error) {
+	name := a.ClientID
+	if a.ClientName != "" {
+		name = a.ClientName + " (" + a.ClientID + ")"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "You connected a device to your account.\n\n")
+	fmt.Fprintf(&b, "Application (as it calls itself): %s\n", name)
+	fmt.Fprintf(&b, "Access: %s\n", strings.Join(a.Scopes, ", "))
+	fmt.Fprintf(&b, "When: %s\n", a.ApprovedAt.UTC().Format(time.RFC1123))
+	fmt.Fprintf(&b, "Device: %s, %s\n\n", a.Device.RemoteAddr, a.Device.UserAgent)
+	fmt.Fprintf(&b, "If this was not you, or you do not recognise the device, deactivate it now:\n%s\n\n", a.DeactivateURL)
+	fmt.Fprintf(&b, "The link works once, until %s.\n", a.LinkExpiresAt.UTC().Format(time.RFC1123))
+	return notify.Message{Subject: "A device was connected to your account", Text: b.String()}, nil
+}
+
+func (a *Alerter) key(ctx context.Context) ([]byte, error) {
+	secret, err := a.Config.GetGlobalSecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(secret) < 32 {
+		return nil, fmt.Errorf("rfc8628: the global secret must be at least 32 bytes, got %d", len(secret))
+	}
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("fosite-contrib/grants device deactivation link v1"))
+	return m.Sum(nil), nil
+}
+
+// LinkToken returns the signed deactivation token for the grant with that request ID, for subject,
+// valid until exp: "v1.<b64 request ID>.<b64 subject>.<exp unix>.<b64 HMAC>".
+func (a *Alerter) LinkToken(ctx context.Context, requestID, subject string, exp time.Time) (string, error) {
+	k, err := a.key(ctx)
+	if err != nil {
+		return "", err
+	}
+	body := "v1." + base64.RawURLEncoding.EncodeToString([]byte(requestID)) + "." +
+		base64.RawURLEncoding.EncodeToString([]byte(subject)) + "." + strconv.FormatInt(exp.Unix(), 10)
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte(body))
+	return body + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
+}
+
+// maxLinkToken bounds what ParseLinkToken reads.
+const maxLinkToken = 1024
+
+// ParseLinkToken checks a deactivation token's MAC (in constant time) and expiry at now, and returns
+// what it names. It does not check single use; Deactivate does.
+func (a *Alerter) ParseLinkToken(ctx context.Context, token string, now time.Time) (requestID, subject string, exp time.Time, err error) {
+	if len(token) > maxLinkToken {
+		return "", "", time.Time{}, ErrInvalidLink
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 5 || parts[0] != "v1" {
+		return "", "", time.Time{}, ErrInvalidLink
+	}
+	k, err := a.key(ctx)
+	if err != nil {
+		return "", "", time.Time{}, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	m := hmac.New(sha256.New, k)
+	m.Write([]byte(strings.Join(parts[:4], ".")))
+	sig, err := base64.RawURLEncoding.DecodeString(parts[4])
+	if err != nil || !hmac.Equal(sig, m.Sum(nil)) {
+		return "", "", time.Time{}, ErrInvalidLink
+	}
+	rid, err1 := base64.RawURLEncoding.DecodeString(parts[1])
+	sub, err2 := base64.RawURLEncoding.DecodeString(parts[2])
+	sec, err3 := strconv.ParseInt(parts[3], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return "", "", time.Time{}, ErrInvalidLink
+	}
+	exp = time.Unix(sec, 0).UTC()
+	if !now.Before(exp) {
+		return "", "", time.Time{}, ErrInvalidLink.WithHint("The link has expired.")
+	}
+	return string(rid), string(sub), exp, nil
+}
+
+// Deactivated is what Deactivate did.
+type Deactivated struct {
+	RequestID, ClientID, Subject string
+}
+
+// Deactivate takes a deactivation link's token: once, before it expires, it ends the grant (a pending
+// or approved grant can no longer be redeemed: the device gets expired_token) and revokes every access
+// and refresh token issued from it (by request ID, through fosite's TokenRevocationStorage). Errors:
+// ErrInvalidLink, ErrLinkUsed (both change nothing), server_error.
+func (a *Alerter) Deactivate(ctx context.Context, token string) (*Deactivated, error) {
+	now := a.now()
+	rid, subject, exp, err := a.ParseLinkToken(ctx, token, now)
+	if err != nil {
+		return nil, err
+	}
+	g, err := a.Storage.GetPendingGrantByRequestID(ctx, pending.KindDeviceCode, rid)
+	if errors.Is(err, pending.ErrNotFound) {
+		return nil, ErrInvalidLink.WithHint("The device connection no longer exists.")
+	} else if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if g.Subject != subject {
+		return nil, ErrInvalidLink
+	}
+	sum := sha256.Sum256([]byte(token))
+	if err := a.Storage.UseOnce(ctx, "device-deactivate|"+base64.RawURLEncoding.EncodeToString(sum[:]), exp, now); errors.Is(err, pending.ErrStateChanged) {
+		return nil, ErrLinkUsed
+	} else if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if err := a.end(ctx, g, subject, "alert_link", now); err != nil {
+		return nil, err
+	}
+	return &Deactivated{RequestID: rid, ClientID: g.ClientID(), Subject: subject}, nil
+}
+
+// DeactivateFor ends a grant that subject approved, by request ID, for a signed-in user acting on the
+// repeat-approval warning. A grant of someone else is not found.
+func (a *Alerter) DeactivateFor(ctx context.Context, subject, requestID string) (*Deactivated, error) {
+	g, err := a.Storage.GetPendingGrantByRequestID(ctx, pending.KindDeviceCode, requestID)
+	if errors.Is(err, pending.ErrNotFound) || (err == nil && (subject == "" || g.Subject != subject)) {
+		return nil, fosite.ErrNotFound.WithHint("No device connection of yours has that ID.")
+	} else if err != nil {
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if err := a.end(ctx, g, subject, "user", a.now()); err != nil {
+		return nil, err
+	}
+	return &Deactivated{RequestID: requestID, ClientID: g.ClientID(), Subject: subject}, nil
+}
+
+func (a *Alerter) end(ctx context.Context, g *pending.Grant, subject, via string, now time.Time) error {
+	if err := a.Storage.ExpirePendingGrant(ctx, pending.KindDeviceCode, g.HandleSignature, now); err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if err := pending.RevokeReplayed(ctx, a.Storage, g); err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	return auditRecord(ctx, a.Audit, audit.Event{
+		Type: audit.EventRevoked, Subject: subject, ClientID: g.ClientID(), RequestID: g.Request.GetID(), Time: now,
+		Data: map[string]any{"reason": "deactivated", "via": via, "state": string(g.State)},
+	})
+}
