@@ -138,6 +138,10 @@ func (e *BackchannelEndpoint) NewRequest(ctx context.Context, r *http.Request) (
 	}
 	client, err := pending.AuthenticateClient(ctx, e.Clients, r, form)
 	if err != nil {
+		if _, _, basic := r.BasicAuth(); !basic && form.Get("client_id") == "" && form.Get("client_assertion") == "" {
+			// §13: invalid_client covers "no client authentication included".
+			return nil, fosite.ErrInvalidClient.WithHint("The client did not authenticate.").WithWrap(err)
+		}
 		return nil, err
 	}
 	if client.IsPublic() {
