@@ -96,3 +96,24 @@ func TestNewSealerNeedsLongSecrets(t *testing.T) {
 	_, err = outbox.NewSealer(secret, []byte(strings.Repeat("x", 31)))
 	require.ErrorContains(t, err, "at least 32")
 }
+
+// FuzzSealerOpen: whatever bytes the database holds, Open returns the message or ErrUnseal, never
+// panics, and only payloads made by Seal for that ID, kind and target open.
+func FuzzSealerOpen(f *testing.F) {
+	s := mustSealer(f, secret)
+	good, err := s.Seal(outbox.Message{ID: "id", Kind: "k", Target: "https://a.example/", Body: []byte("b")})
+	require.NoError(f, err)
+	f.Add(good.Sealed, "id")
+	f.Add([]byte{1}, "id")
+	f.Add([]byte{}, "")
+	f.Fuzz(func(t *testing.T, sealed []byte, id string) {
+		m, err := s.Open(outbox.Record{ID: id, Kind: "k", Target: "https://a.example/", Sealed: sealed})
+		if err != nil {
+			require.ErrorIs(t, err, outbox.ErrUnseal)
+			return
+		}
+		// Only a payload Seal made opens (each fuzzing process seals its own seed).
+		require.Equal(t, "id", id)
+		require.Equal(t, "b", string(m.Body))
+	})
+}

@@ -262,3 +262,27 @@ func TestWebhookHonoursContext(t *testing.T) {
 	require.Error(t, err)
 	require.True(t, outbox.Retryable(err), "a cancelled attempt is retried later")
 }
+
+func TestWebhookRetryAfterDate(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name, value string
+		want        time.Duration
+	}{
+		{"date in 90 seconds", now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+		{"date in the past", now.Add(-time.Hour).Format(http.TimeFormat), 0},
+		{"date far ahead, capped", now.Add(48 * time.Hour).Format(http.TimeFormat), time.Hour},
+		{"negative seconds", "-5", 0},
+		{"garbage", "soon", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rc := newReceiver(t, true, status(503, "", "Retry-After", tc.value))
+			w := outbox.NewWebhook(outbox.WebhookConfig{AllowLoopback: true, TLSConfig: rc.tlsConfig(), Now: func() time.Time { return now }})
+			res, err := w.Deliver(context.Background(), ping("p", rc.URL))
+			require.True(t, outbox.Retryable(err))
+			require.Equal(t, tc.want, res.RetryAfter)
+		})
+	}
+}
