@@ -327,7 +327,7 @@ func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*Challe
 	if err != nil {
 		return nil, err
 	}
-	sent.Channels = channels
+	sent.OOBCode, sent.Channels = handle, channels
 	return sent, nil
 }
 

@@ -101,4 +101,3 @@ func firstLocale(uiLocales string) string {
 func spaced(code string) string {
 	return strings.Join(strings.Split(code, ""), " ")
 }
-
