@@ -26,7 +26,9 @@ type registrationConfig struct{ policy *registration.Policy }
 func (registrationConfig) GetSecretsHasher(context.Context) fosite.Hasher {
 	return &fosite.BCrypt{Config: &fosite.Config{HashCost: 4}}
 }
-func (c registrationConfig) GetRegistrationPolicy(context.Context) *registration.Policy { return c.policy }
+func (c registrationConfig) GetRegistrationPolicy(context.Context) *registration.Policy {
+	return c.policy
+}
 
 // TestDynamicallyRegisteredClient: a client registered through package registration comes back from the
 // store with its keys, method, algorithm and metadata, authenticates with private_key_jwt, and reports
