@@ -63,6 +63,7 @@ func serve(ctx context.Context, args []string) error {
 	adminToken := fs.String("admin-token", os.Getenv("GRANTS_ADMIN_TOKEN"), "bearer token of the admin API (default $GRANTS_ADMIN_TOKEN, else a random one printed at start)")
 	dev := fs.Bool("dev", true, "development mode: messages go to the outbox page at /dev/outbox instead of being sent")
 	verbose := fs.Bool("v", false, "log debug lines too (every poll)")
+	reciprocalPartner := fs.String("reciprocal-partner", "", "issuer URL of a partner server for the Reciprocal OAuth demo (another instance of this example); in -dev mode plain http to loopback is allowed")
 	_ = fs.Parse(args)
 
 	level := slog.LevelInfo
@@ -89,6 +90,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 	defer closeStore()
 	opts := server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev, Store: store}
+	opts.Reciprocal = server.ReciprocalOptions{Partner: *reciprocalPartner, AllowLoopbackHTTP: *dev}
 	if *db != "memory" {
 		if *keysPath == "" {
 			*keysPath = defaultKeysPath(*db)
