@@ -354,4 +354,3 @@ func (s *Server) callPartnerUserinfo(ctx context.Context, subject string) (int, 
 	}
 	return resp.StatusCode, string(b), nil
 }
-
