@@ -215,6 +215,7 @@ func newFixture(t *testing.T, configure func(*compose.Config)) *fixture {
 	p := compose.Compose(cfg, store, strategy,
 		fcompose.OAuth2RefreshTokenGrantFactory,
 		fcompose.OpenIDConnectRefreshFactory,
+		fcompose.OAuth2TokenIntrospectionFactory,
 		compose.CIBAFactory,
 	)
 
