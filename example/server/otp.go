@@ -1,7 +1,286 @@
 package server
 
-// OTPOptions configure the example's otp demo.
-type OTPOptions struct{}
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
 
-// otpState is the example's otp state.
+	"github.com/ory/fosite"
+	fcompose "github.com/ory/fosite/compose"
+
+	"github.com/fosite-contrib/grants/audit"
+	"github.com/fosite-contrib/grants/compose"
+	"github.com/fosite-contrib/grants/handler/otp"
+)
+
+// OTPOptions configure the example's OTP demo.
+type OTPOptions struct {
+	// Quotas override the send quotas (tests raise them); zero fields keep otp.DefaultQuotas.
+	Quotas otp.Quotas
+}
+
+// otpState is the example's OTP state.
 type otpState struct{}
+
+// DemoKioskSecret is demo-kiosk's client secret. DEMO: published in the README.
+const DemoKioskSecret = "demo-kiosk-secret"
+
+// otpChallengePath is where the challenge endpoint is mounted.
+const otpChallengePath = "/oauth2/otp"
+
+// otpScopes are the scopes the demo kiosk asks for, and otpScopeText their plain-language descriptions
+// in the message the person receives.
+var (
+	otpScopes    = []string{"openid", "profile", "usage:read"}
+	otpScopeText = otp.ScopeText{
+		"openid": "Confirm who you are", "profile": "See your name", "email": "See your e-mail address",
+		"offline_access": "Keep access while you are away", "usage:read": "See your energy use",
+	}
+)
+
+func init() {
+	titles["otp_kiosk"] = "Kiosk (demo client)"
+	modules = append(modules, module{name: "otp", factories: otpFactories, setup: setupOTP, routes: otpRoutes})
+}
+
+// DEMO: the utility's customer records. Each customer is found by service address, account number,
+// phone number or e-mail address, and can get a code by text or by e-mail.
+type otpCustomer struct {
+	subject, address, account, phone, email string
+}
+
+var otpCustomers = []otpCustomer{
+	{subject: "alice", address: "1 Main St", account: "ACCT-1001", phone: "+15551234567", email: "alice@example.com"},
+	{subject: "bob", address: "2 Oak Ave", account: "ACCT-1002", phone: "+15557654321", email: "bob@example.com"},
+}
+
+// otpDirectory implements otp.Directory over otpCustomers. Identifiers compare without case, spacing or
+// (for phone numbers) punctuation.
+var otpDirectory = otp.DirectoryFunc(func(_ context.Context, hint string) (*otp.Account, error) {
+	key := otpKey(hint)
+	for _, c := range otpCustomers {
+		for _, id := range []string{c.address, c.account, c.phone, c.email} {
+			if otpKey(id) == key {
+				return &otp.Account{Subject: c.subject, Destinations: []otp.Destination{
+					{Type: otp.SMS, Address: c.phone}, {Type: otp.Email, Address: c.email},
+				}}, nil
+			}
+		}
+	}
+	return nil, otp.ErrUnknownAccount
+})
+
+func otpKey(s string) string {
+	s = strings.ToLower(strings.Join(strings.Fields(s), " "))
+	if strings.Trim(s, "+0123456789 -().") == "" { // a phone number: digits only
+		return strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return r
+			}
+			return -1
+		}, s)
+	}
+	return strings.TrimSuffix(strings.ReplaceAll(s, "street", "st"), ".")
+}
+
+// otpFactories registers the OTP grant. The configuration is filled in here, where the server's sender
+// and options are known, just before compose.OTPFactory reads it.
+func otpFactories(s *Server) []fcompose.Factory {
+	return []fcompose.Factory{func(config fosite.Configurator, storage, strategy interface{}) interface{} {
+		cfg := config.(*compose.Config)
+		cfg.OTP = compose.OTPConfig{
+			ChallengeURL: s.opts.Issuer + otpChallengePath,
+			Quotas:       s.opts.OTP.Quotas,
+			Directory:    otpDirectory,
+			Sender:       s.sender, // the dev outbox unless Options.Sender is set
+			Scopes:       otpScopeText,
+			Audit:        lateAudit{s},
+			NewSession: func(_ context.Context, info otp.SessionInfo) (fosite.Session, error) {
+				sess := s.newSession(info.Subject, info.AuthTime)
+				sess.Claims.AuthenticationMethodsReferences = []string{"otp"}
+				return sess, nil
+			},
+		}
+		return compose.OTPFactory(cfg, storage, strategy)
+	}}
+}
+
+// lateAudit records into the example's audit log, which the kiosk module creates after the factories
+// have run.
+type lateAudit struct{ s *Server }
+
+func (a lateAudit) Record(ctx context.Context, e audit.Event) error {
+	if l := a.s.kiosk.auditLog; l != nil {
+		return l.Record(ctx, e)
+	}
+	return nil
+}
+
+func setupOTP(ctx context.Context, s *Server) error {
+	hash, err := (&fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}).Hash(ctx, []byte(DemoKioskSecret))
+	if err != nil {
+		return err
+	}
+	// DEMO: a confidential first-party client with a published secret, allowed the OTP grant.
+	return s.store.SetClient(ctx, &fosite.DefaultClient{
+		ID:         "demo-kiosk",
+		Secret:     hash,
+		GrantTypes: []string{string(otp.DefaultGrantType), "refresh_token"},
+		Scopes:     []string{"openid", "profile", "email", "offline_access", "usage:read"},
+	})
+}
+
+func otpRoutes(s *Server, m *http.ServeMux) {
+	m.Handle(otpChallengePath, s.provider.OTP.Challenge)
+	m.HandleFunc("GET /demo/kiosk", s.otpKioskPage)
+	m.HandleFunc("POST /demo/kiosk", s.otpKioskStep)
+}
+
+// The kiosk page below is the CLIENT side of the OTP grant, as a kiosk vendor would write it: it holds
+// the client secret on the server side of the page and talks to the authorization server over HTTP, as
+// any other client would. It lives in this example only so that the demo runs as one process.
+
+// otpKioskClient is the kiosk's HTTP client.
+var otpKioskClient = &http.Client{Timeout: 15 * time.Second}
+
+const kioskCSRFCookie = "kiosk_csrf"
+
+func (s *Server) otpKioskPage(rw http.ResponseWriter, r *http.Request) {
+	s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "identify"})
+}
+
+// renderKiosk renders the kiosk page with a CSRF token (a double-submit cookie: the page is not signed in).
+func (s *Server) renderKiosk(rw http.ResponseWriter, r *http.Request, status int, data map[string]interface{}) {
+	token := ""
+	if c, err := r.Cookie(kioskCSRFCookie); err == nil && len(c.Value) == 43 {
+		token = c.Value
+	} else {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		token = base64.RawURLEncoding.EncodeToString(b)
+		http.SetCookie(rw, &http.Cookie{Name: kioskCSRFCookie, Value: token, Path: "/demo/kiosk", HttpOnly: true,
+			SameSite: http.SameSiteStrictMode, Secure: strings.HasPrefix(s.opts.Issuer, "https://")})
+	}
+	data["CSRF"] = token
+	data["Scopes"] = otpDescribeScopes(otpScopes)
+	s.render(rw, status, "otp_kiosk", data)
+}
+
+func otpDescribeScopes(scopes []string) []string {
+	out := make([]string, 0, len(scopes))
+	for _, sc := range scopes {
+		out = append(out, otpScopeText.DescribeScope(context.Background(), sc, ""))
+	}
+	return out
+}
+
+func (s *Server) otpKioskStep(rw http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		s.renderKiosk(rw, r, http.StatusBadRequest, map[string]interface{}{"Step": "identify", "Error": "The form could not be read."})
+		return
+	}
+	c, err := r.Cookie(kioskCSRFCookie)
+	if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostForm.Get("csrf"))) != 1 {
+		s.renderKiosk(rw, r, http.StatusForbidden, map[string]interface{}{"Step": "identify", "Error": "The page expired. Start again."})
+		return
+	}
+	ctx := r.Context()
+	switch r.PostForm.Get("step") {
+	case "identify":
+		hint := r.PostForm.Get("login_hint")
+		var ch otp.ChallengeResponse
+		if err := s.kioskCall(ctx, otpChallengePath, url.Values{"login_hint": {hint}, "scope": {strings.Join(otpScopes, " ")}}, &ch); err != nil {
+			s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "identify", "Error": err.Error(), "Hint": hint})
+			return
+		}
+		s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "channel", "OOB": ch.OOBCode, "Channels": ch.Channels})
+	case "send":
+		oob, channel := r.PostForm.Get("oob_code"), r.PostForm.Get("channel")
+		var sent otp.ChallengeResponse
+		if err := s.kioskCall(ctx, otpChallengePath, url.Values{"oob_code": {oob}, "channel": {channel}}, &sent); err != nil {
+			s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "identify", "Error": err.Error()})
+			return
+		}
+		s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "code", "OOB": oob, "Channel": channel,
+			"Destination": r.PostForm.Get("destination"), "ExpiresIn": sent.ExpiresIn / 60})
+	case "redeem":
+		oob := r.PostForm.Get("oob_code")
+		var tok struct {
+			AccessToken string `json:"access_token"`
+			Scope       string `json:"scope"`
+		}
+		err := s.kioskCall(ctx, "/oauth2/token", url.Values{"grant_type": {string(otp.DefaultGrantType)}, "oob_code": {oob},
+			"binding_code": {r.PostForm.Get("code")}}, &tok)
+		if err != nil {
+			s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "code", "OOB": oob, "Error": err.Error(),
+				"Channel": r.PostForm.Get("channel"), "Destination": r.PostForm.Get("destination")})
+			return
+		}
+		info, err := s.kioskUserinfo(ctx, tok.AccessToken)
+		if err != nil {
+			s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "identify", "Error": err.Error()})
+			return
+		}
+		s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "done", "Subject": info["sub"], "Name": info["name"],
+			"Granted": strings.Fields(tok.Scope)})
+	default:
+		s.renderKiosk(rw, r, http.StatusBadRequest, map[string]interface{}{"Step": "identify", "Error": "Unknown step."})
+	}
+}
+
+// kioskCall posts form to the authorization server as demo-kiosk (client_secret_basic) and decodes the
+// JSON answer into out; an OAuth error becomes an error with its description.
+func (s *Server) kioskCall(ctx context.Context, path string, form url.Values, out interface{}) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.opts.Issuer+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("demo-kiosk", url.QueryEscape(DemoKioskSecret))
+	return kioskDo(req, out)
+}
+
+func (s *Server) kioskUserinfo(ctx context.Context, accessToken string) (map[string]interface{}, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.opts.Issuer+"/userinfo", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	var m map[string]interface{}
+	return m, kioskDo(req, &m)
+}
+
+func kioskDo(req *http.Request, out interface{}) error {
+	resp, err := otpKioskClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("the server could not be reached: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%s: %s", e.Error, e.Description)
+		}
+		return fmt.Errorf("the server answered %s", resp.Status)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return errors.New("the server's answer could not be read")
+	}
+	return nil
+}
