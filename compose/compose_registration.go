@@ -26,7 +26,8 @@ func init() {
 // RegistrationConfig configures dynamic client registration (RFC 7591). The zero value of each field
 // means its default.
 type RegistrationConfig struct {
-	// URL is the full URL of the registration endpoint, published as registration_endpoint.
+	// URL is the full URL of the registration endpoint, published as registration_endpoint. When set,
+	// the endpoint also serves RFC 7592 reads at URL/<client_id> (see registration.Endpoint.URL).
 	URL string
 	// InitialAccessTokens are the initial access tokens (RFC 7591 §3) that may register clients.
 	InitialAccessTokens []string
@@ -104,6 +105,7 @@ func NewRegistrationEndpoint(config *Config, storage interface{}) *registration.
 		Storage: st,
 		Tokens:  tokens,
 		Config:  config,
+		URL:     config.Registration.URL,
 		Limiter: &pending.Limiter{Storage: attempts, Scope: "registration-token", PerKey: per, Global: global, Window: window},
 		Now:     config.Now,
 		Logger:  config.Logger,

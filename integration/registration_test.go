@@ -136,6 +136,14 @@ func TestRegisterDeviceClientAndRunDeviceFlow(t *testing.T) {
 	require.Equal(t, []any{"urn:ietf:params:oauth:grant-type:device_code", "refresh_token"}, body["grant_types"])
 	require.Equal(t, 1, st.count())
 
+	// The device can read its registration back (RFC 7592 §2.1).
+	req, _ = http.NewRequest(http.MethodGet, body["registration_client_uri"].(string), nil)
+	req.Header.Set("Authorization", "Bearer "+body["registration_access_token"].(string))
+	status, read := e.do(req)
+	require.Equal(t, http.StatusOK, status, "%v", read)
+	require.Equal(t, d.clientID, read["client_id"])
+	require.Equal(t, "Kiosk-onboarded phone", read["client_name"])
+
 	// Device authorization request, authenticated with an assertion whose audience is that endpoint.
 	form := d.assertion(t, e.url+"/oauth2/device/auth")
 	form.Set("scope", "openid offline_access")

@@ -38,6 +38,7 @@ func init() {
 		routes: func(s *Server, m *http.ServeMux) {
 			if ep := s.provider.Registration; ep != nil {
 				m.Handle(registrationPath, ep)
+				m.Handle("GET "+registrationPath+"/{client_id}", ep) // RFC 7592 read
 			}
 		},
 	})

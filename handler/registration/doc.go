@@ -64,5 +64,12 @@
 // Storage needs CreateClient. The memory store and the SQL store of this module have it; the SQL store
 // keeps the Metadata map and returns it through its own client type's GetMetadata.
 //
-// RFC 7592 (reading, updating and deleting a registration) is not implemented.
+// # Reading a registration (RFC 7592)
+//
+// With Endpoint.URL set, each registration also returns a registration_access_token (256 bits, stored
+// as its SHA-256 digest) and a registration_client_uri, URL/<client_id>. Mount the endpoint there too:
+// a GET with the token as a Bearer credential returns the client's current registration (without its
+// secret, which is stored only as a hash). An unknown client and a wrong token get the same 401, and
+// wrong tokens count against the caller's address in Limiter. Updating and deleting (RFC 7592 §2.2,
+// §2.3) are not implemented.
 package registration

@@ -20,9 +20,11 @@ import (
 )
 
 // Storage keeps registered clients. CreateClient stores a new client and fails, storing nothing, when a
-// client with that ID exists. The SQL store of this module implements it, and so does the memory store.
+// client with that ID exists; GetClient is fosite's (fosite.ErrNotFound for an unknown ID). The SQL
+// store of this module implements it, and so does the memory store.
 type Storage interface {
 	CreateClient(ctx context.Context, c fosite.Client) error
+	GetClient(ctx context.Context, id string) (fosite.Client, error)
 }
 
 // Config is what the endpoint reads: the hasher of client secrets (fosite's, so that fosite can check
@@ -41,6 +43,10 @@ type Endpoint struct {
 	Storage Storage
 	Tokens  TokenVerifier
 	Config  Config
+	// URL is the endpoint's full URL. When set, the endpoint also serves RFC 7592's read: each
+	// registration returns a registration_access_token and a registration_client_uri (URL/<client_id>),
+	// where a GET with that token returns the client's current registration. Empty turns reading off.
+	URL string
 	// Limiter bounds requests with a wrong or missing initial access token, per client address and in
 	// all; nil means no limit.
 	Limiter *pending.Limiter
@@ -64,7 +70,11 @@ type Response struct {
 	// ClientSecret is the plain secret, returned once; only the hash is stored. Empty for the
 	// private_key_jwt and none methods.
 	ClientSecret string
-	Metadata     *Metadata
+	// RegistrationAccessToken and RegistrationClientURI are RFC 7592's (§3), set when the endpoint has
+	// a URL: the token (returned once; only its hash is stored) reads the registration at the URI.
+	RegistrationAccessToken string
+	RegistrationClientURI   string
+	Metadata                *Metadata
 }
 
 // MarshalJSON encodes the response as RFC 7591 §3.2.1 shows it. client_secret_expires_at is 0: secrets
@@ -83,6 +93,12 @@ func (r *Response) MarshalJSON() ([]byte, error) {
 	if r.ClientSecret != "" {
 		out["client_secret"] = r.ClientSecret
 		out["client_secret_expires_at"] = 0
+	}
+	if r.RegistrationAccessToken != "" {
+		out["registration_access_token"] = r.RegistrationAccessToken
+	}
+	if r.RegistrationClientURI != "" {
+		out["registration_client_uri"] = r.RegistrationClientURI
 	}
 	return json.Marshal(out)
 }
@@ -107,9 +123,18 @@ func (e *Endpoint) log() *slog.Logger {
 // (RFC 6750 §3.1), or 429 once the caller sent too many wrong tokens.
 func (e *Endpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if r.Method != http.MethodPost {
+	switch {
+	case r.Method == http.MethodGet && e.URL != "":
+		e.read(rw, r)
+		return
+	case r.Method != http.MethodPost:
 		rw.Header().Set("Allow", http.MethodPost)
-		err := errInvalidRequest.WithHint("Register with a POST request.")
+		hint := "Register with a POST request."
+		if e.URL != "" {
+			rw.Header().Set("Allow", "GET, POST")
+			hint = "Register with a POST request; read a registration with a GET of its registration_client_uri."
+		}
+		err := errInvalidRequest.WithHint(hint)
 		err.CodeField = http.StatusMethodNotAllowed
 		e.writeError(rw, r, err)
 		return
@@ -201,6 +226,13 @@ func (e *Endpoint) Register(ctx context.Context, m *Metadata) (*Response, error)
 	meta, err := storedMetadata(m, res.ClientIDIssuedAt)
 	if err != nil {
 		return nil, err
+	}
+	if e.URL != "" {
+		if res.RegistrationAccessToken, err = e.random(32); err != nil {
+			return nil, err
+		}
+		res.RegistrationClientURI = e.clientURI(id)
+		meta[metadataRATHash] = tokenHash(res.RegistrationAccessToken)
 	}
 	c := &Client{
 		DefaultOpenIDConnectClient: fosite.DefaultOpenIDConnectClient{

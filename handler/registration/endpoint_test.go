@@ -76,12 +76,18 @@ func newFixture(t *testing.T) *fixture {
 	}
 	srv := httptest.NewServer(ep)
 	t.Cleanup(srv.Close)
+	ep.URL = srv.URL + "/register"
 	return &fixture{store: st, ep: ep, srv: srv}
 }
 
 func (f *fixture) do(t *testing.T, method, token, contentType, body string) *grantstest.Response {
 	t.Helper()
-	req, err := http.NewRequest(method, f.srv.URL, strings.NewReader(body))
+	return f.doURL(t, method, f.srv.URL+"/register", token, contentType, body)
+}
+
+func (f *fixture) doURL(t *testing.T, method, u, token, contentType, body string) *grantstest.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	require.NoError(t, err)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -109,7 +115,11 @@ func TestRegisterDeviceClientGolden(t *testing.T) {
 	id := res.String(t, "client_id")
 	require.Len(t, id, 24, "144 random bits")
 	require.NotContains(t, res.JSON(t), "client_secret", "private_key_jwt clients get no secret")
-	grantstest.Golden(t, "register_device_private_key_jwt", res, map[string]string{id: "<client_id>"})
+	rat := res.String(t, "registration_access_token")
+	require.Len(t, rat, 43)
+	require.Equal(t, f.srv.URL+"/register/"+id, res.String(t, "registration_client_uri"))
+	grantstest.Golden(t, "register_device_private_key_jwt", res, map[string]string{
+		id: "<client_id>", rat: "<registration_access_token>", f.srv.URL: "<server>"})
 
 	stored, err := f.store.GetClient(context.Background(), id)
 	require.NoError(t, err)
@@ -133,7 +143,8 @@ func TestRegisterSecretClientGolden(t *testing.T) {
 	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
 	id, secret := res.String(t, "client_id"), res.String(t, "client_secret")
 	require.Len(t, secret, 43, "256 random bits")
-	grantstest.Golden(t, "register_client_secret_post", res, map[string]string{id: "<client_id>", secret: "<client_secret>"})
+	grantstest.Golden(t, "register_client_secret_post", res, map[string]string{id: "<client_id>", secret: "<client_secret>",
+		res.String(t, "registration_access_token"): "<registration_access_token>", f.srv.URL: "<server>"})
 
 	stored, err := f.store.GetClient(context.Background(), id)
 	require.NoError(t, err)
@@ -185,7 +196,7 @@ func TestRegistrationErrorsGolden(t *testing.T) {
 	}{
 		{"missing_token", http.MethodPost, "", "application/json", deviceBody(""), 401},
 		{"bad_token", http.MethodPost, "wrong", "application/json", deviceBody(""), 401},
-		{"get", http.MethodGet, goodToken, "", "", 405},
+		{"put", http.MethodPut, goodToken, "", "", 405},
 		{"form_body", http.MethodPost, goodToken, "application/x-www-form-urlencoded", "client_name=x", 400},
 		{"oversized_body", http.MethodPost, goodToken, "application/json", `{"client_name":"` + strings.Repeat("x", 70<<10) + `"}`, 400},
 		{"malformed_json", http.MethodPost, goodToken, "application/json", `{"client_name":`, 400},
@@ -208,7 +219,7 @@ func TestRegistrationErrorsGolden(t *testing.T) {
 			case 401:
 				require.True(t, strings.HasPrefix(res.Header.Get("WWW-Authenticate"), "Bearer"))
 			case 405:
-				require.Equal(t, "POST", res.Header.Get("Allow"))
+				require.Equal(t, "GET, POST", res.Header.Get("Allow"))
 			}
 		})
 	}
@@ -243,4 +254,60 @@ func TestTokenVerifier(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, res.Status)
 	require.Equal(t, "server_error", res.Error(t))
 	require.NotContains(t, string(res.Body), "database down", "debug details stay on the server")
+}
+
+// TestReadRegistration covers RFC 7592's read: the registration access token returns the client's
+// current registration, without its secret; anything else is a 401 that does not tell whether the
+// client exists.
+func TestReadRegistration(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	res := f.register(t, deviceBody(`,"device_code_lifespan":3600,"contacts":["ops@example.com"]`))
+	require.Equal(t, http.StatusCreated, res.Status, "%s", res.Body)
+	created := res.JSON(t)
+	id, rat, uri := res.String(t, "client_id"), res.String(t, "registration_access_token"), res.String(t, "registration_client_uri")
+
+	got := f.doURL(t, http.MethodGet, uri, rat, "", "")
+	require.Equal(t, http.StatusOK, got.Status, "%s", got.Body)
+	grantstest.Golden(t, "read_device_private_key_jwt", got, map[string]string{id: "<client_id>", f.srv.URL: "<server>"})
+	read := got.JSON(t)
+	delete(created, "registration_access_token")
+	require.Equal(t, created, read, "the read returns what the registration returned, minus the token")
+
+	secret := f.register(t, `{"redirect_uris":["https://app.example/cb"],"scope":"openid"}`)
+	require.Equal(t, http.StatusCreated, secret.Status)
+	got = f.doURL(t, http.MethodGet, secret.String(t, "registration_client_uri"), secret.String(t, "registration_access_token"), "", "")
+	require.Equal(t, http.StatusOK, got.Status, "%s", got.Body)
+	require.NotContains(t, got.JSON(t), "client_secret", "only the secret's hash is stored")
+	require.Equal(t, []any{"code"}, got.JSON(t)["response_types"])
+
+	for _, tc := range []struct{ name, uri, token string }{
+		{"no token", uri, ""},
+		{"wrong token", uri, "wrong"},
+		{"other client's token", uri, secret.String(t, "registration_access_token")},
+	} {
+		res := f.doURL(t, http.MethodGet, tc.uri, tc.token, "", "")
+		require.Equal(t, http.StatusUnauthorized, res.Status, tc.name)
+		require.Equal(t, "invalid_token", res.Error(t), tc.name)
+	}
+	unknown := f.doURL(t, http.MethodGet, f.srv.URL+"/register/unknown", rat, "", "")
+	require.Equal(t, http.StatusUnauthorized, unknown.Status, "an unknown client looks like a wrong token (RFC 7592 §2.1)")
+	grantstest.Golden(t, "read_unknown_client", unknown, nil)
+	res = f.doURL(t, http.MethodGet, uri, rat, "", "")
+	require.Equal(t, http.StatusTooManyRequests, res.Status, "wrong tokens count against the address")
+	res = f.doURL(t, http.MethodGet, f.srv.URL+"/register", rat, "", "")
+	require.Equal(t, http.StatusNotFound, res.Status)
+}
+
+func TestRegisterWithoutURLHasNoReadToken(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.ep.URL = ""
+	res := f.register(t, deviceBody(""))
+	require.Equal(t, http.StatusCreated, res.Status)
+	require.NotContains(t, res.JSON(t), "registration_access_token")
+	require.NotContains(t, res.JSON(t), "registration_client_uri")
+	res = f.do(t, http.MethodGet, goodToken, "", "")
+	require.Equal(t, http.StatusMethodNotAllowed, res.Status)
+	require.Equal(t, "POST", res.Header.Get("Allow"))
 }

@@ -575,7 +575,8 @@ func knownField(name string) bool {
 	switch name {
 	case "redirect_uris", "token_endpoint_auth_method", "grant_types", "response_types", "client_name", "scope",
 		"contacts", "jwks_uri", "jwks", "software_id", "software_version", "token_endpoint_auth_signing_alg",
-		"client_id", "client_secret", "client_id_issued_at", "client_secret_expires_at":
+		"client_id", "client_secret", "client_id_issued_at", "client_secret_expires_at",
+		"registration_access_token", "registration_client_uri", metadataRATHash:
 		return true
 	}
 	return strings.HasPrefix(name, "backchannel_")
