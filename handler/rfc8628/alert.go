@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -88,21 +87,20 @@ type Alerter struct {
 	Now func() time.Time
 }
 
-// Errors of Deactivate. Both are 400 invalid_request with a hint a person can read.
+// Errors of Deactivate, wrapped in an invalid_request (400) whose hint a person can read; test with
+// errors.Is.
 var (
-	// ErrInvalidLink: the link is malformed, forged or expired.
-	ErrInvalidLink = &fosite.RFC6749Error{
-		ErrorField:       "invalid_request",
-		DescriptionField: "The deactivation link is not valid or has expired.",
-		CodeField:        http.StatusBadRequest,
-	}
+	// ErrInvalidLink: the link is malformed, forged, expired, or names a grant that is gone.
+	ErrInvalidLink = errors.New("rfc8628: the deactivation link is not valid or has expired")
 	// ErrLinkUsed: the link was used already.
-	ErrLinkUsed = &fosite.RFC6749Error{
-		ErrorField:       "invalid_request",
-		DescriptionField: "The deactivation link has already been used.",
-		CodeField:        http.StatusBadRequest,
-	}
+	ErrLinkUsed = errors.New("rfc8628: the deactivation link has already been used")
 )
+
+func invalidLink(hint string) error {
+	return fosite.ErrInvalidRequest.WithHint(hint).WithWrap(ErrInvalidLink)
+}
+
+const badLink = "The deactivation link is not valid or has expired."
 
 func (a *Alerter) now() time.Time {
 	if a.Now != nil {
@@ -222,11 +220,11 @@ const maxLinkToken = 1024
 // what it names. It does not check single use; Deactivate does.
 func (a *Alerter) ParseLinkToken(ctx context.Context, token string, now time.Time) (requestID, subject string, exp time.Time, err error) {
 	if len(token) > maxLinkToken {
-		return "", "", time.Time{}, ErrInvalidLink
+		return "", "", time.Time{}, invalidLink(badLink)
 	}
 	parts := strings.Split(token, ".")
 	if len(parts) != 5 || parts[0] != "v1" {
-		return "", "", time.Time{}, ErrInvalidLink
+		return "", "", time.Time{}, invalidLink(badLink)
 	}
 	k, err := a.key(ctx)
 	if err != nil {
@@ -236,17 +234,17 @@ func (a *Alerter) ParseLinkToken(ctx context.Context, token string, now time.Tim
 	m.Write([]byte(strings.Join(parts[:4], ".")))
 	sig, err := base64.RawURLEncoding.DecodeString(parts[4])
 	if err != nil || !hmac.Equal(sig, m.Sum(nil)) {
-		return "", "", time.Time{}, ErrInvalidLink
+		return "", "", time.Time{}, invalidLink(badLink)
 	}
 	rid, err1 := base64.RawURLEncoding.DecodeString(parts[1])
 	sub, err2 := base64.RawURLEncoding.DecodeString(parts[2])
 	sec, err3 := strconv.ParseInt(parts[3], 10, 64)
 	if err1 != nil || err2 != nil || err3 != nil {
-		return "", "", time.Time{}, ErrInvalidLink
+		return "", "", time.Time{}, invalidLink(badLink)
 	}
 	exp = time.Unix(sec, 0).UTC()
 	if !now.Before(exp) {
-		return "", "", time.Time{}, ErrInvalidLink.WithHint("The link has expired.")
+		return "", "", time.Time{}, invalidLink("The deactivation link has expired.")
 	}
 	return string(rid), string(sub), exp, nil
 }
@@ -268,16 +266,16 @@ func (a *Alerter) Deactivate(ctx context.Context, token string) (*Deactivated, e
 	}
 	g, err := a.Storage.GetPendingGrantByRequestID(ctx, pending.KindDeviceCode, rid)
 	if errors.Is(err, pending.ErrNotFound) {
-		return nil, ErrInvalidLink.WithHint("The device connection no longer exists.")
+		return nil, invalidLink("The device connection no longer exists.")
 	} else if err != nil {
 		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	if g.Subject != subject {
-		return nil, ErrInvalidLink
+		return nil, invalidLink(badLink)
 	}
 	sum := sha256.Sum256([]byte(token))
 	if err := a.Storage.UseOnce(ctx, "device-deactivate|"+base64.RawURLEncoding.EncodeToString(sum[:]), exp, now); errors.Is(err, pending.ErrStateChanged) {
-		return nil, ErrLinkUsed
+		return nil, fosite.ErrInvalidRequest.WithHint("The deactivation link has already been used.").WithWrap(ErrLinkUsed)
 	} else if err != nil {
 		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}

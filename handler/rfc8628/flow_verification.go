@@ -3,6 +3,7 @@ package rfc8628
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -178,19 +179,17 @@ func (v *Verifier) Approve(ctx context.Context, userCode, remoteAddr string, d p
 	if v.Alerter != nil {
 		if err := v.Alerter.Alert(ctx, a, d.Subject, v.now()); err != nil {
 			// The approval stands; the caller decides whether to tell the user the alert failed.
-			return a, ErrAlertFailed.WithWrap(err).WithDebug(err.Error())
+			return a, fosite.ErrServerError.WithHint("The device was approved, but the notification could not be sent.").
+				WithWrap(fmt.Errorf("%w: %v", ErrAlertFailed, err)).WithDebug(err.Error())
 		}
 	}
 	return a, nil
 }
 
-// ErrAlertFailed is returned with the Authorization by Approve when the approval was recorded but the
-// alert could not be sent. Callers may show the approval as done and log the error.
-var ErrAlertFailed = &fosite.RFC6749Error{
-	ErrorField:       "server_error",
-	DescriptionField: "The device was approved, but the notification could not be sent.",
-	CodeField:        http.StatusInternalServerError,
-}
+// ErrAlertFailed is wrapped in the server_error Approve returns, together with the Authorization, when
+// the approval was recorded but the alert could not be sent. Callers may show the approval as done
+// and log the error.
+var ErrAlertFailed = errors.New("rfc8628: the approval alert could not be sent")
 
 func (v *Verifier) approve(ctx context.Context, a *Authorization, d pending.Decision, remoteAddr string, data map[string]any) error {
 	d.Approved = true

@@ -33,13 +33,14 @@ var (
 		DescriptionField: "Only kiosk staff may list and decide device requests for others.",
 		CodeField:        http.StatusForbidden,
 	}
-	// ErrUnknownAccount: no account has that identifier (400).
-	ErrUnknownAccount = &fosite.RFC6749Error{
-		ErrorField:       "invalid_request",
-		DescriptionField: "No account has that identifier.",
-		CodeField:        http.StatusBadRequest,
-	}
+	// ErrUnknownAccount: no account has that identifier. Accounts implementations return it; the kiosk
+	// API answers invalid_request (400) wrapping it, so test with errors.Is.
+	ErrUnknownAccount = errors.New("rfc8628: no account has that identifier")
 )
+
+func unknownAccount(hint string) error {
+	return fosite.ErrInvalidRequest.WithHint(hint).WithWrap(ErrUnknownAccount)
+}
 
 // Kiosk is the staff API of the staffed-kiosk deployment (IETF OAuth list, "device flow at a staffed
 // kiosk"): the device sends the person's account identifier as login_hint; at a trusted kiosk a staff
@@ -124,11 +125,11 @@ func (k *Kiosk) checkStaff(ctx context.Context, actor string) error {
 
 func (k *Kiosk) resolve(ctx context.Context, loginHint string) (string, error) {
 	if strings.TrimSpace(loginHint) == "" {
-		return "", ErrUnknownAccount.WithHint("Enter the account identifier.")
+		return "", unknownAccount("Enter the account identifier.")
 	}
 	subject, err := k.Accounts.ResolveAccount(ctx, loginHint)
 	if errors.Is(err, ErrUnknownAccount) || (err == nil && subject == "") {
-		return "", ErrUnknownAccount
+		return "", unknownAccount("No account has that identifier.")
 	} else if err != nil {
 		return "", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
