@@ -167,10 +167,19 @@ func (c *callbacks) all() []callback {
 	return append([]callback{}, c.received...)
 }
 
+// fixtureStore is what the fixture needs of a store; the memory and SQL stores have it all.
+type fixtureStore interface {
+	fosite.Storage
+	ciba.Storage
+	pending.AttemptStorage
+	outbox.Storage
+	SetClient(ctx context.Context, c fosite.Client) error
+}
+
 type fixture struct {
 	p         *compose.Provider
 	cfg       *compose.Config
-	store     *memory.MemoryStore
+	store     fixtureStore
 	clock     *grantstest.Clock
 	dir       *directory
 	ad        *inbox
@@ -183,6 +192,11 @@ type fixture struct {
 }
 
 func newFixture(t *testing.T, configure func(*compose.Config)) *fixture {
+	t.Helper()
+	return newFixtureOn(t, configure, memory.New())
+}
+
+func newFixtureOn(t *testing.T, configure func(*compose.Config), store fixtureStore) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	clock := grantstest.NewClock(time.Now().UTC().Truncate(time.Second))
@@ -204,7 +218,6 @@ func newFixture(t *testing.T, configure func(*compose.Config)) *fixture {
 	if configure != nil {
 		configure(cfg)
 	}
-	store := memory.New()
 	key := grantstest.Key(t)
 	keyGetter := func(context.Context) (interface{}, error) { return key, nil }
 	strategy := &fcompose.CommonStrategy{

@@ -28,7 +28,9 @@ func idTokenClaims(t *testing.T, token string) map[string]interface{} {
 	return m
 }
 
-func aliceForm() []string { return []string{"scope", "openid profile offline_access", "login_hint", "alice"} }
+func aliceForm() []string {
+	return []string{"scope", "openid profile offline_access", "login_hint", "alice"}
+}
 
 func TestTokenPoll(t *testing.T) {
 	t.Parallel()
