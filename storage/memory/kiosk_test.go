@@ -1,0 +1,20 @@
+package memory_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/ory/fosite"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fosite-contrib/grants/storage/memory"
+	"github.com/fosite-contrib/grants/storage/storagetest"
+)
+
+func TestKioskConformance(t *testing.T) {
+	storagetest.RunKioskStorageTests(t, func(t *testing.T, c fosite.Client) storagetest.KioskStore {
+		s := memory.New()
+		require.NoError(t, s.SetClient(context.Background(), c))
+		return s
+	})
+}
