@@ -152,7 +152,11 @@ func RunKioskStorageTests(t *testing.T, newStore KioskFactory) {
 		require.ErrorIs(t, s.DecidePendingGrant(ctx, g.Kind, g.HandleSignature, approve("alice"), now), pending.ErrStateChanged)
 		_, err = s.GetPendingGrantByUserCode(ctx, g.Kind, g.UserCodeSignature, now, nil)
 		require.ErrorIs(t, err, pending.ErrNotFound)
-		f.grant(t, func(n *pending.Grant) { n.UserCodeSignature = g.UserCodeSignature; n.CreatedAt = now; n.ExpiresAt = now.Add(time.Minute) })
+		f.grant(t, func(n *pending.Grant) {
+			n.UserCodeSignature = g.UserCodeSignature
+			n.CreatedAt = now
+			n.ExpiresAt = now.Add(time.Minute)
+		})
 
 		// Expiring again, later, does not move the expiry.
 		require.NoError(t, s.ExpirePendingGrant(ctx, g.Kind, g.HandleSignature, now.Add(time.Hour)))
