@@ -1,7 +1,502 @@
 package server
 
-// CIBAOptions configure the example's ciba demo.
-type CIBAOptions struct{}
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
 
-// cibaState is the example's ciba state.
-type cibaState struct{}
+	"github.com/ory/fosite"
+	fcompose "github.com/ory/fosite/compose"
+
+	"github.com/fosite-contrib/grants/compose"
+	"github.com/fosite-contrib/grants/handler/ciba"
+	"github.com/fosite-contrib/grants/handler/ciba/linkchannel"
+	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/outbox"
+	"github.com/fosite-contrib/grants/storage/memory"
+)
+
+// The example's OpenID CIBA demo:
+//
+//   - POST /oauth2/bc-authorize is the backchannel authentication endpoint (CIBA Core §7);
+//   - demo-ciba-poll, demo-ciba-ping and demo-ciba-push are confidential clients, one per delivery
+//     mode, with the secret DemoCIBASecret; all three opt in to the enrolment fallback;
+//   - login_hint names a demo user: "alice", "bob", or their e-mail address;
+//   - alice's authentication device is her e-mail: each request sends her a link (see /dev/outbox)
+//     to an approve/deny page (package handler/ciba/linkchannel);
+//   - bob has no device: a request for him is answered with a user code; at /ciba/enroll he signs in,
+//     links his e-mail as his device and approves; later requests reach him by e-mail;
+//   - /ciba lists the signed-in user's pending requests, to approve or deny there (a demo
+//     authentication device);
+//   - POST /admin/ciba/approve and /admin/ciba/deny decide by auth_req_id;
+//   - ping and push callbacks leave through the durable outbox, delivered by a worker that runs with
+//     the server (loopback http allowed: DEMO).
+
+// DemoCIBASecret is the client secret of demo-ciba-poll, demo-ciba-ping and demo-ciba-push. DEMO:
+// published in the README.
+const DemoCIBASecret = "demo-ciba-secret"
+
+// The demo notification endpoints, where `go run ./example/client ciba -mode ping|push` listens.
+const (
+	DefaultCIBAPingEndpoint = "http://127.0.0.1:8091/cb"
+	DefaultCIBAPushEndpoint = "http://127.0.0.1:8092/cb"
+)
+
+// CIBAOptions configure the example's CIBA demo.
+type CIBAOptions struct {
+	// PingEndpoint and PushEndpoint are the backchannel_client_notification_endpoint of demo-ciba-ping
+	// and demo-ciba-push; empty means DefaultCIBAPingEndpoint and DefaultCIBAPushEndpoint. Tests point
+	// them at their own listener.
+	PingEndpoint string
+	PushEndpoint string
+	// PollingInterval overrides the CIBA polling interval (default 5s).
+	PollingInterval time.Duration
+	// AskDateOfBirth makes the e-mail link page ask for the user's date of birth before an approval
+	// (a knowledge factor on top of the mailbox; DEMO dates: alice 1865-11-26, bob 1998-04-12).
+	AskDateOfBirth bool
+	// NoWorker leaves the outbox worker off; callbacks then wait for DrainCIBAOutbox. Tests that want
+	// to deliver at a moment of their choosing use it.
+	NoWorker bool
+}
+
+// cibaState is the example's CIBA state.
+type cibaState struct {
+	// DEMO: the users' authentication devices are kept in memory (lost on restart, alice's re-added).
+	mu      sync.Mutex
+	devices map[string][]ciba.Device
+
+	link   *linkchannel.Channel
+	worker *outbox.Worker
+}
+
+// DEMO: dates of birth for the optional knowledge check.
+var demoBirthDates = map[string]string{"alice": "1865-11-26", "bob": "1998-04-12"}
+
+func init() {
+	modules = append(modules, module{name: "ciba", factories: cibaFactories, setup: setupCIBA, routes: cibaRoutes})
+	titles["ciba_requests"] = "Sign-in requests"
+	titles["ciba_enroll_enter"] = "Link a sign-in device"
+	titles["ciba_enroll_confirm"] = "Link a sign-in device"
+	titles["ciba_enroll_done"] = "Link a sign-in device"
+}
+
+// cibaFactories registers compose.CIBAFactory after filling in the CIBA configuration; the factory
+// receives the composed *compose.Config, which is where the grant reads its settings.
+func cibaFactories(s *Server) []fcompose.Factory {
+	s.ciba.devices = map[string][]ciba.Device{
+		"alice": {{ID: demoUsers["alice"].Email, Kind: "email"}}, // DEMO: alice's device is her mailbox
+	}
+	return []fcompose.Factory{func(config fosite.Configurator, storage, strategy interface{}) interface{} {
+		if cfg, ok := config.(*compose.Config); ok {
+			iss := s.opts.Issuer
+			cfg.CIBA.BackchannelURL = iss + "/oauth2/bc-authorize"
+			cfg.CIBA.VerificationURI = iss + "/ciba/enroll"
+			cfg.CIBA.PollingInterval = s.opts.CIBA.PollingInterval
+			cfg.CIBA.Resolver = cibaResolver{s}
+			cfg.CIBA.Devices = cibaDevices{s}
+			cfg.CIBA.Enroller = cibaEnroller{s}
+			cfg.CIBA.AllowLoopbackHTTP = true // DEMO: the example client listens on loopback http
+		}
+		return compose.CIBAFactory(config, storage, strategy)
+	}}
+}
+
+// demoCIBAHash is bcrypt(cost 10) of DemoCIBASecret, computed once.
+var demoCIBAHash = sync.OnceValues(func() ([]byte, error) {
+	return (&fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}).Hash(context.Background(), []byte(DemoCIBASecret))
+})
+
+func setupCIBA(ctx context.Context, s *Server) error {
+	p := s.provider.CIBA
+	if p == nil {
+		return errors.New("the CIBA grant was not composed")
+	}
+	hash, err := demoCIBAHash()
+	if err != nil {
+		return err
+	}
+	ping, push := s.opts.CIBA.PingEndpoint, s.opts.CIBA.PushEndpoint
+	if ping == "" {
+		ping = DefaultCIBAPingEndpoint
+	}
+	if push == "" {
+		push = DefaultCIBAPushEndpoint
+	}
+	for _, c := range []struct {
+		mode     ciba.DeliveryMode
+		endpoint string
+	}{{ciba.ModePoll, ""}, {ciba.ModePing, ping}, {ciba.ModePush, push}} {
+		client := &ciba.DefaultClient{
+			DefaultOpenIDConnectClient: &fosite.DefaultOpenIDConnectClient{
+				DefaultClient: &fosite.DefaultClient{
+					ID: "demo-ciba-" + string(c.mode), Secret: hash, Scopes: demoScopes,
+					GrantTypes: []string{string(ciba.GrantType), "refresh_token"},
+				},
+				TokenEndpointAuthMethod: "client_secret_basic",
+			},
+			Name:                                  "Demo CIBA app (" + string(c.mode) + ")",
+			BackchannelTokenDeliveryMode:          c.mode,
+			BackchannelClientNotificationEndpoint: c.endpoint,
+			BackchannelEnrollmentFallback:         true,
+		}
+		if err := s.store.SetClient(ctx, client); err != nil {
+			return err
+		}
+	}
+
+	// The e-mail link channel is alice's (and, once enrolled, bob's) authentication device.
+	links, ok := s.store.(linkchannel.Store)
+	if !ok {
+		links = &memory.CIBALinkStore{} // DEMO: links of the in-memory store are kept beside it
+	}
+	lc := linkchannel.Config{
+		Sender: s.sender, Store: links, Secrets: s.provider.Config, LinkURL: s.opts.Issuer + "/ciba/link",
+		Decider: p.Decider,
+		NewSession: func(_ context.Context, subject string, authTime time.Time) fosite.Session {
+			return s.newSession(subject, authTime)
+		},
+		Now: s.opts.Now, Logger: s.log,
+	}
+	if s.opts.CIBA.AskDateOfBirth {
+		lc.Knowledge = demoBirthDateCheck{}
+		lc.Limiter = &pending.Limiter{Storage: s.store, Scope: "ciba-link-knowledge", PerKey: 5, Window: 15 * time.Minute}
+	}
+	if s.ciba.link, err = linkchannel.New(lc); err != nil {
+		return err
+	}
+
+	// Ping and push callbacks: a worker drains the outbox the decisions write to.
+	if p.Outbox != nil {
+		s.ciba.worker = &outbox.Worker{
+			Storage: p.Outbox.Storage, Sealer: p.Outbox.Sealer,
+			Deliverer: outbox.NewWebhook(outbox.WebhookConfig{AllowLoopback: true, Now: s.opts.Now}), // DEMO: loopback http
+			Now:       s.opts.Now, Logger: s.log, Poll: 2 * time.Second,
+		}
+		if !s.opts.CIBA.NoWorker {
+			p.Decider.Kick = s.ciba.worker.Kick
+			go func() {
+				if err := s.ciba.worker.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+					s.log.Error("ciba outbox worker stopped", slog.String("error", err.Error()))
+				}
+			}()
+			go s.expirePush(ctx)
+		}
+	}
+	return nil
+}
+
+// expirePush tells push clients about requests that expired unanswered (CIBA Core §12), every minute.
+func (s *Server) expirePush(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.provider.CIBA.Decider.ExpirePush(ctx, 100); err != nil {
+				s.log.Error("ciba: expiring push requests failed", slog.String("error", err.Error()))
+			} else if n > 0 {
+				s.ciba.worker.Kick()
+			}
+		}
+	}
+}
+
+// DrainCIBAOutbox delivers the ping and push callbacks that are due now, once, and returns how many it
+// attempted (for tests and tools; the worker does this on its own).
+func (s *Server) DrainCIBAOutbox(ctx context.Context) (int, error) {
+	if s.ciba.worker == nil {
+		return 0, errors.New("example: no CIBA outbox")
+	}
+	return s.ciba.worker.DrainOnce(ctx)
+}
+
+func cibaRoutes(s *Server, m *http.ServeMux) {
+	m.Handle("/oauth2/bc-authorize", s.provider.CIBA.Backchannel)
+	m.Handle("/ciba/link/", s.ciba.link.Handler())
+	m.HandleFunc("GET /ciba", s.cibaPage)
+	m.HandleFunc("POST /ciba", s.cibaDecide)
+	m.HandleFunc("GET /ciba/enroll", s.cibaEnrollPage)
+	m.HandleFunc("POST /ciba/enroll", s.cibaEnrollDecide)
+	m.HandleFunc("POST /admin/ciba/approve", s.admin(s.adminCIBADecide(true)))
+	m.HandleFunc("POST /admin/ciba/deny", s.admin(s.adminCIBADecide(false)))
+}
+
+// cibaResolver resolves the demo's login hints (CIBA Core §7.1): a user name or an e-mail address;
+// id_token_hint names the subject of an ID token this server issued. login_hint_token is not supported.
+type cibaResolver struct{ s *Server }
+
+func (r cibaResolver) ResolveHint(_ context.Context, h ciba.Hint) (*ciba.User, error) {
+	var subject string
+	switch h.Kind {
+	case ciba.HintLoginHint:
+		v := strings.ToLower(strings.TrimSpace(h.Value))
+		for _, u := range demoUsers {
+			if v == u.Subject || v == strings.ToLower(u.Email) {
+				subject = u.Subject
+			}
+		}
+	case ciba.HintIDTokenHint:
+		if _, ok := demoUsers[h.Subject]; ok {
+			subject = h.Subject
+		}
+	}
+	if subject == "" {
+		return nil, ciba.ErrUnknownUserID
+	}
+	return &ciba.User{Subject: subject, Devices: r.s.ciba.devicesOf(subject)}, nil
+}
+
+func (c *cibaState) devicesOf(subject string) []ciba.Device {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]ciba.Device(nil), c.devices[subject]...)
+}
+
+// cibaEnroller links the user's e-mail address as their authentication device during the enrolment
+// fallback. DEMO: a real server would verify the address (or pair an app) first.
+type cibaEnroller struct{ s *Server }
+
+func (e cibaEnroller) Enroll(_ context.Context, subject string, _ ciba.Request) error {
+	u, ok := demoUsers[subject]
+	if !ok {
+		return fmt.Errorf("example: no demo user %q", subject)
+	}
+	c := &e.s.ciba
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.devices[subject] = []ciba.Device{{ID: u.Email, Kind: "email"}}
+	return nil
+}
+
+// cibaDevices reaches users through the e-mail link channel (made in setup, after Compose).
+type cibaDevices struct{ s *Server }
+
+func (d cibaDevices) Notify(ctx context.Context, n ciba.Notification) error {
+	if d.s.ciba.link == nil {
+		return errors.New("example: the CIBA link channel is not set up")
+	}
+	return d.s.ciba.link.Notify(ctx, n)
+}
+
+// demoBirthDateCheck asks for the demo users' dates of birth on the link page.
+type demoBirthDateCheck struct{}
+
+func (demoBirthDateCheck) Fields(_ context.Context, subject string) []linkchannel.Field {
+	if _, ok := demoBirthDates[subject]; !ok {
+		return nil
+	}
+	return []linkchannel.Field{{Name: "birthdate", Label: "Your date of birth", Type: "date", Autocomplete: "bday"}}
+}
+
+func (demoBirthDateCheck) Verify(_ context.Context, subject string, form url.Values) error {
+	want, ok := demoBirthDates[subject]
+	if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(form.Get("birthdate"))), []byte(want)) != 1 {
+		return linkchannel.ErrWrongAnswer
+	}
+	return nil
+}
+
+// cibaRequestView is a pending request as the /ciba page shows it.
+type cibaRequestView struct {
+	ciba.Request
+	Scopes []scopeView
+}
+
+// cibaPage is the demo authentication device: the signed-in user's pending requests (CIBA Core §8).
+func (s *Server) cibaPage(rw http.ResponseWriter, r *http.Request) {
+	who := s.requireSignIn(rw, r)
+	if who == nil {
+		return
+	}
+	s.renderCIBARequests(rw, r, who, http.StatusOK, "", "")
+}
+
+func (s *Server) renderCIBARequests(rw http.ResponseWriter, r *http.Request, who *signedIn, status int, done, errMsg string) {
+	reqs, err := s.provider.CIBA.Decider.Pending(r.Context(), who.Subject)
+	if err != nil {
+		s.log.Error("ciba: listing requests failed", slog.String("error", err.Error()))
+		errMsg = "Something went wrong. Try again."
+	}
+	views := make([]cibaRequestView, 0, len(reqs))
+	for _, q := range reqs {
+		if q.ClientName == "" {
+			q.ClientName = q.ClientID
+		}
+		views = append(views, cibaRequestView{Request: q, Scopes: describeScopes(q.Scopes)})
+	}
+	s.render(rw, status, "ciba_requests", map[string]interface{}{
+		"Who": who, "Requests": views, "Devices": s.ciba.devicesOf(who.Subject), "Done": done, "Error": errMsg,
+	})
+}
+
+// cibaDecide approves or denies one of the signed-in user's requests.
+func (s *Server) cibaDecide(rw http.ResponseWriter, r *http.Request) {
+	who := s.requireSignIn(rw, r)
+	if who == nil {
+		return
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+		s.renderCIBARequests(rw, r, who, http.StatusForbidden, "", "The form expired. Try again.")
+		return
+	}
+	ref, approve := r.PostFormValue("ref"), r.PostFormValue("action") == "approve"
+	var err error
+	if approve {
+		err = s.provider.CIBA.Decider.Approve(r.Context(), ref, pending.Decision{Subject: who.Subject, Session: s.newSession(who.Subject, who.AuthTime)})
+	} else {
+		err = s.provider.CIBA.Decider.Deny(r.Context(), ref, who.Subject)
+	}
+	switch {
+	case errors.Is(err, ciba.ErrRequestNotFound):
+		s.renderCIBARequests(rw, r, who, http.StatusConflict, "", "That request was already answered, or it expired.")
+	case err != nil:
+		s.renderCIBARequests(rw, r, who, statusOf(err), "", "Something went wrong. Try again.")
+	case approve:
+		s.renderCIBARequests(rw, r, who, http.StatusOK, "Approved. You can return to the app.", "")
+	default:
+		s.renderCIBARequests(rw, r, who, http.StatusOK, "Denied. The app gets no access.", "")
+	}
+}
+
+// cibaEnrollPage is the enrolment fallback's verification URI: the user signs in, enters (or arrives
+// with) the user code, and sees who asks for what before linking a device (RFC 8628 §3.3, §5.4).
+func (s *Server) cibaEnrollPage(rw http.ResponseWriter, r *http.Request) {
+	who := s.requireSignIn(rw, r) // DEMO: a password; the seed asks for strong authentication here
+	if who == nil {
+		return
+	}
+	code := r.URL.Query().Get("user_code")
+	data := map[string]interface{}{"Who": who}
+	if code == "" {
+		s.render(rw, http.StatusOK, "ciba_enroll_enter", data)
+		return
+	}
+	e, err := s.provider.CIBA.Enrollment.Lookup(r.Context(), code, remoteAddr(r))
+	if err != nil {
+		data["Error"] = cibaUserMessage(err)
+		s.render(rw, statusOf(err), "ciba_enroll_enter", data)
+		return
+	}
+	data["E"] = e
+	data["ClientName"] = clientNameOf(e.Request)
+	data["Scopes"] = describeScopes(e.Scopes)
+	data["Email"] = demoUsers[who.Subject].Email
+	data["FromLink"] = r.URL.Query().Get("entered") == ""
+	s.render(rw, http.StatusOK, "ciba_enroll_confirm", data)
+}
+
+// cibaEnrollDecide links the signed-in user's e-mail as their device and approves, or denies.
+func (s *Server) cibaEnrollDecide(rw http.ResponseWriter, r *http.Request) {
+	who := s.requireSignIn(rw, r)
+	if who == nil {
+		return
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+		s.render(rw, http.StatusForbidden, "ciba_enroll_enter", map[string]interface{}{"Who": who, "Error": "The form expired. Enter the code again."})
+		return
+	}
+	code, approve := r.PostFormValue("user_code"), r.PostFormValue("action") == "approve"
+	var (
+		e   *ciba.Enrollment
+		err error
+	)
+	if approve {
+		e, err = s.provider.CIBA.Enrollment.Approve(r.Context(), code, remoteAddr(r),
+			pending.Decision{Subject: who.Subject, Session: s.newSession(who.Subject, who.AuthTime)})
+	} else {
+		e, err = s.provider.CIBA.Enrollment.Deny(r.Context(), code, remoteAddr(r), who.Subject)
+	}
+	if err != nil {
+		s.render(rw, statusOf(err), "ciba_enroll_enter", map[string]interface{}{"Who": who, "Error": cibaUserMessage(err)})
+		return
+	}
+	s.render(rw, http.StatusOK, "ciba_enroll_done", map[string]interface{}{"Who": who, "Approved": approve, "ClientName": clientNameOf(e.Request)})
+}
+
+func clientNameOf(r ciba.Request) string {
+	if r.ClientName != "" {
+		return r.ClientName
+	}
+	return r.ClientID
+}
+
+func cibaUserMessage(err error) string {
+	switch {
+	case errors.Is(err, pending.ErrTooManyAttempts):
+		return "Too many wrong codes were entered. Wait a few minutes and try again."
+	case errors.Is(err, ciba.ErrInvalidUserCode), errors.Is(err, ciba.ErrRequestNotFound):
+		return "That code is not valid. Check it in the app: it may have expired or been used already."
+	}
+	return "Something went wrong. Try again."
+}
+
+// adminCIBADecide approves or denies a CIBA request by its auth_req_id (form auth_req_id, optional
+// subject, which must then be the user the request is for). The admin API holds the auth_req_id, not
+// the request's reference, so it finds the request by the handle's signature, as the token endpoint
+// does. A fallback request has no user yet: it is decided at the enrolment page.
+func (s *Server) adminCIBADecide(approve bool) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		id := r.PostFormValue("auth_req_id")
+		if id == "" {
+			writeRFCError(rw, fosite.ErrInvalidRequest.WithHint("The 'auth_req_id' parameter is missing."))
+			return
+		}
+		p := s.provider.CIBA
+		sig, err := p.Token.Codes.HandleSignature(ctx, id)
+		if err != nil {
+			writeRFCError(rw, err)
+			return
+		}
+		g, err := s.store.GetPendingGrant(ctx, pending.KindCIBA, sig, nil)
+		if errors.Is(err, pending.ErrNotFound) {
+			writeRFCError(rw, fosite.ErrInvalidGrant.WithHint("The auth_req_id is unknown."))
+			return
+		} else if err != nil {
+			writeRFCError(rw, fosite.ErrServerError.WithWrap(err))
+			return
+		}
+		ref := g.Extra["ciba_ref"]
+		rec, err := p.Decider.Storage.GetCIBARecord(ctx, ref)
+		if err != nil {
+			writeRFCError(rw, fosite.ErrInvalidGrant.WithHint("The auth_req_id is unknown."))
+			return
+		}
+		subject := r.PostFormValue("subject")
+		if subject == "" {
+			subject = rec.Subject
+		}
+		if subject == "" {
+			writeRFCError(rw, fosite.ErrInvalidRequest.WithHint("This request waits for the user to link a device at the enrolment page; it has no user yet."))
+			return
+		}
+		if approve {
+			err = p.Decider.Approve(ctx, ref, pending.Decision{Subject: subject, Actor: "admin", Session: s.newSession(subject, time.Now())})
+		} else {
+			err = p.Decider.Deny(ctx, ref, subject)
+		}
+		if errors.Is(err, ciba.ErrRequestNotFound) {
+			writeRFCError(rw, fosite.ErrInvalidGrant.WithHint("The request is not pending for that subject: already decided, expired, or another user's."))
+			return
+		} else if err != nil {
+			writeRFCError(rw, err)
+			return
+		}
+		status := "denied"
+		if approve {
+			status = "approved"
+		}
+		writeJSON(rw, http.StatusOK, map[string]interface{}{"status": status, "client_id": rec.ClientID, "subject": subject, "request_id": g.Request.GetID()})
+	}
+}
