@@ -1,0 +1,289 @@
+package integration
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fosite-contrib/grants/example/server"
+	"github.com/fosite-contrib/grants/handler/otp"
+	"github.com/fosite-contrib/grants/notify"
+	"github.com/fosite-contrib/grants/notify/notifytest"
+)
+
+const otpGrantType = string(otp.DefaultGrantType)
+
+// kioskAuth is demo-kiosk's client_secret_basic header.
+var kioskAuth = func() http.Header {
+	r, _ := http.NewRequest(http.MethodGet, "/", nil)
+	r.SetBasicAuth("demo-kiosk", url.QueryEscape(server.DemoKioskSecret))
+	return http.Header{"Authorization": r.Header["Authorization"]}
+}()
+
+// withSMTP makes the example server send its mail through a real SMTP server running in the test.
+func withSMTP(t *testing.T) (*notifytest.SMTPServer, func(*server.Options)) {
+	t.Helper()
+	smtp := notifytest.NewSMTPServer(t)
+	sender, err := notify.NewSMTP(smtp.Config())
+	require.NoError(t, err)
+	return smtp, func(o *server.Options) { o.Sender = sender }
+}
+
+var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
+
+// codeFrom reads the code from a received mail's subject ("Your code for demo-kiosk: 123456").
+func codeFrom(t *testing.T, m notifytest.Mail) string {
+	t.Helper()
+	code := sixDigits.FindString(m.Header.Get("Subject"))
+	require.NotEmpty(t, code, "subject %q", m.Header.Get("Subject"))
+	return code
+}
+
+func (e *env) otpIdentify(hint string) map[string]interface{} {
+	e.t.Helper()
+	status, body := e.post("/oauth2/otp", url.Values{"login_hint": {hint}, "scope": {"openid profile usage:read"}}, kioskAuth)
+	require.Equal(e.t, http.StatusOK, status, "body: %v", body)
+	return body
+}
+
+func (e *env) otpSend(oob, channel string) (int, map[string]interface{}) {
+	e.t.Helper()
+	return e.post("/oauth2/otp", url.Values{"oob_code": {oob}, "channel": {channel}}, kioskAuth)
+}
+
+func (e *env) otpRedeem(oob, code string) (int, map[string]interface{}) {
+	e.t.Helper()
+	return e.post("/oauth2/token", url.Values{"grant_type": {otpGrantType}, "oob_code": {oob}, "binding_code": {code}}, kioskAuth)
+}
+
+// TestOTPStoryOverSMTP: the seed's kiosk story over real HTTP, with the code travelling through a real
+// SMTP server (STARTTLS, AUTH) to the person's mailbox.
+func TestOTPStoryOverSMTP(t *testing.T) {
+	t.Parallel()
+	smtp, opt := withSMTP(t)
+	e := start(t, opt)
+
+	// Discovery tells a client where the challenge endpoint is and which grant type to use.
+	status, meta := e.do(mustGet(t, e.url+"/.well-known/openid-configuration"))
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, e.url+"/oauth2/otp", meta["otp_challenge_endpoint"])
+	require.Contains(t, meta["grant_types_supported"], otpGrantType)
+
+	ch := e.otpIdentify("1 Main St")
+	require.Equal(t, []interface{}{
+		map[string]interface{}{"id": "sms-1", "type": "sms", "destination": "***-***-4567"},
+		map[string]interface{}{"id": "email-1", "type": "email", "destination": "a***@e***.com"},
+	}, ch["channels"], "the kiosk sees masked destinations only")
+	oob := ch["oob_code"].(string)
+
+	status, sent := e.otpSend(oob, "email-1")
+	require.Equal(t, http.StatusOK, status, "body: %v", sent)
+	require.Equal(t, "prompt", sent["binding_method"])
+	require.EqualValues(t, 30, sent["interval"])
+
+	m := smtp.Next(t)
+	require.Equal(t, []string{"alice@example.com"}, m.To)
+	require.True(t, m.TLS, "the code travelled over TLS")
+	code := codeFrom(t, m)
+	raw := string(m.Raw)
+	for _, want := range []string{"demo-kiosk", "See your energy use", "Confirm who you are", "expires in 5 minutes", "Never share this code"} {
+		require.Contains(t, raw, want)
+	}
+
+	status, tok := e.otpRedeem(oob, code)
+	require.Equal(t, http.StatusOK, status, "body: %v", tok)
+	require.Equal(t, "openid profile usage:read", tok["scope"])
+	require.NotEmpty(t, tok["id_token"])
+
+	// The token works at userinfo, for the account the address named.
+	req := mustGet(t, e.url+"/userinfo")
+	req.Header.Set("Authorization", "Bearer "+tok["access_token"].(string))
+	status, info := e.do(req)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "alice", info["sub"])
+	require.Equal(t, "Alice Liddell", info["name"])
+
+	// Used once; never again.
+	status, again := e.otpRedeem(oob, code)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Equal(t, "invalid_grant", again["error"])
+}
+
+func mustGet(t *testing.T, u string) *http.Request {
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	require.NoError(t, err)
+	return req
+}
+
+// TestOTPFiveWrongCodesKillTheChallenge: five wrong codes, then the right one is still refused; a new
+// challenge is needed.
+func TestOTPFiveWrongCodesKillTheChallenge(t *testing.T) {
+	t.Parallel()
+	smtp, opt := withSMTP(t)
+	e := start(t, opt)
+	oob := e.otpIdentify("ACCT-1001")["oob_code"].(string)
+	status, _ := e.otpSend(oob, "email")
+	require.Equal(t, http.StatusOK, status)
+	code := codeFrom(t, smtp.Next(t))
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	for i := 0; i < 5; i++ {
+		status, body := e.otpRedeem(oob, wrong)
+		require.Equal(t, http.StatusBadRequest, status)
+		require.Equal(t, "invalid_grant", body["error"])
+	}
+	status, body := e.otpRedeem(oob, code)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Equal(t, "invalid_grant", body["error"])
+	require.Contains(t, body["error_description"], "Start a new one")
+}
+
+// TestOTPResendTooFastAndExpiry: a resend within the interval is slow_down; after the interval it works
+// and only the new code redeems; after five minutes everything is expired_token.
+func TestOTPResendTooFastAndExpiry(t *testing.T) {
+	t.Parallel()
+	smtp, opt := withSMTP(t)
+	e := start(t, opt)
+	oob := e.otpIdentify("alice@example.com")["oob_code"].(string)
+	status, _ := e.otpSend(oob, "email-1")
+	require.Equal(t, http.StatusOK, status)
+	first := codeFrom(t, smtp.Next(t))
+
+	e.clock.Add(10 * time.Second)
+	status, body := e.otpSend(oob, "email-1")
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Equal(t, "slow_down", body["error"])
+
+	e.clock.Add(20 * time.Second)
+	status, _ = e.otpSend(oob, "email-1")
+	require.Equal(t, http.StatusOK, status)
+	second := codeFrom(t, smtp.Next(t))
+	if first != second {
+		status, body = e.otpRedeem(oob, first)
+		require.Equal(t, http.StatusBadRequest, status, "the replaced code no longer works")
+		require.Equal(t, "invalid_grant", body["error"])
+	}
+
+	e.clock.Add(5 * time.Minute)
+	status, body = e.otpRedeem(oob, second)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Equal(t, "expired_token", body["error"])
+	status, body = e.otpSend(oob, "email-1")
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Equal(t, "expired_token", body["error"])
+}
+
+// TestOTPSendQuota: the sixth code for one person within the hour is refused with 429 and Retry-After,
+// across challenges and identifiers.
+func TestOTPSendQuota(t *testing.T) {
+	t.Parallel()
+	smtp, opt := withSMTP(t)
+	e := start(t, opt)
+	for i, hint := range []string{"1 Main St", "ACCT-1001", "+1 555 123 4567", "alice@example.com", "1 main street"} {
+		oob := e.otpIdentify(hint)["oob_code"].(string)
+		status, body := e.otpSend(oob, "email-1")
+		require.Equal(t, http.StatusOK, status, "send %d: %v", i+1, body)
+		smtp.Next(t)
+	}
+	oob := e.otpIdentify("1 Main St")["oob_code"].(string)
+	req, err := http.NewRequest(http.MethodPost, e.url+"/oauth2/otp", strings.NewReader(url.Values{"oob_code": {oob}, "channel": {"email-1"}}.Encode()))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header["Authorization"] = kioskAuth["Authorization"]
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Equal(t, "3600", resp.Header.Get("Retry-After"))
+	var body map[string]interface{}
+	require.NoError(t, jsonDecode(resp.Body, &body))
+	require.Equal(t, "temporarily_unavailable", body["error"])
+	require.Len(t, smtp.Mails(), 5, "nothing more was sent")
+}
+
+// TestOTPUnknownIdentifierIsIndistinguishable: an identifier that names nobody gets the same status and
+// the same JSON shape as one that names someone, at the identify and the send step, and the identify
+// step takes about as long. Timing: 200 interleaved runs of each; the medians must be within a factor
+// of 3 of each other (a generous bound: both paths do the same work, so the real ratio is near 1; the
+// bound only catches a path that does much more or much less, such as skipping the store write).
+func TestOTPUnknownIdentifierIsIndistinguishable(t *testing.T) {
+	t.Parallel()
+	e := start(t, func(o *server.Options) {
+		o.OTP.Quotas = otp.Quotas{ChallengesPerAddress: 100000, PerAddress: 100000, PerClient: 100000}
+	})
+	known := e.otpIdentify("2 Oak Ave")
+	unknown := e.otpIdentify("3 Elm Rd")
+	require.Equal(t, shapeOf(known), shapeOf(unknown))
+	require.Len(t, unknown["channels"], len(known["channels"].([]interface{})))
+	require.Equal(t, unknown["channels"], e.otpIdentify("3  elm rd")["channels"], "repeated calls look stable")
+
+	sk, bk := e.otpSend(known["oob_code"].(string), "sms-1")
+	su, bu := e.otpSend(unknown["oob_code"].(string), "sms-1")
+	require.Equal(t, sk, su)
+	require.Equal(t, shapeOf(bk), shapeOf(bu))
+
+	const runs = 200
+	form := func(hint string) url.Values { return url.Values{"login_hint": {hint}, "scope": {"openid usage:read"}} }
+	measure := func(hint string) time.Duration {
+		start := time.Now()
+		status, _ := e.post("/oauth2/otp", form(hint), kioskAuth)
+		d := time.Since(start)
+		require.Equal(t, http.StatusOK, status)
+		return d
+	}
+	for i := 0; i < 20; i++ { // warm up both paths
+		measure("2 Oak Ave")
+		measure("3 Elm Rd")
+	}
+	var real, decoy []time.Duration
+	for i := 0; i < runs; i++ {
+		if i%2 == 0 {
+			real = append(real, measure("2 Oak Ave"))
+			decoy = append(decoy, measure("3 Elm Rd"))
+		} else {
+			decoy = append(decoy, measure("3 Elm Rd"))
+			real = append(real, measure("2 Oak Ave"))
+		}
+	}
+	mr, md := median(real), median(decoy)
+	ratio := float64(max(mr, md)) / float64(min(mr, md))
+	t.Logf("identify over HTTP, %d runs each: median known %v, unknown %v, ratio %.2f (bound 3); p90 known %v, unknown %v",
+		runs, mr, md, ratio, percentile(real, 0.9), percentile(decoy, 0.9))
+	require.Less(t, ratio, 3.0, "known and unknown identifiers must take about as long")
+}
+
+func shapeOf(m map[string]interface{}) []string {
+	var keys []string
+	for k, v := range m {
+		kind := "other"
+		switch v.(type) {
+		case string:
+			kind = "string"
+		case float64:
+			kind = "number"
+		case []interface{}:
+			kind = "list"
+		}
+		keys = append(keys, k+":"+kind)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func median(ds []time.Duration) time.Duration { return percentile(ds, 0.5) }
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[int(float64(len(s)-1)*p)]
+}
+
