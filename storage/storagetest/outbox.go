@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ory/fosite/storage"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fosite-contrib/grants/outbox"
@@ -240,7 +241,7 @@ func RunOutboxStorageTests(t *testing.T, factory OutboxFactory) {
 			delivered = map[string]int{}
 		)
 		d := outbox.DelivererFunc(func(_ context.Context, m outbox.Message) (outbox.Result, error) {
-			require.Equal(t, "Bearer notification-token-"+m.ID, m.Header["Authorization"])
+			assert.Equal(t, "Bearer notification-token-"+m.ID, m.Header["Authorization"])
 			mu.Lock()
 			delivered[m.ID]++
 			mu.Unlock()
@@ -256,7 +257,7 @@ func RunOutboxStorageTests(t *testing.T, factory OutboxFactory) {
 				defer wg.Done()
 				<-start
 				k, err := w.DrainOnce(ctx)
-				require.NoError(t, err)
+				assert.NoError(t, err)
 				total.Add(int64(k))
 			}()
 		}
