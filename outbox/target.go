@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -90,6 +91,11 @@ func ValidateTarget(raw string, allowLoopbackHTTP bool) error {
 	host := u.Hostname()
 	if host == "" {
 		return Permanent(fmt.Errorf("%w: empty host", ErrForbiddenTarget))
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return Permanent(fmt.Errorf("%w: invalid port", ErrForbiddenTarget))
+		}
 	}
 	loopback := isLoopbackHost(host)
 	switch u.Scheme {

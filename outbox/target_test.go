@@ -48,6 +48,8 @@ func TestValidateTarget(t *testing.T) {
 		{"opaque", "https:client.example", false, false},
 		{"other scheme", "ftp://client.example/cb", false, false},
 		{"empty", "", false, false},
+		{"port zero", "https://client.example:0/cb", false, false},
+		{"port too large", "https://client.example:70000/cb", false, false},
 		{"garbage", "https://%zz", false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
