@@ -76,13 +76,18 @@ type Message struct {
 // Record is a message as the store keeps it: Message without Header and Body, which are replaced by
 // Sealed, their encryption under the Sealer's key. Stores only ever see Records.
 type Record struct {
-	ID            string
-	Kind          string
-	Target        string
-	Sealed        []byte
-	CreatedAt     time.Time
-	NotBefore     time.Time
-	MaxAttempts   int
+	// ID, Kind and Target are the message's, in the clear.
+	ID     string
+	Kind   string
+	Target string
+	// Sealed is the AES-256-GCM encryption of Header and Body (see Sealer).
+	Sealed []byte
+	// CreatedAt, NotBefore and MaxAttempts are the message's.
+	CreatedAt   time.Time
+	NotBefore   time.Time
+	MaxAttempts int
+	// State, Attempts, NextAttemptAt, LastError, Lease and LeaseUntil are the delivery state (see
+	// Message).
 	State         State
 	Attempts      int
 	NextAttemptAt time.Time
