@@ -122,7 +122,7 @@ func startOurs(ctx context.Context, bin, db, dir string, cpu int, logf *os.File,
 		confID: "demo-confidential", confSecret: "demo-secret", publicID: "demo-device",
 		ccScope: "", redeemScope: "profile",
 		approvePath: "/admin/device/approve", approveAuth: "Bearer " + adminToken,
-		cibaID: "demo-ciba-poll", cibaSecret: "demo-secret", cibaHint: "alice",
+		cibaID: "demo-ciba-poll", cibaSecret: "demo-ciba-secret", cibaHint: "alice",
 	}
 	if err := s.waitReady(ctx, "/.well-known/openid-configuration"); err != nil {
 		s.stop()

@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
+	"hash"
 	"sync"
 	"time"
 
@@ -60,6 +61,7 @@ type CachingHasher struct {
 
 	once  sync.Once
 	key   [32]byte
+	macs  sync.Pool // of *macState keyed with key, reused so that a cache hit allocates nothing
 	mu    sync.Mutex
 	cache *lru
 	calls singleflight.Group
@@ -72,6 +74,7 @@ func (h *CachingHasher) init() {
 		// crypto/rand.Read never returns an error on supported platforms
 		// (Go 1.24+ crashes the program instead), so there is nothing to handle.
 		_, _ = rand.Read(h.key[:])
+		h.macs.New = func() interface{} { return &macState{h: hmac.New(sha256.New, h.key[:])} }
 		limit := h.MaxEntries
 		if limit <= 0 {
 			limit = DefaultMaxEntries
@@ -119,7 +122,12 @@ func (h *CachingHasher) Compare(ctx context.Context, hash, data []byte) error {
 	if h.lookup(mac) {
 		return nil
 	}
+	return h.compareMiss(ctx, hash, data, mac)
+}
 
+// compareMiss asks the wrapped Hasher. It is a function of its own so that a cache hit does not pay
+// for the closure below (mac would escape to the heap).
+func (h *CachingHasher) compareMiss(ctx context.Context, hash, data []byte, mac [sha256.Size]byte) error {
 	// Callers presenting the very same (hash, secret) pair at the same time
 	// share one comparison: they would all get the same answer anyway. The
 	// shared call runs without the first caller's cancellation so that one
@@ -140,17 +148,25 @@ func (h *CachingHasher) Compare(ctx context.Context, hash, data []byte) error {
 	}
 }
 
+// macState is a keyed HMAC-SHA256 with scratch space, so that computing a MAC does not allocate.
+type macState struct {
+	h   hash.Hash
+	n   [8]byte
+	out [sha256.Size]byte
+}
+
 // mac returns HMAC-SHA256(key, len(hash) || hash || data). The length prefix
 // keeps (hash, data) pairs that concatenate to the same bytes apart.
 func (h *CachingHasher) mac(hash, data []byte) [sha256.Size]byte {
-	m := hmac.New(sha256.New, h.key[:])
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(hash)))
-	m.Write(n[:])
-	m.Write(hash)
-	m.Write(data)
-	var out [sha256.Size]byte
-	m.Sum(out[:0])
+	m := h.macs.Get().(*macState)
+	m.h.Reset()
+	binary.BigEndian.PutUint64(m.n[:], uint64(len(hash)))
+	m.h.Write(m.n[:])
+	m.h.Write(hash)
+	m.h.Write(data)
+	m.h.Sum(m.out[:0])
+	out := m.out
+	h.macs.Put(m)
 	return out
 }
 

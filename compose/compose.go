@@ -3,7 +3,6 @@ package compose
 import (
 	"context"
 	"fmt"
-	"reflect"
 
 	"github.com/ory/fosite"
 	fcompose "github.com/ory/fosite/compose"
@@ -198,9 +197,12 @@ var _ fositehmac.HMACStrategyConfigurator = (*Config)(nil)
 // handler serves.
 type unsupportedGrantType struct{ config *Config }
 
+// CanHandleTokenEndpointRequest reports whether no other token handler serves the request. It asks the
+// others in turn, stopping at the first that can; fosite's loop has already asked them, so each answer
+// is a cheap comparison of grant types.
 func (u *unsupportedGrantType) CanHandleTokenEndpointRequest(ctx context.Context, req fosite.AccessRequester) bool {
 	for _, h := range u.config.GetTokenEndpointHandlers(ctx) {
-		if reflect.TypeOf(h) == reflect.TypeOf(u) {
+		if _, self := h.(*unsupportedGrantType); self {
 			continue
 		}
 		if h.CanHandleTokenEndpointRequest(ctx, req) {

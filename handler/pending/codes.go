@@ -5,12 +5,16 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math/big"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/ory/fosite"
 	fositehmac "github.com/ory/fosite/token/hmac"
@@ -118,6 +122,7 @@ type Codes struct {
 	Rand io.Reader
 
 	handles fositehmac.HMACStrategy
+	fast    atomic.Pointer[handleMAC]
 }
 
 // NewCodes returns Codes using config's global secret.
@@ -137,6 +142,9 @@ func (c *Codes) NewHandle(ctx context.Context) (handle, signature string, err er
 func (c *Codes) HandleSignature(ctx context.Context, handle string) (string, error) {
 	if handle == "" {
 		return "", fosite.ErrInvalidGrant.WithHint("The handle is missing.")
+	}
+	if sig, ok := c.validHandle(ctx, handle); ok {
+		return sig, nil
 	}
 	if err := c.handles.Validate(ctx, handle); err != nil {
 		return "", fosite.ErrInvalidGrant.WithHint("The handle is unknown.").WithWrap(err).WithDebug(err.Error())
@@ -165,4 +173,76 @@ func (c *Codes) UserCodeSignature(ctx context.Context, kind Kind, normalized str
 	m.Write([]byte{0})
 	m.Write([]byte(normalized))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil
+}
+
+// handleMAC is fosite's HMAC-SHA512/256 under one signing key, with a pool of keyed hashes: fosite's
+// HMACStrategy builds a new HMAC (and decodes into new buffers) on every call, which is most of what a
+// pending poll allocates.
+type handleMAC struct {
+	key  [32]byte
+	pool sync.Pool // of *handleMACState
+}
+
+type handleMACState struct {
+	h   hash.Hash
+	in  [128]byte
+	key [96]byte
+	sig [64]byte
+	sum [sha512.Size256]byte
+}
+
+// handleMaxLen and handleMaxSigLen bound the parts of a handle validHandle decodes into its fixed
+// buffers; longer ones (a token entropy above 96 bytes, a signature that is not SHA-512/256) take
+// fosite's path.
+const (
+	handleMaxLen    = 128
+	handleMaxSigLen = 64
+)
+
+// validHandle is the allocation-free fast path of HandleSignature: it reports ok only when fosite's
+// HMACStrategy.Validate would accept the handle under the current global secret, with fosite's default
+// hash. Every other case (a custom HMAC hash, rotated secrets, a malformed or forged handle) returns
+// ok == false and is decided by fosite's own code, so the answers and errors are exactly fosite's.
+func (c *Codes) validHandle(ctx context.Context, handle string) (signature string, ok bool) {
+	if c.Config.GetHMACHasher(ctx) != nil {
+		return "", false
+	}
+	if rotated, err := c.Config.GetRotatedGlobalSecrets(ctx); err != nil || len(rotated) > 0 {
+		return "", false
+	}
+	secret, err := c.Config.GetGlobalSecret(ctx)
+	if err != nil || len(secret) < 32 {
+		return "", false
+	}
+	key, sig, found := strings.Cut(handle, ".")
+	if !found || key == "" || sig == "" || len(key) > handleMaxLen || len(sig) > handleMaxSigLen {
+		return "", false
+	}
+	m := c.fast.Load()
+	if m == nil || !hmac.Equal(m.key[:], secret[:32]) {
+		m = &handleMAC{}
+		copy(m.key[:], secret) // fosite signs with the secret's first 32 bytes
+		k := m.key
+		m.pool.New = func() interface{} { return &handleMACState{h: hmac.New(sha512.New512_256, k[:])} }
+		c.fast.Store(m)
+	}
+	st := m.pool.Get().(*handleMACState)
+	defer m.pool.Put(st)
+	enc := base64.RawURLEncoding
+	n := copy(st.in[:], key)
+	kn, err := enc.Decode(st.key[:], st.in[:n])
+	if err != nil {
+		return "", false
+	}
+	n = copy(st.in[:], sig)
+	sn, err := enc.Decode(st.sig[:], st.in[:n])
+	if err != nil {
+		return "", false
+	}
+	st.h.Reset()
+	st.h.Write(st.key[:kn])
+	if !hmac.Equal(st.h.Sum(st.sum[:0]), st.sig[:sn]) {
+		return "", false
+	}
+	return sig, true
 }

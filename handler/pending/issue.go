@@ -121,11 +121,13 @@ func (i *TokenIssuer) Issue(ctx context.Context, kind Kind, handleSignature stri
 	} else if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
-	if err = i.Storage.CreateAccessTokenSession(ctx, accessSig, req.Sanitize(nil)); err != nil {
+	// One sanitised copy serves both token records, as in fosite's own authorization code handler.
+	stored := req.Sanitize(nil)
+	if err = i.Storage.CreateAccessTokenSession(ctx, accessSig, stored); err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	if refreshSig != "" {
-		if err = i.Storage.CreateRefreshTokenSession(ctx, refreshSig, accessSig, req.Sanitize(nil)); err != nil {
+		if err = i.Storage.CreateRefreshTokenSession(ctx, refreshSig, accessSig, stored); err != nil {
 			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}
 	}

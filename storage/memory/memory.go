@@ -265,6 +265,13 @@ func (s *MemoryStore) RotateRefreshToken(ctx context.Context, requestID, sig str
 	return s.MemoryStore.RotateRefreshToken(ctx, requestID, sig)
 }
 
+// cloneGrant returns a copy of g that shares nothing mutable with it: what the store keeps is never
+// changed by its callers, and what a caller gets is theirs to change.
+//
+// It is on the polling path (every GetPendingGrant), so it allocates little: the scope and audience
+// lists share one backing array and the form's values another, each sub-slice capped at its length so
+// that an append never writes into a neighbour; the session, which only an approved grant carries, is
+// the only deep copy.
 func cloneGrant(g *pending.Grant) *pending.Grant {
 	c := *g
 	c.Request = cloneRequest(g.Request)
@@ -281,21 +288,41 @@ func cloneRequest(r fosite.Requester) fosite.Requester {
 	if r == nil {
 		return nil
 	}
+	rs, gs, ra, ga := r.GetRequestedScopes(), r.GetGrantedScopes(), r.GetRequestedAudience(), r.GetGrantedAudience()
+	lists := make([]string, 0, len(rs)+len(gs)+len(ra)+len(ga))
+	take := func(src []string) fosite.Arguments {
+		start := len(lists)
+		lists = append(lists, src...)
+		return fosite.Arguments(lists[start:len(lists):len(lists)])
+	}
 	out := &fosite.Request{
 		ID:                r.GetID(),
 		RequestedAt:       r.GetRequestedAt(),
 		Client:            r.GetClient(),
-		RequestedScope:    append(fosite.Arguments{}, r.GetRequestedScopes()...),
-		GrantedScope:      append(fosite.Arguments{}, r.GetGrantedScopes()...),
-		RequestedAudience: append(fosite.Arguments{}, r.GetRequestedAudience()...),
-		GrantedAudience:   append(fosite.Arguments{}, r.GetGrantedAudience()...),
-		Form:              url.Values{},
-	}
-	for k, v := range r.GetRequestForm() {
-		out.Form[k] = append([]string(nil), v...)
+		RequestedScope:    take(rs),
+		GrantedScope:      take(gs),
+		RequestedAudience: take(ra),
+		GrantedAudience:   take(ga),
+		Form:              cloneForm(r.GetRequestForm()),
 	}
 	if s := r.GetSession(); s != nil {
 		out.Session = s.Clone()
+	}
+	return out
+}
+
+// cloneForm copies a form with one allocation for the map and one for all the values.
+func cloneForm(f url.Values) url.Values {
+	out := make(url.Values, len(f))
+	n := 0
+	for _, v := range f {
+		n += len(v)
+	}
+	vals := make([]string, 0, n)
+	for k, v := range f {
+		start := len(vals)
+		vals = append(vals, v...)
+		out[k] = vals[start:len(vals):len(vals)]
 	}
 	return out
 }

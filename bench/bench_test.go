@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	example "github.com/fosite-contrib/grants/example/server"
+)
+
+// In-process benchmarks of the scenarios the load benchmark drives, through the example server's router
+// on the memory store, for profiling (no network, no second process):
+//
+//	go test -run x -bench . -benchmem -cpuprofile cpu.out ./bench && go tool pprof -top cpu.out
+
+const (
+	benchAdmin  = "bench-admin-token"
+	deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
+)
+
+type benchClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *benchClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *benchClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newBenchServer(tb testing.TB) (*example.Server, *benchClock) {
+	c := &benchClock{t: time.Now().UTC()}
+	srv, err := example.New(context.Background(), example.Options{Issuer: "http://bench.local", AdminToken: benchAdmin, Now: c.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return srv, c
+}
+
+// cpuNS returns the CPU time (user+system) the process used so far, in nanoseconds. Per-op CPU time is
+// less disturbed by other processes on a busy machine than wall time.
+func cpuNS() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// startCPU resets the benchmark timer and returns the CPU time at the start of the measured loop.
+func startCPU(b *testing.B) int64 {
+	b.ReportAllocs()
+	b.ResetTimer()
+	return cpuNS()
+}
+
+// reportCPU reports the CPU time per op since start (cpu-ns/op), set-up excluded.
+func reportCPU(b *testing.B, start int64) {
+	b.ReportMetric(float64(cpuNS()-start)/float64(b.N), "cpu-ns/op")
+}
+
+var confBasic = basicHeader("demo-confidential", "demo-secret")
+
+func serve(tb testing.TB, h http.Handler, path, auth, body string, want int) []byte {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if want != 0 && rec.Code != want {
+		tb.Fatalf("POST %s: %d %s", path, rec.Code, rec.Body.String())
+	}
+	return rec.Body.Bytes()
+}
+
+func benchDeviceCode(tb testing.TB, h http.Handler, public bool, scope string) (device, user string) {
+	form := url.Values{"scope": {scope}}
+	auth := confBasic
+	if public {
+		form.Set("client_id", "demo-device")
+		auth = ""
+	}
+	var m struct{ DeviceCode, UserCode string }
+	b := serve(tb, h, "/oauth2/device/auth", auth, form.Encode(), 200)
+	var raw map[string]interface{}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		tb.Fatal(err)
+	}
+	m.DeviceCode, _ = raw["device_code"].(string)
+	m.UserCode, _ = raw["user_code"].(string)
+	return m.DeviceCode, m.UserCode
+}
+
+func BenchmarkDeviceAuthorization(b *testing.B) {
+	srv, _ := newBenchServer(b)
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		serve(b, srv, "/oauth2/device/auth", confBasic, "scope=openid", 200)
+	}
+	reportCPU(b, cpu)
+}
+
+// benchPoll polls one pending code per 500 polls, each poll on time (the clock moves one interval), so
+// every answer is authorization_pending.
+func benchPoll(b *testing.B, public bool) {
+	srv, clock := newBenchServer(b)
+	auth := confBasic
+	newBody := func() string {
+		dc, _ := benchDeviceCode(b, srv, public, "openid")
+		f := url.Values{"grant_type": {deviceGrant}, "device_code": {dc}}
+		if public {
+			f.Set("client_id", "demo-device")
+		}
+		return f.Encode()
+	}
+	if public {
+		auth = ""
+	}
+	body := newBody()
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		if i > 0 && i%100 == 0 {
+			b.StopTimer()
+			body = newBody()
+			b.StartTimer()
+		}
+		clock.Add(5 * time.Second)
+		serve(b, srv, "/oauth2/token", auth, body, 400)
+	}
+	reportCPU(b, cpu)
+}
+
+func BenchmarkPollPublic(b *testing.B)       { benchPoll(b, true) }
+func BenchmarkPollConfidential(b *testing.B) { benchPoll(b, false) }
+
+// BenchmarkPollSlowDown hammers one code: every answer after the first is slow_down.
+func BenchmarkPollSlowDown(b *testing.B) {
+	srv, _ := newBenchServer(b)
+	dc, _ := benchDeviceCode(b, srv, true, "openid")
+	body := url.Values{"grant_type": {deviceGrant}, "device_code": {dc}, "client_id": {"demo-device"}}.Encode()
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		serve(b, srv, "/oauth2/token", "", body, 400)
+	}
+	reportCPU(b, cpu)
+}
+
+func BenchmarkClientCredentials(b *testing.B) {
+	srv, _ := newBenchServer(b)
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		serve(b, srv, "/oauth2/token", confBasic, "grant_type=client_credentials", 200)
+	}
+	reportCPU(b, cpu)
+}
+
+// BenchmarkRedeem redeems approved codes (scope profile: an access token, as client_credentials issues).
+func BenchmarkRedeem(b *testing.B) {
+	srv, _ := newBenchServer(b)
+	bodies := make([]string, b.N)
+	for i := range bodies {
+		dc, uc := benchDeviceCode(b, srv, false, "profile")
+		serve(b, srv, "/admin/device/approve", "Bearer "+benchAdmin, url.Values{"user_code": {uc}, "subject": {"alice"}}.Encode(), 200)
+		bodies[i] = url.Values{"grant_type": {deviceGrant}, "device_code": {dc}}.Encode()
+	}
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		serve(b, srv, "/oauth2/token", confBasic, bodies[i], 200)
+	}
+	reportCPU(b, cpu)
+}
