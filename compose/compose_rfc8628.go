@@ -9,6 +9,7 @@ import (
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	"github.com/fosite-contrib/grants/notify"
+	"github.com/fosite-contrib/grants/outbox"
 )
 
 func init() {
@@ -32,7 +33,12 @@ type DeviceLifespans struct {
 
 // DeviceAlertConfig configures the post-approval alert (rfc8628.Alerter).
 type DeviceAlertConfig struct {
-	Sender     notify.Sender
+	// Sender sends alerts directly, unless Outbox is set.
+	Sender notify.Sender
+	// Outbox, when set, queues alerts in the approval's transaction for an outbox.Worker; Kick (e.g.
+	// Worker.Kick) is called after the commit.
+	Outbox     *outbox.Queue
+	Kick       func()
 	Recipients rfc8628.AlertRecipients
 	// DeactivateURL is the absolute URL of the application's page that calls Alerter.Deactivate.
 	DeactivateURL string
@@ -115,7 +121,7 @@ func (p *Provider) wireDevice(config *Config, storage interface{}, th *rfc8628.T
 	}
 	if a := config.DeviceAlerts; a != nil {
 		p.DeviceVerifier.Alerter = &rfc8628.Alerter{
-			Sender: a.Sender, Recipients: a.Recipients,
+			Sender: a.Sender, Outbox: a.Outbox, Kick: a.Kick, Recipients: a.Recipients,
 			Storage:       mustImplement[rfc8628.AlertStorage](storage, "rfc8628.AlertStorage", "RFC8628DeviceFactory (Config.DeviceAlerts)"),
 			Config:        config,
 			DeactivateURL: a.DeactivateURL, LinkLifetime: a.LinkLifetime, Render: a.Render,

@@ -19,6 +19,7 @@ import (
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/notify"
+	"github.com/fosite-contrib/grants/outbox"
 )
 
 // AlertRecipients tells the Alerter where to reach a user. The application owns its users' contact
@@ -69,7 +70,13 @@ type Alert struct {
 // its use) and until it expires. It grants nothing but deactivation, so a leaked link can only do
 // what its owner would.
 type Alerter struct {
-	Sender     notify.Sender
+	// Sender sends alerts directly when Outbox is nil.
+	Sender notify.Sender
+	// Outbox, when set, queues alerts durably instead: in the approval's transaction (when the store
+	// supports them), for an outbox.Worker whose Deliverer routes outbox.NotifyScheme to an
+	// outbox.Notify. Kick, when set, is called after the approval commits (Worker.Kick).
+	Outbox     *outbox.Queue
+	Kick       func()
 	Recipients AlertRecipients
 	Storage    AlertStorage
 	// Config provides the global secret (a *fosite.Config will do).
@@ -116,23 +123,24 @@ func (a *Alerter) lifetime() time.Duration {
 	return 7 * 24 * time.Hour
 }
 
-// Alert messages subject about the approval a. A subject without a destination gets nothing.
-func (a *Alerter) Alert(ctx context.Context, auth *Authorization, subject string, approvedAt time.Time) error {
+// Message writes the alert to subject about the approval auth, or reports send = false when the
+// subject has no destination.
+func (a *Alerter) Message(ctx context.Context, auth *Authorization, subject string, approvedAt time.Time) (m notify.Message, send bool, err error) {
 	channel, to, err := a.Recipients.AlertDestination(ctx, subject)
 	if err != nil {
-		return fmt.Errorf("rfc8628: alert destination: %w", err)
+		return m, false, fmt.Errorf("rfc8628: alert destination: %w", err)
 	}
 	if to == "" {
-		return nil
+		return m, false, nil
 	}
 	exp := approvedAt.Add(a.lifetime())
 	token, err := a.LinkToken(ctx, auth.RequestID, subject, exp)
 	if err != nil {
-		return err
+		return m, false, err
 	}
 	link, err := url.Parse(a.DeactivateURL)
 	if err != nil || !link.IsAbs() {
-		return fmt.Errorf("rfc8628: the Alerter's DeactivateURL %q is not an absolute URL", a.DeactivateURL)
+		return m, false, fmt.Errorf("rfc8628: the Alerter's DeactivateURL %q is not an absolute URL", a.DeactivateURL)
 	}
 	q := link.Query()
 	q.Set("token", token)
@@ -145,16 +153,47 @@ func (a *Alerter) Alert(ctx context.Context, auth *Authorization, subject string
 	if render == nil {
 		render = DefaultAlertMessage
 	}
-	m, err := render(ctx, al)
-	if err != nil {
-		return err
+	if m, err = render(ctx, al); err != nil {
+		return m, false, err
 	}
 	m.Channel, m.To = channel, to
 	if m.Meta == nil {
 		m.Meta = map[string]string{}
 	}
-	m.Meta["kind"] = "device-approval-alert"
+	m.Meta["kind"] = outbox.KindDeviceAlert
+	if err := m.Validate(); err != nil {
+		return m, false, err
+	}
+	return m, true, nil
+}
+
+// Alert sends subject the alert about the approval auth (through the outbox when one is set). A
+// subject without a destination gets nothing.
+func (a *Alerter) Alert(ctx context.Context, auth *Authorization, subject string, approvedAt time.Time) error {
+	m, send, err := a.Message(ctx, auth, subject, approvedAt)
+	if err != nil || !send {
+		return err
+	}
+	if a.Outbox != nil {
+		if err := a.enqueue(ctx, auth, m); err != nil {
+			return err
+		}
+		if a.Kick != nil {
+			a.Kick()
+		}
+		return nil
+	}
 	return a.Sender.Send(ctx, m)
+}
+
+// enqueue queues m in the outbox under an ID derived from the grant, so a retried approval cannot
+// queue it twice.
+func (a *Alerter) enqueue(ctx context.Context, auth *Authorization, m notify.Message) error {
+	om, err := outbox.NotifyMessage(outbox.KindDeviceAlert+":"+auth.RequestID, outbox.KindDeviceAlert, m)
+	if err != nil {
+		return err
+	}
+	return a.Outbox.Enqueue(ctx, om)
 }
 
 // clientName is the client's display name when it has one (OpenID Connect Dynamic Registration

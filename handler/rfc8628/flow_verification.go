@@ -9,6 +9,7 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/storage"
 
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
@@ -173,11 +174,33 @@ func (v *Verifier) Approve(ctx context.Context, userCode, remoteAddr string, d p
 	if err != nil {
 		return nil, err
 	}
-	if err := v.approve(ctx, a, d, remoteAddr, map[string]any{"method": "user_code"}); err != nil {
+	data := map[string]any{"method": "user_code"}
+	al := v.Alerter
+	if al == nil {
+		return a, v.approve(ctx, a, d, remoteAddr, data, nil)
+	}
+	now := v.now()
+	m, send, err := al.Message(ctx, a, d.Subject, now)
+	if err != nil {
+		// Nothing is decided yet: a broken alert configuration must not let approvals go unnoticed.
+		return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("%w: %v", ErrAlertFailed, err)).WithDebug(err.Error())
+	}
+	if send && al.Outbox != nil {
+		// The alert is queued in the approval's transaction: both happen or neither does.
+		enqueue := func(ctx context.Context) error { return al.enqueue(ctx, a, m) }
+		if err := v.approve(ctx, a, d, remoteAddr, data, enqueue); err != nil {
+			return nil, err
+		}
+		if al.Kick != nil {
+			al.Kick()
+		}
+		return a, nil
+	}
+	if err := v.approve(ctx, a, d, remoteAddr, data, nil); err != nil {
 		return nil, err
 	}
-	if v.Alerter != nil {
-		if err := v.Alerter.Alert(ctx, a, d.Subject, v.now()); err != nil {
+	if send {
+		if err := al.Sender.Send(ctx, m); err != nil {
 			// The approval stands; the caller decides whether to tell the user the alert failed.
 			return a, fosite.ErrServerError.WithHint("The device was approved, but the notification could not be sent.").
 				WithWrap(fmt.Errorf("%w: %v", ErrAlertFailed, err)).WithDebug(err.Error())
@@ -191,7 +214,9 @@ func (v *Verifier) Approve(ctx context.Context, userCode, remoteAddr string, d p
 // and log the error.
 var ErrAlertFailed = errors.New("rfc8628: the approval alert could not be sent")
 
-func (v *Verifier) approve(ctx context.Context, a *Authorization, d pending.Decision, remoteAddr string, data map[string]any) error {
+// approve validates and records an approval, runs also (when not nil) in the same transaction when
+// the store is transactional, and audits the approval after the commit.
+func (v *Verifier) approve(ctx context.Context, a *Authorization, d pending.Decision, remoteAddr string, data map[string]any, also func(ctx context.Context) error) error {
 	d.Approved = true
 	if d.Subject == "" {
 		return fosite.ErrInvalidRequest.WithHint("The subject of an approval is missing.")
@@ -225,7 +250,7 @@ func (v *Verifier) approve(ctx context.Context, a *Authorization, d pending.Deci
 	if _, pickup := lifespans(ctx, v.Config, a.Client); d.ExpiresAt.IsZero() && pickup > 0 {
 		d.ExpiresAt = now.Add(pickup)
 	}
-	if err := v.decide(ctx, a, d); err != nil {
+	if err := v.decideWith(ctx, a, d, also); err != nil {
 		return err
 	}
 	if !d.ExpiresAt.IsZero() {
@@ -283,6 +308,32 @@ func (v *Verifier) deny(ctx context.Context, a *Authorization, subject, actor, r
 		return err
 	}
 	return v.record(ctx, audit.EventDenied, a, subject, actor, now, remoteAddr, data)
+}
+
+// decideWith records the decision and runs also in one transaction when the store supports them.
+func (v *Verifier) decideWith(ctx context.Context, a *Authorization, d pending.Decision, also func(ctx context.Context) error) (err error) {
+	if also == nil {
+		return v.decide(ctx, a, d)
+	}
+	ctx, err = storage.MaybeBeginTx(ctx, v.Storage)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	defer func() {
+		if err != nil {
+			_ = storage.MaybeRollbackTx(ctx, v.Storage)
+		}
+	}()
+	if err = v.decide(ctx, a, d); err != nil {
+		return err
+	}
+	if err = also(ctx); err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	if err = storage.MaybeCommitTx(ctx, v.Storage); err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	return nil
 }
 
 func (v *Verifier) decide(ctx context.Context, a *Authorization, d pending.Decision) error {

@@ -225,7 +225,7 @@ func (k *Kiosk) Approve(ctx context.Context, d KioskDecision) (*Authorization, e
 	if d.Proofing.Reference != "" {
 		data["proofing_reference"] = d.Proofing.Reference
 	}
-	if err := v.approve(ctx, a, dec, d.RemoteAddr, data); err != nil {
+	if err := v.approve(ctx, a, dec, d.RemoteAddr, data, nil); err != nil {
 		return nil, err
 	}
 	return a, nil
