@@ -191,12 +191,12 @@ type fixture struct {
 	handler   http.Handler
 }
 
-func newFixture(t *testing.T, configure func(*compose.Config)) *fixture {
+func newFixture(t testing.TB, configure func(*compose.Config)) *fixture {
 	t.Helper()
 	return newFixtureOn(t, configure, memory.New())
 }
 
-func newFixtureOn(t *testing.T, configure func(*compose.Config), store fixtureStore) *fixture {
+func newFixtureOn(t testing.TB, configure func(*compose.Config), store fixtureStore) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	clock := grantstest.NewClock(time.Now().UTC().Truncate(time.Second))

@@ -22,8 +22,6 @@ type Enrollment struct {
 	// Device is what the server saw of the client's request (RFC 8628 §5.4: it is shown so that a user
 	// can tell a remote-phishing attempt).
 	Device pending.DeviceInfo
-
-	handleSignature string
 }
 
 // EnrollmentVerifier is the verification API of the enrolment fallback (this module's extension): the
@@ -130,10 +128,9 @@ func (v *EnrollmentVerifier) find(ctx context.Context, userCode, remoteAddr stri
 		return nil, nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	return &Enrollment{
-		UserCode:        format.Display(normalized),
-		Request:         requestOf(g, rec),
-		Client:          g.Request.GetClient(),
-		Device:          g.Device,
-		handleSignature: g.HandleSignature,
+		UserCode: format.Display(normalized),
+		Request:  requestOf(g, rec),
+		Client:   g.Request.GetClient(),
+		Device:   g.Device,
 	}, rec, g, nil
 }
