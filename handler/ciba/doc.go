@@ -1,5 +1,75 @@
 // Package ciba implements OpenID Connect Client-Initiated Backchannel Authentication (CIBA) Core 1.0 on
-// top of fosite, with this module's enrolment fallback.
+// top of fosite: a client that knows who the user is (a call centre, a point of sale, a smart speaker)
+// asks the server to authenticate that user on the user's own device, and gets tokens once the user
+// approves there. It also offers this module's enrolment fallback for users with no reachable device.
 //
-// (The full guide is written as the package fills in.)
+// # The parts
+//
+//   - BackchannelEndpoint serves the backchannel authentication endpoint (§7): client authentication
+//     (confidential clients only, as at the token endpoint, private_key_jwt included), signed requests
+//     (§7.1.1), the one-hint rule, binding_message, user_code, requested_expiry and
+//     client_notification_token checks, then the acknowledgement (§7.3). Errors follow §13: a JSON body
+//     with error and error_description only; 400, 401 for invalid_client, 403 for access_denied.
+//   - TokenHandler is fosite's token endpoint handler for urn:openid:params:grant-type:ciba (§10.1, §11):
+//     authorization_pending, slow_down (+5 s per early poll), access_denied, expired_token, invalid_grant
+//     for an unknown, foreign or replayed auth_req_id (a replay also revokes what was issued), and
+//     unauthorized_client for push-mode clients. The ID token carries the
+//     urn:openid:params:jwt:claim:auth_req_id claim.
+//   - Decider is the decision API of the authentication-device side (§8): Pending lists a user's
+//     requests, Lookup shows one, Approve and Deny decide. For ping clients a decision queues the §10.2
+//     callback; for push clients an approval mints the tokens and queues the §10.3 payload (with at_hash,
+//     rt_hash and the auth_req_id claim in the ID token), a denial the §12 error; ExpirePush sends §12
+//     expired_token for push requests nobody answered. The callback is queued in the same transaction as
+//     the decision.
+//   - EnrollmentVerifier is the verification page's API for the enrolment fallback (see below).
+//
+// The compose package builds all of them from compose.Config.CIBA (compose.CIBAFactory and
+// Provider.CIBA), and publishes the discovery metadata (backchannel_authentication_endpoint, the
+// delivery modes, the signing algorithms, backchannel_user_code_parameter_supported, the grant type).
+//
+// # What the application provides
+//
+//   - HintResolver: login_hint, login_hint_token or a verified id_token_hint → the user and their
+//     authentication devices (or ErrUnknownUserID, ErrExpiredLoginHintToken).
+//   - AuthenticationDevice: Notify reaches the user (e-mail link, SMS, app push) with a Notification
+//     carrying the request's Ref and what to show: client, binding message, scopes, acr_values. No
+//     secret is in it. The device side later calls Decider.Approve(ctx, ref, decision) for the user it
+//     authenticated, or Deny. The linkchannel subpackage is one such channel.
+//   - UserCodeChecker (optional): checks the user_code of clients that registered
+//     backchannel_user_code_parameter (§7.1.2).
+//   - DeviceEnroller (optional): links a device to a user during the enrolment fallback.
+//   - Outbox: queues ping and push callbacks; compose adapts the module's outbox package, whose worker
+//     delivers them (https only, no redirects, no retry after a 4xx such as 401).
+//
+// # Clients
+//
+// A client uses CIBA when it holds the grant type urn:openid:params:grant-type:ciba, is confidential,
+// and has a backchannel_token_delivery_mode (§4). DefaultClient carries the §4 metadata in fields (and
+// JSON); any other fosite client may carry it in a GetMetadata() map[string]any under the registration
+// names (the SQL store's clients do): see MetadataOf. Ping and push clients need an https
+// backchannel_client_notification_endpoint. A client that registered
+// backchannel_authentication_request_signing_alg must sign every request, with that algorithm; signed
+// requests are verified with the client's JWKS or jwks_uri, with an allow-list of asymmetric algorithms
+// (never none or HMAC), exp at most 60 minutes ahead, nbf at most 60 minutes back and not in the future,
+// and a single-use jti.
+//
+// # Secrets
+//
+// The auth_req_id is an HMAC token (256 bits, characters A-Z a-z 0-9 . - _) stored as its signature.
+// The client_notification_token must be presented later, so it is stored sealed (AES-256-GCM under a
+// key derived from the global secret), as is the auth_req_id of ping and push requests, which the
+// callbacks carry. Neither is logged.
+//
+// # The enrolment fallback
+//
+// A client that sets backchannel_enrollment_fallback (DefaultClient.BackchannelEnrollmentFallback)
+// accepts, when the hint is missing, names nobody, or names a user without a reachable device, an
+// acknowledgement that also holds the RFC 8628 members user_code, verification_uri and
+// verification_uri_complete. The answer has the same shape in all three cases, so it tells nothing
+// about which accounts exist. The client shows the code or a QR code; at the verification URI the user
+// authenticates strongly (this is RFC 8628 §5.4 remote phishing territory: the code is on someone
+// else's screen), the page calls EnrollmentVerifier.Approve, the DeviceEnroller links a device, and the
+// request completes in the client's own delivery mode. The user's next requests take the normal path.
+// Code lookups are attempt-limited per address and globally. Standard clients that ignore the extra
+// members simply poll.
 package ciba

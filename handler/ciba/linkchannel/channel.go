@@ -53,9 +53,11 @@ type Recipient struct {
 }
 
 // Decider records the person's answer to a pending CIBA request (CIBA Core §8) and, for ping and push
-// clients, sees that the client is called back. *ciba.Decider implements it. Both methods return an
-// error wrapping ciba.ErrRequestNotFound when the request is no longer pending for subject.
+// clients, sees that the client is called back. *ciba.Decider implements it. Every method returns an
+// error wrapping ciba.ErrRequestNotFound when the request is no longer pending for subject; the page
+// uses Lookup to show a request answered elsewhere as closed.
 type Decider interface {
+	Lookup(ctx context.Context, ref, subject string) (*ciba.Request, error)
 	Approve(ctx context.Context, ref string, d pending.Decision) error
 	Deny(ctx context.Context, ref, subject string) error
 }

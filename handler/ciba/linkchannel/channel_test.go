@@ -54,6 +54,15 @@ type recorder struct {
 	err       error
 }
 
+func (r *recorder) Lookup(_ context.Context, ref, subject string) (*ciba.Request, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err != nil {
+		return nil, r.err
+	}
+	return &ciba.Request{Ref: ref, Subject: subject}, nil
+}
+
 func (r *recorder) Approve(_ context.Context, ref string, d pending.Decision) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -297,12 +306,19 @@ func TestEveryDeviceGetsItsOwnLink(t *testing.T) {
 	require.NotEqual(t, a, b)
 	status, _ := post(t, a, url.Values{"token": {tokenOf(a)}, "action": {"approve"}})
 	require.Equal(t, http.StatusOK, status)
-	// The core refuses a second decision; the other link then shows the request as closed.
+	// The core has the request no longer pending; the other link then shows it as closed.
 	f.decider.err = ciba.ErrRequestNotFound
-	status, page := post(t, b, url.Values{"token": {tokenOf(b)}, "action": {"deny"}})
+	status, page, _ := get(t, b)
+	require.Equal(t, http.StatusConflict, status)
+	require.Contains(t, page, "closed")
+	status, page = post(t, b, url.Values{"token": {tokenOf(b)}, "action": {"deny"}})
 	require.Equal(t, http.StatusConflict, status)
 	require.Contains(t, page, "closed")
 	require.Len(t, f.decider.all(), 1)
+	// And the refused link is not spent: the store still has it unused.
+	f.decider.err = nil
+	status, _, _ = get(t, b)
+	require.Equal(t, http.StatusOK, status)
 }
 
 func TestLocalisedMessage(t *testing.T) {

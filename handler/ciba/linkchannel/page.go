@@ -105,7 +105,23 @@ func (c *Channel) load(rw http.ResponseWriter, r *http.Request, token string) (*
 	if c.ended(rw, l) {
 		return nil, ""
 	}
+	// The request may have been answered on another device, or through another link.
+	if _, err := c.cfg.Decider.Lookup(ctx, l.Ref, l.Subject); err != nil {
+		c.decisionFailed(rw, r, l, err)
+		return nil, ""
+	}
 	return l, sig
+}
+
+// decisionFailed shows a request the core no longer has pending as closed, and other failures as
+// errors.
+func (c *Channel) decisionFailed(rw http.ResponseWriter, r *http.Request, l *Link, err error) {
+	if !errors.Is(err, ciba.ErrRequestNotFound) && fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
+		c.fail(rw, r, err)
+		return
+	}
+	c.cfg.Logger.InfoContext(r.Context(), "ciba link: request no longer pending", slog.String("client_id", l.ClientID))
+	c.render(rw, http.StatusConflict, PageData{View: ViewClosed, ClientName: l.ClientName, Locale: l.Locale})
 }
 
 // ended writes the used or expired page and reports true when l can no longer be used.
@@ -212,12 +228,7 @@ func (c *Channel) decide(rw http.ResponseWriter, r *http.Request) {
 		err = c.cfg.Decider.Deny(ctx, l.Ref, l.Subject)
 	}
 	if err != nil {
-		if !errors.Is(err, ciba.ErrRequestNotFound) && fosite.ErrorToRFC6749Error(err).CodeField >= 500 {
-			c.fail(rw, r, err)
-			return
-		}
-		c.cfg.Logger.InfoContext(ctx, "ciba link: request no longer pending", slog.String("client_id", l.ClientID), slog.String("error", fosite.ErrorToRFC6749Error(err).ErrorField))
-		c.render(rw, http.StatusConflict, PageData{View: ViewClosed, ClientName: l.ClientName, Locale: l.Locale})
+		c.decisionFailed(rw, r, l, err)
 		return
 	}
 	c.cfg.Logger.InfoContext(ctx, "ciba link decision", slog.String("client_id", l.ClientID), slog.String("outcome", outcome))
