@@ -80,7 +80,8 @@
 // authorization code with fosite's own strategy and storage (CreateAuthorizeCodeSession) for party B's
 // client at party A. The code carries the consented scopes and the user's session and expires after
 // CodeLifespanProvider (2 minutes by default). Send then POSTs the grant to party B's token endpoint:
-// form-encoded, with HTTP Basic client authentication (RFC 6749 §2.3.1), within the timeout, without
+// form-encoded, with HTTP Basic client authentication (RFC 6749 §2.3.1; the only method the issuer
+// offers), within the timeout, without
 // following redirects, and reading the answer through an io.LimitReader. Send succeeds only on 200. A
 // refusal comes back as *PartnerError, and on any failure the code is invalidated. Grant.Replaces
 // revokes the tokens of the previous grant once the new one is accepted (§3, a scope update).
@@ -96,10 +97,11 @@
 //   - The code is bound to party B's client at party A. It is single use, and a replay revokes the
 //     tokens it issued (fosite's authorization code handler does both). It expires within minutes.
 //     After a failed push it is invalidated.
-//   - Party B accepts the grant only from an authenticated client, and only with an access token that
-//     is active, unexpired, issued to that same client, and bound to a user. The user named by that
-//     token is the only user the new token is bound to, so one partner cannot attach tokens to another
-//     partner's users.
+//   - Party B accepts the grant only from an authenticated client (a public client is refused with
+//     invalid_client, because fosite lets a public client name itself without credentials), and only
+//     with an access token that is active, unexpired, issued to that same client, and bound to a
+//     user. The user named by that token is the only user the new token is bound to, so one partner
+//     cannot attach tokens to another partner's users.
 //   - Outbound calls (the push and the redemption) use https. Plain http is allowed only to a loopback
 //     address, and only when LoopbackHTTPProvider allows it (for development). Redirects are not
 //     followed, time is bounded, and answers are read through a size limit. Credentials in URLs are

@@ -94,6 +94,11 @@ func (h *GrantHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 		return fosite.ErrUnknownRequest
 	}
 	client := req.GetClient()
+	if client.IsPublic() {
+		// fosite lets a public client name itself without credentials; the draft requires party A to
+		// authenticate.
+		return fosite.ErrInvalidClient.WithHint("The reciprocal grant requires client authentication; public clients cannot use it.")
+	}
 	if !client.GetGrantTypes().Has(string(GrantType)) {
 		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type '%s'.", GrantType)
 	}

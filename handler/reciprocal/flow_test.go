@@ -89,6 +89,7 @@ func newParty(t *testing.T, configure func(*compose.Config)) *party {
 			RedirectURIs: []string{"https://partner.example/cb"}, Scopes: []string{"openid", "profile", "music"}},
 		&fosite.DefaultClient{ID: strangerID, Secret: hash, GrantTypes: grants, ResponseTypes: []string{"code"},
 			RedirectURIs: []string{"https://stranger.example/cb"}, Scopes: []string{"openid", "profile"}},
+		&fosite.DefaultClient{ID: "public", Public: true, GrantTypes: grants, Scopes: []string{"openid"}},
 		&metaClient{DefaultClient: fosite.DefaultClient{ID: metaID, Secret: hash, GrantTypes: grants, ResponseTypes: []string{"code"},
 			RedirectURIs: []string{"https://meta.example/cb"}, Scopes: []string{"openid"}}, metadata: map[string]any{reciprocal.MetadataScopeKey: "music"}},
 	} {
@@ -252,6 +253,13 @@ func TestGrantHandlerEdges(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, status)
 		require.Equal(t, "unauthorized_client", body["error"])
 		require.Contains(t, body["error_description"], "not configured as a reciprocal partner")
+	})
+
+	t.Run("a public client", func(t *testing.T) {
+		form := reciprocalForm("public", bToken, "c")
+		status, body := b.post(t, "/token", form, "", "")
+		require.Equal(t, http.StatusUnauthorized, status)
+		require.Equal(t, "invalid_client", body["error"])
 	})
 
 	t.Run("without TokenEndpoint the misconfiguration is a clear server_error", func(t *testing.T) {
