@@ -286,4 +286,3 @@ func percentile(ds []time.Duration, p float64) time.Duration {
 	slices.Sort(s)
 	return s[int(float64(len(s)-1)*p)]
 }
-
