@@ -52,6 +52,7 @@ const (
 	publicClient   = "public-client"
 	noCIBAClient   = "no-ciba-client"
 	noModeClient   = "no-mode-client"
+	keyJWTClient   = "private-key-jwt-client"
 )
 
 var globalSecret = []byte("0123456789abcdef0123456789abcdef")
@@ -272,6 +273,12 @@ func newFixtureOn(t testing.TB, configure func(*compose.Config), store fixtureSt
 		mk(userCodeClient, ciba.ModePoll, func(c *ciba.DefaultClient) { c.BackchannelUserCodeParameter = true }),
 		mk(signedClient, ciba.ModePoll, func(c *ciba.DefaultClient) {
 			c.BackchannelAuthenticationRequestSigningAlg = "ES256"
+			c.JSONWebKeys = &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &clientKey.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}}
+		}),
+		mk(keyJWTClient, ciba.ModePoll, func(c *ciba.DefaultClient) {
+			c.Secret = nil
+			c.TokenEndpointAuthMethod = "private_key_jwt"
+			c.TokenEndpointAuthSigningAlgorithm = "ES256"
 			c.JSONWebKeys = &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &clientKey.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}}
 		}),
 		mk(publicClient, ciba.ModePoll, func(c *ciba.DefaultClient) {
