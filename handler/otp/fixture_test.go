@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -30,6 +31,7 @@ import (
 	gt "github.com/fosite-contrib/grants/internal/grantstest"
 	"github.com/fosite-contrib/grants/notify"
 	"github.com/fosite-contrib/grants/storage/memory"
+	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
 
 // The fixture's clients and paths.
@@ -64,7 +66,7 @@ var directory = otp.DirectoryFunc(func(_ context.Context, hint string) (*otp.Acc
 type fixture struct {
 	t      testing.TB
 	clock  *gt.Clock
-	store  *memory.MemoryStore
+	store  fixtureStore
 	outbox *notify.Outbox
 	audit  *audit.MemoryStorage
 	logs   *logBuffer
@@ -73,7 +75,33 @@ type fixture struct {
 	srv    *httptest.Server
 }
 
+// fixtureStore is what the fixture needs of a store.
+type fixtureStore interface {
+	otp.TokenStorage
+	fosite.Storage
+	SetClient(ctx context.Context, c fosite.Client) error
+}
+
+// backends are the stores the main stories run on: memory, and SQLite through storage/sql.
+var backends = []struct {
+	name string
+	open func(t testing.TB) fixtureStore
+}{
+	{"memory", func(testing.TB) fixtureStore { return memory.New() }},
+	{"sqlite", func(t testing.TB) fixtureStore {
+		s, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "otp.db"))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}},
+}
+
 func newFixture(t testing.TB, configure func(*compose.Config)) *fixture {
+	t.Helper()
+	return newFixtureOn(t, memory.New(), configure)
+}
+
+func newFixtureOn(t testing.TB, store fixtureStore, configure func(*compose.Config)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	logs := &logBuffer{}
@@ -105,7 +133,6 @@ func newFixture(t testing.TB, configure func(*compose.Config)) *fixture {
 	if configure != nil {
 		configure(cfg)
 	}
-	store := memory.New()
 	k := gt.Key(t)
 	keyGetter := func(context.Context) (interface{}, error) { return k, nil }
 	strategy := &fcompose.CommonStrategy{
