@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/mail"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	"github.com/fosite-contrib/grants/example/server"
 	"github.com/fosite-contrib/grants/notify"
 	"github.com/fosite-contrib/grants/notify/notifytest"
+	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
 
 const cibaGrantType = "urn:openid:params:grant-type:ciba"
@@ -273,6 +275,14 @@ func TestCIBAPingThroughTheDemoDevicePage(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, html, "Approved")
 	require.NotContains(t, html, "W4SCT", "the request is no longer pending")
+
+	// The e-mail link alice also got now shows the request as closed, and cannot deny it.
+	link := cibaLinkIn(t, e.outboxMail("alice@example.com").Text)
+	status, html = cibaPage(t, http.MethodGet, link)
+	require.Equal(t, http.StatusConflict, status)
+	require.Contains(t, html, "closed")
+	status, _ = cibaPage(t, "deny", link)
+	require.Equal(t, http.StatusConflict, status)
 
 	cb := e.ping.next(t)
 	require.Equal(t, "Bearer ping-token-0123456789abcdefghij", cb.Authorization)
@@ -554,3 +564,31 @@ func TestCIBALinkKnowledgeCheck(t *testing.T) {
 }
 
 var _ = jose.RS256
+
+// TestCIBAOnSQLite runs push and poll through the example on the SQL store (SQLite): the links, the
+// CIBA records and the outbox all live in the database.
+func TestCIBAOnSQLite(t *testing.T) {
+	t.Parallel()
+	store, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "grants.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	e := startCIBA(t, func(o *server.Options) { o.Store = store })
+
+	push := e.ask("demo-ciba-push", "alice", nil)["auth_req_id"].(string)
+	link := cibaLinkIn(t, e.outboxMail("alice@example.com").Text)
+	status, _ := cibaPage(t, "approve", link)
+	require.Equal(t, http.StatusOK, status)
+	cb := e.push.next(t)
+	require.Equal(t, push, cb.Body["auth_req_id"])
+	require.NotEmpty(t, cb.Body["access_token"])
+	status, html := cibaPage(t, http.MethodGet, link)
+	require.Equal(t, http.StatusConflict, status)
+	require.Contains(t, html, "already used")
+
+	poll := e.ask("demo-ciba-poll", "alice", nil)["auth_req_id"].(string)
+	status, _ = cibaPage(t, "deny", cibaLinkIn(t, e.outboxMail("alice@example.com").Text))
+	require.Equal(t, http.StatusOK, status)
+	status, body := e.redeem("demo-ciba-poll", poll)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Equal(t, "access_denied", body["error"])
+}

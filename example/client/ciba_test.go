@@ -177,3 +177,32 @@ func TestCIBAArguments(t *testing.T) {
 	require.Contains(t, errOut.String(), "-login-hint")
 	require.True(t, strings.Contains(errOut.String(), "enrolment fallback"))
 }
+
+// FuzzCallbackHandler feeds any request to the ping/push receiver, which any local process can reach:
+// it never panics, and passes a callback on only with the right bearer token and a JSON body naming an
+// auth_req_id.
+func FuzzCallbackHandler(f *testing.F) {
+	f.Add("Bearer secret-token", `{"auth_req_id":"r1"}`)
+	f.Add("Bearer wrong", `{"auth_req_id":"r1"}`)
+	f.Add("bearer secret-token", `{}`)
+	f.Add("Bearer secret-token", `{"auth_req_id":`)
+	f.Add("", "")
+	f.Fuzz(func(t *testing.T, authorization, body string) {
+		ch := make(chan cibaTokens, 1)
+		h := callbackHandler("/cb", "secret-token", ch)
+		req := httptest.NewRequest(http.MethodPost, "/cb", strings.NewReader(body))
+		req.Header.Set("Authorization", authorization)
+		rw := httptest.NewRecorder()
+		h.ServeHTTP(rw, req)
+		select {
+		case cb := <-ch:
+			if authorization != "Bearer secret-token" || cb.AuthReqID == "" || rw.Code != http.StatusNoContent {
+				t.Fatalf("passed on %q with %q (status %d)", body, authorization, rw.Code)
+			}
+		default:
+			if rw.Code == http.StatusNoContent {
+				t.Fatalf("204 without passing the callback on")
+			}
+		}
+	})
+}

@@ -60,7 +60,8 @@
 // # Failure behaviour
 //
 // Notify sends before it returns. A message that cannot be sent fails the backchannel request with
-// server_error rather than leaving the client polling for a person who was never reached. Decisions
-// the core refuses (the request was answered on another device, or expired) show "This request is
-// closed" and change nothing.
+// server_error rather than leaving the client polling for a person who was never reached. A link
+// whose request is no longer pending (answered on another device or through another link, or
+// expired) shows "This request is closed" and changes nothing; the page asks the core
+// (Decider.Lookup) before it shows the buttons and again when it records the decision.
 package linkchannel
