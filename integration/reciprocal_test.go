@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/fosite-contrib/grants/example/server"
 	"github.com/fosite-contrib/grants/handler/reciprocal"
 	"github.com/fosite-contrib/grants/internal/grantstest"
+	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
 
 // The Reciprocal OAuth story of the draft (§1): a voice assistant (party A) and a music service (party
@@ -31,17 +33,30 @@ type pair struct {
 	a, b *env // a: voice assistant (party A); b: music service (party B)
 }
 
-// startPair runs two example servers that are each other's reciprocal partner.
+// startPair runs two example servers that are each other's reciprocal partner, on in-memory stores.
 func startPair(t *testing.T) *pair {
+	t.Helper()
+	return startPairOn(t, false)
+}
+
+// startPairOn runs the pair on SQLite stores (one file each) when sqlite is set.
+func startPairOn(t *testing.T, sqlite bool) *pair {
 	t.Helper()
 	tsA, tsB := httptest.NewUnstartedServer(nil), httptest.NewUnstartedServer(nil)
 	urlA, urlB := "http://"+tsA.Listener.Addr().String(), "http://"+tsB.Listener.Addr().String()
 	mk := func(ts *httptest.Server, self, partner string) *env {
 		c := &clock{t: time.Now()}
-		srv, err := server.New(context.Background(), server.Options{
+		opts := server.Options{
 			Issuer: self, AdminToken: adminToken, Now: c.Now, Dev: true,
 			Reciprocal: server.ReciprocalOptions{Partner: partner, AllowLoopbackHTTP: true},
-		})
+		}
+		if sqlite {
+			st, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "grants.db"), sqlstore.WithClock(c.Now))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = st.Close() })
+			opts.Store = st
+		}
+		srv, err := server.New(context.Background(), opts)
 		require.NoError(t, err)
 		ts.Config.Handler = srv
 		ts.Start()
@@ -217,7 +232,19 @@ func (p *pair) grantFor(user, bToken string, scopes ...string) *reciprocal.Grant
 // user narrows the access (§3) and finally revokes it.
 func TestReciprocalBothWays(t *testing.T) {
 	t.Parallel()
-	p := startPair(t)
+	for _, sqlite := range []bool{false, true} {
+		name := "memory"
+		if sqlite {
+			name = "sqlite"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testReciprocalBothWays(t, startPairOn(t, sqlite))
+		})
+	}
+}
+
+func testReciprocalBothWays(t *testing.T, p *pair) {
 	a, b := p.link(t, "alice", "openid", "profile")
 
 	first := p.heldByB(t, "alice")
