@@ -57,8 +57,8 @@ func TestConcurrentRedemptionIssuesOnce(t *testing.T) {
 			f.send(c.OOBCode, "sms-1")
 			code, _ := f.lastCode()
 			var (
-				wg sync.WaitGroup
-				mu sync.Mutex
+				wg     sync.WaitGroup
+				mu     sync.Mutex
 				ok     int
 				server []string
 			)
