@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -300,13 +301,28 @@ func TestAuditLogTamperEvident(t *testing.T) {
 	require.Equal(t, true, rep["valid"])
 	require.EqualValues(t, 4, rep["records"])
 
+	// The offline check (the audit-verify command) needs only the public keys.
+	req, err := http.NewRequest(http.MethodGet, e.url+"/admin/audit/jwks", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	jwks, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.NotContains(t, string(jwks), `"d"`, "no private key material")
+	offline, err := server.VerifyAuditLog(context.Background(), store, jwks, "")
+	require.NoError(t, err)
+	require.EqualValues(t, 4, offline.Records)
+	require.Equal(t, rep["head"], offline.Head.String())
+
 	// Someone with database access rewrites the second approval to name another customer.
 	var token string
 	require.NoError(t, store.DB().QueryRow("SELECT token FROM audit_records WHERE seq = 3").Scan(&token))
 	parts := strings.Split(token, ".")
 	payload := []byte(parts[1])
 	payload[len(payload)/2] ^= 1
-	_, err := store.DB().Exec("UPDATE audit_records SET token = ? WHERE seq = 3", parts[0]+"."+string(payload)+"."+parts[2])
+	_, err = store.DB().Exec("UPDATE audit_records SET token = ? WHERE seq = 3", parts[0]+"."+string(payload)+"."+parts[2])
 	require.NoError(t, err)
 
 	status, rep = ksAuditVerify(t, e)
@@ -314,6 +330,8 @@ func TestAuditLogTamperEvident(t *testing.T) {
 	require.Equal(t, false, rep["valid"])
 	require.EqualValues(t, 2, rep["verified_records"], "the records before the edit still verify")
 	require.Contains(t, rep["error"], "3")
+	_, err = server.VerifyAuditLog(context.Background(), store, jwks, "")
+	require.ErrorIs(t, err, audit.ErrTampered)
 }
 
 // ksIDTokenClaims checks an ID token's signature against the JWKS and returns all its claims (the

@@ -2,11 +2,14 @@ package server
 
 import (
 	"context"
+	"crypto/ecdh"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
+	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -23,8 +26,9 @@ import (
 
 // KioskOptions configure the example's staffed-kiosk, audit and device-alert demo.
 type KioskOptions struct {
-	// AuditKey signs the audit log (ES256); nil means a new key (the log then verifies only while the
-	// server runs). DEMO: a real server keeps it in a KMS.
+	// AuditKey signs the audit log (ES256); nil means a key derived from the global secret, so that the
+	// log still verifies after a restart with the same keys file. DEMO: a real server keeps a separate
+	// key in a KMS, so that the token secret cannot rewrite the audit log.
 	AuditKey *ecdsa.PrivateKey
 	// AuditStorage keeps the audit log; nil means the store when it is an audit.Storage (the SQL
 	// store), else memory.
@@ -93,7 +97,7 @@ func setupKiosk(ctx context.Context, s *Server) error {
 	st := &s.kiosk
 	st.auditKey = o.AuditKey
 	if st.auditKey == nil {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		k, err := deriveAuditKey(s.opts.GlobalSecret)
 		if err != nil {
 			return err
 		}
@@ -108,7 +112,7 @@ func setupKiosk(ctx context.Context, s *Server) error {
 		}
 	}
 	log, err := audit.NewLog(st.auditStore, jose.SigningKey{Algorithm: jose.ES256, Key: st.auditKey},
-		audit.Options{Issuer: s.opts.Issuer, KeyID: "audit-1", Now: s.opts.Now})
+		audit.Options{Issuer: s.opts.Issuer, KeyID: auditKeyID, Now: s.opts.Now})
 	if err != nil {
 		return err
 	}
@@ -147,6 +151,11 @@ func setupKiosk(ctx context.Context, s *Server) error {
 		Audit:         log,
 		Now:           s.opts.Now,
 	}
+	// Expiries no poll saw are audited every few minutes, well before the purge (24 hours after
+	// expiry by default) deletes the rows.
+	if ls, ok := s.store.(pending.ListingStorage); ok {
+		go s.auditExpiries(ctx, ls, log)
+	}
 	st.kiosk = p.DeviceKiosk(func(_ context.Context, subject string) fosite.Session {
 		return s.newSession(subject, time.Now())
 	})
@@ -167,6 +176,78 @@ func setupKiosk(ctx context.Context, s *Server) error {
 		}
 	}
 	return nil
+}
+
+// deriveAuditKey derives the demo's ES256 audit key from the global secret (HMAC-SHA256 as the P-256
+// scalar; a value out of range, which has probability about 2^-32, takes the next counter).
+func deriveAuditKey(secret []byte) (*ecdsa.PrivateKey, error) {
+	for i := byte(0); i < 16; i++ {
+		m := hmac.New(sha256.New, secret)
+		m.Write([]byte("example audit signing key v1"))
+		m.Write([]byte{i})
+		k, err := ecdh.P256().NewPrivateKey(m.Sum(nil))
+		if err != nil {
+			continue
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			return nil, err
+		}
+		parsed, err := x509.ParsePKCS8PrivateKey(der)
+		if err != nil {
+			return nil, err
+		}
+		if ek, ok := parsed.(*ecdsa.PrivateKey); ok {
+			return ek, nil
+		}
+	}
+	return nil, errors.New("cannot derive the audit key")
+}
+
+// auditKeyID names the audit key in the SETs and the JWKS.
+const auditKeyID = "example-audit-1"
+
+// AuditJWKS returns the public key set the audit log verifies with (served at /admin/audit/jwks).
+func (s *Server) AuditJWKS() jose.JSONWebKeySet {
+	return jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &s.kiosk.auditKey.PublicKey, KeyID: auditKeyID, Algorithm: string(jose.ES256), Use: "sig"}}}
+}
+
+// VerifyAuditLog verifies the whole audit chain in st with the keys in jwks (JSON), against anchor
+// ("<seq>:<hash>") when it is not empty. It is the audit-verify command's work.
+func VerifyAuditLog(ctx context.Context, st audit.Storage, jwks []byte, anchor string) (audit.Report, error) {
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal(jwks, &set); err != nil {
+		return audit.Report{}, fmt.Errorf("read the key set: %w", err)
+	}
+	v := &audit.Verifier{Keys: audit.KeySet(&set)}
+	if anchor != "" {
+		h, err := audit.ParseHead(anchor)
+		if err != nil {
+			return audit.Report{}, err
+		}
+		v.Anchor = h
+	}
+	return v.Verify(ctx, st)
+}
+
+// auditExpiries runs rfc8628.AuditExpired every five minutes until ctx ends.
+func (s *Server) auditExpiries(ctx context.Context, ls pending.ListingStorage, sink audit.Sink) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	after := s.grantsNow().Add(-24 * time.Hour)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := s.grantsNow()
+			if _, err := rfc8628.AuditExpired(ctx, ls, sink, after, now); err != nil {
+				s.log.Error("auditing expired device grants failed", "error", err)
+				continue
+			}
+			after = now
+		}
+	}
 }
 
 // demoAlertDestination is where the demo alerts a user: their e-mail address.
@@ -192,6 +273,7 @@ func kioskRoutes(s *Server, m *http.ServeMux) {
 	m.HandleFunc("POST /admin/device/kiosk/approve", s.admin(s.adminKioskDecide(true)))
 	m.HandleFunc("POST /admin/device/kiosk/deny", s.admin(s.adminKioskDecide(false)))
 	m.HandleFunc("GET /admin/audit/verify", s.adminGet(s.adminAuditVerify))
+	m.HandleFunc("GET /admin/audit/jwks", s.adminGet(func(rw http.ResponseWriter, r *http.Request) { writeJSON(rw, http.StatusOK, s.AuditJWKS()) }))
 }
 
 // kioskPage is the staff page: look up an account, see its pending device requests (everything but
