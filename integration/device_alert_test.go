@@ -295,3 +295,23 @@ func TestPrintedUserCode(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, status)
 	require.Contains(t, page, "Too many wrong codes")
 }
+
+// TestDeviceAlertInDevOutbox: in development mode the alert appears at /dev/outbox, naming the
+// scopes the user actually granted.
+func TestDeviceAlertInDevOutbox(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	alice := e.browser("alice", "alice-password")
+	status, da := e.post("/oauth2/device/auth", url.Values{"client_id": {"demo-device"}, "scope": {"openid profile email"}}, nil)
+	require.Equal(t, http.StatusOK, status)
+	_, page := alice.get("/device?entered=1&user_code=" + url.QueryEscape(da["user_code"].(string)))
+	status, page = alice.postForm("/device", url.Values{"csrf": {csrfOf(t, page)}, "user_code": {da["user_code"].(string)}, "action": {"approve"},
+		"scope": {"openid", "email"}})
+	require.Equal(t, http.StatusOK, status, page)
+	status, page = alice.get("/dev/outbox")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, page, "A device was connected to your account")
+	require.Contains(t, page, "alice@example.com")
+	require.Contains(t, page, "Access: openid, email")
+	require.Contains(t, page, "/device/deactivate?token=")
+}

@@ -51,9 +51,10 @@ type Alert struct {
 	// ClientID and ClientName name the client as it claimed itself (ClientName is "" when the client has
 	// no name); the person must judge whether that was really their device.
 	ClientID, ClientName string
-	Scopes               []string
-	ApprovedAt           time.Time
-	Device               pending.DeviceInfo
+	// Scopes are the scopes granted.
+	Scopes     []string
+	ApprovedAt time.Time
+	Device     pending.DeviceInfo
 	// DeactivateURL is the one-click link that deactivates the grant and revokes its tokens.
 	DeactivateURL string
 	// LinkExpiresAt is when the link stops working.
@@ -145,8 +146,12 @@ func (a *Alerter) Message(ctx context.Context, auth *Authorization, subject stri
 	q := link.Query()
 	q.Set("token", token)
 	link.RawQuery = q.Encode()
+	scopes := auth.GrantedScopes
+	if scopes == nil {
+		scopes = auth.RequestedScopes
+	}
 	al := Alert{
-		ClientID: auth.Client.GetID(), ClientName: clientName(auth.Client), Scopes: auth.RequestedScopes,
+		ClientID: auth.Client.GetID(), ClientName: clientName(auth.Client), Scopes: scopes,
 		ApprovedAt: approvedAt, Device: auth.Device, DeactivateURL: link.String(), LinkExpiresAt: exp,
 	}
 	render := a.Render

@@ -40,6 +40,8 @@ type Authorization struct {
 	RequestID string
 	// DeviceSerial is the serial of a device with a pre-printed code, if it sent one.
 	DeviceSerial string
+	// GrantedScopes is what an approval granted; nil before one.
+	GrantedScopes fosite.Arguments
 	// RecentApprovals are the earlier approvals of the same client by the same user within the repeat
 	// window, newest first; only LookupFor fills it. More than none deserves a warning: someone may
 	// have phished one of those approvals (see the package guide).
@@ -180,6 +182,10 @@ func (v *Verifier) Approve(ctx context.Context, userCode, remoteAddr string, d p
 		return a, v.approve(ctx, a, d, remoteAddr, data, nil)
 	}
 	now := v.now()
+	a.GrantedScopes = d.GrantedScopes
+	if a.GrantedScopes == nil {
+		a.GrantedScopes = a.RequestedScopes
+	}
 	m, send, err := al.Message(ctx, a, d.Subject, now)
 	if err != nil {
 		// Nothing is decided yet: a broken alert configuration must not let approvals go unnoticed.
@@ -253,6 +259,7 @@ func (v *Verifier) approve(ctx context.Context, a *Authorization, d pending.Deci
 	if err := v.decideWith(ctx, a, d, also); err != nil {
 		return err
 	}
+	a.GrantedScopes = d.GrantedScopes
 	if !d.ExpiresAt.IsZero() {
 		a.ExpiresAt = d.ExpiresAt
 		data["pickup_until"] = d.ExpiresAt.Unix()
