@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	example "github.com/fosite-contrib/grants/example/server"
+	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
 
 // In-process benchmarks of the scenarios the load benchmark drives, through the example server's router
@@ -37,9 +40,29 @@ func (c *benchClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// newBenchServer builds the example server on the memory store, or on SQLite when GRANTS_BENCH_STORE
+// is "sqlite", or on PostgreSQL when it is "postgres" (GRANTS_TEST_POSTGRES_DSN).
 func newBenchServer(tb testing.TB) (*example.Server, *benchClock) {
 	c := &benchClock{t: time.Now().UTC()}
-	srv, err := example.New(context.Background(), example.Options{Issuer: "http://bench.local", AdminToken: benchAdmin, Now: c.Now})
+	opts := example.Options{Issuer: "http://bench.local", AdminToken: benchAdmin, Now: c.Now}
+	var dsn string
+	switch os.Getenv("GRANTS_BENCH_STORE") {
+	case "sqlite":
+		dsn = filepath.Join(tb.TempDir(), "bench.db")
+	case "postgres":
+		if dsn = os.Getenv("GRANTS_TEST_POSTGRES_DSN"); dsn == "" {
+			tb.Skip("GRANTS_TEST_POSTGRES_DSN is not set")
+		}
+	}
+	if dsn != "" {
+		st, err := sqlstore.Open(context.Background(), dsn)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() { _ = st.Close() })
+		opts.Store = st
+	}
+	srv, err := example.New(context.Background(), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -175,6 +198,44 @@ func BenchmarkRedeem(b *testing.B) {
 	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
 		serve(b, srv, "/oauth2/token", confBasic, bodies[i], 200)
+	}
+	reportCPU(b, cpu)
+}
+
+var cibaBasic = basicHeader("demo-ciba-poll", "demo-ciba-secret")
+
+// BenchmarkCIBAAuthentication is the CIBA authentication request (CIBA Core §7.1) for alice, whose
+// demo authentication device is her mailbox: each request also queues an e-mail in the dev outbox.
+func BenchmarkCIBAAuthentication(b *testing.B) {
+	srv, _ := newBenchServer(b)
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		serve(b, srv, "/oauth2/bc-authorize", cibaBasic, "scope=openid&login_hint=alice", 200)
+	}
+	reportCPU(b, cpu)
+}
+
+// BenchmarkCIBAPoll polls pending auth_req_ids on time (authorization_pending), a new one every 100.
+func BenchmarkCIBAPoll(b *testing.B) {
+	srv, clock := newBenchServer(b)
+	newBody := func() string {
+		var m map[string]interface{}
+		if err := json.Unmarshal(serve(b, srv, "/oauth2/bc-authorize", cibaBasic, "scope=openid&login_hint=alice", 200), &m); err != nil {
+			b.Fatal(err)
+		}
+		id, _ := m["auth_req_id"].(string)
+		return url.Values{"grant_type": {"urn:openid:params:grant-type:ciba"}, "auth_req_id": {id}}.Encode()
+	}
+	body := newBody()
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		if i > 0 && i%100 == 0 {
+			b.StopTimer()
+			body = newBody()
+			b.StartTimer()
+		}
+		clock.Add(5 * time.Second)
+		serve(b, srv, "/oauth2/token", cibaBasic, body, 400)
 	}
 	reportCPU(b, cpu)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
 	"fmt"
 	"io"
@@ -143,16 +144,29 @@ func closedLoop(ctx context.Context, c *http.Client, conns, n int, t target, cpu
 	return summarise(lat, codes, errs, elapsed, cpu()-c0)
 }
 
-// openLoop polls every one of bodies once per period (each at its own phase) for d, from conns
-// connections, so that the offered rate is len(bodies)/period whatever the server does; a late answer
-// delays only that connection's next request.
-func openLoop(ctx context.Context, c *http.Client, conns int, count int, period, d time.Duration, t target, cpu func() float64) result {
+// fleet polls count codes the way RFC 8628 §3.5 clients do: each code's first poll at its own phase
+// within period, and each next poll period after the previous answer arrived. The offered rate is at
+// most count/period; the achieved rate shows whether the server (or this generator) kept up. Latency
+// is from send to answer.
+func fleet(ctx context.Context, c *http.Client, conns, count int, period, d time.Duration, t target, cpu func() float64) result {
 	type job struct {
 		i   int
 		due time.Time
 	}
-	jobs := make(chan job, conns*64)
-	var mu sync.Mutex
+	var (
+		mu    sync.Mutex
+		queue jobHeap
+		wake  = make(chan struct{}, 1)
+	)
+	start := time.Now()
+	end := start.Add(d)
+	step := period / time.Duration(count)
+	for i := 0; i < count; i++ {
+		queue = append(queue, jobItem{i: i, due: start.Add(time.Duration(i) * step)})
+	}
+	heap.Init(&queue)
+	jobs := make(chan job, conns)
+	var lmu sync.Mutex
 	codes := map[string]int{}
 	var lat []time.Duration
 	errs := 0
@@ -166,50 +180,88 @@ func openLoop(ctx context.Context, c *http.Client, conns int, count int, period,
 			lerr := 0
 			var buf bytes.Buffer
 			for j := range jobs {
-				// Latency counts from when the poll was due, so that queueing behind a slow server shows.
+				t0 := time.Now()
 				k, err := do(ctx, c, t, j.i, &buf)
-				llat = append(llat, time.Since(j.due))
+				llat = append(llat, time.Since(t0))
 				if err != nil {
 					lerr++
-					continue
+				} else {
+					local[k]++
 				}
-				local[k]++
+				mu.Lock()
+				heap.Push(&queue, jobItem{i: j.i, due: time.Now().Add(period)})
+				mu.Unlock()
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
 			}
-			mu.Lock()
+			lmu.Lock()
 			for k, v := range local {
 				codes[k] += v
 			}
 			lat = append(lat, llat...)
 			errs += lerr
-			mu.Unlock()
+			lmu.Unlock()
 		}()
 	}
 	c0 := cpu()
-	start := time.Now()
-	end := start.Add(d)
-	step := period / time.Duration(count)
-	// Code i is due at start + i*step + k*period.
-	for k := 0; ; k++ {
-		stop := false
-		for i := 0; i < count; i++ {
-			due := start.Add(time.Duration(k)*period + time.Duration(i)*step)
-			if !due.Before(end) || ctx.Err() != nil {
-				stop = true
-				break
-			}
-			if wait := time.Until(due); wait > 0 {
-				time.Sleep(wait)
-			}
-			jobs <- job{i: i, due: due}
-		}
-		if stop {
+	timer := time.NewTimer(0)
+	for ctx.Err() == nil {
+		now := time.Now()
+		if !now.Before(end) {
 			break
+		}
+		mu.Lock()
+		var next time.Time
+		var due []jobItem
+		for queue.Len() > 0 && !queue[0].due.After(now) {
+			due = append(due, heap.Pop(&queue).(jobItem))
+		}
+		if queue.Len() > 0 {
+			next = queue[0].due
+		}
+		mu.Unlock()
+		for _, it := range due {
+			jobs <- job{i: it.i, due: it.due}
+		}
+		wait := 50 * time.Millisecond
+		if !next.IsZero() && time.Until(next) < wait {
+			wait = time.Until(next)
+		}
+		if wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-wake:
+				timer.Stop()
+			case <-ctx.Done():
+			}
 		}
 	}
 	close(jobs)
 	wg.Wait()
 	elapsed := time.Since(start)
 	return summarise(lat, codes, errs, elapsed, cpu()-c0)
+}
+
+type jobItem struct {
+	i   int
+	due time.Time
+}
+
+// jobHeap orders polls by when they are due (container/heap).
+type jobHeap []jobItem
+
+func (h jobHeap) Len() int            { return len(h) }
+func (h jobHeap) Less(i, j int) bool  { return h[i].due.Before(h[j].due) }
+func (h jobHeap) Swap(i, j int)       { h[i], h[j] = h[j], h[i] }
+func (h *jobHeap) Push(x interface{}) { *h = append(*h, x.(jobItem)) }
+func (h *jobHeap) Pop() interface{} {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
 }
 
 func summarise(lat []time.Duration, codes map[string]int, errs int, elapsed time.Duration, cpuSec float64) result {
