@@ -61,9 +61,6 @@ type CIBAOptions struct {
 	// AskDateOfBirth makes the e-mail link page ask for the user's date of birth before an approval
 	// (a knowledge factor on top of the mailbox; DEMO dates: alice 1865-11-26, bob 1998-04-12).
 	AskDateOfBirth bool
-	// NoWorker leaves the outbox worker off; callbacks then wait for DrainCIBAOutbox. Tests that want
-	// to deliver at a moment of their choosing use it.
-	NoWorker bool
 }
 
 // cibaState is the example's CIBA state.
@@ -179,15 +176,13 @@ func setupCIBA(ctx context.Context, s *Server) error {
 			Deliverer: outbox.NewWebhook(outbox.WebhookConfig{AllowLoopback: true, Now: s.opts.Now}), // DEMO: loopback http
 			Now:       s.opts.Now, Logger: s.log, Poll: 2 * time.Second,
 		}
-		if !s.opts.CIBA.NoWorker {
-			p.Decider.Kick = s.ciba.worker.Kick
-			go func() {
-				if err := s.ciba.worker.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-					s.log.Error("ciba outbox worker stopped", slog.String("error", err.Error()))
-				}
-			}()
-			go s.expirePush(ctx)
-		}
+		p.Decider.Kick = s.ciba.worker.Kick
+		go func() {
+			if err := s.ciba.worker.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Error("ciba outbox worker stopped", slog.String("error", err.Error()))
+			}
+		}()
+		go s.expirePush(ctx)
 	}
 	return nil
 }
