@@ -49,7 +49,9 @@ func TestDecisionIsAtomic(t *testing.T) {
 
 type failingDevice struct{}
 
-func (failingDevice) Notify(context.Context, ciba.Notification) error { return errors.New("SMS gateway down") }
+func (failingDevice) Notify(context.Context, ciba.Notification) error {
+	return errors.New("SMS gateway down")
+}
 
 func TestNotifyFailure(t *testing.T) {
 	t.Parallel()
