@@ -48,7 +48,7 @@ func startPairOn(t *testing.T, sqlite bool) *pair {
 		c := &clock{t: time.Now()}
 		opts := server.Options{
 			Issuer: self, AdminToken: adminToken, Now: c.Now, Dev: true,
-			Reciprocal: server.ReciprocalOptions{Partner: partner, AllowLoopbackHTTP: true},
+			Reciprocal: server.ReciprocalOptions{Partner: partner, AllowLoopbackHTTP: true, OutboundTimeout: time.Minute},
 		}
 		if sqlite {
 			st, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "grants.db"), sqlstore.WithClock(c.Now))

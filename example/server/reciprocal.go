@@ -26,6 +26,15 @@ type ReciprocalOptions struct {
 	Partner string
 	// AllowLoopbackHTTP lets the two servers call each other over plain http on loopback. DEMO only.
 	AllowLoopbackHTTP bool
+	// OutboundTimeout bounds each call to the partner; 0 means 10 seconds.
+	OutboundTimeout time.Duration
+}
+
+func (o ReciprocalOptions) timeout() time.Duration {
+	if o.OutboundTimeout <= 0 {
+		return 10 * time.Second
+	}
+	return o.OutboundTimeout
 }
 
 // ReciprocalClientID is the client each server registers for its partner (the same ID on both sides).
@@ -74,6 +83,7 @@ func init() {
 						TokenURL: partner + "/oauth2/token", ClientID: ReciprocalClientID, ClientSecret: ReciprocalSecret,
 					}},
 					AllowLoopbackHTTP: o.AllowLoopbackHTTP,
+					OutboundTimeout:   o.timeout(),
 				}
 				return compose.ReciprocalFactory(config, storage, strategy)
 			}
@@ -123,7 +133,7 @@ func (s *Server) partnerURL() string { return strings.TrimRight(s.opts.Reciproca
 // partnerClient is the HTTP client of the demo's own calls to the partner: https only (loopback http
 // when allowed), no redirects, bounded time.
 func (s *Server) partnerClient() *http.Client {
-	return reciprocal.NewHTTPClient(10*time.Second, s.opts.Reciprocal.AllowLoopbackHTTP)
+	return reciprocal.NewHTTPClient(s.opts.Reciprocal.timeout(), s.opts.Reciprocal.AllowLoopbackHTTP)
 }
 
 // partnerOAuth2 is this server as a client of the partner (party A's side of the code flow).
