@@ -155,8 +155,8 @@ func (h *TokenHandler) revoke(ctx context.Context, g *pending.Grant) {
 
 // auditExpired records that a poll found g expired, once per grant when the store can remember it.
 func (h *TokenHandler) auditExpired(ctx context.Context, g *pending.Grant, now time.Time) {
-	if h.Audit == nil {
-		return
+	if h.Audit == nil || (g.State != pending.StatePending && g.State != pending.StateApproved) {
+		return // a denial was audited when it was made
 	}
 	if ok, err := expiryOnce(ctx, h.Storage, g, now); err != nil {
 		h.logAuditError(ctx, err)

@@ -189,7 +189,7 @@ func (v *Verifier) Approve(ctx context.Context, userCode, remoteAddr string, d p
 	m, send, err := al.Message(ctx, a, d.Subject, now)
 	if err != nil {
 		// Nothing is decided yet: a broken alert configuration must not let approvals go unnoticed.
-		return nil, fosite.ErrServerError.WithWrap(fmt.Errorf("%w: %v", ErrAlertFailed, err)).WithDebug(err.Error())
+		return nil, fosite.ErrServerError.WithWrap(err).WithDebugf("The approval alert could not be written, so nothing was approved: %s", err)
 	}
 	if send && al.Outbox != nil {
 		// The alert is queued in the approval's transaction: both happen or neither does.

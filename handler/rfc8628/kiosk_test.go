@@ -349,6 +349,9 @@ func alertServer(t *testing.T, sender notify.Sender, queue bool) (*gt.Server, *r
 				if subject == "nobody" {
 					return "", "", nil
 				}
+				if subject == "broken" {
+					return "", "", errors.New("directory down")
+				}
 				return notify.Email, subject + "@example.com", nil
 			}),
 		}
@@ -424,6 +427,14 @@ func TestAlertSendFailure(t *testing.T) {
 	d = s.StartDevice(t, gt.PublicClientID, "openid")
 	_, err = s.Provider.DeviceVerifier.Approve(ctx, d.UserCode, "192.0.2.1", pending.Decision{Subject: "nobody", Session: gt.Session("nobody")})
 	require.NoError(t, err)
+
+	// When the alert cannot even be written (the directory fails), nothing is approved.
+	d = s.StartDevice(t, gt.PublicClientID, "openid")
+	a, err = s.Provider.DeviceVerifier.Approve(ctx, d.UserCode, "192.0.2.1", pending.Decision{Subject: "broken", Session: gt.Session("broken")})
+	require.Error(t, err)
+	require.NotErrorIs(t, err, rfc8628.ErrAlertFailed)
+	require.Nil(t, a)
+	require.Equal(t, "authorization_pending", s.Poll(t, gt.PublicClientID, d.DeviceCode).Error(t))
 }
 
 // TestDeactivationLinks: forged, altered, expired, someone else's and reused links are refused and
