@@ -59,8 +59,9 @@ func headless(t *testing.T) context.Context {
 // TestOTPKioskPageInChromium drives the kiosk page (the demo CLIENT at /demo/kiosk) in real headless
 // Chromium, as the customer at the hardware store would: type the address, pick e-mail, read the code
 // from the mail that reached the (real, in-process) SMTP server, type it, and see the granted access.
+//
+// The browser tests do not run in parallel: a headless Chromium is heavy for a 2-core CI machine.
 func TestOTPKioskPageInChromium(t *testing.T) {
-	t.Parallel()
 	ctx := headless(t)
 	smtp, opt := withSMTP(t)
 	e := start(t, opt)
@@ -102,7 +103,6 @@ func TestOTPKioskPageInChromium(t *testing.T) {
 // TestOTPKioskPageWrongCode: a mistyped code keeps the person on the code step with the server's
 // message, and the right code still works.
 func TestOTPKioskPageWrongCode(t *testing.T) {
-	t.Parallel()
 	ctx := headless(t)
 	smtp, opt := withSMTP(t)
 	e := start(t, opt)
