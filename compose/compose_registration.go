@@ -6,6 +6,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/fosite-contrib/grants/handler/ciba"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/registration"
 )
@@ -34,8 +35,9 @@ type RegistrationConfig struct {
 	// VerifyInitialAccessToken, when set, checks initial access tokens instead of InitialAccessTokens
 	// (see registration.TokenVerifier).
 	VerifyInitialAccessToken func(ctx context.Context, token string) error
-	// Policy is what clients may register; nil means registration.DefaultPolicy() with the device
-	// lifetimes (device_code_lifespan, device_pickup_window: 1 minute to 7 days) as extension fields.
+	// Policy is what clients may register; nil means registration.DefaultPolicy() with these extension
+	// fields: the device lifetimes (device_code_lifespan, device_pickup_window: 1 minute to 7 days) and
+	// CIBA's backchannel_enrollment_fallback (a boolean, CIBA clients only).
 	Policy *registration.Policy
 	// BadTokensPerAddress bounds requests with a wrong initial access token per client address per
 	// window. Default 10.
@@ -61,6 +63,7 @@ var defaultRegistrationPolicy = func() *registration.Policy {
 	p.Extensions = map[string]registration.ExtensionValidator{
 		registration.FieldDeviceCodeLifespan: registration.DurationSeconds(time.Minute, 7*24*time.Hour),
 		registration.FieldDevicePickupWindow: registration.DurationSeconds(time.Minute, 7*24*time.Hour),
+		ciba.MetaEnrollmentFallback:          registration.Boolean,
 	}
 	return p
 }()

@@ -238,3 +238,40 @@ func TestRegistrationRefusesBadMetadata(t *testing.T) {
 	}
 	require.Zero(t, st.count(), "nothing was stored")
 }
+
+// TestRegisterCIBAClientAndRunPollMode: a CIBA poll client registers itself with private_key_jwt and
+// then authenticates with signed assertions at the backchannel authentication endpoint (audience: that
+// endpoint) and at the token endpoint.
+func TestRegisterCIBAClientAndRunPollMode(t *testing.T) {
+	t.Parallel()
+	e, _ := startWithRegistrationStore(t)
+	d := newKioskDevice(t)
+	m := d.metadata()
+	m["client_name"] = "Call-centre console"
+	m["grant_types"] = []string{"urn:openid:params:grant-type:ciba", "refresh_token"}
+	m["scope"] = "openid profile offline_access"
+	m["backchannel_token_delivery_mode"] = "poll"
+	status, body, _ := e.register(adminToken, m)
+	require.Equal(t, http.StatusCreated, status, "%v", body)
+	d.clientID = body["client_id"].(string)
+	require.Equal(t, "poll", body["backchannel_token_delivery_mode"])
+
+	form := d.assertion(t, e.url+"/oauth2/bc-authorize")
+	form.Set("scope", "openid profile offline_access")
+	form.Set("login_hint", "alice")
+	form.Set("binding_message", "K7Q2")
+	status, ack := e.post("/oauth2/bc-authorize", form, nil)
+	require.Equal(t, http.StatusOK, status, "%v", ack)
+	authReqID := ack["auth_req_id"].(string)
+
+	status, res := e.admin("/admin/ciba/approve", url.Values{"auth_req_id": {authReqID}})
+	require.Equal(t, http.StatusOK, status, "%v", res)
+
+	form = d.assertion(t, e.url+"/oauth2/token")
+	form.Set("grant_type", "urn:openid:params:grant-type:ciba")
+	form.Set("auth_req_id", authReqID)
+	status, tok := e.post("/oauth2/token", form, nil)
+	require.Equal(t, http.StatusOK, status, "%v", tok)
+	require.NotEmpty(t, tok["access_token"])
+	require.Equal(t, "alice", verifyIDToken(t, e, tok["id_token"].(string)).Subject)
+}

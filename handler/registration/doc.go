@@ -56,7 +56,8 @@
 // Unknown fields are ignored (RFC 7591 §2), and so are software statements, which this package does not
 // support. Policy.Extensions adds fields: each named field is checked by its ExtensionValidator and
 // stored in the client's Metadata, e.g. the device grant's per-client lifetimes
-// (FieldDeviceCodeLifespan with DurationSeconds). Errors are 400 invalid_redirect_uri or
+// (FieldDeviceCodeLifespan with DurationSeconds) or CIBA's backchannel_enrollment_fallback (Boolean;
+// compose's default policy has these three). Errors are 400 invalid_redirect_uri or
 // invalid_client_metadata with a description naming the field (RFC 7591 §3.2.2); nothing is stored.
 //
 // # Storage

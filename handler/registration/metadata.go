@@ -576,10 +576,12 @@ func knownField(name string) bool {
 	case "redirect_uris", "token_endpoint_auth_method", "grant_types", "response_types", "client_name", "scope",
 		"contacts", "jwks_uri", "jwks", "software_id", "software_version", "token_endpoint_auth_signing_alg",
 		"client_id", "client_secret", "client_id_issued_at", "client_secret_expires_at",
-		"registration_access_token", "registration_client_uri", metadataRATHash:
+		"registration_access_token", "registration_client_uri", metadataRATHash,
+		"backchannel_token_delivery_mode", "backchannel_client_notification_endpoint",
+		"backchannel_authentication_request_signing_alg", "backchannel_user_code_parameter":
 		return true
 	}
-	return strings.HasPrefix(name, "backchannel_")
+	return false
 }
 
 func curveAlg(c elliptic.Curve) string {

@@ -22,6 +22,7 @@ func testPolicy() *registration.Policy {
 	p := registration.DefaultPolicy()
 	p.Extensions = map[string]registration.ExtensionValidator{
 		registration.FieldDeviceCodeLifespan: registration.DurationSeconds(time.Minute, 7*24*time.Hour),
+		"backchannel_enrollment_fallback":    registration.Boolean,
 	}
 	return p
 }
@@ -52,6 +53,9 @@ func TestParseAccepts(t *testing.T) {
 		}},
 		{"CIBA ping client", deviceBody(`,"grant_types":["` + registration.GrantTypeCIBA + `"],"backchannel_token_delivery_mode":"ping","backchannel_client_notification_endpoint":"https://client.example/cb","backchannel_authentication_request_signing_alg":"ES256","backchannel_user_code_parameter":true`), nil},
 		{"CIBA push client without the grant type", deviceBody(`,"grant_types":["refresh_token"],"backchannel_token_delivery_mode":"push","backchannel_client_notification_endpoint":"https://client.example/cb"`), nil},
+		{"CIBA extension field", deviceBody(`,"grant_types":["` + registration.GrantTypeCIBA + `"],"backchannel_token_delivery_mode":"poll","backchannel_enrollment_fallback":true`), func(t *testing.T, m *registration.Metadata) {
+			require.Equal(t, map[string]any{"backchannel_enrollment_fallback": true}, m.Extensions)
+		}},
 		{"extension field", deviceBody(`,"device_code_lifespan":604800,"unknown_field":"ignored"`), func(t *testing.T, m *registration.Metadata) {
 			require.Equal(t, map[string]any{"device_code_lifespan": float64(604800)}, m.Extensions)
 		}},
@@ -129,6 +133,8 @@ func TestParseRejects(t *testing.T) {
 		{"long software_id", deviceBody(`,"software_id":"` + strings.Repeat("x", 300) + `"`), "invalid_client_metadata", "'software_id' is longer than"},
 		{"empty contact", deviceBody(`,"contacts":[""]`), "invalid_client_metadata", "empty values"},
 		{"extension out of range", deviceBody(`,"device_code_lifespan":1`), "invalid_client_metadata", "'device_code_lifespan' must be between 60 and 604800 seconds"},
+		{"CIBA extension without CIBA", deviceBody(`,"backchannel_enrollment_fallback":true`), "invalid_client_metadata", "'backchannel_enrollment_fallback' is CIBA metadata"},
+		{"CIBA extension of the wrong type", deviceBody(`,"grant_types":["` + registration.GrantTypeCIBA + `"],"backchannel_token_delivery_mode":"poll","backchannel_enrollment_fallback":"yes"`), "invalid_client_metadata", "must be true or false"},
 		{"extension of the wrong type", deviceBody(`,"device_code_lifespan":"1h"`), "invalid_client_metadata", "whole number of seconds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

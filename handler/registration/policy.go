@@ -92,3 +92,13 @@ func DurationSeconds(min, max time.Duration) ExtensionValidator {
 		return f, nil
 	}
 }
+
+// Boolean is an ExtensionValidator for a JSON boolean, such as CIBA's backchannel_enrollment_fallback
+// (this module's extension, see package ciba).
+func Boolean(v any, _ *Metadata) (any, error) {
+	b, ok := v.(bool)
+	if !ok {
+		return nil, fmt.Errorf("must be true or false")
+	}
+	return b, nil
+}
