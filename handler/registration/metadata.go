@@ -273,6 +273,8 @@ func checkRedirectURI(raw string) error {
 		return redirectError("The redirection URI '%s' is not an absolute URI.", clip(raw))
 	case strings.Contains(raw, "#"):
 		return redirectError("The redirection URI '%s' must not have a fragment (RFC 6749 §3.1.2).", clip(raw))
+	case u.User != nil:
+		return redirectError("A redirection URI must not carry credentials.")
 	}
 	switch scheme := strings.ToLower(u.Scheme); {
 	case scheme == "https":

@@ -117,6 +117,7 @@ func TestParseRejects(t *testing.T) {
 		{"no redirect URI", `{"grant_types":["authorization_code"]}`, "invalid_redirect_uri", "at least one redirection URI"},
 		{"relative redirect URI", `{"redirect_uris":["/cb"]}`, "invalid_redirect_uri", "not an absolute URI"},
 		{"redirect URI with fragment", `{"redirect_uris":["https://app.example/cb#x"]}`, "invalid_redirect_uri", "fragment"},
+		{"redirect URI with credentials", `{"redirect_uris":["https://user:pw@app.example/cb"]}`, "invalid_redirect_uri", "must not carry credentials"},
 		{"http redirect URI", `{"redirect_uris":["http://app.example/cb"]}`, "invalid_redirect_uri", "loopback IP address"},
 		{"localhost redirect URI", `{"redirect_uris":["http://localhost/cb"]}`, "invalid_redirect_uri", "loopback IP address"},
 		{"javascript redirect URI", `{"redirect_uris":["javascript:alert(1)"]}`, "invalid_redirect_uri", "private-use scheme"},
