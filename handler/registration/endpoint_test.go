@@ -1,6 +1,7 @@
 package registration_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -310,4 +312,38 @@ func TestRegisterWithoutURLHasNoReadToken(t *testing.T) {
 	res = f.do(t, http.MethodGet, goodToken, "", "")
 	require.Equal(t, http.StatusMethodNotAllowed, res.Status)
 	require.Equal(t, "POST", res.Header.Get("Allow"))
+}
+
+// TestLogsCarryNoSecrets: the log names registrations and refusals but never a token or secret.
+func TestLogsCarryNoSecrets(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	f.ep.Logger = slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, nil))
+	res := f.register(t, `{"redirect_uris":["https://app.example/cb"],"scope":"openid"}`)
+	require.Equal(t, http.StatusCreated, res.Status)
+	f.do(t, http.MethodPost, "wrong-token-value", "application/json", deviceBody(""))
+	f.doURL(t, http.MethodGet, res.String(t, "registration_client_uri"), "wrong-rat-value", "", "")
+
+	mu.Lock()
+	defer mu.Unlock()
+	log := buf.String()
+	require.Contains(t, log, "registered client")
+	require.Contains(t, log, res.String(t, "client_id"))
+	require.Contains(t, log, "registration refused")
+	for _, secret := range []string{goodToken, "wrong-token-value", "wrong-rat-value", res.String(t, "client_secret"), res.String(t, "registration_access_token")} {
+		require.NotContains(t, log, secret)
+	}
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
