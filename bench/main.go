@@ -35,6 +35,7 @@ type options struct {
 	n, warmup   int
 	conns, runs int
 	redeemN     int
+	redeemPeer  int
 	scenarios   map[string]bool
 	fleetCodes  int
 	fleetFor    time.Duration
@@ -58,7 +59,8 @@ func main() {
 	flag.IntVar(&o.warmup, "warmup", 4000, "requests of the warm-up run before each scenario")
 	flag.IntVar(&o.conns, "c", 16, "concurrent connections")
 	flag.IntVar(&o.runs, "runs", 3, "measured runs per scenario and server; the table shows medians")
-	flag.IntVar(&o.redeemN, "redeem-n", 200, "approved codes redeemed per redemption run (the peer's memory adapter keeps only 1000 entries)")
+	flag.IntVar(&o.redeemN, "redeem-n", 2000, "approved codes the example server redeems per redemption run")
+	flag.IntVar(&o.redeemPeer, "redeem-n-peer", 200, "approved codes the peer redeems per redemption run (its memory adapter keeps only 1000 entries)")
 	flag.StringVar(&scen, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios: "+strings.Join(allScenarios, ", "))
 	flag.IntVar(&o.fleetCodes, "fleet-codes", 10000, "fleet scenario: pending codes, each polled once per interval")
 	flag.DurationVar(&o.fleetFor, "fleet-duration", 20*time.Second, "fleet scenario: how long to poll")
@@ -171,7 +173,7 @@ func run(ctx context.Context, o options) error {
 
 	rep := &report{Started: time.Now().UTC(), Command: strings.Join(os.Args, " "), LoadStart: uptime(),
 		Settings: map[string]any{"n": o.n, "warmup": o.warmup, "connections": o.conns, "runs": o.runs,
-			"redeem_n": o.redeemN, "server_cpu": o.serverCPU, "load_cpu": o.loadCPU, "fleet_codes": o.fleetCodes,
+			"redeem_n": o.redeemN, "redeem_n_peer": o.redeemPeer, "server_cpu": o.serverCPU, "load_cpu": o.loadCPU, "fleet_codes": o.fleetCodes,
 			"fleet_duration_s": o.fleetFor.Seconds()}}
 	fmt.Printf("load at start: %s\n", rep.LoadStart)
 
@@ -211,20 +213,25 @@ func run(ctx context.Context, o options) error {
 		rep.Stores = append(rep.Stores, sr)
 		printTable(sr)
 		if err != nil {
+			_ = writeReport(o.out, rep) // what was measured so far
 			return err
 		}
 	}
 	rep.LoadEnd = uptime()
 	fmt.Printf("\nload at end: %s\n", rep.LoadEnd)
-	b, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(o.out, b, 0o644); err != nil {
+	if err := writeReport(o.out, rep); err != nil {
 		return err
 	}
 	fmt.Printf("results written to %s\n", o.out)
 	return nil
+}
+
+func writeReport(path string, rep *report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
 }
 
 // scenario prepares a target on one server; it returns a note instead when the server cannot run it.
@@ -354,10 +361,6 @@ func runScenarios(ctx context.Context, o options, ours, peer *server) ([]*scenar
 		for _, s := range servers {
 			res[s] = &scenarioResult{Scenario: sc.name, Server: s.name}
 		}
-		n, warm := o.n, o.warmup
-		if sc.name == "redeem" {
-			n, warm = o.redeemN, min(o.redeemN, 100)
-		}
 		// Warm-up, then the measured runs interleaved between the servers so that noise hits both alike.
 		for run := -1; run < o.runs; run++ {
 			for _, s := range servers {
@@ -365,9 +368,18 @@ func runScenarios(ctx context.Context, o options, ours, peer *server) ([]*scenar
 				if r.Note != "" {
 					continue
 				}
-				count := n
+				count := o.n
 				if run < 0 {
-					count = warm
+					count = o.warmup
+				}
+				if sc.name == "redeem" {
+					count = o.redeemN
+					if s.name == "peer" {
+						count = o.redeemPeer
+					}
+					if run < 0 {
+						count = min(count, 100)
+					}
 				}
 				t, note, err := sc.prepare(s, c, count)
 				if err != nil {
