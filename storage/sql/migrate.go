@@ -61,6 +61,9 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
 	popts = append(popts, goose.WithStore(store))
+	// Each grant's migration creates only its own tables, so a database migrated before a lower-numbered
+	// migration existed (a grant added later) applies it when it appears instead of refusing to start.
+	popts = append(popts, goose.WithAllowOutofOrder(true))
 	// Note: goose's Provider.Close would close s.db, so the provider is simply dropped when done.
 	p, err := goose.NewProvider("", s.db, fsys, popts...)
 	if err != nil {
