@@ -12,7 +12,10 @@ import (
 //     a replayed handle or code is still recognised and what it issued revoked;
 //   - access and refresh tokens, PKCE and OpenID Connect sessions and pushed authorization requests
 //     whose expiry has passed (rows without an expiry are kept);
-//   - client-assertion JWT IDs whose expiry has passed, and attempt counters whose window has passed.
+//   - client-assertion JWT IDs whose expiry has passed, and attempt counters whose window has passed;
+//   - the grants' own records kept for the same retention period: CIBA request records and e-mail/SMS
+//     links, single-use keys (alert deactivation links), and delivered or failed outbox messages with
+//     their attempt log.
 //
 // Every delete uses an index on its expiry column. Purge is safe to run on several instances at once.
 func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
@@ -31,6 +34,9 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 		{"pushed authorization requests", "DELETE FROM " + tablePAR + " WHERE expires_at < ?", t},
 		{"JWT IDs", "DELETE FROM oauth2_jtis WHERE expires_at < ?", t},
 		{"attempt counters", "DELETE FROM pending_attempts WHERE window_end <= ?", t},
+		{"CIBA records", "DELETE FROM ciba_requests WHERE expires_at < ?", keep},
+		{"CIBA links", "DELETE FROM ciba_links WHERE expires_at < ?", keep},
+		{"single-use keys", "DELETE FROM pending_once WHERE expires_at <= ?", t},
 	}
 	total := 0
 	for _, st := range steps {
@@ -40,7 +46,11 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 		}
 		total += int(n)
 	}
-	return total, nil
+	n, err := s.PurgeOutbox(ctx, now.Add(-s.opts.retention))
+	if err != nil {
+		return total, err
+	}
+	return total + n, nil
 }
 
 // RunPurge calls Purge every interval (at the store's clock, see WithClock) until ctx is done, and
