@@ -169,11 +169,12 @@ func setupCIBA(ctx context.Context, s *Server) error {
 		return err
 	}
 
-	// Ping and push callbacks: a worker drains the outbox the decisions write to.
+	// Ping and push callbacks, and the device grant's alert e-mails: a worker drains the outbox the
+	// decisions write to.
 	if p.Outbox != nil {
 		s.ciba.worker = &outbox.Worker{
 			Storage: p.Outbox.Storage, Sealer: p.Outbox.Sealer,
-			Deliverer: outbox.NewWebhook(outbox.WebhookConfig{AllowLoopback: true, Now: s.opts.Now}), // DEMO: loopback http
+			Deliverer: s.outboxDeliverer(),
 			Now:       s.opts.Now, Logger: s.log, Poll: 2 * time.Second,
 		}
 		p.Decider.Kick = s.ciba.worker.Kick
@@ -494,4 +495,14 @@ func (s *Server) adminCIBADecide(approve bool) http.HandlerFunc {
 		}
 		writeJSON(rw, http.StatusOK, map[string]interface{}{"status": status, "client_id": rec.ClientID, "subject": subject, "request_id": g.Request.GetID()})
 	}
+}
+
+// outboxDeliverer routes outbox messages: webhooks (CIBA ping and push) over HTTP, and messages for people
+// (device-grant alerts) through the server's sender.
+func (s *Server) outboxDeliverer() outbox.Deliverer {
+	hook := outbox.NewWebhook(outbox.WebhookConfig{AllowLoopback: true, Now: s.opts.Now}) // DEMO: loopback http
+	return outbox.Router{ByScheme: map[string]outbox.Deliverer{
+		"http": hook, "https": hook,
+		outbox.NotifyScheme: outbox.Notify{Sender: s.sender},
+	}}
 }

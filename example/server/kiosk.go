@@ -151,6 +151,12 @@ func setupKiosk(ctx context.Context, s *Server) error {
 		Audit:         log,
 		Now:           s.opts.Now,
 	}
+	if s.provider.CIBA != nil && s.provider.CIBA.Outbox != nil && s.ciba.worker != nil {
+		// Alerts go through the durable outbox, queued in the approval's transaction, so a crash
+		// between approving and alerting loses no alert.
+		p.DeviceVerifier.Alerter.Outbox = s.provider.CIBA.Outbox
+		p.DeviceVerifier.Alerter.Kick = s.ciba.worker.Kick
+	}
 	// Expiries no poll saw are audited every few minutes, well before the purge (24 hours after
 	// expiry by default) deletes the rows.
 	if ls, ok := s.store.(pending.ListingStorage); ok {
