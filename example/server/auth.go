@@ -128,5 +128,5 @@ func (s *Server) logout(rw http.ResponseWriter, r *http.Request) {
 
 func (s *Server) home(rw http.ResponseWriter, r *http.Request) {
 	who, _ := s.cookies.get(r)
-	s.render(rw, http.StatusOK, "home", map[string]interface{}{"Who": who, "Issuer": s.opts.Issuer})
+	s.render(rw, http.StatusOK, "home", map[string]interface{}{"Who": who, "Issuer": s.opts.Issuer, "Dev": s.opts.Dev && s.outbox != nil})
 }
