@@ -84,7 +84,7 @@ func parseRequestedExpiry(v interface{}) (int64, error) {
 	return n, nil
 }
 
-// requestObjectClaims are the claims of a signed request (CIBA Core §7.1.1) that carry request
+// requestObjectParams are the claims of a signed request (CIBA Core §7.1.1) that carry request
 // parameters; all are strings except requested_expiry.
 var requestObjectParams = []string{
 	"scope", "client_notification_token", "acr_values", "login_hint_token", "id_token_hint",
