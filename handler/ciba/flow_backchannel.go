@@ -409,7 +409,11 @@ func (e *BackchannelEndpoint) resolve(ctx context.Context, req *AuthenticationRe
 	case errors.Is(err, ErrUnknownUserID) && fallback:
 		req.Fallback = true
 		return nil
-	case errors.Is(err, ErrUnknownUserID), errors.Is(err, ErrExpiredLoginHintToken):
+	case errors.Is(err, ErrUnknownUserID):
+		// One answer for "no such user" and "no reachable device" (below): the client must not learn
+		// which accounts exist. The difference goes to the debug field, which only the server sees.
+		return ErrUnknownUserID.WithDebug(err.Error())
+	case errors.Is(err, ErrExpiredLoginHintToken):
 		return err
 	case err != nil:
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
@@ -419,7 +423,7 @@ func (e *BackchannelEndpoint) resolve(ctx context.Context, req *AuthenticationRe
 		req.Fallback = true
 		return nil
 	case len(user.Devices) == 0:
-		return ErrUnknownUserID.WithHint("The user cannot be reached on an authentication device.")
+		return ErrUnknownUserID.WithDebug("The user has no reachable authentication device.")
 	}
 	req.User = user
 	return nil
