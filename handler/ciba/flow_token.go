@@ -2,7 +2,6 @@ package ciba
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -34,10 +33,6 @@ type TokenHandler struct {
 
 var _ fosite.TokenEndpointHandler = (*TokenHandler)(nil)
 
-func (h *TokenHandler) now() time.Time {
-	if h.Now != nil {
-		return h.Now().UTC()
-	}
 	return time.Now().UTC()
 }
 
@@ -68,50 +63,17 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 		// §10.3: in push mode the tokens are delivered to the client; it does not call the token endpoint.
 		return fosite.ErrUnauthorizedClient.WithHint("The client is registered for push mode and does not use the token endpoint.")
 	}
-	form := req.GetRequestForm()
-	if len(form["auth_req_id"]) > 1 {
-		return fosite.ErrInvalidRequest.WithHint("The 'auth_req_id' parameter must not be included more than once.")
-	}
-	id := form.Get("auth_req_id")
-	if id == "" {
-		return fosite.ErrInvalidRequest.WithHint("The 'auth_req_id' parameter is missing.")
-	}
-	sig, err := h.Codes.HandleSignature(ctx, id)
-	if err != nil {
-		return err
-	}
-	g, err := h.Storage.GetPendingGrant(ctx, pending.KindCIBA, sig, req.GetSession())
-	if errors.Is(err, pending.ErrNotFound) {
-		return fosite.ErrInvalidGrant.WithHint("The handle is unknown.")
-	} else if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-	}
-	if g.Extra[extraMode] == string(ModePush) {
-		return fosite.ErrInvalidGrant.WithHint("The handle is unknown.").WithDebug("The request is in push mode.")
-	}
-
-	now := h.now()
-	err = pending.Check(g, client.GetID(), now)
-	switch {
-	case err == nil:
-		h.Issuer.Prepare(ctx, g, GrantType, req)
-		setAuthReqIDClaim(req.GetSession(), id)
+	g, _, err := h.poller().Poll(ctx, req, func(g *pending.Grant) error {
+		if g.Extra[extraMode] == string(ModePush) {
+			return fosite.ErrInvalidGrant.WithHint("The handle is unknown.").WithDebug("The request is in push mode.")
+		}
 		return nil
-	case errors.Is(err, pending.ErrReplayed):
-		h.revoke(ctx, g)
-		return err
-	case errors.Is(err, pending.ErrAuthorizationPending):
-		slow, perr := h.Storage.RecordPoll(ctx, pending.KindCIBA, sig, now, SlowDownStep)
-		if perr != nil {
-			return fosite.ErrServerError.WithWrap(perr).WithDebug(perr.Error())
-		}
-		if slow {
-			return pending.ErrSlowDown
-		}
-		return err
-	default:
-		return err
+	})
+	if err == nil {
+		h.Issuer.Prepare(ctx, g, GrantType, req)
+		setAuthReqIDClaim(req.GetSession(), req.GetRequestForm().Get("auth_req_id"))
 	}
+	return err
 }
 
 // PopulateTokenEndpointResponse consumes the approved request and issues its tokens in one step (CIBA
@@ -120,27 +82,14 @@ func (h *TokenHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 	if !h.CanHandleTokenEndpointRequest(ctx, req) {
 		return fosite.ErrUnknownRequest
 	}
-	sig, err := h.Codes.HandleSignature(ctx, req.GetRequestForm().Get("auth_req_id"))
-	if err != nil {
-		return err
-	}
-	err = h.Issuer.Issue(ctx, pending.KindCIBA, sig, GrantType, req, resp)
-	if errors.Is(err, pending.ErrReplayed) {
-		if g, gerr := h.Storage.GetPendingGrant(ctx, pending.KindCIBA, sig, req.GetSession()); gerr == nil {
-			h.revoke(ctx, g)
-		}
-	}
-	return err
+	return h.poller().Redeem(ctx, GrantType, req, resp)
 }
 
-func (h *TokenHandler) revoke(ctx context.Context, g *pending.Grant) {
-	err := pending.RevokeReplayed(ctx, h.Storage, g)
-	if h.Logger != nil {
-		attrs := []slog.Attr{slog.String("client_id", g.ClientID()), slog.String("request_id", g.Request.GetID())}
-		if err != nil {
-			attrs = append(attrs, slog.String("revocation_error", err.Error()))
-		}
-		h.Logger.LogAttrs(ctx, slog.LevelWarn, "auth_req_id replayed; tokens it issued are revoked", attrs...)
+// poller is the shared poll-and-redeem step, set up with this handler's parts.
+func (h *TokenHandler) poller() *pending.Poller {
+	return &pending.Poller{
+		Kind: pending.KindCIBA, Param: "auth_req_id", Storage: h.Storage, Codes: h.Codes, Issuer: h.Issuer,
+		SlowDownStep: SlowDownStep, Now: h.Now, Logger: h.Logger,
 	}
 }
 

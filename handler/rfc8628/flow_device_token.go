@@ -57,6 +57,14 @@ func (h *TokenHandler) CanHandleTokenEndpointRequest(_ context.Context, req fosi
 // authenticate" (RFC 8628 §3.4); a public client identifies itself with client_id, which fosite accepts.
 func (h *TokenHandler) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
 
+// poller is the shared poll-and-redeem step, set up with this handler's parts.
+func (h *TokenHandler) poller() *pending.Poller {
+	return &pending.Poller{
+		Kind: pending.KindDeviceCode, Param: "device_code", Storage: h.Storage, Codes: h.Codes, Issuer: h.Issuer,
+		SlowDownStep: SlowDownStep, Now: h.Now, Logger: h.Logger, Replayed: h.replayed,
+	}
+}
+
 // HandleTokenEndpointRequest answers a poll (RFC 8628 §3.5): authorization_pending, slow_down,
 // access_denied, expired_token or invalid_grant; or, for an approved grant, prepares the request so that
 // PopulateTokenEndpointResponse issues the tokens.
@@ -67,48 +75,14 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 	if !req.GetClient().GetGrantTypes().Has(string(GrantType)) {
 		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type '%s'.", GrantType)
 	}
-	code := req.GetRequestForm().Get("device_code")
-	if code == "" {
-		return fosite.ErrInvalidRequest.WithHint("The 'device_code' parameter is missing.")
-	}
-	if len(req.GetRequestForm()["device_code"]) > 1 {
-		return fosite.ErrInvalidRequest.WithHint("The 'device_code' parameter must not be included more than once.")
-	}
-	sig, err := h.Codes.HandleSignature(ctx, code)
-	if err != nil {
-		return err
-	}
-	g, err := h.Storage.GetPendingGrant(ctx, pending.KindDeviceCode, sig, req.GetSession())
-	if errors.Is(err, pending.ErrNotFound) {
-		return fosite.ErrInvalidGrant.WithHint("The handle is unknown.")
-	} else if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
-	}
-
-	now := h.now()
-	err = pending.Check(g, req.GetClient().GetID(), now)
+	g, now, err := h.poller().Poll(ctx, req, nil)
 	switch {
 	case err == nil:
 		h.Issuer.Prepare(ctx, g, GrantType, req)
-		return nil
-	case errors.Is(err, pending.ErrReplayed):
-		h.revoke(ctx, g)
-		return err
 	case errors.Is(err, pending.ErrExpiredToken):
 		h.auditExpired(ctx, g, now)
-		return err
-	case errors.Is(err, pending.ErrAuthorizationPending):
-		slow, perr := h.Storage.RecordPoll(ctx, pending.KindDeviceCode, sig, now, SlowDownStep)
-		if perr != nil {
-			return fosite.ErrServerError.WithWrap(perr).WithDebug(perr.Error())
-		}
-		if slow {
-			return pending.ErrSlowDown
-		}
-		return err
-	default:
-		return err
 	}
+	return err
 }
 
 // PopulateTokenEndpointResponse consumes the approved grant and issues its tokens in one step.
@@ -116,40 +90,23 @@ func (h *TokenHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 	if !h.CanHandleTokenEndpointRequest(ctx, req) {
 		return fosite.ErrUnknownRequest
 	}
-	sig, err := h.Codes.HandleSignature(ctx, req.GetRequestForm().Get("device_code"))
-	if err != nil {
-		return err
-	}
-	err = h.Issuer.Issue(ctx, pending.KindDeviceCode, sig, GrantType, req, resp)
+	err := h.poller().Redeem(ctx, GrantType, req, resp)
 	if err == nil {
 		h.audit(ctx, audit.Event{
 			Type: audit.EventRedeemed, Subject: req.GetSession().GetSubject(), ClientID: req.GetClient().GetID(),
 			RequestID: req.GetID(), Time: h.now(), Data: map[string]any{"scopes": strings.Join(req.GetGrantedScopes(), " ")},
 		})
 	}
-	if errors.Is(err, pending.ErrReplayed) {
-		// A concurrent redemption won: treat this one as the replay it is.
-		if g, gerr := h.Storage.GetPendingGrant(ctx, pending.KindDeviceCode, sig, req.GetSession()); gerr == nil {
-			h.revoke(ctx, g)
-		}
-	}
 	return err
 }
 
-func (h *TokenHandler) revoke(ctx context.Context, g *pending.Grant) {
-	err := pending.RevokeReplayed(ctx, h.Storage, g)
-	if err == nil {
+// replayed audits the revocation a replayed device code caused.
+func (h *TokenHandler) replayed(ctx context.Context, g *pending.Grant, revocationErr error) {
+	if revocationErr == nil {
 		h.audit(ctx, audit.Event{
 			Type: audit.EventRevoked, Subject: g.Subject, ClientID: g.ClientID(), RequestID: g.Request.GetID(),
 			Time: h.now(), Data: map[string]any{"reason": "replayed"},
 		})
-	}
-	if h.Logger != nil {
-		attrs := []slog.Attr{slog.String("client_id", g.ClientID()), slog.String("request_id", g.Request.GetID())}
-		if err != nil {
-			attrs = append(attrs, slog.String("revocation_error", err.Error()))
-		}
-		h.Logger.LogAttrs(ctx, slog.LevelWarn, "device code replayed; tokens it issued are revoked", attrs...)
 	}
 }
 
