@@ -33,9 +33,6 @@ type TokenHandler struct {
 
 var _ fosite.TokenEndpointHandler = (*TokenHandler)(nil)
 
-	return time.Now().UTC()
-}
-
 // CanHandleTokenEndpointRequest reports whether the request uses the CIBA grant type.
 func (h *TokenHandler) CanHandleTokenEndpointRequest(_ context.Context, req fosite.AccessRequester) bool {
 	return req.GetGrantTypes().ExactOne(string(GrantType))
