@@ -130,18 +130,20 @@ func setupCIBA(ctx context.Context, s *Server) error {
 		mode     ciba.DeliveryMode
 		endpoint string
 	}{{ciba.ModePoll, ""}, {ciba.ModePing, ping}, {ciba.ModePush, push}} {
-		client := &ciba.DefaultClient{
-			DefaultOpenIDConnectClient: &fosite.DefaultOpenIDConnectClient{
-				DefaultClient: &fosite.DefaultClient{
-					ID: "demo-ciba-" + string(c.mode), Secret: hash, Scopes: demoScopes,
-					GrantTypes: []string{string(ciba.GrantType), "refresh_token"},
-				},
-				TokenEndpointAuthMethod: "client_secret_basic",
+		// A plain client (not a fosite.OpenIDConnectClient), so that fosite accepts both
+		// client_secret_basic and client_secret_post, as client libraries differ in their default; the
+		// CIBA registration metadata (CIBA Core §4) travels as a metadata map.
+		client := &metadataClient{
+			DefaultClient: &fosite.DefaultClient{
+				ID: "demo-ciba-" + string(c.mode), Secret: hash, Scopes: demoScopes,
+				GrantTypes: []string{string(ciba.GrantType), "refresh_token"},
 			},
-			Name:                                  "Demo CIBA app (" + string(c.mode) + ")",
-			BackchannelTokenDeliveryMode:          c.mode,
-			BackchannelClientNotificationEndpoint: c.endpoint,
-			BackchannelEnrollmentFallback:         true,
+			metadata: map[string]any{
+				ciba.MetaClientName:                 "Demo CIBA app (" + string(c.mode) + ")",
+				ciba.MetaTokenDeliveryMode:          string(c.mode),
+				ciba.MetaClientNotificationEndpoint: c.endpoint,
+				ciba.MetaEnrollmentFallback:         true,
+			},
 		}
 		if err := s.store.SetClient(ctx, client); err != nil {
 			return err
@@ -506,3 +508,13 @@ func (s *Server) outboxDeliverer() outbox.Deliverer {
 		outbox.NotifyScheme: outbox.Notify{Sender: s.sender},
 	}}
 }
+
+// metadataClient is a fosite.DefaultClient with registration metadata, which the stores keep and the
+// grants read through GetMetadata.
+type metadataClient struct {
+	*fosite.DefaultClient
+	metadata map[string]any
+}
+
+// GetMetadata returns the client's registration metadata.
+func (c *metadataClient) GetMetadata() map[string]any { return c.metadata }
