@@ -33,6 +33,11 @@ func chromiumPath(t *testing.T) string {
 func headless(t *testing.T) context.Context {
 	t.Helper()
 	path := chromiumPath(t)
+	// Not t.TempDir: Chromium's helper processes may still write to the profile after the browser has
+	// exited, which would fail the test in TempDir's cleanup. Removal is best effort.
+	profile, err := os.MkdirTemp("", "grants-chromium-")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(profile) })
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
@@ -44,7 +49,7 @@ func headless(t *testing.T) context.Context {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancelAlloc)
