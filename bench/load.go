@@ -99,6 +99,29 @@ func do(ctx context.Context, c *http.Client, t target, i int, buf *bytes.Buffer)
 	return statusKey(resp.StatusCode, buf.Bytes()), nil
 }
 
+// useRawClient selects the raw HTTP/1.1 client (see rawConn) over net/http for measured requests.
+var useRawClient = true
+
+// newSender returns a function that sends request i of t on a connection of its own (raw client) or
+// through c (net/http), and a function that releases the connection.
+func newSender(c *http.Client, t target) (func(ctx context.Context, i int) (string, error), func()) {
+	if !useRawClient {
+		var buf bytes.Buffer
+		return func(ctx context.Context, i int) (string, error) { return do(ctx, c, t, i, &buf) }, func() {}
+	}
+	rc, err := newRawConn(t.url, t.basic)
+	if err != nil {
+		return func(context.Context, int) (string, error) { return "", err }, func() {}
+	}
+	return func(ctx context.Context, i int) (string, error) {
+		status, body, err := rc.post(ctx, t.body(i))
+		if err != nil {
+			return "", err
+		}
+		return statusKey(status, body), nil
+	}, rc.close
+}
+
 // closedLoop sends n requests over conns connections, each connection sending its next request as soon
 // as the previous answer arrived (what hey does), and measures them.
 func closedLoop(ctx context.Context, c *http.Client, conns, n int, t target, cpu func() float64) result {
@@ -116,14 +139,15 @@ func closedLoop(ctx context.Context, c *http.Client, conns, n int, t target, cpu
 			defer wg.Done()
 			local := map[string]int{}
 			lerr := 0
-			var buf bytes.Buffer
+			send, done := newSender(c, t)
+			defer done()
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= n || ctx.Err() != nil {
 					break
 				}
 				t0 := time.Now()
-				k, err := do(ctx, c, t, i, &buf)
+				k, err := send(ctx, i)
 				lat[i] = time.Since(t0)
 				if err != nil {
 					lerr++
@@ -178,10 +202,11 @@ func fleet(ctx context.Context, c *http.Client, conns, count int, period, d time
 			local := map[string]int{}
 			var llat []time.Duration
 			lerr := 0
-			var buf bytes.Buffer
+			send, done := newSender(c, t)
+			defer done()
 			for j := range jobs {
 				t0 := time.Now()
-				k, err := do(ctx, c, t, j.i, &buf)
+				k, err := send(ctx, j.i)
 				llat = append(llat, time.Since(t0))
 				if err != nil {
 					lerr++

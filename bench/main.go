@@ -67,6 +67,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench-results.json", "machine-readable results file")
 	flag.StringVar(&o.workDir, "work", "", "work directory (example binary, peer copy, SQLite files, logs); default a new temp dir")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "stop everything after this long")
+	flag.BoolVar(&useRawClient, "raw", true, "send the measured requests with a minimal HTTP/1.1 client (false: Go's net/http client, which costs about as much CPU per request as the server)")
 	flag.Parse()
 
 	if o.loadCPU >= 0 && os.Getenv("GRANTS_BENCH_PINNED") == "" {
@@ -174,7 +175,7 @@ func run(ctx context.Context, o options) error {
 	rep := &report{Started: time.Now().UTC(), Command: strings.Join(os.Args, " "), LoadStart: uptime(),
 		Settings: map[string]any{"n": o.n, "warmup": o.warmup, "connections": o.conns, "runs": o.runs,
 			"redeem_n": o.redeemN, "redeem_n_peer": o.redeemPeer, "server_cpu": o.serverCPU, "load_cpu": o.loadCPU, "fleet_codes": o.fleetCodes,
-			"fleet_duration_s": o.fleetFor.Seconds()}}
+			"fleet_duration_s": o.fleetFor.Seconds(), "raw_client": useRawClient}}
 	fmt.Printf("load at start: %s\n", rep.LoadStart)
 
 	var peer *server
