@@ -6,7 +6,9 @@ import (
 	htmltemplate "html/template"
 	"io/fs"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 )
 
@@ -23,11 +25,45 @@ import (
 // before the grant's defaults. The HTML file is only looked for in the locale where the text
 // file was found, so the two never disagree in language.
 //
-// Templates parses the files on every call; it is meant for a few messages a second, not bulk
-// mail. It is safe for concurrent use.
+// Templates parses each file once, on first use, and keeps it (so a change to a file on disk is seen
+// after a restart). It is safe for concurrent use.
 type Templates struct {
 	fallback string
 	layers   []fs.FS
+	parsed   sync.Map // layer index + "\x00" + path → parsed
+}
+
+// parsed is a file of a layer, parsed: a text or HTML template, absent, or unreadable.
+type parsed struct {
+	text    *texttemplate.Template
+	html    *htmltemplate.Template
+	missing bool
+	err     error
+}
+
+// load returns the parsed file path of layer i, parsing it on first use.
+func (t *Templates) load(i int, path string, html bool) parsed {
+	key := strconv.Itoa(i) + "\x00" + path
+	if v, ok := t.parsed.Load(key); ok {
+		return v.(parsed)
+	}
+	var p parsed
+	src, err := fs.ReadFile(t.layers[i], path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		p.missing = true
+	case err != nil:
+		p.err = fmt.Errorf("notify: template %s: %w", path, err)
+	case html:
+		p.html, p.err = htmltemplate.New(path).Option("missingkey=error").Parse(string(src))
+	default:
+		p.text, p.err = texttemplate.New(path).Option("missingkey=error").Parse(string(src))
+	}
+	if p.err != nil && !strings.HasPrefix(p.err.Error(), "notify: ") {
+		p.err = fmt.Errorf("notify: template %s: %w", path, p.err)
+	}
+	v, _ := t.parsed.LoadOrStore(key, p)
+	return v.(parsed)
 }
 
 // NewTemplates returns Templates reading from layers, first match wins, with fallbackLocale
@@ -45,15 +81,16 @@ func (t *Templates) Render(name, locale string, data any) (Message, error) {
 		return Message{}, fmt.Errorf("notify: template name %q is not a valid path", name)
 	}
 	for _, loc := range localeCandidates(locale, t.fallback) {
-		for _, layer := range t.layers {
-			src, err := fs.ReadFile(layer, loc+"/"+name+".txt")
-			if errors.Is(err, fs.ErrNotExist) {
+		path := loc + "/" + name + ".txt"
+		for i := range t.layers {
+			p := t.load(i, path, false)
+			if p.missing {
 				continue
 			}
-			if err != nil {
-				return Message{}, fmt.Errorf("notify: template %s/%s.txt: %w", loc, name, err)
+			if p.err != nil {
+				return Message{}, p.err
 			}
-			m, err := renderText(loc+"/"+name+".txt", string(src), data)
+			m, err := renderText(path, p.text, data)
 			if err != nil {
 				return Message{}, err
 			}
@@ -67,11 +104,7 @@ func (t *Templates) Render(name, locale string, data any) (Message, error) {
 	return Message{}, fmt.Errorf("notify: template %q for locale %q (fallback %q): %w", name, locale, t.fallback, fs.ErrNotExist)
 }
 
-func renderText(path, src string, data any) (Message, error) {
-	tmpl, err := texttemplate.New(path).Option("missingkey=error").Parse(src)
-	if err != nil {
-		return Message{}, fmt.Errorf("notify: template %s: %w", path, err)
-	}
+func renderText(path string, tmpl *texttemplate.Template, data any) (Message, error) {
 	var body strings.Builder
 	if err := tmpl.Execute(&body, data); err != nil {
 		return Message{}, fmt.Errorf("notify: template %s: %w", path, err)
@@ -90,20 +123,16 @@ func renderText(path, src string, data any) (Message, error) {
 
 func (t *Templates) renderHTML(loc, name string, data any) (string, error) {
 	path := loc + "/" + name + ".html"
-	for _, layer := range t.layers {
-		src, err := fs.ReadFile(layer, path)
-		if errors.Is(err, fs.ErrNotExist) {
+	for i := range t.layers {
+		p := t.load(i, path, true)
+		if p.missing {
 			continue
 		}
-		if err != nil {
-			return "", fmt.Errorf("notify: template %s: %w", path, err)
-		}
-		tmpl, err := htmltemplate.New(path).Option("missingkey=error").Parse(string(src))
-		if err != nil {
-			return "", fmt.Errorf("notify: template %s: %w", path, err)
+		if p.err != nil {
+			return "", p.err
 		}
 		var out strings.Builder
-		if err := tmpl.Execute(&out, data); err != nil {
+		if err := p.html.Execute(&out, data); err != nil {
 			return "", fmt.Errorf("notify: template %s: %w", path, err)
 		}
 		return out.String(), nil

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	// The two drivers this store speaks to: pure-Go SQLite and pgx's database/sql adapter.
@@ -32,6 +33,10 @@ type Store struct {
 	db      *sql.DB
 	dialect dialect
 	opts    options
+	// stmts holds every query prepared once (query text → *sql.Stmt): SQLite otherwise parses each
+	// statement on every call, 40% of a pending poll. Queries are constants of this package, so the map
+	// stays small.
+	stmts sync.Map
 }
 
 var (
@@ -213,6 +218,10 @@ func sqliteSource(dsn string, busy time.Duration) (string, error) {
 
 // Close closes the database. Transactions still open are rolled back by the database.
 func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		_ = v.(*sql.Stmt).Close()
+		return true
+	})
 	return s.db.Close()
 }
 
@@ -324,16 +333,51 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
+// stmt returns query prepared, bound to the transaction in ctx when there is one.
+func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if v, ok := s.stmts.Load(query); ok {
+		st := v.(*sql.Stmt)
+		if tx, ok := s.q(ctx).(*sql.Tx); ok {
+			return tx.StmtContext(ctx, st), nil
+		}
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(context.WithoutCancel(ctx), s.rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		st = v.(*sql.Stmt)
+	}
+	if tx, ok := s.q(ctx).(*sql.Tx); ok {
+		return tx.StmtContext(ctx, st), nil
+	}
+	return st, nil
+}
+
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return s.q(ctx).ExecContext(ctx, s.rebind(query), args...)
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
 }
 
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.q(ctx).QueryContext(ctx, s.rebind(query), args...)
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.q(ctx).QueryRowContext(ctx, s.rebind(query), args...)
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return s.q(ctx).QueryRowContext(ctx, s.rebind(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // execAffected runs a statement and returns how many rows it changed.
