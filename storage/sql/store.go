@@ -333,51 +333,54 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// stmt returns query prepared, bound to the transaction in ctx when there is one.
-func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if v, ok := s.stmts.Load(query); ok {
-		st := v.(*sql.Stmt)
-		if tx, ok := s.q(ctx).(*sql.Tx); ok {
-			return tx.StmtContext(ctx, st), nil
+// stmt returns query prepared, bound to the transaction in ctx when there is one; false when it is not
+// prepared yet and ctx carries a transaction (or preparing failed): the caller then runs the query as
+// it is. Preparing takes a connection of its own from the pool, and a goroutine that holds a
+// transaction's connection must never wait for another: with every connection held by a transaction,
+// that wait would never end.
+func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, bool) {
+	tx, inTx := s.q(ctx).(*sql.Tx)
+	v, ok := s.stmts.Load(query)
+	if !ok {
+		if inTx {
+			return nil, false
 		}
-		return st, nil
+		st, err := s.db.PrepareContext(context.WithoutCancel(ctx), s.rebind(query))
+		if err != nil {
+			return nil, false
+		}
+		if v, ok = s.stmts.LoadOrStore(query, st); ok {
+			_ = st.Close()
+		} else {
+			v = st
+		}
 	}
-	st, err := s.db.PrepareContext(context.WithoutCancel(ctx), s.rebind(query))
-	if err != nil {
-		return nil, err
+	st := v.(*sql.Stmt)
+	if inTx {
+		return tx.StmtContext(ctx, st), true // prepared again on the transaction's own connection if need be
 	}
-	if v, loaded := s.stmts.LoadOrStore(query, st); loaded {
-		_ = st.Close()
-		st = v.(*sql.Stmt)
-	}
-	if tx, ok := s.q(ctx).(*sql.Tx); ok {
-		return tx.StmtContext(ctx, st), nil
-	}
-	return st, nil
+	return st, true
 }
 
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	if st, ok := s.stmt(ctx, query); ok {
+		return st.ExecContext(ctx, args...)
 	}
-	return st.ExecContext(ctx, args...)
+	return s.q(ctx).ExecContext(ctx, s.rebind(query), args...)
 }
 
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	if st, ok := s.stmt(ctx, query); ok {
+		return st.QueryContext(ctx, args...)
 	}
-	return st.QueryContext(ctx, args...)
+	return s.q(ctx).QueryContext(ctx, s.rebind(query), args...)
 }
 
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return s.q(ctx).QueryRowContext(ctx, s.rebind(query), args...)
+	if st, ok := s.stmt(ctx, query); ok {
+		return st.QueryRowContext(ctx, args...)
 	}
-	return st.QueryRowContext(ctx, args...)
+	return s.q(ctx).QueryRowContext(ctx, s.rebind(query), args...)
 }
 
 // execAffected runs a statement and returns how many rows it changed.
