@@ -51,7 +51,7 @@ func main() {
 	var o options
 	var dbs, scen string
 	flag.StringVar(&dbs, "db", "memory", `comma-separated stores for the example server: "memory", "sqlite" (a new file in the work dir), a SQLite file path, "postgres" ($GRANTS_TEST_POSTGRES_DSN) or a postgres:// DSN`)
-	flag.StringVar(&o.peerDir, "peer", "/work/shared/bench/peer", "directory holding the peer's server.mjs, package.json and package-lock.json (copied to the work dir, then npm ci)")
+	flag.StringVar(&o.peerDir, "peer", "../shared/bench/peer", "directory (relative to the module root, where go run ./bench runs) holding the peer's server.mjs, package.json and package-lock.json (copied to the work dir, then npm ci)")
 	flag.BoolVar(&o.noPeer, "no-peer", false, "run only against the example server")
 	flag.IntVar(&o.serverCPU, "server-cpu", 0, "CPU both servers are pinned to (taskset); -1 to not pin")
 	flag.IntVar(&o.loadCPU, "load-cpu", 1, "CPU this load generator pins itself to; -1 to not pin")
