@@ -121,7 +121,7 @@ func (i *TokenIssuer) Issue(ctx context.Context, kind Kind, handleSignature stri
 	} else if err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
-	// One sanitised copy serves both token records, as in fosite's own authorization code handler.
+	// One sanitised copy serves both token records (a store keeps what it is given and must not modify it).
 	stored := req.Sanitize(nil)
 	if err = i.Storage.CreateAccessTokenSession(ctx, accessSig, stored); err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
