@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -118,11 +117,7 @@ func (e *BackchannelEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request)
 
 func (e *BackchannelEndpoint) fail(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
 	pending.SetAuthenticateHeader(rw, r, err)
-	if e.Logger != nil {
-		rfc := fosite.ErrorToRFC6749Error(err)
-		e.Logger.LogAttrs(ctx, slog.LevelInfo, "backchannel authentication request refused",
-			slog.String("error", rfc.ErrorField), slog.String("hint", rfc.HintField), slog.String("debug", rfc.DebugField))
-	}
+	pending.LogRefused(ctx, e.Logger, "backchannel authentication request refused", err)
 	WriteError(rw, err)
 }
 
@@ -291,7 +286,7 @@ func (e *BackchannelEndpoint) validate(ctx context.Context, r *http.Request, cli
 	req.Client = client
 	req.RequestedScope = fosite.RemoveEmpty(strings.Split(param(params, "scope"), " "))
 	req.RequestedAudience = fosite.RemoveEmpty(strings.Split(param(params, "audience"), " "))
-	req.Device = deviceInfo(r)
+	req.Device = pending.DeviceInfoFromRequest(r)
 
 	// §7.1: scope REQUIRED, and it MUST contain openid.
 	if !req.RequestedScope.Has("openid") {
@@ -540,7 +535,7 @@ func (e *BackchannelEndpoint) NewResponse(ctx context.Context, req *Authenticati
 			display := format.Display(userCode)
 			resp.UserCode = display
 			resp.VerificationURI = verification
-			resp.VerificationURIComplete = completeVerificationURI(verification, display)
+			resp.VerificationURIComplete = pending.CompleteVerificationURI(verification, display)
 			return resp, nil
 		}
 		n := Notification{Request: requestOf(g, rec), Devices: req.User.Devices}
@@ -596,7 +591,7 @@ func requestOf(g *pending.Grant, rec *Record) Request {
 
 // WriteResponse writes the acknowledgement: 200, JSON, not cacheable (CIBA Core §7.3).
 func WriteResponse(rw http.ResponseWriter, resp *AuthenticationResponse) {
-	writeJSON(rw, http.StatusOK, resp)
+	pending.WriteJSON(rw, http.StatusOK, resp)
 }
 
 // errorBody is the error response of CIBA Core §13: error, error_description, error_uri and nothing
@@ -628,7 +623,7 @@ func WriteError(rw http.ResponseWriter, err error) {
 		status = http.StatusBadRequest
 	}
 	body := errorBody{Error: rfc.ErrorField, ErrorDescription: descriptionChars(rfc.WithExposeDebug(false).GetDescription())}
-	writeJSON(rw, status, body)
+	pending.WriteJSON(rw, status, body)
 }
 
 // descriptionChars keeps only the characters RFC 6749 §5.2 allows in error_description (%x20-21 /
@@ -642,44 +637,4 @@ func descriptionChars(s string) string {
 		}
 	}
 	return b.String()
-}
-
-func writeJSON(rw http.ResponseWriter, status int, v interface{}) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		http.Error(rw, `{"error":"server_error"}`, http.StatusInternalServerError)
-		return
-	}
-	rw.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	rw.Header().Set("Cache-Control", "no-store")
-	rw.Header().Set("Pragma", "no-cache")
-	rw.WriteHeader(status)
-	_, _ = rw.Write(body)
-}
-
-// completeVerificationURI adds the user code to the verification URI (RFC 8628 §3.3.1).
-func completeVerificationURI(verificationURI, userCode string) string {
-	u, err := url.Parse(verificationURI)
-	if err != nil {
-		return ""
-	}
-	q := u.Query()
-	q.Set("user_code", userCode)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
-// maxUserAgent bounds the user agent kept with a request.
-const maxUserAgent = 256
-
-func deviceInfo(r *http.Request) pending.DeviceInfo {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ua := r.UserAgent()
-	if len(ua) > maxUserAgent {
-		ua = ua[:maxUserAgent]
-	}
-	return pending.DeviceInfo{RemoteAddr: host, UserAgent: strings.ToValidUTF8(ua, "")}
 }

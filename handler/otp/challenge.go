@@ -113,16 +113,7 @@ func (e *ChallengeEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 // WriteChallengeResponse writes a challenge response: 200, JSON, not cacheable.
 func WriteChallengeResponse(rw http.ResponseWriter, resp *ChallengeResponse) {
-	body, err := json.Marshal(resp)
-	if err != nil {
-		http.Error(rw, `{"error":"server_error"}`, http.StatusInternalServerError)
-		return
-	}
-	rw.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	rw.Header().Set("Cache-Control", "no-store")
-	rw.Header().Set("Pragma", "no-cache")
-	rw.WriteHeader(http.StatusOK)
-	_, _ = rw.Write(body)
+	pending.WriteJSON(rw, http.StatusOK, resp)
 }
 
 func (e *ChallengeEndpoint) writeError(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
@@ -132,14 +123,7 @@ func (e *ChallengeEndpoint) writeError(ctx context.Context, rw http.ResponseWrit
 		q := e.Config.GetOTPQuotas(ctx)
 		rw.Header().Set("Retry-After", strconv.Itoa(int((q.Window+time.Second-1)/time.Second)))
 	}
-	if e.Logger != nil {
-		level := slog.LevelInfo
-		if rfc.CodeField >= 500 {
-			level = slog.LevelError
-		}
-		e.Logger.LogAttrs(ctx, level, "otp challenge request refused",
-			slog.String("error", rfc.ErrorField), slog.String("hint", rfc.HintField), slog.String("debug", rfc.DebugField))
-	}
+	pending.LogRefused(ctx, e.Logger, "otp challenge request refused", err)
 	e.Errors.WriteAccessError(ctx, rw, nil, err)
 }
 
@@ -194,7 +178,7 @@ func (e *ChallengeEndpoint) ParseRequest(ctx context.Context, client fosite.Clie
 	if !client.GetGrantTypes().Has(string(grantType)) {
 		return nil, fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type '%s'.", grantType)
 	}
-	req := &Request{Client: client, Form: sanitizedForm(form), Locale: firstLocale(form.Get("ui_locales"))}
+	req := &Request{Client: client, Form: pending.WithoutCredentials(form), Locale: firstLocale(form.Get("ui_locales"))}
 	for _, p := range []string{"login_hint", "channel_hint", "oob_code", "channel", "ui_locales", "scope"} {
 		if v := form.Get(p); !utf8.ValidString(v) || len(v) > MaxLoginHintLength*4 {
 			return nil, fosite.ErrInvalidRequest.WithHintf("The parameter '%s' is not valid.", p)
@@ -622,17 +606,4 @@ func remoteHost(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// sanitizedForm keeps the request's parameters minus client credentials, which must never be stored.
-func sanitizedForm(form url.Values) url.Values {
-	out := url.Values{}
-	for k, v := range form {
-		switch k {
-		case "client_secret", "client_assertion", "client_assertion_type":
-			continue
-		}
-		out[k] = v
-	}
-	return out
 }

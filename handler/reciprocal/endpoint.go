@@ -57,9 +57,5 @@ func (e *TokenEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // WriteAcknowledgement writes party B's answer to a valid reciprocal grant request: 200 with an empty
 // JSON object, not cached (RFC 6749 §5.1 headers).
 func WriteAcknowledgement(rw http.ResponseWriter) {
-	rw.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	rw.Header().Set("Cache-Control", "no-store")
-	rw.Header().Set("Pragma", "no-cache")
-	rw.WriteHeader(http.StatusOK)
-	_, _ = rw.Write([]byte("{}"))
+	pending.WriteJSON(rw, http.StatusOK, struct{}{})
 }

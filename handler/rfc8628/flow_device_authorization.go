@@ -2,12 +2,9 @@ package rfc8628
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -57,9 +54,6 @@ type DeviceAuthorizationEndpoint struct {
 // valid). With 20^8 codes, three collisions in a row mean the code space is nearly full.
 const maxUserCodeAttempts = 3
 
-// maxUserAgent bounds the user agent kept for the approval page.
-const maxUserAgent = 256
-
 func (e *DeviceAuthorizationEndpoint) now() time.Time {
 	if e.Now != nil {
 		return e.Now().UTC()
@@ -86,11 +80,7 @@ func (e *DeviceAuthorizationEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.
 
 func (e *DeviceAuthorizationEndpoint) writeError(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
 	pending.SetAuthenticateHeader(rw, r, err)
-	if e.Logger != nil {
-		rfc := fosite.ErrorToRFC6749Error(err)
-		e.Logger.LogAttrs(ctx, slog.LevelInfo, "device authorization request refused",
-			slog.String("error", rfc.ErrorField), slog.String("hint", rfc.HintField), slog.String("debug", rfc.DebugField))
-	}
+	pending.LogRefused(ctx, e.Logger, "device authorization request refused", err)
 	e.Errors.WriteAccessError(ctx, rw, nil, err)
 }
 
@@ -112,7 +102,7 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceRequest(ctx context.Context, r *h
 
 	req := &DeviceRequest{Request: *fosite.NewRequest()}
 	req.Client = client
-	req.Form = sanitizedForm(form)
+	req.Form = pending.WithoutCredentials(form)
 	req.RequestedScope = fosite.RemoveEmpty(strings.Split(form.Get("scope"), " "))
 	req.RequestedAudience = fosite.GetAudiences(form)
 	for _, scope := range req.RequestedScope {
@@ -255,54 +245,17 @@ func (e *DeviceAuthorizationEndpoint) supersede(ctx context.Context, userSig str
 
 // WriteDeviceResponse writes the device authorization response: 200, JSON, not cacheable (RFC 8628 §3.2).
 func WriteDeviceResponse(rw http.ResponseWriter, resp *DeviceResponse) {
-	body, err := json.Marshal(resp)
-	if err != nil {
-		http.Error(rw, `{"error":"server_error"}`, http.StatusInternalServerError)
-		return
-	}
-	rw.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	rw.Header().Set("Cache-Control", "no-store")
-	rw.Header().Set("Pragma", "no-cache")
-	rw.WriteHeader(http.StatusOK)
-	_, _ = rw.Write(body)
+	pending.WriteJSON(rw, http.StatusOK, resp)
 }
 
 // CompleteVerificationURI adds the user code to the verification URI (RFC 8628 §3.3.1), keeping any
-// query the configured URI already has.
+// query the configured URI already has; see pending.CompleteVerificationURI.
 func CompleteVerificationURI(verificationURI, userCode string) string {
-	u, err := url.Parse(verificationURI)
-	if err != nil || verificationURI == "" {
-		return ""
-	}
-	q := u.Query()
-	q.Set("user_code", userCode)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return pending.CompleteVerificationURI(verificationURI, userCode)
 }
 
-// DeviceInfoFromRequest records what the server sees of the device: its address and user agent (RFC 8628
-// §5.4: the approval page shows them so the user can tell a remote phishing attempt).
+// DeviceInfoFromRequest records what the server sees of the device (RFC 8628 §5.4); see
+// pending.DeviceInfoFromRequest.
 func DeviceInfoFromRequest(r *http.Request) pending.DeviceInfo {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ua := r.UserAgent()
-	if len(ua) > maxUserAgent {
-		ua = ua[:maxUserAgent]
-	}
-	return pending.DeviceInfo{RemoteAddr: host, UserAgent: strings.ToValidUTF8(ua, "")}
-}
-
-// sanitizedForm keeps the request's parameters minus client credentials, which must never be stored.
-func sanitizedForm(form url.Values) url.Values {
-	out := url.Values{}
-	for k, v := range form {
-		switch k {
-		case "client_secret", "client_assertion", "client_assertion_type":
-			continue
-		}
-		out[k] = v
-	}
-	return out
+	return pending.DeviceInfoFromRequest(r)
 }
