@@ -249,6 +249,11 @@ func (s *Server) routes() {
 // newSession is the session tokens are issued with: an OpenID Connect session for subject.
 func (s *Server) newSession(subject string, authTime time.Time) *openid.DefaultSession {
 	now := time.Now().UTC()
+	// fosite checks auth_time against the real clock when it signs the ID token; the grants' clock
+	// (Options.Now, moved ahead in tests) must not put the sign-in in fosite's future.
+	if authTime.After(now) {
+		authTime = now
+	}
 	return &openid.DefaultSession{
 		Claims: &jwt.IDTokenClaims{
 			Subject:     subject,
