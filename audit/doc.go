@@ -31,7 +31,8 @@
 //
 // Log writes each event as a Security Event Token (SET, RFC 8417): a JWT
 // signed by the authorization server, with the JOSE header "typ" set to
-// "secevent+jwt" (RFC 8417 Section 2.3). Its claims are:
+// "secevent+jwt" (RFC 8417 Section 2.3), or, inside a batch, its claims set
+// sealed by the batch's signed SET (see Sealing below). Its claims are:
 //
 //	iss     the issuer (Options.Issuer)
 //	iat     when the SET was written
@@ -46,9 +47,11 @@
 //	        for seq 1
 //	events  {"<Event.Type>": {"grant": …, "actor": …, "client_id": …, <Data>…}}
 //
-// SETs have no "exp": they state facts that stay true. Because SETs are
-// ordinary signed JWTs, any JOSE library can read them, and they can be
-// forwarded to other systems as they are.
+// SETs have no "exp": they state facts that stay true. Because signed
+// records are ordinary signed JWTs, any JOSE library can read them, and they
+// can be forwarded to other systems as they are; to forward a record that a
+// later one seals, re-sign it for the recipient or send the chain up to the
+// sealing record.
 //
 // Sign with an asymmetric key (ES256 is a good default) so that those who can
 // verify the log cannot write to it. A key in a KMS or HSM works through
@@ -56,23 +59,35 @@
 //
 // # The chain
 //
-// Each SET names its predecessor's hash and its own sequence number, both
-// under the signature. Storage.AppendAuditRecord only accepts seq equal to
-// the last seq plus one, atomically, so two writers (goroutines or server
-// instances) never both extend the same record: the loser gets ErrConflict
-// and Log signs again on top of the winner.
+// Each SET names its predecessor's hash and its own sequence number. Storage.
+// AppendAuditRecords only accepts a batch whose first seq is the last seq
+// plus one, atomically, so two writers (goroutines or server instances) never
+// both extend the same record: the loser gets ErrConflict and Log chains its
+// batch again on top of the winner.
 //
-// # Verifying
+// # Sealing: one signature per batch
 //
-// Verify (or a Verifier, to set an anchor or an algorithm allow-list) reads
-// the whole log with only the public keys and checks, record by record,
-// that each one is a SET signed by a trusted key with an allowed algorithm
-// ("none" and HMAC are never allowed), that seq runs 1, 2, 3… where it is
-// stored, and that each "prev" matches the previous record. The first failure
-// is returned as a *TamperError naming the seq and a Reason: ReasonEdited,
-// ReasonRemoved, ReasonReordered, ReasonBadSignature, ReasonBrokenChain,
-// ReasonMalformed or ReasonTruncated. Decode verifies and reads one SET for
-// display.
+// Signing is the expensive part of a record (an ES256 signature costs more
+// than the rest of a token request), so Log signs batches, not events. While
+// one goroutine appends, the events recorded meanwhile queue up; the next
+// writer appends them all at once, and only the newest record of the batch is
+// a signed SET. The records before it in the batch are stored as their bare
+// JSON claims sets: the same claims, chained by "prev" like every record, but
+// without a JWS around them. The signed record's "prev" is under its
+// signature and names the hash of the record before it, which names the one
+// before that, and so on: one signature seals the whole batch, and every
+// record before it. Nobody without the key can change, add or remove an
+// unsigned record without breaking the chain at the next signed record.
+//
+// An event recorded while nothing else is being written is a batch of one:
+// signed on its own, as before. Under load a signature costs little per
+// event. Record returns only once its event is stored and sealed. Options.
+// MaxBatch bounds a batch; MaxBatch 1 signs every event.
+//
+// A log therefore never legitimately ends with an unsigned record; Verify
+// reports one as ReasonUnsealed. An unsigned record is not a standalone
+// token: Decode refuses it. Read events with a Verifier and its Visit func,
+// which hands over each event once the signature that seals it checked out.
 //
 // # What tamper evidence does and does not give you
 //

@@ -8,15 +8,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
 )
 
-// maxAttempts bounds how often Record retries after ErrConflict. Each
+// maxAttempts bounds how often a batch is retried after ErrConflict. Each
 // conflict means another writer appended, so the log keeps moving; the bound
 // only stops a Storage that wrongly reports conflicts forever.
 const maxAttempts = 1000
+
+// DefaultMaxBatch is how many events one signature seals at most when
+// Options.MaxBatch is 0.
+const DefaultMaxBatch = 256
 
 // Options configures a Log.
 type Options struct {
@@ -28,26 +33,49 @@ type Options struct {
 	// KeyID, if set, is the "kid" header. Without it the KeyID of a
 	// jose.JSONWebKey signing key is used.
 	KeyID string
+	// MaxBatch is how many events, recorded at the same time, one signature
+	// seals at most (see "Sealing" in the package documentation); 0 means
+	// DefaultMaxBatch, 1 signs every event on its own.
+	MaxBatch int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Rand is the source of "jti" values; nil means crypto/rand.Reader.
 	Rand io.Reader
 }
 
-// Log is the default Sink: it writes each Event as a signed Security Event
-// Token (RFC 8417) chained to the one before it, into a Storage.
+// Log is the default Sink: it writes each Event as a Security Event Token
+// (RFC 8417) chained to the one before it, into a Storage, and signs the
+// newest record of every batch it appends, which seals the whole chain up to
+// it.
 //
-// A Log is safe for concurrent use. Record calls on one Log are serialized;
-// several Logs (or processes) sharing one Storage stay consistent because
-// Storage.AppendAuditRecord is conditional and Record retries on ErrConflict.
+// A Log is safe for concurrent use. Events recorded while this Log is busy
+// writing are appended together by the next writer, under one signature
+// (group commit): under load a signature costs little per event, and an
+// event recorded alone is signed alone. Several Logs (or processes) sharing
+// one Storage stay consistent because Storage.AppendAuditRecords is
+// conditional and a Log retries on ErrConflict.
 type Log struct {
 	storage  Storage
 	signer   jose.Signer
 	issuer   string
 	audience []string
+	maxBatch int
 	now      func() time.Time
 	rand     io.Reader
-	sem      chan struct{} // one Record at a time in this process
+
+	writer chan struct{} // held by the goroutine appending a batch
+
+	mu     sync.Mutex
+	queue  []*pendingEvent // recorded, not yet taken by a writer
+	head   Head            // the newest record this Log knows of
+	headOK bool            // head is worth trying; re-read after a conflict or error
+}
+
+// pendingEvent is one Record call waiting for its batch to be stored.
+type pendingEvent struct {
+	claims setClaims // without seq and prev, which the writer sets
+	done   chan struct{}
+	err    error
 }
 
 var _ Sink = (*Log)(nil)
@@ -65,6 +93,9 @@ func NewLog(storage Storage, key jose.SigningKey, opts Options) (*Log, error) {
 	if opts.Issuer == "" {
 		return nil, errors.New(`audit: NewLog needs Options.Issuer for the "iss" claim`)
 	}
+	if opts.MaxBatch < 0 {
+		return nil, errors.New("audit: Options.MaxBatch is negative")
+	}
 	if !algAllowed(key.Algorithm, DefaultAlgorithms) {
 		return nil, fmt.Errorf("audit: signing algorithm %q is not allowed; use an asymmetric one such as ES256", key.Algorithm)
 	}
@@ -81,9 +112,13 @@ func NewLog(storage Storage, key jose.SigningKey, opts Options) (*Log, error) {
 		signer:   signer,
 		issuer:   opts.Issuer,
 		audience: append([]string(nil), opts.Audience...),
+		maxBatch: opts.MaxBatch,
 		now:      opts.Now,
 		rand:     opts.Rand,
-		sem:      make(chan struct{}, 1),
+		writer:   make(chan struct{}, 1),
+	}
+	if l.maxBatch == 0 {
+		l.maxBatch = DefaultMaxBatch
 	}
 	if l.now == nil {
 		l.now = time.Now
@@ -94,21 +129,21 @@ func NewLog(storage Storage, key jose.SigningKey, opts Options) (*Log, error) {
 	return l, nil
 }
 
-// Record implements Sink. It signs e as a SET whose "seq" is one more than
-// the last stored record and whose "prev" is the hash of that record, and
-// appends it. If another writer appended first it re-reads the head and tries
-// again, so no two records ever chain onto the same predecessor.
+// Record implements Sink. It returns once e is stored and sealed by a
+// signature: as the newest record of a batch, signed itself, or as an earlier
+// one, whose hash the signed record covers through the chain. If another
+// writer appended first the batch is rebuilt on top of the winner, so no two
+// records ever chain onto the same predecessor.
+//
+// When ctx ends first Record returns ctx.Err(); the event is then either not
+// recorded at all or recorded by the batch already being written.
 func (l *Log) Record(ctx context.Context, e Event) error {
 	if err := e.validate(); err != nil {
 		return err
 	}
-	select {
-	case l.sem <- struct{}{}:
-		defer func() { <-l.sem }()
-	case <-ctx.Done():
-		return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-
 	now := l.now()
 	if e.Time.IsZero() {
 		e.Time = now
@@ -117,39 +152,135 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 	if err != nil {
 		return err
 	}
-	for attempt := 0; attempt < maxAttempts; attempt++ {
-		seq, last, err := l.storage.LastAuditRecord(ctx)
-		if err != nil {
-			return fmt.Errorf("audit: read log head: %w", err)
-		}
-		prev := GenesisHash
-		if seq > 0 {
-			if last == "" {
-				return fmt.Errorf("audit: storage returned an empty token for seq %d", seq)
-			}
-			prev = TokenHash(last)
-		}
-		token, err := l.sign(newClaims(e, l.issuer, l.audience, now, jti, seq+1, prev))
-		if err != nil {
-			return err
-		}
-		err = l.storage.AppendAuditRecord(ctx, seq+1, token)
-		if errors.Is(err, ErrConflict) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("audit: append seq %d: %w", seq+1, err)
-		}
-		return nil
+	// Marshal the event now: Record must not keep e.Data after it returns,
+	// and a batch must not fail for one event that cannot be written.
+	c, err := newClaims(e, l.issuer, l.audience, now, jti)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("audit: gave up after %d conflicting appends: %w", maxAttempts, ErrConflict)
+	p := &pendingEvent{claims: c, done: make(chan struct{})}
+	l.mu.Lock()
+	l.queue = append(l.queue, p)
+	l.mu.Unlock()
+
+	for {
+		select {
+		case <-p.done:
+			return p.err
+		case <-ctx.Done():
+			if l.withdraw(p) {
+				return ctx.Err()
+			}
+			<-p.done // being written: the answer comes soon and is the truth
+			return p.err
+		case l.writer <- struct{}{}:
+		}
+		// This goroutine writes the next batch, which holds p unless a batch
+		// written meanwhile took it.
+		l.writeNext()
+		<-l.writer
+	}
 }
 
-func (l *Log) sign(c setClaims) (string, error) {
-	payload, err := json.Marshal(c)
-	if err != nil {
-		return "", fmt.Errorf("audit: event does not marshal to JSON: %w", err)
+// withdraw removes p from the queue if no writer has taken it yet.
+func (l *Log) withdraw(p *pendingEvent) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, q := range l.queue {
+		if q == p {
+			l.queue = append(l.queue[:i], l.queue[i+1:]...)
+			return true
+		}
 	}
+	return false
+}
+
+// writeNext appends up to maxBatch queued events and tells each how it went.
+// Only the holder of l.writer calls it.
+func (l *Log) writeNext() {
+	l.mu.Lock()
+	n := min(len(l.queue), l.maxBatch)
+	batch := make([]*pendingEvent, n)
+	copy(batch, l.queue)
+	l.queue = append(l.queue[:0], l.queue[n:]...)
+	head, headOK := l.head, l.headOK
+	l.mu.Unlock()
+	if n == 0 {
+		return
+	}
+
+	// The batch is written for all its events, not for the caller that
+	// happens to write it: neither its cancellation nor its transaction (a
+	// store may carry one in the context) may decide their fate.
+	ctx := context.Background()
+	err := fmt.Errorf("audit: gave up after %d conflicting appends: %w", maxAttempts, ErrConflict)
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		if !headOK {
+			seq, last, rerr := l.storage.LastAuditRecord(ctx)
+			if rerr != nil {
+				err = fmt.Errorf("audit: read log head: %w", rerr)
+				break
+			}
+			if seq > 0 && last == "" {
+				err = fmt.Errorf("audit: storage returned an empty token for seq %d", seq)
+				break
+			}
+			head = Head{Seq: seq, Hash: GenesisHash}
+			if seq > 0 {
+				head.Hash = TokenHash(last)
+			}
+		}
+		recs, next, serr := l.seal(batch, head)
+		if serr != nil {
+			err = serr
+			break
+		}
+		aerr := l.storage.AppendAuditRecords(ctx, recs)
+		if errors.Is(aerr, ErrConflict) {
+			headOK = false
+			continue
+		}
+		if aerr != nil {
+			err = fmt.Errorf("audit: append seq %d to %d: %w", recs[0].Seq, next.Seq, aerr)
+			break
+		}
+		head, headOK, err = next, true, nil
+		break
+	}
+	l.mu.Lock()
+	l.head, l.headOK = head, headOK && err == nil
+	l.mu.Unlock()
+	for _, p := range batch {
+		p.err = err
+		close(p.done)
+	}
+}
+
+// seal chains the batch onto head: every record's "prev" is the hash of the
+// one before it, and the last record is signed, which seals them all. The
+// others are the bare JSON claims sets.
+func (l *Log) seal(batch []*pendingEvent, head Head) ([]Record, Head, error) {
+	recs := make([]Record, len(batch))
+	for i, p := range batch {
+		c := p.claims
+		c.Seq, c.Prev = head.Seq+1, head.Hash
+		payload, err := json.Marshal(c)
+		if err != nil {
+			return nil, head, fmt.Errorf("audit: event does not marshal to JSON: %w", err)
+		}
+		token := string(payload)
+		if i == len(batch)-1 {
+			if token, err = l.sign(payload); err != nil {
+				return nil, head, err
+			}
+		}
+		recs[i] = Record{Seq: c.Seq, Token: token}
+		head = Head{Seq: c.Seq, Hash: TokenHash(token)}
+	}
+	return recs, head, nil
+}
+
+func (l *Log) sign(payload []byte) (string, error) {
 	jws, err := l.signer.Sign(payload)
 	if err != nil {
 		return "", fmt.Errorf("audit: sign event: %w", err)

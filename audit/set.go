@@ -108,10 +108,12 @@ type setClaims struct {
 	Prev string `json:"prev"`
 	// RFC 8417 Section 2.2: one member per event, named by its type URI,
 	// whose value MUST be a JSON object.
-	Events map[string]map[string]any `json:"events"`
+	Events map[string]json.RawMessage `json:"events"`
 }
 
-func newClaims(e Event, iss string, aud []string, iat time.Time, jti string, seq int64, prev string) setClaims {
+// newClaims returns the claims of e, except "seq" and "prev", which depend on
+// where in the chain it lands.
+func newClaims(e Event, iss string, aud []string, iat time.Time, jti string) (setClaims, error) {
 	payload := make(map[string]any, len(e.Data)+3)
 	for k, v := range e.Data {
 		payload[k] = v
@@ -125,6 +127,10 @@ func newClaims(e Event, iss string, aud []string, iat time.Time, jti string, seq
 	if e.ClientID != "" {
 		payload[claimClientID] = e.ClientID
 	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return setClaims{}, fmt.Errorf("audit: event does not marshal to JSON: %w", err)
+	}
 	c := setClaims{
 		Issuer:      iss,
 		IssuedAt:    iat.Unix(),
@@ -132,14 +138,12 @@ func newClaims(e Event, iss string, aud []string, iat time.Time, jti string, seq
 		Audience:    aud,
 		TimeOfEvent: e.Time.Unix(),
 		Transaction: e.RequestID,
-		Seq:         seq,
-		Prev:        prev,
-		Events:      map[string]map[string]any{e.Type: payload},
+		Events:      map[string]json.RawMessage{e.Type: raw},
 	}
 	if e.Subject != "" {
 		c.SubjectID = &subjectID{Format: "opaque", ID: e.Subject}
 	}
-	return c
+	return c, nil
 }
 
 // event turns the claims back into the Event they were made from.
@@ -150,8 +154,12 @@ func (c *setClaims) event() (Event, error) {
 		return Event{}, fmt.Errorf(`"events" holds %d members, want 1`, len(c.Events))
 	}
 	var e Event
-	for typ, payload := range c.Events {
+	for typ, raw := range c.Events {
 		e.Type = typ
+		var payload map[string]any
+		if err := json.Unmarshal(raw, &payload); err != nil || payload == nil {
+			return Event{}, fmt.Errorf("event %q is not a JSON object", typ)
+		}
 		for k, v := range payload {
 			var ok bool
 			switch k {
@@ -192,13 +200,38 @@ type parseError struct {
 func (p *parseError) Error() string { return p.err.Error() }
 func (p *parseError) Unwrap() error { return p.err }
 
-// parse checks the token's form, algorithm, signature and type, and returns
-// its claims. It never accepts a JSON-serialized JWS or an algorithm that is
-// not in algs.
-func parse(token string, keys KeyFunc, algs []jose.SignatureAlgorithm) (*setClaims, error) {
-	malformed := func(format string, a ...any) error {
-		return &parseError{ReasonMalformed, fmt.Errorf(format, a...)}
+// parse checks a stored record and returns its claims and whether it is
+// signed. A signed record must be a compact JWS with an allowed algorithm, a
+// valid signature from a trusted key and the SET "typ"; an unsigned one is a
+// bare JSON claims set, which only the next signed record in the chain can
+// vouch for (Verify checks that). Neither accepts a JSON-serialized JWS or an
+// algorithm that is not in algs.
+func parse(token string, keys KeyFunc, algs []jose.SignatureAlgorithm) (*setClaims, bool, error) {
+	if strings.HasPrefix(token, "{") {
+		c, err := parseUnsigned(token)
+		return c, false, err
 	}
+	c, err := parseSigned(token, keys, algs)
+	return c, true, err
+}
+
+func malformed(format string, a ...any) error {
+	return &parseError{ReasonMalformed, fmt.Errorf(format, a...)}
+}
+
+func parseUnsigned(token string) (*setClaims, error) {
+	var c setClaims
+	dec := json.NewDecoder(strings.NewReader(token))
+	if err := dec.Decode(&c); err != nil {
+		return nil, malformed("unsigned record is not a SET claims set: %v", err)
+	}
+	if dec.More() {
+		return nil, malformed("unsigned record has data after its claims set")
+	}
+	return &c, checkClaims(&c)
+}
+
+func parseSigned(token string, keys KeyFunc, algs []jose.SignatureAlgorithm) (*setClaims, error) {
 	// ParseSigned also accepts the JSON serialization; the log holds only
 	// compact tokens, so anything else was not written by Log.
 	if strings.Count(token, ".") != 2 || strings.ContainsAny(token, "{ \t\r\n") {
@@ -234,13 +267,18 @@ func parse(token string, keys KeyFunc, algs []jose.SignatureAlgorithm) (*setClai
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, malformed("claims are not a SET: %v", err)
 	}
+	return &c, checkClaims(&c)
+}
+
+// checkClaims checks that the claims every record carries are there.
+func checkClaims(c *setClaims) error {
 	if c.Issuer == "" || c.ID == "" || c.IssuedAt == 0 || c.Events == nil {
-		return nil, malformed(`claims lack "iss", "iat", "jti" or "events"`)
+		return malformed(`claims lack "iss", "iat", "jti" or "events"`)
 	}
 	if c.Seq < 1 || c.Prev == "" {
-		return nil, malformed(`claims lack the chain claims "seq" and "prev"`)
+		return malformed(`claims lack the chain claims "seq" and "prev"`)
 	}
-	return &c, nil
+	return nil
 }
 
 func algAllowed(alg jose.SignatureAlgorithm, algs []jose.SignatureAlgorithm) bool {
@@ -255,15 +293,20 @@ func algAllowed(alg jose.SignatureAlgorithm, algs []jose.SignatureAlgorithm) boo
 	return false
 }
 
-// Decode verifies one audit SET against keys, with DefaultAlgorithms as the
-// allow-list, and returns the Event it records, for display. It does not
-// check the token's place in the chain; use Verify for that. Data values come
+// Decode verifies one signed audit SET against keys, with DefaultAlgorithms
+// as the allow-list, and returns the Event it records, for display. It does
+// not check the token's place in the chain; use Verify for that. An unsigned
+// record (one sealed by a later record of its batch) cannot be verified on
+// its own: Decode refuses it; a Verifier with Visit set reads it. Data values come
 // back as JSON types (numbers are float64).
 func Decode(token string, keys KeyFunc) (Event, error) {
 	if keys == nil {
 		return Event{}, fmt.Errorf("%w: no KeyFunc", ErrInvalidToken)
 	}
-	c, err := parse(token, keys, DefaultAlgorithms)
+	if strings.HasPrefix(token, "{") {
+		return Event{}, fmt.Errorf("%w: an unsigned record is only sealed by the log's chain; read it with a Verifier (Verifier.Visit)", ErrInvalidToken)
+	}
+	c, err := parseSigned(token, keys, DefaultAlgorithms)
 	if err != nil {
 		return Event{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}

@@ -8,13 +8,14 @@ import (
 	"sync"
 )
 
-// ErrConflict is returned by Storage.AppendAuditRecord when the sequence
-// number is not exactly one more than the last stored one, i.e. another
-// writer appended first. Log retries on it.
+// ErrConflict is returned by Storage.AppendAuditRecords when the first
+// sequence number is not exactly one more than the last stored one, i.e.
+// another writer appended first. Log retries on it.
 var ErrConflict = errors.New("audit: sequence number already taken")
 
-// Record is one stored entry of the audit log: a Security Event Token in
-// compact JWS form and its position in the chain.
+// Record is one stored entry of the audit log and its position in the chain:
+// a Security Event Token in compact JWS form, or, for a record sealed by a
+// later one of its batch, the SET's JSON claims set alone.
 type Record struct {
 	Seq   int64
 	Token string
@@ -30,12 +31,13 @@ type Storage interface {
 	// LastAuditRecord returns the highest stored sequence number and its
 	// token, or 0 and "" when the log is empty.
 	LastAuditRecord(ctx context.Context) (seq int64, token string, err error)
-	// AppendAuditRecord stores token under seq if and only if seq is exactly
-	// the last stored sequence number plus one (1 for an empty log). In any
-	// other case it stores nothing and returns ErrConflict (seq < 1 may
-	// return another error). The check and the write must be one atomic step,
-	// also across processes sharing the store.
-	AppendAuditRecord(ctx context.Context, seq int64, token string) error
+	// AppendAuditRecords stores recs, whose Seq values run on one by one,
+	// if and only if the first is exactly the last stored sequence number
+	// plus one (1 for an empty log). In any other case it stores nothing and
+	// returns ErrConflict. Empty or non-consecutive recs, or a Seq < 1,
+	// return another error. The check and the writes must be one atomic
+	// step, also across processes sharing the store: all records or none.
+	AppendAuditRecords(ctx context.Context, recs []Record) error
 	// ListAuditRecords returns up to limit records with Seq > afterSeq in
 	// ascending Seq order. limit must be positive.
 	ListAuditRecords(ctx context.Context, afterSeq int64, limit int) ([]Record, error)
@@ -67,13 +69,13 @@ func (m *MemoryStorage) LastAuditRecord(ctx context.Context) (int64, string, err
 	return last.Seq, last.Token, nil
 }
 
-// AppendAuditRecord implements Storage.
-func (m *MemoryStorage) AppendAuditRecord(ctx context.Context, seq int64, token string) error {
+// AppendAuditRecords implements Storage.
+func (m *MemoryStorage) AppendAuditRecords(ctx context.Context, recs []Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if seq < 1 {
-		return fmt.Errorf("audit: sequence number %d is not positive", seq)
+	if err := CheckBatch(recs); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -81,10 +83,28 @@ func (m *MemoryStorage) AppendAuditRecord(ctx context.Context, seq int64, token 
 	if n := len(m.records); n > 0 {
 		last = m.records[n-1].Seq
 	}
-	if seq != last+1 {
+	if recs[0].Seq != last+1 {
 		return ErrConflict
 	}
-	m.records = append(m.records, Record{Seq: seq, Token: token})
+	m.records = append(m.records, recs...)
+	return nil
+}
+
+// CheckBatch returns an error unless recs is a non-empty run of records whose
+// Seq values start at 1 or more and go up by one, as AppendAuditRecords
+// requires. Storage implementations call it first.
+func CheckBatch(recs []Record) error {
+	if len(recs) == 0 {
+		return errors.New("audit: no records to append")
+	}
+	if recs[0].Seq < 1 {
+		return fmt.Errorf("audit: sequence number %d is not positive", recs[0].Seq)
+	}
+	for i := 1; i < len(recs); i++ {
+		if recs[i].Seq != recs[i-1].Seq+1 {
+			return fmt.Errorf("audit: records to append are not consecutive: seq %d follows seq %d", recs[i].Seq, recs[i-1].Seq)
+		}
+	}
 	return nil
 }
 

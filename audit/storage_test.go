@@ -28,7 +28,7 @@ func TestMemoryStorageRejectsBadInput(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	require.ErrorIs(t, s.AppendAuditRecord(ctx, 1, "t"), context.Canceled)
+	require.ErrorIs(t, s.AppendAuditRecords(ctx, []audit.Record{{Seq: 1, Token: "t"}}), context.Canceled)
 	_, _, err = s.LastAuditRecord(ctx)
 	require.ErrorIs(t, err, context.Canceled)
 	_, err = s.ListAuditRecords(ctx, 0, 1)

@@ -37,7 +37,16 @@ const (
 	ReasonBrokenChain Reason = "broken chain"
 	// ReasonTruncated: the log ends before the anchored Head.
 	ReasonTruncated Reason = "truncated"
+	// ReasonUnsealed: the log ends with unsigned records that no signed
+	// record seals. Log always signs the newest record of a batch, so the
+	// signed record after them was removed, or they were added.
+	ReasonUnsealed Reason = "unsealed"
 )
+
+// maxUnsealedRun bounds how many unsigned records in a row Verify holds while
+// it waits for the signed record that seals them. Log writes at most
+// Options.MaxBatch-1 in a row.
+const maxUnsealedRun = 1 << 16
 
 // ErrTampered matches (with errors.Is) every *TamperError.
 var ErrTampered = errors.New("audit: log failed verification")
@@ -102,6 +111,10 @@ type Verifier struct {
 	Anchor Head
 	// PageSize is how many records are read per storage call; 0 means 256.
 	PageSize int
+	// Visit, if set, is called with every verified record's Event, in
+	// order, once the record is known to be sealed by a signature. An error
+	// from Visit stops Verify and is returned as is.
+	Visit func(seq int64, e Event) error
 }
 
 // Verify checks the log in s with DefaultAlgorithms and no anchor. See
@@ -111,13 +124,17 @@ func Verify(ctx context.Context, s Storage, keys KeyFunc) (Report, error) {
 }
 
 // Verify walks the whole log in s from seq 1 and checks that every record is
-// a SET signed by a trusted key with an allowed algorithm, that the sequence
-// numbers run 1, 2, 3… without gaps and match where each record is stored,
-// and that each record's "prev" is the hash of the record before it.
+// either a SET signed by a trusted key with an allowed algorithm or an
+// unsigned claims set followed, later in the chain, by such a signed record;
+// that the sequence numbers run 1, 2, 3… without gaps and match where each
+// record is stored; and that each record's "prev" is the hash of the record
+// before it. A signed record's "prev" is under its signature, so it seals
+// every record before it: an unsigned one cannot change without breaking the
+// chain at the next signed record.
 //
 // A log that fails returns a *TamperError (errors.Is ErrTampered) naming the
-// first broken seq, with the Report of the intact prefix. Other errors come
-// from the storage or a bad Verifier.
+// first broken seq, with the Report of the intact, sealed prefix. Other
+// errors come from the storage, Visit or a bad Verifier.
 func (v *Verifier) Verify(ctx context.Context, s Storage) (Report, error) {
 	rep := Report{Head: Head{Seq: 0, Hash: GenesisHash}}
 	if v.Keys == nil {
@@ -140,6 +157,11 @@ func (v *Verifier) Verify(ctx context.Context, s Storage) (Report, error) {
 		pageSize = 256
 	}
 
+	// tip is the last record whose place in the chain checked out; rep only
+	// moves up to it when a signed record seals it. unsealed holds the
+	// unsigned records since rep.Head, for Visit.
+	tip := rep.Head
+	var unsealed []*setClaims
 	var after int64
 	for {
 		recs, err := s.ListAuditRecords(ctx, after, pageSize)
@@ -154,12 +176,12 @@ func (v *Verifier) Verify(ctx context.Context, s Storage) (Report, error) {
 				return rep, fmt.Errorf("audit: storage listed seq %d after seq %d; ListAuditRecords must be ascending", r.Seq, after)
 			}
 			after = r.Seq
-			want := rep.Head.Seq + 1
+			want := tip.Seq + 1
 			broken := func(reason Reason, format string, a ...any) (Report, error) {
 				return rep, &TamperError{Seq: want, Reason: reason, Detail: fmt.Sprintf(format, a...)}
 			}
 
-			c, err := parse(r.Token, v.Keys, algs)
+			c, signed, err := parse(r.Token, v.Keys, algs)
 			if err != nil {
 				var pe *parseError
 				if errors.As(err, &pe) {
@@ -169,35 +191,64 @@ func (v *Verifier) Verify(ctx context.Context, s Storage) (Report, error) {
 			}
 			switch {
 			case c.Seq < want:
-				return broken(ReasonReordered, "record signed as seq %d appears where seq %d belongs", c.Seq, want)
+				return broken(ReasonReordered, "record numbered seq %d appears where seq %d belongs", c.Seq, want)
 			case c.Seq > want:
 				found, err := findSeq(ctx, s, recs[i+1:], after, pageSize, want)
 				if err != nil {
 					return rep, err
 				}
 				if found {
-					return broken(ReasonReordered, "record signed as seq %d appears where seq %d belongs; seq %d is stored later", c.Seq, want, want)
+					return broken(ReasonReordered, "record numbered seq %d appears where seq %d belongs; seq %d is stored later", c.Seq, want, want)
 				}
 				if c.Seq == want+1 {
-					return broken(ReasonRemoved, "record %d is missing; the next record is signed as seq %d", want, c.Seq)
+					return broken(ReasonRemoved, "record %d is missing; the next record is numbered seq %d", want, c.Seq)
 				}
-				return broken(ReasonRemoved, "records %d to %d are missing; the next record is signed as seq %d", want, c.Seq-1, c.Seq)
+				return broken(ReasonRemoved, "records %d to %d are missing; the next record is numbered seq %d", want, c.Seq-1, c.Seq)
 			}
 			if r.Seq != c.Seq {
-				return broken(ReasonReordered, "record signed as seq %d is stored as seq %d", c.Seq, r.Seq)
+				return broken(ReasonReordered, "record numbered seq %d is stored as seq %d", c.Seq, r.Seq)
 			}
-			if c.Prev != rep.Head.Hash {
+			if c.Prev != tip.Hash {
 				if want == 1 {
 					return broken(ReasonBrokenChain, `first record's "prev" is not the genesis hash`)
 				}
-				return broken(ReasonBrokenChain, `"prev" does not match the hash of record %d: one of the two was replaced`, want-1)
+				return broken(ReasonBrokenChain, `"prev" does not match the hash of record %d: one of the two was edited or replaced`, want-1)
 			}
 			hash := TokenHash(r.Token)
 			if v.Anchor.Seq == c.Seq && hash != v.Anchor.Hash {
 				return broken(ReasonBrokenChain, "record %d does not match the anchored head %s: the log was rewritten", c.Seq, v.Anchor)
 			}
-			rep.Head = Head{Seq: c.Seq, Hash: hash}
-			rep.Records++
+			tip = Head{Seq: c.Seq, Hash: hash}
+			if !signed {
+				if len(unsealed) == maxUnsealedRun {
+					return rep, &TamperError{Seq: rep.Head.Seq + 1, Reason: ReasonMalformed,
+						Detail: fmt.Sprintf("more than %d unsigned records in a row from seq %d", maxUnsealedRun, rep.Head.Seq+1)}
+				}
+				unsealed = append(unsealed, c)
+				continue
+			}
+			// c seals itself and every unsigned record before it.
+			if v.Visit != nil {
+				for _, u := range append(unsealed, c) {
+					e, err := u.event()
+					if err != nil {
+						return rep, &TamperError{Seq: u.Seq, Reason: ReasonMalformed, Detail: err.Error()}
+					}
+					if err := v.Visit(u.Seq, e); err != nil {
+						return rep, err
+					}
+				}
+			}
+			unsealed = unsealed[:0]
+			rep.Records = tip.Seq
+			rep.Head = tip
+		}
+	}
+	if len(unsealed) > 0 {
+		return rep, &TamperError{
+			Seq:    rep.Head.Seq + 1,
+			Reason: ReasonUnsealed,
+			Detail: fmt.Sprintf("records %d to %d are unsigned and no signed record follows them: the record that sealed them was removed, or they were added", rep.Head.Seq+1, tip.Seq),
 		}
 	}
 	if v.Anchor.Seq > rep.Head.Seq {
@@ -240,14 +291,18 @@ func findSeq(ctx context.Context, s Storage, rest []Record, after int64, pageSiz
 // unverifiedSeq returns the "seq" claim of token without checking its
 // signature, or 0.
 func unverifiedSeq(token string) int64 {
-	jws, err := jose.ParseSigned(token)
-	if err != nil {
-		return 0
+	payload := []byte(token)
+	if !strings.HasPrefix(token, "{") {
+		jws, err := jose.ParseSigned(token)
+		if err != nil {
+			return 0
+		}
+		payload = jws.UnsafePayloadWithoutVerification()
 	}
 	var c struct {
 		Seq int64 `json:"seq"`
 	}
-	if json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &c) != nil {
+	if json.Unmarshal(payload, &c) != nil {
 		return 0
 	}
 	return c.Seq

@@ -81,7 +81,7 @@ func RunStorageTests(t *testing.T, newStorage func(t *testing.T) audit.Storage) 
 		s := newStorage(t)
 		// A SET with a large Data claim; storage must not truncate or trim.
 		long := strings.Repeat("eyJhbGciOiJFUzI1NiJ9-_", 800) + "." + strings.Repeat("A", 4000) + ".sig-_"
-		require.NoError(t, s.AppendAuditRecord(ctx, 1, long))
+		require.NoError(t, s.AppendAuditRecords(ctx, []audit.Record{{Seq: 1, Token: long}}))
 		recs, err := s.ListAuditRecords(ctx, 0, 1)
 		require.NoError(t, err)
 		require.Len(t, recs, 1)
@@ -104,7 +104,7 @@ func RunStorageTests(t *testing.T, newStorage func(t *testing.T) audit.Storage) 
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStorage(t)
 			want := appendN(t, s, tc.stored)
-			err := s.AppendAuditRecord(ctx, tc.seq, "intruder")
+			err := s.AppendAuditRecords(ctx, []audit.Record{{Seq: tc.seq, Token: "intruder"}})
 			if tc.anyErr {
 				require.Error(t, err)
 			} else {
@@ -116,6 +116,78 @@ func RunStorageTests(t *testing.T, newStorage func(t *testing.T) audit.Storage) 
 		})
 	}
 
+	t.Run("a batch is appended whole, in order", func(t *testing.T) {
+		s := newStorage(t)
+		want := appendN(t, s, 2)
+		batch := []audit.Record{{Seq: 3, Token: "{\"seq\":3}"}, {Seq: 4, Token: "{\"seq\":4}"}, {Seq: 5, Token: "h.p5.s"}}
+		require.NoError(t, s.AppendAuditRecords(ctx, batch))
+		recs, err := s.ListAuditRecords(ctx, 0, 100)
+		require.NoError(t, err)
+		require.Equal(t, append(want, batch...), recs)
+		seq, token, err := s.LastAuditRecord(ctx)
+		require.NoError(t, err)
+		require.EqualValues(t, 5, seq)
+		require.Equal(t, "h.p5.s", token)
+	})
+
+	for _, tc := range []struct {
+		name     string
+		batch    []audit.Record
+		conflict bool
+	}{
+		{name: "a batch starting on a taken seq stores none of it", batch: []audit.Record{{Seq: 2, Token: "a"}, {Seq: 3, Token: "b"}}, conflict: true},
+		{name: "a batch leaving a gap stores none of it", batch: []audit.Record{{Seq: 4, Token: "a"}, {Seq: 5, Token: "b"}}, conflict: true},
+		{name: "a batch with a gap inside is rejected", batch: []audit.Record{{Seq: 3, Token: "a"}, {Seq: 5, Token: "b"}}},
+		{name: "a batch out of order is rejected", batch: []audit.Record{{Seq: 4, Token: "a"}, {Seq: 3, Token: "b"}}},
+		{name: "an empty batch is rejected", batch: []audit.Record{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStorage(t)
+			want := appendN(t, s, 2)
+			err := s.AppendAuditRecords(ctx, tc.batch)
+			if tc.conflict {
+				require.ErrorIs(t, err, audit.ErrConflict)
+			} else {
+				require.Error(t, err)
+			}
+			recs, err := s.ListAuditRecords(ctx, 0, 100)
+			require.NoError(t, err)
+			require.Equal(t, want, nonNil(recs), "a refused batch must change nothing")
+		})
+	}
+
+	t.Run("concurrent batches from one seq: exactly one lands, whole", func(t *testing.T) {
+		s := newStorage(t)
+		const n = 16
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.AppendAuditRecords(ctx, []audit.Record{
+					{Seq: 1, Token: fmt.Sprintf("w%d-1", i)}, {Seq: 2, Token: fmt.Sprintf("w%d-2", i)}, {Seq: 3, Token: fmt.Sprintf("w%d-3", i)},
+				})
+			}()
+		}
+		wg.Wait()
+		winner := -1
+		for i, err := range errs {
+			if err == nil {
+				require.Equal(t, -1, winner, "two batches landed on seq 1")
+				winner = i
+				continue
+			}
+			require.ErrorIs(t, err, audit.ErrConflict)
+		}
+		require.NotEqual(t, -1, winner)
+		recs, err := s.ListAuditRecords(ctx, 0, 100)
+		require.NoError(t, err)
+		require.Equal(t, []audit.Record{
+			{Seq: 1, Token: fmt.Sprintf("w%d-1", winner)}, {Seq: 2, Token: fmt.Sprintf("w%d-2", winner)}, {Seq: 3, Token: fmt.Sprintf("w%d-3", winner)},
+		}, recs)
+	})
+
 	t.Run("concurrent appends of one seq: exactly one wins", func(t *testing.T) {
 		s := newStorage(t)
 		const n = 32
@@ -125,7 +197,7 @@ func RunStorageTests(t *testing.T, newStorage func(t *testing.T) audit.Storage) 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs[i] = s.AppendAuditRecord(ctx, 1, fmt.Sprintf("writer-%d", i))
+				errs[i] = s.AppendAuditRecords(ctx, []audit.Record{{Seq: 1, Token: fmt.Sprintf("writer-%d", i)}})
 			}()
 		}
 		wg.Wait()
@@ -194,15 +266,14 @@ func RunStorageTests(t *testing.T, newStorage func(t *testing.T) audit.Storage) 
 			require.EqualValues(t, n, rep.Records)
 			require.EqualValues(t, n, rep.Head.Seq)
 
-			recs, err := s.ListAuditRecords(ctx, 0, 2*n)
-			require.NoError(t, err)
 			seen := map[string]bool{}
-			for _, r := range recs {
-				e, err := audit.Decode(r.Token, keys)
-				require.NoError(t, err)
+			v := &audit.Verifier{Keys: keys, Visit: func(_ int64, e audit.Event) error {
 				require.False(t, seen[e.RequestID], "event %s recorded twice", e.RequestID)
 				seen[e.RequestID] = true
-			}
+				return nil
+			}}
+			_, err = v.Verify(ctx, s)
+			require.NoError(t, err)
 			require.Len(t, seen, n, "every event must land exactly once")
 		})
 	}
@@ -214,7 +285,7 @@ func appendN(t *testing.T, s audit.Storage, n int) []audit.Record {
 	recs := []audit.Record{}
 	for i := 1; i <= n; i++ {
 		r := audit.Record{Seq: int64(i), Token: fmt.Sprintf("header.payload-%d.signature", i)}
-		require.NoError(t, s.AppendAuditRecord(context.Background(), r.Seq, r.Token))
+		require.NoError(t, s.AppendAuditRecords(context.Background(), []audit.Record{r}))
 		recs = append(recs, r)
 	}
 	return recs

@@ -24,20 +24,35 @@ func (s *Store) LastAuditRecord(ctx context.Context) (int64, string, error) {
 	return seq, token, nil
 }
 
-// AppendAuditRecord implements audit.Storage with one conditional INSERT: the row is written only when
-// seq follows the newest stored record, and the primary key settles two writers of the same seq.
-func (s *Store) AppendAuditRecord(ctx context.Context, seq int64, token string) error {
-	if seq < 1 {
-		return fmt.Errorf("sqlstore: audit sequence number %d is not positive", seq)
+// AppendAuditRecords implements audit.Storage: in one transaction, one conditional INSERT per record,
+// each written only when its seq follows the newest stored record; the primary key settles two writers
+// of the same seq. A batch that loses on any record is rolled back whole.
+func (s *Store) AppendAuditRecords(ctx context.Context, recs []audit.Record) (err error) {
+	if err := audit.CheckBatch(recs); err != nil {
+		return err
 	}
-	n, err := s.execAffected(ctx, `INSERT INTO audit_records (seq, token)
-		SELECT CAST(? AS BIGINT), CAST(? AS TEXT) WHERE (SELECT COALESCE(MAX(seq), 0) FROM audit_records) = ?
-		ON CONFLICT (seq) DO NOTHING`, seq, token, seq-1)
-	if err != nil {
-		return wrap(err, "append audit record")
+	if st, ok := ctx.Value(txKey{}).(*txState); len(recs) > 1 && (!ok || st.store != s) {
+		if ctx, err = s.BeginTX(ctx); err != nil {
+			return err
+		}
+		defer func() {
+			if err != nil {
+				_ = s.Rollback(ctx)
+				return
+			}
+			err = s.Commit(ctx)
+		}()
 	}
-	if n == 0 {
-		return audit.ErrConflict
+	for _, r := range recs {
+		n, err := s.execAffected(ctx, `INSERT INTO audit_records (seq, token)
+			SELECT CAST(? AS BIGINT), CAST(? AS TEXT) WHERE (SELECT COALESCE(MAX(seq), 0) FROM audit_records) = ?
+			ON CONFLICT (seq) DO NOTHING`, r.Seq, r.Token, r.Seq-1)
+		if err != nil {
+			return wrap(err, "append audit record")
+		}
+		if n == 0 {
+			return audit.ErrConflict
+		}
 	}
 	return nil
 }
