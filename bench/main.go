@@ -42,6 +42,8 @@ type options struct {
 	out         string
 	workDir     string
 	timeout     time.Duration
+	profileDir  string
+	profileFor  time.Duration
 }
 
 var allScenarios = []string{"device_auth", "poll_public", "poll_confidential", "client_credentials",
@@ -67,6 +69,8 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench-results.json", "machine-readable results file")
 	flag.StringVar(&o.workDir, "work", "", "work directory (example binary, peer copy, SQLite files, logs); default a new temp dir")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "stop everything after this long")
+	flag.StringVar(&o.profileDir, "profile", "", "after the measured runs of each scenario, run the example server once more under its CPU profiler and write <dir>/<store>-<scenario>.pprof (go tool pprof -top <file>)")
+	flag.DurationVar(&o.profileFor, "profile-duration", 3*time.Second, "how long each profiled run lasts (whole seconds)")
 	flag.BoolVar(&useRawClient, "raw", true, "send the measured requests with a minimal HTTP/1.1 client (false: Go's net/http client, which costs about as much CPU per request as the server)")
 	flag.Parse()
 
@@ -203,13 +207,13 @@ func run(ctx context.Context, o options) error {
 		case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
 			label = "postgres"
 		}
-		ours, err := startOurs(ctx, bin, arg, o.workDir, o.serverCPU, logf, hex.EncodeToString(tok))
+		ours, err := startOurs(ctx, bin, arg, o.workDir, o.serverCPU, logf, hex.EncodeToString(tok), o.profileDir != "")
 		if err != nil {
 			return err
 		}
 		fmt.Printf("\n== store %s: example server at %s (pid %d)\n", label, ours.issuer, ours.cmd.Process.Pid)
 		sr := storeReport{Store: label}
-		sr.Results, err = runScenarios(ctx, o, ours, peer)
+		sr.Results, err = runScenarios(ctx, o, label, ours, peer)
 		ours.stop()
 		rep.Stores = append(rep.Stores, sr)
 		printTable(sr)
@@ -347,7 +351,7 @@ func (s *server) approvedCodes(c *http.Client, n, conns int) ([]deviceCode, erro
 	return codes, first
 }
 
-func runScenarios(ctx context.Context, o options, ours, peer *server) ([]*scenarioResult, error) {
+func runScenarios(ctx context.Context, o options, store string, ours, peer *server) ([]*scenarioResult, error) {
 	c := newClient(o.conns)
 	var out []*scenarioResult
 	servers := []*server{ours}
@@ -408,6 +412,11 @@ func runScenarios(ctx context.Context, o options, ours, peer *server) ([]*scenar
 				r.Median = &med
 			}
 			out = append(out, r)
+		}
+		if o.profileDir != "" && res[ours].Median != nil {
+			if err := profileScenario(ctx, o, c, store, sc, ours, res[ours].Median.RPS); err != nil {
+				return out, fmt.Errorf("profiling %s: %w", sc.name, err)
+			}
 		}
 	}
 	if o.scenarios["fleet"] {

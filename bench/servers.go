@@ -36,6 +36,7 @@ type server struct {
 	cibaID, cibaSecret string
 	cibaHint           string
 	cibaNote           string // why CIBA is skipped, when it is
+	pprofAddr          string // where the example server serves net/http/pprof, when it does
 }
 
 func (s *server) endpoint(field string) string {
@@ -101,13 +102,22 @@ func pinned(cpu int, name string, args ...string) *exec.Cmd {
 }
 
 // startOurs starts the example binary on one core with GOMAXPROCS=1.
-func startOurs(ctx context.Context, bin, db, dir string, cpu int, logf *os.File, adminToken string) (*server, error) {
+func startOurs(ctx context.Context, bin, db, dir string, cpu int, logf *os.File, adminToken string, profiler bool) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	args := []string{"-addr", addr, "-db", db, "-admin-token", adminToken, "-dev=false"}
+	var pprofAddr string
+	if profiler {
+		pp, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		pprofAddr = fmt.Sprintf("127.0.0.1:%d", pp)
+		args = append(args, "-pprof", pprofAddr)
+	}
 	if db != "memory" {
 		args = append(args, "-keys", filepath.Join(dir, fmt.Sprintf("keys-%d.json", port)))
 	}
@@ -118,7 +128,7 @@ func startOurs(ctx context.Context, bin, db, dir string, cpu int, logf *os.File,
 		return nil, err
 	}
 	s := &server{
-		name: "ours", issuer: "http://" + addr, cmd: cmd,
+		name: "ours", issuer: "http://" + addr, cmd: cmd, pprofAddr: pprofAddr,
 		confID: "demo-confidential", confSecret: "demo-secret", publicID: "demo-device",
 		ccScope: "", redeemScope: "profile",
 		approvePath: "/admin/device/approve", approveAuth: "Bearer " + adminToken,

@@ -63,6 +63,7 @@ func serve(ctx context.Context, args []string) error {
 	adminToken := fs.String("admin-token", os.Getenv("GRANTS_ADMIN_TOKEN"), "bearer token of the admin API (default $GRANTS_ADMIN_TOKEN, else a random one printed at start)")
 	dev := fs.Bool("dev", true, "development mode: messages go to the outbox page at /dev/outbox instead of being sent")
 	verbose := fs.Bool("v", false, "log debug lines too (every poll)")
+	pprofAddr := fs.String("pprof", "", "also serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off by default")
 	reciprocalPartner := fs.String("reciprocal-partner", "", "issuer URL of a partner server for the Reciprocal OAuth demo (another instance of this example); in -dev mode plain http to loopback is allowed")
 	_ = fs.Parse(args)
 
@@ -117,6 +118,15 @@ func serve(ctx context.Context, args []string) error {
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	log.Info("listening", "issuer", *issuer, "addr", ln.Addr().String(), "db", redactDSN(*db))
 	fmt.Fprintf(os.Stderr, "open %s — sign in as alice / alice-password; try: go run ./example/client device\n", *issuer)
+
+	if *pprofAddr != "" {
+		stopProfiler, err := serveProfiler(*pprofAddr)
+		if err != nil {
+			return err
+		}
+		defer stopProfiler()
+		log.Info("profiler listening", "addr", *pprofAddr)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
