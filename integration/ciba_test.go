@@ -294,6 +294,34 @@ func TestCIBAPingThroughTheDemoDevicePage(t *testing.T) {
 	require.Equal(t, "alice", cibaIDClaims(t, e.env, body["id_token"].(string))["sub"])
 }
 
+// TestCIBAInAppDevice: carol's authentication device is the /ciba page (an in-app device): her
+// request sends no message at all; she finds it when she opens the page, approves, and the client's
+// next poll gets tokens for carol.
+func TestCIBAInAppDevice(t *testing.T) {
+	t.Parallel()
+	e := startCIBA(t)
+	ack := e.ask("demo-ciba-poll", "carol", url.Values{"binding_message": {"K7"}})
+	id := ack["auth_req_id"].(string)
+	require.NotContains(t, ack, "user_code", "carol has a device: no enrolment")
+	require.Zero(t, e.outboxCount("carol@example.com"), "an in-app device gets no message")
+
+	b := e.browser("carol", "carol-password")
+	status, html := b.get("/ciba")
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, html, "Demo CIBA app (poll)")
+	require.Contains(t, html, "K7")
+	ref := regexp.MustCompile(`name="ref" value="([^"]+)"`).FindStringSubmatch(html)
+	require.NotNil(t, ref)
+	status, html = b.postForm("/ciba", url.Values{"csrf": {csrfOf(t, html)}, "ref": {ref[1]}, "action": {"approve"}})
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, html, "Approved")
+
+	e.clock.Add(5 * time.Second)
+	status, body := e.redeem("demo-ciba-poll", id)
+	require.Equal(t, http.StatusOK, status, "%v", body)
+	require.Equal(t, "carol", cibaIDClaims(t, e.env, body["id_token"].(string))["sub"])
+}
+
 // TestCIBAPushThroughTheAdminAPI: push mode. The admin API approves by auth_req_id; the tokens
 // arrive at the client's endpoint (§10.3.1) with an ID token carrying at_hash, rt_hash and the
 // auth_req_id claim (§10.3.1); the push client cannot use the token endpoint.

@@ -33,6 +33,8 @@ import (
 //     to an approve/deny page (package handler/ciba/linkchannel);
 //   - bob has no device: a request for him is answered with a user code; at /ciba/enroll he signs in,
 //     links his e-mail as his device and approves; later requests reach him by e-mail;
+//   - carol's authentication device is the /ciba page itself (kind "app": an authenticator app that
+//     shows her pending requests when she opens it): nothing is sent;
 //   - /ciba lists the signed-in user's pending requests, to approve or deny there (a demo
 //     authentication device);
 //   - POST /admin/ciba/approve and /admin/ciba/deny decide by auth_req_id;
@@ -74,7 +76,11 @@ type cibaState struct {
 }
 
 // DEMO: dates of birth for the optional knowledge check.
-var demoBirthDates = map[string]string{"alice": "1865-11-26", "bob": "1998-04-12"}
+var demoBirthDates = map[string]string{"alice": "1865-11-26", "bob": "1998-04-12", "carol": "1968-03-01"}
+
+// deviceKindApp is the demo's in-app authentication device: the /ciba page lists the user's pending
+// requests when they open it, so Notify sends nothing (a real app would get a push through the outbox).
+const deviceKindApp = "app"
 
 func init() {
 	modules = append(modules, module{name: "ciba", factories: cibaFactories, setup: setupCIBA, routes: cibaRoutes})
@@ -89,6 +95,7 @@ func init() {
 func cibaFactories(s *Server) []fcompose.Factory {
 	s.ciba.devices = map[string][]ciba.Device{
 		"alice": {{ID: demoUsers["alice"].Email, Kind: "email"}}, // DEMO: alice's device is her mailbox
+		"carol": {{ID: "/ciba", Kind: deviceKindApp}},            // DEMO: carol's device is the /ciba page
 	}
 	return []fcompose.Factory{func(config fosite.Configurator, storage, strategy interface{}) interface{} {
 		if cfg, ok := config.(*compose.Config); ok {
@@ -279,9 +286,20 @@ func (e cibaEnroller) Enroll(_ context.Context, subject string, _ ciba.Request) 
 type cibaDevices struct{ s *Server }
 
 func (d cibaDevices) Notify(ctx context.Context, n ciba.Notification) error {
+	// In-app devices need no message: the request is listed on the /ciba page.
+	links := n.Devices[:0:0]
+	for _, dev := range n.Devices {
+		if dev.Kind != deviceKindApp {
+			links = append(links, dev)
+		}
+	}
+	if len(links) == 0 && len(n.Devices) > 0 {
+		return nil
+	}
 	if d.s.ciba.link == nil {
 		return errors.New("example: the CIBA link channel is not set up")
 	}
+	n.Devices = links
 	return d.s.ciba.link.Notify(ctx, n)
 }
 

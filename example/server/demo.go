@@ -16,6 +16,7 @@ type demoUser struct {
 var demoUsers = map[string]demoUser{
 	"alice": {Subject: "alice", Name: "Alice Liddell", Email: "alice@example.com", Password: "alice-password"},
 	"bob":   {Subject: "bob", Name: "Bob Builder", Email: "bob@example.com", Password: "bob-password"},
+	"carol": {Subject: "carol", Name: "Carol Danvers", Email: "carol@example.com", Password: "carol-password"},
 }
 
 // checkPassword checks a demo user's password in constant time.
