@@ -119,6 +119,7 @@ type Channel struct {
 	cfg     Config
 	linkURL string
 	page    *template.Template
+	keys    keyCache
 }
 
 // New checks cfg and returns a Channel.
@@ -152,7 +153,7 @@ func New(cfg Config) (*Channel, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Channel{cfg: cfg, linkURL: strings.TrimRight(cfg.LinkURL, "/"), page: cfg.Page}
+	c := &Channel{cfg: cfg, linkURL: strings.TrimRight(cfg.LinkURL, "/"), page: cfg.Page, keys: keyCache{secrets: cfg.Secrets}}
 	if c.page == nil {
 		c.page = defaultPage
 	}
@@ -256,7 +257,7 @@ func (c *Channel) Send(ctx context.Context, rcpt Recipient, req ciba.Request) er
 	default:
 		return notify.Permanent(fmt.Errorf("linkchannel: channel %q cannot carry a link (want %q or %q)", rcpt.Channel, notify.Email, notify.SMS))
 	}
-	k, err := deriveKeys(ctx, c.cfg.Secrets)
+	k, err := c.keys.get(ctx)
 	if err != nil {
 		return err
 	}

@@ -502,3 +502,38 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	_, err := linkchannel.New(good())
 	require.NoError(t, err)
 }
+
+// rotatingSecret is a GlobalSecretProvider whose secret an operator can replace.
+type rotatingSecret struct {
+	mu     sync.Mutex
+	secret []byte
+}
+
+func (r *rotatingSecret) GetGlobalSecret(context.Context) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.secret, nil
+}
+
+func (r *rotatingSecret) set(b []byte) { r.mu.Lock(); r.secret = b; r.mu.Unlock() }
+
+// TestRotatedSecretRetiresLinks: the channel keeps the keys it derives from the global secret, but
+// notices a new secret on the next use: links sent before stop working, new ones work.
+func TestRotatedSecretRetiresLinks(t *testing.T) {
+	t.Parallel()
+	rs := &rotatingSecret{secret: secret}
+	f := newFixture(t, func(c *linkchannel.Config) { c.Secrets = rs })
+	_, old := f.notify()
+	status, _, _ := get(t, old)
+	require.Equal(t, http.StatusOK, status)
+
+	rs.set([]byte("a brand new global secret, 32+ bytes long"))
+	status, page, _ := get(t, old)
+	require.Equal(t, http.StatusNotFound, status, "a link tagged under the old secret")
+	require.Contains(t, page, "not valid")
+
+	_, fresh := f.notify()
+	status, _ = post(t, fresh, url.Values{"token": {tokenOf(fresh)}, "action": {"approve"}})
+	require.Equal(t, http.StatusOK, status)
+	require.Len(t, f.decider.all(), 1)
+}

@@ -83,7 +83,7 @@ func (c *Channel) serve(rw http.ResponseWriter, r *http.Request) {
 // load checks the token and returns the link; on failure it has written the page.
 func (c *Channel) load(rw http.ResponseWriter, r *http.Request, token string) (*Link, string) {
 	ctx := r.Context()
-	k, err := deriveKeys(ctx, c.cfg.Secrets)
+	k, err := c.keys.get(ctx)
 	if err != nil {
 		c.fail(rw, r, err)
 		return nil, ""

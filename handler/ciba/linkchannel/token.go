@@ -1,6 +1,7 @@
 package linkchannel
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -8,7 +9,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
+	"sync"
+	"sync/atomic"
 
 	"github.com/ory/fosite"
 )
@@ -30,22 +34,65 @@ const (
 var errBadToken = errors.New("linkchannel: not a valid link token")
 
 // keys are the purpose-separated keys derived from the global secret: one tags tokens, one makes the
-// storage signature. Neither equals the global secret or any key other packages derive from it.
-type keys struct{ tag, sig []byte }
+// storage signature. Neither equals the global secret or any key other packages derive from it. The
+// pools hold HMAC states keyed with them, reset before each use.
+type keys struct {
+	tag, sig       []byte
+	tagMAC, sigMAC *sync.Pool
+}
 
-func deriveKeys(ctx context.Context, secrets fosite.GlobalSecretProvider) (keys, error) {
+func deriveKeys(ctx context.Context, secrets fosite.GlobalSecretProvider) (*keys, error) {
 	if secrets == nil {
-		return keys{}, errors.New("linkchannel: no global secret provider")
+		return nil, errors.New("linkchannel: no global secret provider")
 	}
 	secret, err := secrets.GetGlobalSecret(ctx)
 	if err != nil {
-		return keys{}, err
+		return nil, err
 	}
+	return keysFor(secret)
+}
+
+func keysFor(secret []byte) (*keys, error) {
 	if len(secret) < 32 {
-		return keys{}, fmt.Errorf("linkchannel: the global secret must be at least 32 bytes, got %d", len(secret))
+		return nil, fmt.Errorf("linkchannel: the global secret must be at least 32 bytes, got %d", len(secret))
 	}
 	base := mac(secret, []byte("fosite-contrib/grants ciba link v1"))
-	return keys{tag: mac(base, []byte("tag")), sig: mac(base, []byte("signature"))}, nil
+	k := &keys{tag: mac(base, []byte("tag")), sig: mac(base, []byte("signature"))}
+	k.tagMAC = &sync.Pool{New: func() any { return hmac.New(sha256.New, k.tag) }}
+	k.sigMAC = &sync.Pool{New: func() any { return hmac.New(sha256.New, k.sig) }}
+	return k, nil
+}
+
+// keyCache keeps the keys of the last global secret seen, so that a link costs two HMACs, not five
+// and their allocations. A rotated secret is noticed on the next use.
+type keyCache struct {
+	secrets fosite.GlobalSecretProvider
+	last    atomic.Pointer[cachedKeys]
+}
+
+type cachedKeys struct {
+	secret []byte // a copy
+	keys   *keys
+}
+
+func (c *keyCache) get(ctx context.Context) (*keys, error) {
+	if c.secrets == nil {
+		return nil, errors.New("linkchannel: no global secret provider")
+	}
+	secret, err := c.secrets.GetGlobalSecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The server's own secret against its own copy: no attacker-chosen input, no timing concern.
+	if ck := c.last.Load(); ck != nil && bytes.Equal(ck.secret, secret) {
+		return ck.keys, nil
+	}
+	k, err := keysFor(secret)
+	if err != nil {
+		return nil, err
+	}
+	c.last.Store(&cachedKeys{secret: bytes.Clone(secret), keys: k})
+	return k, nil
 }
 
 func mac(key []byte, parts ...[]byte) []byte {
@@ -56,8 +103,18 @@ func mac(key []byte, parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
+// pooledMAC returns the HMAC of msg under the key pool's states are keyed with, appended to dst.
+func pooledMAC(pool *sync.Pool, dst, msg []byte) []byte {
+	h := pool.Get().(hash.Hash)
+	h.Reset()
+	h.Write(msg)
+	dst = h.Sum(dst)
+	pool.Put(h)
+	return dst
+}
+
 // newToken draws a token from r (crypto/rand when nil) and returns it with its storage signature.
-func (k keys) newToken(r io.Reader) (token, signature string, err error) {
+func (k *keys) newToken(r io.Reader) (token, signature string, err error) {
 	if r == nil {
 		r = rand.Reader
 	}
@@ -65,12 +122,13 @@ func (k keys) newToken(r io.Reader) (token, signature string, err error) {
 	if _, err := io.ReadFull(r, b[:idBytes]); err != nil {
 		return "", "", fmt.Errorf("linkchannel: reading randomness: %w", err)
 	}
-	copy(b[idBytes:], mac(k.tag, b[:idBytes])[:tagBytes])
+	var sum [sha256.Size]byte
+	copy(b[idBytes:], pooledMAC(k.tagMAC, sum[:0], b[:idBytes])[:tagBytes])
 	return base64.RawURLEncoding.EncodeToString(b), k.signature(b[:idBytes]), nil
 }
 
 // verify checks a token's form and tag in constant time and returns its storage signature.
-func (k keys) verify(token string) (string, error) {
+func (k *keys) verify(token string) (string, error) {
 	if len(token) != TokenLength {
 		return "", errBadToken
 	}
@@ -78,12 +136,14 @@ func (k keys) verify(token string) (string, error) {
 	if err != nil || len(b) != tokenBytes {
 		return "", errBadToken
 	}
-	if !hmac.Equal(b[idBytes:], mac(k.tag, b[:idBytes])[:tagBytes]) {
+	var sum [sha256.Size]byte
+	if !hmac.Equal(b[idBytes:], pooledMAC(k.tagMAC, sum[:0], b[:idBytes])[:tagBytes]) {
 		return "", errBadToken
 	}
 	return k.signature(b[:idBytes]), nil
 }
 
-func (k keys) signature(id []byte) string {
-	return base64.RawURLEncoding.EncodeToString(mac(k.sig, id))
+func (k *keys) signature(id []byte) string {
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(pooledMAC(k.sigMAC, sum[:0], id))
 }
