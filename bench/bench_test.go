@@ -215,6 +215,17 @@ func BenchmarkCIBAAuthentication(b *testing.B) {
 	reportCPU(b, cpu)
 }
 
+// BenchmarkCIBAAuthenticationInApp is the same request for carol, whose demo authentication device is
+// the /ciba page: nothing is sent (like the peer's "+manual" hint).
+func BenchmarkCIBAAuthenticationInApp(b *testing.B) {
+	srv, _ := newBenchServer(b)
+	cpu := startCPU(b)
+	for i := 0; i < b.N; i++ {
+		serve(b, srv, "/oauth2/bc-authorize", cibaBasic, "scope=openid&login_hint=carol", 200)
+	}
+	reportCPU(b, cpu)
+}
+
 // BenchmarkCIBAPoll polls pending auth_req_ids on time (authorization_pending), a new one every 100.
 func BenchmarkCIBAPoll(b *testing.B) {
 	srv, clock := newBenchServer(b)

@@ -47,7 +47,7 @@ type options struct {
 }
 
 var allScenarios = []string{"device_auth", "poll_public", "poll_confidential", "client_credentials",
-	"ciba_auth", "ciba_poll", "redeem", "fleet"}
+	"ciba_auth", "ciba_auth_email", "ciba_poll", "redeem", "fleet"}
 
 func main() {
 	var o options
@@ -285,6 +285,14 @@ func scenarios(o options) []scenario {
 				return target{}, "skipped: " + err.Error(), nil
 			}
 			body := url.Values{"scope": {"openid"}, "login_hint": {s.cibaHint}}.Encode()
+			return target{url: ep, basic: basicHeader(s.cibaID, s.cibaSecret), body: fixed(body)}, "", nil
+		}},
+		{"ciba_auth_email", func(s *server, c *http.Client, n int) (target, string, error) {
+			ep := s.endpoint("backchannel_authentication_endpoint")
+			if ep == "" || s.cibaEmailHint == "" {
+				return target{}, "skipped: no demo user whose device is a mailbox", nil
+			}
+			body := url.Values{"scope": {"openid"}, "login_hint": {s.cibaEmailHint}}.Encode()
 			return target{url: ep, basic: basicHeader(s.cibaID, s.cibaSecret), body: fixed(body)}, "", nil
 		}},
 		{"ciba_poll", func(s *server, c *http.Client, n int) (target, string, error) {

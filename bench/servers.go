@@ -34,7 +34,8 @@ type server struct {
 	approvePath        string
 	approveAuth        string // Authorization header of the approve call
 	cibaID, cibaSecret string
-	cibaHint           string
+	cibaHint           string // a user whose authentication device is sent nothing
+	cibaEmailHint      string // a user whose authentication device is a mailbox ("" when the server has none)
 	cibaNote           string // why CIBA is skipped, when it is
 	pprofAddr          string // where the example server serves net/http/pprof, when it does
 }
@@ -132,7 +133,7 @@ func startOurs(ctx context.Context, bin, db, dir string, cpu int, logf *os.File,
 		confID: "demo-confidential", confSecret: "demo-secret", publicID: "demo-device",
 		ccScope: "", redeemScope: "profile",
 		approvePath: "/admin/device/approve", approveAuth: "Bearer " + adminToken,
-		cibaID: "demo-ciba-poll", cibaSecret: "demo-ciba-secret", cibaHint: "alice",
+		cibaID: "demo-ciba-poll", cibaSecret: "demo-ciba-secret", cibaHint: "carol", cibaEmailHint: "alice",
 	}
 	if err := s.waitReady(ctx, "/.well-known/openid-configuration"); err != nil {
 		s.stop()
