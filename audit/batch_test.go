@@ -294,3 +294,37 @@ func TestVisitErrorStopsVerify(t *testing.T) {
 	require.ErrorIs(t, err, stop)
 	require.Equal(t, 3, n)
 }
+
+// panickyStorage panics on its first append.
+type panickyStorage struct {
+	*MemoryStorage
+	mu     sync.Mutex
+	panics int
+}
+
+func (p *panickyStorage) AppendAuditRecords(ctx context.Context, recs []Record) error {
+	p.mu.Lock()
+	panicNow := p.panics > 0
+	p.panics--
+	p.mu.Unlock()
+	if panicNow {
+		panic("storage bug")
+	}
+	return p.MemoryStorage.AppendAuditRecords(ctx, recs)
+}
+
+func TestStoragePanicDoesNotWedgeTheLog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	k := newTestKey(t, "ours")
+	ps := &panickyStorage{MemoryStorage: NewMemoryStorage(), panics: 1}
+	l, err := NewLog(ps, k.signing, Options{Issuer: "https://as.example.com"})
+	require.NoError(t, err)
+	require.Panics(t, func() { _ = l.Record(ctx, Event{Type: EventApproved, RequestID: "req-lost"}) })
+	// The writer slot was released and the head is read afresh: the next event lands.
+	require.NoError(t, l.Record(ctx, Event{Type: EventApproved, RequestID: "req-kept"}))
+	var ids []string
+	_, err = (&Verifier{Keys: k.keys, Visit: func(_ int64, e Event) error { ids = append(ids, e.RequestID); return nil }}).Verify(ctx, ps)
+	require.NoError(t, err)
+	require.Equal(t, []string{"req-kept"}, ids)
+}

@@ -183,7 +183,6 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 		// a signature of its own. With nothing else ready this costs nothing.
 		runtime.Gosched()
 		l.writeNext()
-		<-l.writer
 	}
 }
 
@@ -200,9 +199,15 @@ func (l *Log) withdraw(p *pendingEvent) bool {
 	return false
 }
 
-// writeNext appends up to maxBatch queued events and tells each how it went.
-// Only the holder of l.writer calls it.
+// batchTimeout bounds the storage calls of one batch. They run without the
+// callers' contexts, and the callers wait for them.
+const batchTimeout = 30 * time.Second
+
+// writeNext appends up to maxBatch queued events, tells each how it went and
+// releases l.writer, which the caller holds. A panic in the Storage fails the
+// batch and releases the writer before it goes on up.
 func (l *Log) writeNext() {
+	defer func() { <-l.writer }()
 	l.mu.Lock()
 	n := min(len(l.queue), l.maxBatch)
 	batch := make([]*pendingEvent, n)
@@ -214,51 +219,60 @@ func (l *Log) writeNext() {
 		return
 	}
 
+	// Whatever happens, every event of the batch gets an answer; if the
+	// Storage panics, the answer is an error and the head is read afresh.
+	err := errors.New("audit: the storage panicked while appending")
+	known := headOK
+	headOK = false
+	defer func() {
+		l.mu.Lock()
+		l.head, l.headOK = head, headOK
+		l.mu.Unlock()
+		for _, p := range batch {
+			p.err = err
+			close(p.done)
+		}
+	}()
+	head, headOK, err = l.appendBatch(batch, head, known)
+}
+
+// appendBatch chains batch onto the log and appends it, retrying on top of
+// whoever appended first. It returns the new head and whether it is known.
+func (l *Log) appendBatch(batch []*pendingEvent, head Head, headOK bool) (Head, bool, error) {
 	// The batch is written for all its events, not for the caller that
 	// happens to write it: neither its cancellation nor its transaction (a
 	// store may carry one in the context) may decide their fate.
-	ctx := context.Background()
-	err := fmt.Errorf("audit: gave up after %d conflicting appends: %w", maxAttempts, ErrConflict)
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		if !headOK {
-			seq, last, rerr := l.storage.LastAuditRecord(ctx)
-			if rerr != nil {
-				err = fmt.Errorf("audit: read log head: %w", rerr)
-				break
+			seq, last, err := l.storage.LastAuditRecord(ctx)
+			if err != nil {
+				return head, false, fmt.Errorf("audit: read log head: %w", err)
 			}
 			if seq > 0 && last == "" {
-				err = fmt.Errorf("audit: storage returned an empty token for seq %d", seq)
-				break
+				return head, false, fmt.Errorf("audit: storage returned an empty token for seq %d", seq)
 			}
 			head = Head{Seq: seq, Hash: GenesisHash}
 			if seq > 0 {
 				head.Hash = TokenHash(last)
 			}
 		}
-		recs, next, serr := l.seal(batch, head)
-		if serr != nil {
-			err = serr
-			break
+		recs, next, err := l.seal(batch, head)
+		if err != nil {
+			return head, false, err
 		}
-		aerr := l.storage.AppendAuditRecords(ctx, recs)
-		if errors.Is(aerr, ErrConflict) {
+		err = l.storage.AppendAuditRecords(ctx, recs)
+		if errors.Is(err, ErrConflict) {
 			headOK = false
 			continue
 		}
-		if aerr != nil {
-			err = fmt.Errorf("audit: append seq %d to %d: %w", recs[0].Seq, next.Seq, aerr)
-			break
+		if err != nil {
+			return head, false, fmt.Errorf("audit: append seq %d to %d: %w", recs[0].Seq, next.Seq, err)
 		}
-		head, headOK, err = next, true, nil
-		break
+		return next, true, nil
 	}
-	l.mu.Lock()
-	l.head, l.headOK = head, headOK && err == nil
-	l.mu.Unlock()
-	for _, p := range batch {
-		p.err = err
-		close(p.done)
-	}
+	return head, false, fmt.Errorf("audit: gave up after %d conflicting appends: %w", maxAttempts, ErrConflict)
 }
 
 // seal chains the batch onto head: every record's "prev" is the hash of the
