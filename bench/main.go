@@ -43,6 +43,7 @@ type options struct {
 	workDir     string
 	timeout     time.Duration
 	profileDir  string
+	fresh       bool
 	profileFor  time.Duration
 }
 
@@ -69,6 +70,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench-results.json", "machine-readable results file")
 	flag.StringVar(&o.workDir, "work", "", "work directory (example binary, peer copy, SQLite files, logs); default a new temp dir")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "stop everything after this long")
+	flag.BoolVar(&o.fresh, "fresh", true, "start a new example server (and, for sqlite, a new database file) for each scenario, so that no scenario runs on the state, heap or garbage another left; false: one server per store")
 	flag.StringVar(&o.profileDir, "profile", "", "after the measured runs of each scenario, run the example server once more under its CPU profiler and write <dir>/<store>-<scenario>.pprof (go tool pprof -top <file>)")
 	flag.DurationVar(&o.profileFor, "profile-duration", 3*time.Second, "how long each profiled run lasts (whole seconds)")
 	flag.BoolVar(&useRawClient, "raw", true, "send the measured requests with a minimal HTTP/1.1 client (false: Go's net/http client, which costs about as much CPU per request as the server)")
@@ -179,7 +181,7 @@ func run(ctx context.Context, o options) error {
 	rep := &report{Started: time.Now().UTC(), Command: strings.Join(os.Args, " "), LoadStart: uptime(),
 		Settings: map[string]any{"n": o.n, "warmup": o.warmup, "connections": o.conns, "runs": o.runs,
 			"redeem_n": o.redeemN, "redeem_n_peer": o.redeemPeer, "server_cpu": o.serverCPU, "load_cpu": o.loadCPU, "fleet_codes": o.fleetCodes,
-			"fleet_duration_s": o.fleetFor.Seconds(), "raw_client": useRawClient}}
+			"fleet_duration_s": o.fleetFor.Seconds(), "raw_client": useRawClient, "fresh_server_per_scenario": o.fresh}}
 	fmt.Printf("load at start: %s\n", rep.LoadStart)
 
 	var peer *server
@@ -196,8 +198,6 @@ func run(ctx context.Context, o options) error {
 	for _, db := range o.dbs {
 		arg, label := db, db
 		switch {
-		case db == "sqlite":
-			arg = filepath.Join(o.workDir, fmt.Sprintf("bench-%d.db", time.Now().UnixNano()))
 		case db == "postgres":
 			arg = os.Getenv("GRANTS_TEST_POSTGRES_DSN")
 			if arg == "" {
@@ -207,14 +207,20 @@ func run(ctx context.Context, o options) error {
 		case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
 			label = "postgres"
 		}
-		ours, err := startOurs(ctx, bin, arg, o.workDir, o.serverCPU, logf, hex.EncodeToString(tok), o.profileDir != "")
-		if err != nil {
-			return err
+		start := func() (*server, error) {
+			a := arg
+			if db == "sqlite" {
+				a = filepath.Join(o.workDir, fmt.Sprintf("bench-%d.db", time.Now().UnixNano()))
+			}
+			ours, err := startOurs(ctx, bin, a, o.workDir, o.serverCPU, logf, hex.EncodeToString(tok), o.profileDir != "")
+			if err == nil {
+				fmt.Printf("== store %s: example server at %s (pid %d)\n", label, ours.issuer, ours.cmd.Process.Pid)
+			}
+			return ours, err
 		}
-		fmt.Printf("\n== store %s: example server at %s (pid %d)\n", label, ours.issuer, ours.cmd.Process.Pid)
+		fmt.Printf("\n")
 		sr := storeReport{Store: label}
-		sr.Results, err = runScenarios(ctx, o, label, ours, peer)
-		ours.stop()
+		sr.Results, err = runScenarios(ctx, o, label, start, peer)
 		rep.Stores = append(rep.Stores, sr)
 		printTable(sr)
 		if err != nil {
@@ -359,16 +365,34 @@ func (s *server) approvedCodes(c *http.Client, n, conns int) ([]deviceCode, erro
 	return codes, first
 }
 
-func runScenarios(ctx context.Context, o options, store string, ours, peer *server) ([]*scenarioResult, error) {
+// runScenarios runs the chosen scenarios against ours (started with start: once, or once per
+// scenario with -fresh) and the peer.
+func runScenarios(ctx context.Context, o options, store string, start func() (*server, error), peer *server) ([]*scenarioResult, error) {
 	c := newClient(o.conns)
 	var out []*scenarioResult
-	servers := []*server{ours}
-	if peer != nil {
-		servers = append(servers, peer)
-	}
+	var ours *server
+	defer func() {
+		if ours != nil {
+			ours.stop()
+		}
+	}()
 	for _, sc := range scenarios(o) {
 		if !o.scenarios[sc.name] {
 			continue
+		}
+		if ours == nil || o.fresh {
+			if ours != nil {
+				ours.stop()
+			}
+			var err error
+			if ours, err = start(); err != nil {
+				ours = nil
+				return out, err
+			}
+		}
+		servers := []*server{ours}
+		if peer != nil {
+			servers = append(servers, peer)
 		}
 		res := map[*server]*scenarioResult{}
 		for _, s := range servers {
@@ -428,6 +452,16 @@ func runScenarios(ctx context.Context, o options, store string, ours, peer *serv
 		}
 	}
 	if o.scenarios["fleet"] {
+		if ours == nil || o.fresh {
+			if ours != nil {
+				ours.stop()
+			}
+			var err error
+			if ours, err = start(); err != nil {
+				ours = nil
+				return out, err
+			}
+		}
 		r, err := runFleet(ctx, o, ours, c)
 		if err != nil {
 			return out, err
