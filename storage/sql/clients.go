@@ -122,6 +122,8 @@ func (s *Store) CreateClient(ctx context.Context, c fosite.Client) error {
 	if err != nil {
 		return err
 	}
+	s.forgetClient(c.GetID())
+	defer s.forgetClient(c.GetID())
 	now := s.now().UnixNano()
 	n, err := s.execAffected(ctx, "INSERT INTO oauth2_clients ("+clientColumns+", created_at, updated_at) VALUES ("+placeholders(len(args)+2)+") ON CONFLICT (id) DO NOTHING",
 		append(args, now, now)...)
@@ -140,6 +142,8 @@ func (s *Store) UpdateClient(ctx context.Context, c fosite.Client) error {
 	if err != nil {
 		return err
 	}
+	s.forgetClient(c.GetID())
+	defer s.forgetClient(c.GetID())
 	n, err := s.execAffected(ctx, `UPDATE oauth2_clients SET secret_hash = ?, rotated_secret_hashes = ?, redirect_uris = ?, grant_types = ?,
 		response_types = ?, scopes = ?, audience = ?, public = ?, token_endpoint_auth_method = ?, token_endpoint_auth_signing_alg = ?,
 		request_object_signing_alg = ?, request_uris = ?, jwks = ?, jwks_uri = ?, token_lifespans = ?, metadata = ?, updated_at = ?
@@ -159,6 +163,8 @@ func (s *Store) SetClient(ctx context.Context, c fosite.Client) error {
 	if err != nil {
 		return err
 	}
+	s.forgetClient(c.GetID())
+	defer s.forgetClient(c.GetID())
 	now := s.now().UnixNano()
 	_, err = s.exec(ctx, "INSERT INTO oauth2_clients ("+clientColumns+", created_at, updated_at) VALUES ("+placeholders(len(args)+2)+")"+
 		` ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, rotated_secret_hashes = excluded.rotated_secret_hashes,
@@ -175,6 +181,8 @@ func (s *Store) SetClient(ctx context.Context, c fosite.Client) error {
 // tokens, PKCE and OpenID Connect sessions, pushed requests and pending grants. It returns
 // fosite.ErrNotFound when there is no such client.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	s.forgetClient(id)
+	defer s.forgetClient(id)
 	n, err := s.execAffected(ctx, "DELETE FROM oauth2_clients WHERE id = ?", id)
 	if err != nil {
 		return wrap(err, "delete client")
@@ -188,6 +196,19 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 // GetClient implements fosite.ClientManager: it returns the stored client (see Client), or
 // fosite.ErrNotFound.
 func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	if c, ok := s.cachedClient(ctx, id); ok {
+		return c, nil
+	}
+	read := s.now()
+	c, err := s.readClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.cacheClient(ctx, id, c, read)
+	return c, nil
+}
+
+func (s *Store) readClient(ctx context.Context, id string) (fosite.Client, error) {
 	var (
 		cid, secret, rotated, redirects, grants, responses, scopes, audience string
 		public                                                               bool

@@ -37,6 +37,8 @@ type Store struct {
 	// statement on every call, 40% of a pending poll. Queries are constants of this package, so the map
 	// stays small.
 	stmts sync.Map
+	// clients caches GetClient for opts.clientTTL (WithClientCache).
+	clients clientCache
 }
 
 var (
@@ -80,6 +82,8 @@ type options struct {
 	maxOpenConns  int
 	authenticate  func(ctx context.Context, username, password string) (subject string, err error)
 	newPARSession func() fosite.Session
+	clientTTL     time.Duration
+	clientTTLSet  bool
 }
 
 // WithClock sets the clock the store reads where fosite's interfaces give it no time (client assertion
@@ -141,6 +145,9 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	}
 	if o.newPARSession == nil {
 		o.newPARSession = func() fosite.Session { return openid.NewDefaultSession() }
+	}
+	if !o.clientTTLSet {
+		o.clientTTL = DefaultClientCacheTTL
 	}
 
 	s := &Store{opts: o}
