@@ -31,6 +31,11 @@
 // client by ID and unmarshals the session into the session value the caller passes. Client secrets
 // are stored exactly as given, so give the hash (fosite's Hasher output), never the secret.
 //
+// GetClient answers from a short-lived in-memory cache (WithClientCache, default one second): a token
+// request reads its client twice, and on SQLite those reads were a third of a pending poll. The
+// store's own client changes drop the entry at once; another instance's changes are seen within the
+// TTL. Unknown client IDs and reads inside a transaction are never cached.
+//
 // # Atomicity
 //
 // Every state change of a pending grant is one conditional UPDATE whose row count tells whether it
