@@ -41,7 +41,8 @@ func (c *benchClock) Add(d time.Duration) {
 }
 
 // newBenchServer builds the example server on the memory store, or on SQLite when GRANTS_BENCH_STORE
-// is "sqlite", or on PostgreSQL when it is "postgres" (GRANTS_TEST_POSTGRES_DSN).
+// is "sqlite", or on PostgreSQL when it is "postgres" (GRANTS_TEST_POSTGRES_DSN); with
+// GRANTS_BENCH_CLIENT_CACHE=off the SQL store reads every client from the database.
 func newBenchServer(tb testing.TB) (*example.Server, *benchClock) {
 	c := &benchClock{t: time.Now().UTC()}
 	opts := example.Options{Issuer: "http://bench.local", AdminToken: benchAdmin, Now: c.Now}
@@ -55,7 +56,11 @@ func newBenchServer(tb testing.TB) (*example.Server, *benchClock) {
 		}
 	}
 	if dsn != "" {
-		st, err := sqlstore.Open(context.Background(), dsn)
+		var so []sqlstore.Option
+		if os.Getenv("GRANTS_BENCH_CLIENT_CACHE") == "off" {
+			so = append(so, sqlstore.WithClientCache(0))
+		}
+		st, err := sqlstore.Open(context.Background(), dsn, so...)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -164,7 +164,7 @@ func (s *MemoryStore) DecidePendingGrant(_ context.Context, kind pending.Kind, s
 		c.State = pending.StateApproved
 		req := c.Request.(*fosite.Request)
 		if d.Session != nil {
-			req.Session = d.Session.Clone()
+			req.Session = cloneSession(d.Session)
 		}
 		req.GrantedScope = append(fosite.Arguments{}, d.GrantedScopes...)
 		req.GrantedAudience = append(fosite.Arguments{}, d.GrantedAudience...)
