@@ -41,6 +41,7 @@ type MemoryStore struct {
 	reciprocal reciprocalStore
 	kiosk      kioskStore
 	outbox     outboxStore
+	jtis       jtiStore
 }
 
 type grantKey struct {
