@@ -47,7 +47,7 @@ type options struct {
 	profileFor  time.Duration
 }
 
-var allScenarios = []string{"device_auth", "poll_public", "poll_confidential", "client_credentials",
+var allScenarios = []string{"device_auth", "poll_public", "poll_confidential", "poll_private_key_jwt", "client_credentials",
 	"ciba_auth", "ciba_auth_email", "ciba_poll", "redeem", "fleet"}
 
 func main() {
@@ -275,6 +275,16 @@ func scenarios(o options) []scenario {
 			body := url.Values{"grant_type": {deviceGrant}, "device_code": {dc.device}}.Encode()
 			return target{url: s.endpoint("token_endpoint"), basic: s.basic(), body: fixed(body)}, "", nil
 		}},
+		{"poll_private_key_jwt", func(s *server, c *http.Client, n int) (target, string, error) {
+			if s.name != "ours" || s.endpoint("registration_endpoint") == "" {
+				return target{}, "skipped: the peer's static clients authenticate with client secrets", nil
+			}
+			bodies, err := s.pkjwtPollBodies(c, n)
+			if err != nil {
+				return target{}, "", err
+			}
+			return target{url: s.endpoint("token_endpoint"), body: func(i int) []byte { return bodies[i] }}, "", nil
+		}},
 		{"client_credentials", func(s *server, c *http.Client, n int) (target, string, error) {
 			body := url.Values{"grant_type": {"client_credentials"}}
 			if s.ccScope != "" {
@@ -432,7 +442,7 @@ func runScenarios(ctx context.Context, o options, store string, start func() (*s
 				m := closedLoop(ctx, c, o.conns, count, t, s.cpuSeconds)
 				if run >= 0 {
 					r.Runs = append(r.Runs, m)
-					fmt.Printf("  %-18s %-4s run %d: %7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  cpu %5.1f µs/req  %s\n",
+					fmt.Printf("  %-20s %-4s run %d: %7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  cpu %5.1f µs/req  %s\n",
 						sc.name, s.name, run+1, m.RPS, m.P50ms, m.P99ms, m.CPUPerReq, m.codesString())
 				}
 			}
@@ -514,7 +524,7 @@ func runFleet(ctx context.Context, o options, s *server, c *http.Client) (*scena
 	r.Median = &m
 	r.Note = fmt.Sprintf("%d public-client codes, each polled %s after its previous answer (offered ≤ %.0f req/s), for %s over %d connections",
 		len(codes), period, float64(len(codes))/period.Seconds(), o.fleetFor, conns)
-	fmt.Printf("  %-18s %-4s       : %7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  cpu %5.1f µs/req  server busy %.0f%%  %s\n",
+	fmt.Printf("  %-20s %-4s       : %7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  cpu %5.1f µs/req  server busy %.0f%%  %s\n",
 		"fleet", s.name, m.RPS, m.P50ms, m.P99ms, m.CPUPerReq, m.ServerUtil*100, m.codesString())
 	return r, nil
 }

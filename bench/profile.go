@@ -59,6 +59,6 @@ func profileScenario(ctx context.Context, o options, c *http.Client, store strin
 	if err := os.WriteFile(path, a.body, 0o644); err != nil {
 		return err
 	}
-	fmt.Printf("  %-18s ours profiled: %d requests in %.1f s (%0.f req/s) → %s\n", sc.name, m.Requests, m.Seconds, m.RPS, path)
+	fmt.Printf("  %-20s ours profiled: %d requests in %.1f s (%0.f req/s) → %s\n", sc.name, m.Requests, m.Seconds, m.RPS, path)
 	return nil
 }
