@@ -386,19 +386,26 @@ func runScenarios(ctx context.Context, o options, store string, start func() (*s
 			ours.stop()
 		}
 	}()
+	// ready starts ours for the next scenario: the first time, and every time with -fresh.
+	ready := func() error {
+		if ours != nil && !o.fresh {
+			return nil
+		}
+		if ours != nil {
+			ours.stop()
+		}
+		var err error
+		if ours, err = start(); err != nil {
+			ours = nil
+		}
+		return err
+	}
 	for _, sc := range scenarios(o) {
 		if !o.scenarios[sc.name] {
 			continue
 		}
-		if ours == nil || o.fresh {
-			if ours != nil {
-				ours.stop()
-			}
-			var err error
-			if ours, err = start(); err != nil {
-				ours = nil
-				return out, err
-			}
+		if err := ready(); err != nil {
+			return out, err
 		}
 		servers := []*server{ours}
 		if peer != nil {
@@ -462,15 +469,8 @@ func runScenarios(ctx context.Context, o options, store string, start func() (*s
 		}
 	}
 	if o.scenarios["fleet"] {
-		if ours == nil || o.fresh {
-			if ours != nil {
-				ours.stop()
-			}
-			var err error
-			if ours, err = start(); err != nil {
-				ours = nil
-				return out, err
-			}
+		if err := ready(); err != nil {
+			return out, err
 		}
 		r, err := runFleet(ctx, o, ours, c)
 		if err != nil {

@@ -27,34 +27,28 @@ func (s *Store) LastAuditRecord(ctx context.Context) (int64, string, error) {
 // AppendAuditRecords implements audit.Storage: in one transaction, one conditional INSERT per record,
 // each written only when its seq follows the newest stored record; the primary key settles two writers
 // of the same seq. A batch that loses on any record is rolled back whole.
-func (s *Store) AppendAuditRecords(ctx context.Context, recs []audit.Record) (err error) {
+func (s *Store) AppendAuditRecords(ctx context.Context, recs []audit.Record) error {
 	if err := audit.CheckBatch(recs); err != nil {
 		return err
 	}
-	if st, ok := ctx.Value(txKey{}).(*txState); len(recs) > 1 && (!ok || st.store != s) {
-		if ctx, err = s.BeginTX(ctx); err != nil {
-			return err
-		}
-		defer func() {
+	appendAll := func(ctx context.Context) error {
+		for _, r := range recs {
+			n, err := s.execAffected(ctx, `INSERT INTO audit_records (seq, token)
+				SELECT CAST(? AS BIGINT), CAST(? AS TEXT) WHERE (SELECT COALESCE(MAX(seq), 0) FROM audit_records) = ?
+				ON CONFLICT (seq) DO NOTHING`, r.Seq, r.Token, r.Seq-1)
 			if err != nil {
-				_ = s.Rollback(ctx)
-				return
+				return wrap(err, "append audit record")
 			}
-			err = s.Commit(ctx)
-		}()
-	}
-	for _, r := range recs {
-		n, err := s.execAffected(ctx, `INSERT INTO audit_records (seq, token)
-			SELECT CAST(? AS BIGINT), CAST(? AS TEXT) WHERE (SELECT COALESCE(MAX(seq), 0) FROM audit_records) = ?
-			ON CONFLICT (seq) DO NOTHING`, r.Seq, r.Token, r.Seq-1)
-		if err != nil {
-			return wrap(err, "append audit record")
+			if n == 0 {
+				return audit.ErrConflict
+			}
 		}
-		if n == 0 {
-			return audit.ErrConflict
-		}
+		return nil
 	}
-	return nil
+	if len(recs) == 1 {
+		return appendAll(ctx) // one statement: atomic on its own
+	}
+	return s.withTx(ctx, appendAll)
 }
 
 // ListAuditRecords implements audit.Storage.

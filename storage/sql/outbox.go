@@ -98,7 +98,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, limit int, lease
 
 // CompleteOutbox implements outbox.Storage: the state change (conditional on the lease) and the
 // attempt row are written in one transaction (the caller's, when ctx carries one).
-func (s *Store) CompleteOutbox(ctx context.Context, id string, a outbox.Attempt) (err error) {
+func (s *Store) CompleteOutbox(ctx context.Context, id string, a outbox.Attempt) error {
 	var state outbox.State
 	finished := sql.NullInt64{}
 	next := sql.NullInt64{}
@@ -116,40 +116,30 @@ func (s *Store) CompleteOutbox(ctx context.Context, id string, a outbox.Attempt)
 		return outbox.ErrLeaseLost
 	}
 
-	if _, ok := ctx.Value(txKey{}).(*txState); !ok {
-		if ctx, err = s.BeginTX(ctx); err != nil {
-			return err
+	return s.withTx(ctx, func(ctx context.Context) error {
+		n, err := s.execAffected(ctx, "UPDATE outbox_messages SET state = ?, finished_at = ?, next_attempt_at = COALESCE(?, next_attempt_at), "+
+			"last_error = ?, lease = NULL, lease_until = NULL WHERE id = ? AND state = ? AND lease = ?",
+			string(state), finished, next, a.Error, id, string(outbox.StatePending), a.Lease)
+		if err != nil {
+			return wrap(err, "complete outbox message")
 		}
-		defer func() {
-			if err != nil {
-				_ = s.Rollback(ctx)
-				return
+		if n == 0 {
+			var one int
+			switch err := s.queryRow(ctx, "SELECT 1 FROM outbox_messages WHERE id = ?", id).Scan(&one); {
+			case errors.Is(err, sql.ErrNoRows):
+				return outbox.ErrNotFound
+			case err != nil:
+				return wrap(err, "read outbox message")
 			}
-			err = s.Commit(ctx)
-		}()
-	}
-	n, err := s.execAffected(ctx, "UPDATE outbox_messages SET state = ?, finished_at = ?, next_attempt_at = COALESCE(?, next_attempt_at), "+
-		"last_error = ?, lease = NULL, lease_until = NULL WHERE id = ? AND state = ? AND lease = ?",
-		string(state), finished, next, a.Error, id, string(outbox.StatePending), a.Lease)
-	if err != nil {
-		return wrap(err, "complete outbox message")
-	}
-	if n == 0 {
-		var one int
-		switch err := s.queryRow(ctx, "SELECT 1 FROM outbox_messages WHERE id = ?", id).Scan(&one); {
-		case errors.Is(err, sql.ErrNoRows):
-			return outbox.ErrNotFound
-		case err != nil:
-			return wrap(err, "read outbox message")
+			return outbox.ErrLeaseLost
 		}
-		return outbox.ErrLeaseLost
-	}
-	if _, err := s.exec(ctx, "INSERT INTO outbox_attempts (message_id, number, lease, started_at, finished_at, outcome, status_code, error, next_attempt_at) "+
-		"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-		id, int64(a.Number), a.Lease, a.StartedAt.UnixNano(), a.At.UnixNano(), string(a.Outcome), int64(a.StatusCode), a.Error, next); err != nil {
-		return wrap(err, "record outbox attempt")
-	}
-	return nil
+		if _, err := s.exec(ctx, "INSERT INTO outbox_attempts (message_id, number, lease, started_at, finished_at, outcome, status_code, error, next_attempt_at) "+
+			"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+			id, int64(a.Number), a.Lease, a.StartedAt.UnixNano(), a.At.UnixNano(), string(a.Outcome), int64(a.StatusCode), a.Error, next); err != nil {
+			return wrap(err, "record outbox attempt")
+		}
+		return nil
+	})
 }
 
 // GetOutbox implements outbox.Storage.

@@ -286,6 +286,24 @@ func (s *Store) Commit(ctx context.Context) error {
 	return nil
 }
 
+// withTx runs fn in the transaction ctx carries, or else in a new one, which fn's error rolls back.
+func (s *Store) withTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
+	if _, ok := ctx.Value(txKey{}).(*txState); ok {
+		return fn(ctx)
+	}
+	if ctx, err = s.BeginTX(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = s.Rollback(ctx)
+			return
+		}
+		err = s.Commit(ctx)
+	}()
+	return fn(ctx)
+}
+
 // Rollback rolls back the transaction carried by ctx. Rolling back a transaction that already ended is
 // not an error.
 func (s *Store) Rollback(ctx context.Context) error {
