@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -74,7 +73,7 @@ type Log struct {
 
 // pendingEvent is one Record call waiting for its batch to be stored.
 type pendingEvent struct {
-	claims setClaims // without seq and prev, which the writer sets
+	body   []byte // the claims but seq and prev, which the writer puts in front
 	done   chan struct{}
 	err    error
 }
@@ -155,11 +154,11 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 	}
 	// Marshal the event now: Record must not keep e.Data after it returns,
 	// and a batch must not fail for one event that cannot be written.
-	c, err := newClaims(e, l.issuer, l.audience, now, jti)
+	body, err := newBody(e, l.issuer, l.audience, now, jti)
 	if err != nil {
 		return err
 	}
-	p := &pendingEvent{claims: c, done: make(chan struct{})}
+	p := &pendingEvent{body: body, done: make(chan struct{})}
 	l.mu.Lock()
 	l.queue = append(l.queue, p)
 	l.mu.Unlock()
@@ -281,20 +280,17 @@ func (l *Log) appendBatch(batch []*pendingEvent, head Head, headOK bool) (Head, 
 func (l *Log) seal(batch []*pendingEvent, head Head) ([]Record, Head, error) {
 	recs := make([]Record, len(batch))
 	for i, p := range batch {
-		c := p.claims
-		c.Seq, c.Prev = head.Seq+1, head.Hash
-		payload, err := json.Marshal(c)
-		if err != nil {
-			return nil, head, fmt.Errorf("audit: event does not marshal to JSON: %w", err)
-		}
+		seq := head.Seq + 1
+		payload := chainPayload(p.body, seq, head.Hash)
 		token := string(payload)
 		if i == len(batch)-1 {
+			var err error
 			if token, err = l.sign(payload); err != nil {
 				return nil, head, err
 			}
 		}
-		recs[i] = Record{Seq: c.Seq, Token: token}
-		head = Head{Seq: c.Seq, Hash: TokenHash(token)}
+		recs[i] = Record{Seq: seq, Token: token}
+		head = Head{Seq: seq, Hash: TokenHash(token)}
 	}
 	return recs, head, nil
 }

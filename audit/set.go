@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -111,9 +112,22 @@ type setClaims struct {
 	Events map[string]json.RawMessage `json:"events"`
 }
 
-// newClaims returns the claims of e, except "seq" and "prev", which depend on
-// where in the chain it lands.
-func newClaims(e Event, iss string, aud []string, iat time.Time, jti string) (setClaims, error) {
+// setBody is what Log writes of a SET's claims before it knows the record's
+// place in the chain: every claim but "seq" and "prev" (see chainPayload).
+type setBody struct {
+	Issuer      string          `json:"iss"`
+	IssuedAt    int64           `json:"iat"`
+	ID          string          `json:"jti"`
+	Audience    jwt.Audience    `json:"aud,omitempty"`
+	SubjectID   *subjectID      `json:"sub_id,omitempty"`
+	TimeOfEvent int64           `json:"toe"`
+	Transaction string          `json:"txn,omitempty"`
+	Events      json.RawMessage `json:"events"`
+}
+
+// newBody returns the JSON of e's claims, except "seq" and "prev", which
+// depend on where in the chain it lands.
+func newBody(e Event, iss string, aud []string, iat time.Time, jti string) ([]byte, error) {
 	payload := make(map[string]any, len(e.Data)+3)
 	for k, v := range e.Data {
 		payload[k] = v
@@ -129,21 +143,40 @@ func newClaims(e Event, iss string, aud []string, iat time.Time, jti string) (se
 	}
 	raw, err := json.Marshal(payload)
 	if err != nil {
-		return setClaims{}, fmt.Errorf("audit: event does not marshal to JSON: %w", err)
+		return nil, fmt.Errorf("audit: event does not marshal to JSON: %w", err)
 	}
-	c := setClaims{
+	typ, err := json.Marshal(e.Type)
+	if err != nil {
+		return nil, fmt.Errorf("audit: event type does not marshal to JSON: %w", err)
+	}
+	events := make([]byte, 0, len(typ)+len(raw)+3)
+	events = append(append(append(append(append(events, '{'), typ...), ':'), raw...), '}')
+	b := setBody{
 		Issuer:      iss,
 		IssuedAt:    iat.Unix(),
 		ID:          jti,
 		Audience:    aud,
 		TimeOfEvent: e.Time.Unix(),
 		Transaction: e.RequestID,
-		Events:      map[string]json.RawMessage{e.Type: raw},
+		Events:      events,
 	}
 	if e.Subject != "" {
-		c.SubjectID = &subjectID{Format: "opaque", ID: e.Subject}
+		b.SubjectID = &subjectID{Format: "opaque", ID: e.Subject}
 	}
-	return c, nil
+	return json.Marshal(b)
+}
+
+// chainPayload returns the claims set of a record: body, a JSON object from
+// newBody, with "seq" and "prev" put in front. prev is base64url (or the
+// genesis hash), which needs no escaping in JSON.
+func chainPayload(body []byte, seq int64, prev string) []byte {
+	out := make([]byte, 0, len(body)+len(prev)+32)
+	out = append(out, `{"seq":`...)
+	out = strconv.AppendInt(out, seq, 10)
+	out = append(out, `,"prev":"`...)
+	out = append(out, prev...)
+	out = append(out, `",`...)
+	return append(out, body[1:]...)
 }
 
 // event turns the claims back into the Event they were made from.
