@@ -73,9 +73,9 @@ type Log struct {
 
 // pendingEvent is one Record call waiting for its batch to be stored.
 type pendingEvent struct {
-	body   []byte // the claims but seq and prev, which the writer puts in front
-	done   chan struct{}
-	err    error
+	body []byte // the claims but seq and prev, which the writer puts in front
+	done chan struct{}
+	err  error
 }
 
 var _ Sink = (*Log)(nil)
