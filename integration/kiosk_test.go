@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -350,4 +351,67 @@ func ksIDTokenClaims(t *testing.T, e *env, raw string) map[string]interface{} {
 	claims := map[string]interface{}{}
 	require.NoError(t, tok.Claims(keys[0].Key, &claims))
 	return claims
+}
+
+// TestAuditLogUnderConcurrentRedemptions: many devices pick up their tokens at the same moment (SQLite).
+// Their redemption events are appended in batches, each sealed by one signature; the log still verifies
+// online and offline, and holds every approval and every redemption exactly once.
+func TestAuditLogUnderConcurrentRedemptions(t *testing.T) {
+	t.Parallel()
+	var store *sqlstore.Store
+	e := start(t, func(o *server.Options) {
+		s, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "grants.db"), sqlstore.WithClock(o.Now))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		store = s
+		o.Store = s
+	})
+	const n = 24
+	codes := make([]string, n)
+	for i := range codes {
+		status, da := e.post("/oauth2/device/auth", url.Values{"client_id": {"demo-device"}, "scope": {"openid"}}, nil)
+		require.Equal(t, http.StatusOK, status, "%v", da)
+		codes[i] = da["device_code"].(string)
+		status, body := e.admin("/admin/device/approve", url.Values{"user_code": {da["user_code"].(string)}, "subject": {"alice"}})
+		require.Equal(t, http.StatusOK, status, "%v", body)
+	}
+	var wg sync.WaitGroup
+	statuses := make([]int, n)
+	for i, dc := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i], _ = e.poll("demo-device", dc)
+		}()
+	}
+	wg.Wait()
+	for i, st := range statuses {
+		require.Equal(t, http.StatusOK, st, "device %d", i)
+	}
+
+	status, rep := ksAuditVerify(t, e)
+	require.Equal(t, http.StatusOK, status, "%v", rep)
+	require.Equal(t, true, rep["valid"])
+	require.EqualValues(t, 2*n, rep["records"])
+
+	counts := map[string]int{}
+	v := &audit.Verifier{Keys: e.srv.AuditKeys(), Visit: func(_ int64, ev audit.Event) error {
+		counts[ev.Type+" "+ev.RequestID]++
+		return nil
+	}}
+	_, err := v.Verify(context.Background(), store)
+	require.NoError(t, err)
+	require.Len(t, counts, 2*n, "one approval and one redemption per device, none twice")
+	for k, c := range counts {
+		require.Equal(t, 1, c, k)
+	}
+	recs, err := store.ListAuditRecords(context.Background(), 0, 4*n)
+	require.NoError(t, err)
+	signed := 0
+	for _, r := range recs {
+		if !strings.HasPrefix(r.Token, "{") {
+			signed++
+		}
+	}
+	t.Logf("%d records under %d signatures", len(recs), signed)
 }
