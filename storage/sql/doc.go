@@ -61,7 +61,9 @@
 // Times are stored as Unix nanoseconds (UTC) in integer columns and durations as nanoseconds, so
 // that both databases compute poll intervals and windows with the same integer arithmetic. The
 // pending_grants table is indexed by (kind, handle), (kind, user code), (kind, login hint),
-// (kind, subject, decided_at), request ID and expiry, for lookups the grants will add.
+// (kind, subject, decided_at), request ID, client and expiry. The user-code, login-hint and subject
+// indexes are partial: they hold only the rows that have one, so creating a grant (which has at most
+// one of them) writes fewer index entries; the queries that use them repeat the index's condition.
 //
 // # Testing against PostgreSQL
 //

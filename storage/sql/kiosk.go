@@ -13,10 +13,18 @@ var (
 	_ pending.DeactivationStorage = (*Store)(nil)
 )
 
+// Queries on the partial indexes of pending_grants (migration 00060) repeat the index's condition, so
+// that SQLite and PostgreSQL can use it whatever the parameters are.
+const (
+	queryByLoginHint = "SELECT handle_signature FROM pending_grants WHERE kind = ? AND login_hint = ? AND login_hint <> '' " +
+		"AND state = ? AND expires_at > ? ORDER BY created_at, handle_signature"
+	queryApprovedBySubject = "SELECT handle_signature FROM pending_grants WHERE kind = ? AND subject = ? AND subject <> '' " +
+		"AND decided_at >= ? AND client_id = ? AND state IN (?, ?) ORDER BY decided_at DESC, handle_signature LIMIT ?"
+)
+
 // ListPendingGrantsByLoginHint implements pending.ListingStorage (index pending_grants_login_hint).
 func (s *Store) ListPendingGrantsByLoginHint(ctx context.Context, kind pending.Kind, loginHint string, now time.Time) ([]*pending.Grant, error) {
-	return s.listGrants(ctx, "SELECT handle_signature FROM pending_grants WHERE kind = ? AND login_hint = ? AND state = ? AND expires_at > ? ORDER BY created_at, handle_signature",
-		string(kind), string(kind), loginHint, string(pending.StatePending), now.UnixNano())
+	return s.listGrants(ctx, queryByLoginHint, string(kind), string(kind), loginHint, string(pending.StatePending), now.UnixNano())
 }
 
 // GetPendingGrantByRequestID implements pending.ListingStorage (index pending_grants_request_id).
@@ -36,8 +44,7 @@ func (s *Store) ListApprovedGrants(ctx context.Context, kind pending.Kind, subje
 	if limit <= 0 {
 		limit = 1000
 	}
-	return s.listGrants(ctx, `SELECT handle_signature FROM pending_grants WHERE kind = ? AND subject = ? AND decided_at >= ? AND client_id = ?
-		AND state IN (?, ?) ORDER BY decided_at DESC, handle_signature LIMIT ?`,
+	return s.listGrants(ctx, queryApprovedBySubject,
 		string(kind), string(kind), subject, since.UnixNano(), clientID, string(pending.StateApproved), string(pending.StateConsumed), limit)
 }
 

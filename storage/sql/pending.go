@@ -104,13 +104,16 @@ func (s *Store) GetPendingGrant(ctx context.Context, kind pending.Kind, handleSi
 		string(kind), handleSignature), session)
 }
 
+// queryByUserCode finds a grant by user code (the partial unique index pending_grants_user_code: a
+// user_code_signature = ? term implies IS NOT NULL to both databases).
+const queryByUserCode = "SELECT " + pendingColumns + " FROM pending_grants WHERE kind = ? AND user_code_signature = ? AND expires_at > ?"
+
 // GetPendingGrantByUserCode implements pending.Storage.
 func (s *Store) GetPendingGrantByUserCode(ctx context.Context, kind pending.Kind, userCodeSignature string, now time.Time, session fosite.Session) (*pending.Grant, error) {
 	if userCodeSignature == "" {
 		return nil, pending.ErrNotFound
 	}
-	return s.scanGrant(ctx, s.queryRow(ctx, "SELECT "+pendingColumns+" FROM pending_grants WHERE kind = ? AND user_code_signature = ? AND expires_at > ?",
-		string(kind), userCodeSignature, now.UnixNano()), session)
+	return s.scanGrant(ctx, s.queryRow(ctx, queryByUserCode, string(kind), userCodeSignature, now.UnixNano()), session)
 }
 
 // DecidePendingGrant implements pending.Storage with one conditional UPDATE (state = pending and not
