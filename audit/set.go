@@ -114,6 +114,7 @@ type setClaims struct {
 
 // setBody is what Log writes of a SET's claims before it knows the record's
 // place in the chain: every claim but "seq" and "prev" (see chainPayload).
+// newBody writes exactly what encoding/json makes of it.
 type setBody struct {
 	Issuer      string          `json:"iss"`
 	IssuedAt    int64           `json:"iat"`
@@ -123,47 +124,6 @@ type setBody struct {
 	TimeOfEvent int64           `json:"toe"`
 	Transaction string          `json:"txn,omitempty"`
 	Events      json.RawMessage `json:"events"`
-}
-
-// newBody returns the JSON of e's claims, except "seq" and "prev", which
-// depend on where in the chain it lands.
-func newBody(e Event, iss string, aud []string, iat time.Time, jti string) ([]byte, error) {
-	payload := make(map[string]any, len(e.Data)+3)
-	for k, v := range e.Data {
-		payload[k] = v
-	}
-	if e.Grant != "" {
-		payload[claimGrant] = e.Grant
-	}
-	if e.Actor != "" {
-		payload[claimActor] = e.Actor
-	}
-	if e.ClientID != "" {
-		payload[claimClientID] = e.ClientID
-	}
-	raw, err := json.Marshal(payload)
-	if err != nil {
-		return nil, fmt.Errorf("audit: event does not marshal to JSON: %w", err)
-	}
-	typ, err := json.Marshal(e.Type)
-	if err != nil {
-		return nil, fmt.Errorf("audit: event type does not marshal to JSON: %w", err)
-	}
-	events := make([]byte, 0, len(typ)+len(raw)+3)
-	events = append(append(append(append(append(events, '{'), typ...), ':'), raw...), '}')
-	b := setBody{
-		Issuer:      iss,
-		IssuedAt:    iat.Unix(),
-		ID:          jti,
-		Audience:    aud,
-		TimeOfEvent: e.Time.Unix(),
-		Transaction: e.RequestID,
-		Events:      events,
-	}
-	if e.Subject != "" {
-		b.SubjectID = &subjectID{Format: "opaque", ID: e.Subject}
-	}
-	return json.Marshal(b)
 }
 
 // chainPayload returns the claims set of a record: body, a JSON object from
