@@ -185,7 +185,13 @@ func runCIBA(ctx context.Context, opts cibaOptions, stdout io.Writer) error {
 		ch := make(chan cibaTokens, 4)
 		srv := &http.Server{Handler: callbackHandler(opts.CallbackPath, token, ch), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
+		// Shut down gracefully: the callback that ends the wait must still get its 204, or the server
+		// would take its delivery for a failure and send it again.
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
 		callbacks = ch
 	}
 
