@@ -30,10 +30,10 @@ func WithClientCache(ttl time.Duration) Option {
 
 type clientCache struct {
 	mu      sync.RWMutex
-	entries map[string]cachedClient
+	entries map[string]clientEntry
 }
 
-type cachedClient struct {
+type clientEntry struct {
 	client  fosite.Client
 	expires time.Time
 }
@@ -61,7 +61,7 @@ func (s *Store) cacheClient(ctx context.Context, id string, c fosite.Client, rea
 	s.clients.mu.Lock()
 	defer s.clients.mu.Unlock()
 	if s.clients.entries == nil {
-		s.clients.entries = make(map[string]cachedClient)
+		s.clients.entries = make(map[string]clientEntry)
 	}
 	if len(s.clients.entries) >= clientCacheMax {
 		now := s.now()
@@ -74,7 +74,7 @@ func (s *Store) cacheClient(ctx context.Context, id string, c fosite.Client, rea
 			return
 		}
 	}
-	s.clients.entries[id] = cachedClient{client: c, expires: read.Add(s.opts.clientTTL)}
+	s.clients.entries[id] = clientEntry{client: c, expires: read.Add(s.opts.clientTTL)}
 }
 
 // forgetClient drops id from the cache (before and after a change, so that a read racing the change
