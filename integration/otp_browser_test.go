@@ -29,15 +29,32 @@ func chromiumPath(t *testing.T) string {
 }
 
 // headless starts a headless Chromium with the flags this machine's closed network needs and a fresh
-// profile, and returns a browser context that ends with the test.
+// profile, and returns a browser context that ends with the test. A browser that fails to start is
+// started again, up to three times: on a loaded 2-core machine Chromium's start-up occasionally dies
+// before the first page (this says nothing about the pages under test).
 func headless(t *testing.T) context.Context {
 	t.Helper()
 	path := chromiumPath(t)
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		var ctx context.Context
+		if ctx, err = startChromium(t, path); err == nil {
+			return ctx
+		}
+		t.Logf("Chromium did not start (attempt %d): %v", attempt, err)
+	}
+	require.NoError(t, err, "start Chromium at %s", path)
+	return nil
+}
+
+// startChromium starts one browser; on failure it leaves nothing behind.
+func startChromium(t *testing.T, path string) (context.Context, error) {
 	// Not t.TempDir: Chromium's helper processes may still write to the profile after the browser has
 	// exited, which would fail the test in TempDir's cleanup. Removal is best effort.
 	profile, err := os.MkdirTemp("", "grants-chromium-")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = os.RemoveAll(profile) })
+	if err != nil {
+		return nil, err
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
@@ -45,6 +62,7 @@ func headless(t *testing.T) context.Context {
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
@@ -52,13 +70,20 @@ func headless(t *testing.T) context.Context {
 		chromedp.UserDataDir(profile),
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	t.Cleanup(cancelAlloc)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
-	t.Cleanup(cancelBrowser)
 	ctx, cancel := context.WithTimeout(bctx, 2*time.Minute)
-	t.Cleanup(cancel)
-	require.NoError(t, chromedp.Run(ctx), "start Chromium at %s", path)
-	return ctx
+	stop := func() {
+		cancel()
+		cancelBrowser()
+		cancelAlloc()
+		_ = os.RemoveAll(profile)
+	}
+	if err := chromedp.Run(ctx); err != nil {
+		stop()
+		return nil, err
+	}
+	t.Cleanup(stop)
+	return ctx, nil
 }
 
 // TestOTPKioskPageInChromium drives the kiosk page (the demo CLIENT at /demo/kiosk) in real headless
