@@ -59,16 +59,16 @@
 //
 // # The chain
 //
-// Each SET names its predecessor's hash and its own sequence number. Storage.
-// AppendAuditRecords only accepts a batch whose first seq is the last seq
-// plus one, atomically, so two writers (goroutines or server instances) never
-// both extend the same record: the loser gets ErrConflict and Log chains its
-// batch again on top of the winner.
+// Each SET names its predecessor's hash and its own sequence number.
+// Storage.AppendAuditRecords only accepts a batch whose first seq is the last
+// seq plus one, atomically, so two writers (goroutines or server instances)
+// never both extend the same record: the loser gets ErrConflict and Log
+// chains its batch again on top of the winner.
 //
 // # Sealing: one signature per batch
 //
-// Signing is the expensive part of a record (an ES256 signature costs more
-// than the rest of a token request), so Log signs batches, not events. While
+// Signing is the expensive part of a record (an ES256 signature costs about
+// half of what a whole token request does), so Log signs batches, not events. While
 // one goroutine appends, the events recorded meanwhile queue up; the next
 // writer appends them all at once, and only the newest record of the batch is
 // a signed SET. The records before it in the batch are stored as their bare
@@ -79,10 +79,10 @@
 // record before it. Nobody without the key can change, add or remove an
 // unsigned record without breaking the chain at the next signed record.
 //
-// An event recorded while nothing else is being written is a batch of one:
-// signed on its own, as before. Under load a signature costs little per
-// event. Record returns only once its event is stored and sealed. Options.
-// MaxBatch bounds a batch; MaxBatch 1 signs every event.
+// An event recorded while nothing else is being written is a batch of one,
+// signed on its own. Under load a signature costs little per event. Record
+// returns only once its event is stored and sealed. Options.MaxBatch bounds a
+// batch; MaxBatch 1 signs every event.
 //
 // A log therefore never legitimately ends with an unsigned record; Verify
 // reports one as ReasonUnsealed. An unsigned record is not a standalone
