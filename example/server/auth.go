@@ -82,6 +82,22 @@ func (c *cookieJar) checkCSRF(r *http.Request, who *signedIn) bool {
 	return hmac.Equal([]byte(r.PostFormValue("csrf")), []byte(who.CSRF))
 }
 
+// signedInPost reads a page's form POST from the signed-in user (at most 16 KiB). Without a session it
+// sends the user to sign in, like requireSignIn; when the form cannot be read or its CSRF token is not
+// this session's, expired renders the answer. It reports whether the handler may go on.
+func (s *Server) signedInPost(rw http.ResponseWriter, r *http.Request, expired func(who *signedIn)) (*signedIn, bool) {
+	who := s.requireSignIn(rw, r)
+	if who == nil {
+		return nil, false
+	}
+	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+		expired(who)
+		return nil, false
+	}
+	return who, true
+}
+
 // requireSignIn returns who is signed in, or redirects to the sign-in page and returns nil.
 func (s *Server) requireSignIn(rw http.ResponseWriter, r *http.Request) *signedIn {
 	if who, ok := s.cookies.get(r); ok {

@@ -356,13 +356,10 @@ func (s *Server) renderCIBARequests(rw http.ResponseWriter, r *http.Request, who
 
 // cibaDecide approves or denies one of the signed-in user's requests.
 func (s *Server) cibaDecide(rw http.ResponseWriter, r *http.Request) {
-	who := s.requireSignIn(rw, r)
-	if who == nil {
-		return
-	}
-	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
 		s.renderCIBARequests(rw, r, who, http.StatusForbidden, "", "The form expired. Try again.")
+	})
+	if !ok {
 		return
 	}
 	ref, approve := r.PostFormValue("ref"), r.PostFormValue("action") == "approve"
@@ -413,13 +410,10 @@ func (s *Server) cibaEnrollPage(rw http.ResponseWriter, r *http.Request) {
 
 // cibaEnrollDecide links the signed-in user's e-mail as their device and approves, or denies.
 func (s *Server) cibaEnrollDecide(rw http.ResponseWriter, r *http.Request) {
-	who := s.requireSignIn(rw, r)
-	if who == nil {
-		return
-	}
-	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
 		s.render(rw, http.StatusForbidden, "ciba_enroll_enter", map[string]interface{}{"Who": who, "Error": "The form expired. Enter the code again."})
+	})
+	if !ok {
 		return
 	}
 	code, approve := r.PostFormValue("user_code"), r.PostFormValue("action") == "approve"

@@ -74,13 +74,10 @@ func (s *Server) devicePage(rw http.ResponseWriter, r *http.Request) {
 
 // deviceDecide records the signed-in user's approval or denial.
 func (s *Server) deviceDecide(rw http.ResponseWriter, r *http.Request) {
-	who := s.requireSignIn(rw, r)
-	if who == nil {
-		return
-	}
-	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
 		s.render(rw, http.StatusForbidden, "device_enter", map[string]interface{}{"Who": who, "Error": "The form expired. Enter the code again."})
+	})
+	if !ok {
 		return
 	}
 	code := r.PostFormValue("user_code")

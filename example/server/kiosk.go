@@ -328,13 +328,10 @@ func kioskViews(reqs []rfc8628.KioskRequest) []kioskView {
 
 // kioskDecide records a staff member's approval or denial.
 func (s *Server) kioskDecide(rw http.ResponseWriter, r *http.Request) {
-	who := s.requireSignIn(rw, r)
-	if who == nil {
-		return
-	}
-	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
 		s.render(rw, http.StatusForbidden, "kiosk", map[string]interface{}{"Who": who, "Error": "The form expired or was not sent from this page. Search again."})
+	})
+	if !ok {
 		return
 	}
 	approve := r.PostFormValue("action") == "approve"
@@ -481,13 +478,10 @@ func (s *Server) deviceDeactivateLink(rw http.ResponseWriter, r *http.Request) {
 // deviceDeactivateOwn deactivates one of the signed-in user's earlier approvals (from the
 // repeat-approval warning): form request_id, csrf.
 func (s *Server) deviceDeactivateOwn(rw http.ResponseWriter, r *http.Request) {
-	who := s.requireSignIn(rw, r)
-	if who == nil {
-		return
-	}
-	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
 		s.render(rw, http.StatusForbidden, "device_deactivated", map[string]interface{}{"Who": who, "Error": "The form expired. Go back and try again."})
+	})
+	if !ok {
 		return
 	}
 	d, err := s.provider.DeviceAlerter().DeactivateFor(r.Context(), who.Subject, r.PostFormValue("request_id"))

@@ -252,13 +252,10 @@ func (s *Server) reciprocalCallback(rw http.ResponseWriter, r *http.Request) {
 // reciprocalGrant sends the partner a code for the scopes the user chose (draft §2.2, and §3 when it
 // replaces an earlier grant).
 func (s *Server) reciprocalGrant(rw http.ResponseWriter, r *http.Request) {
-	who := s.requireSignIn(rw, r)
-	if who == nil {
-		return
-	}
-	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
 		s.renderReciprocal(rw, r, who, http.StatusForbidden, map[string]interface{}{"Error": "The form expired; try again."})
+	})
+	if !ok {
 		return
 	}
 	l := s.link(who.Subject)
@@ -294,13 +291,10 @@ func (s *Server) reciprocalGrant(rw http.ResponseWriter, r *http.Request) {
 
 // reciprocalRevoke revokes what the last grant gave the partner.
 func (s *Server) reciprocalRevoke(rw http.ResponseWriter, r *http.Request) {
-	who := s.requireSignIn(rw, r)
-	if who == nil {
-		return
-	}
-	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
 		s.renderReciprocal(rw, r, who, http.StatusForbidden, map[string]interface{}{"Error": "The form expired; try again."})
+	})
+	if !ok {
 		return
 	}
 	l := s.link(who.Subject)
@@ -320,13 +314,10 @@ func (s *Server) reciprocalRevoke(rw http.ResponseWriter, r *http.Request) {
 
 // reciprocalCall uses the token the partner gave us (party B) to call the partner's userinfo endpoint.
 func (s *Server) reciprocalCall(rw http.ResponseWriter, r *http.Request) {
-	who := s.requireSignIn(rw, r)
-	if who == nil {
-		return
-	}
-	r.Body = http.MaxBytesReader(rw, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil || !s.cookies.checkCSRF(r, who) {
+	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
 		s.renderReciprocal(rw, r, who, http.StatusForbidden, map[string]interface{}{"Error": "The form expired; try again."})
+	})
+	if !ok {
 		return
 	}
 	status, body, err := s.callPartnerUserinfo(r.Context(), who.Subject)
