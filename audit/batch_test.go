@@ -61,7 +61,25 @@ func batchedLog(t *testing.T, k testKey) *MemoryStorage {
 	return s
 }
 
-func isSigned(token string) bool { return !strings.HasPrefix(token, "{") }
+// signedSeqs returns the sequence numbers of the signed records.
+func signedSeqs(recs []Record) []int64 {
+	var out []int64
+	for _, r := range recs {
+		if !strings.HasPrefix(r.Token, "{") {
+			out = append(out, r.Seq)
+		}
+	}
+	return out
+}
+
+// requestIDs verifies the log in s and returns its events' request IDs in order.
+func requestIDs(t *testing.T, keys KeyFunc, s Storage) []string {
+	t.Helper()
+	var ids []string
+	_, err := (&Verifier{Keys: keys, Visit: func(_ int64, e Event) error { ids = append(ids, e.RequestID); return nil }}).Verify(context.Background(), s)
+	require.NoError(t, err)
+	return ids
+}
 
 func TestBatchSignsOnlyItsNewestRecord(t *testing.T) {
 	t.Parallel()
@@ -72,13 +90,7 @@ func TestBatchSignsOnlyItsNewestRecord(t *testing.T) {
 	recs, err := s.ListAuditRecords(ctx, 0, 100)
 	require.NoError(t, err)
 	require.Len(t, recs, 6)
-	var signed []int64
-	for _, r := range recs {
-		if isSigned(r.Token) {
-			signed = append(signed, r.Seq)
-		}
-	}
-	require.Equal(t, []int64{1, 4, 6}, signed)
+	require.Equal(t, []int64{1, 4, 6}, signedSeqs(recs))
 
 	// An unsigned record is the SET's claims set, chained like any other.
 	var c setClaims
@@ -112,13 +124,16 @@ func TestVerifyCatchesTamperingWithUnsignedRecords(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	ours := newTestKey(t, "ours")
+	marshal := func(t *testing.T, c setClaims) string {
+		b, err := json.Marshal(c)
+		require.NoError(t, err)
+		return string(b)
+	}
 	editSubject := func(t *testing.T, token, subject string) string {
 		var c setClaims
 		require.NoError(t, json.Unmarshal([]byte(token), &c))
 		c.SubjectID.ID = subject
-		b, err := json.Marshal(c)
-		require.NoError(t, err)
-		return string(b)
+		return marshal(t, c)
 	}
 
 	for _, tc := range []struct {
@@ -151,9 +166,7 @@ func TestVerifyCatchesTamperingWithUnsignedRecords(t *testing.T) {
 				var c setClaims
 				require.NoError(t, json.Unmarshal([]byte(recs[2].Token), &c))
 				c.Prev = TokenHash(recs[1].Token)
-				b, err := json.Marshal(c)
-				require.NoError(t, err)
-				recs[2].Token = string(b)
+				recs[2].Token = marshal(t, c)
 				return recs
 			},
 			wantSeq: 4, wantReason: ReasonBrokenChain, wantIntact: 1,
@@ -168,9 +181,7 @@ func TestVerifyCatchesTamperingWithUnsignedRecords(t *testing.T) {
 			tamper: func(t *testing.T, recs []Record) []Record {
 				c := setClaims{Issuer: "https://as.example.com", IssuedAt: 1, ID: "forged", Seq: 7, Prev: TokenHash(recs[5].Token),
 					Events: map[string]json.RawMessage{EventApproved: json.RawMessage(`{"actor":"intruder"}`)}}
-				b, err := json.Marshal(c)
-				require.NoError(t, err)
-				return append(recs, Record{Seq: 7, Token: string(b)})
+				return append(recs, Record{Seq: 7, Token: marshal(t, c)})
 			},
 			wantSeq: 7, wantReason: ReasonUnsealed, wantIntact: 6,
 		},
@@ -179,9 +190,7 @@ func TestVerifyCatchesTamperingWithUnsignedRecords(t *testing.T) {
 			tamper: func(t *testing.T, recs []Record) []Record {
 				c := claimsOf(t, recs[3].Token)
 				c.SubjectID.ID = "someone-else"
-				b, err := json.Marshal(c)
-				require.NoError(t, err)
-				recs[3].Token = string(b)
+				recs[3].Token = marshal(t, c)
 				return recs
 			},
 			wantSeq: 5, wantReason: ReasonBrokenChain, wantIntact: 1,
@@ -223,13 +232,7 @@ func TestMaxBatchBoundsWhatOneSignatureSeals(t *testing.T) {
 	recs, err := s.ListAuditRecords(ctx, 0, 100)
 	require.NoError(t, err)
 	require.Len(t, recs, 5)
-	var signed []int64
-	for _, r := range recs {
-		if isSigned(r.Token) {
-			signed = append(signed, r.Seq)
-		}
-	}
-	require.Equal(t, []int64{2, 4, 5}, signed)
+	require.Equal(t, []int64{2, 4, 5}, signedSeqs(recs))
 	rep, err := Verify(ctx, s, k.keys)
 	require.NoError(t, err)
 	require.EqualValues(t, 5, rep.Records)
@@ -255,10 +258,7 @@ func TestRecordWithdrawsAQueuedEventWhenItsContextEnds(t *testing.T) {
 	<-l.writer
 
 	require.NoError(t, l.Record(context.Background(), Event{Type: EventApproved, RequestID: "req-kept"}))
-	var ids []string
-	_, err = (&Verifier{Keys: k.keys, Visit: func(_ int64, e Event) error { ids = append(ids, e.RequestID); return nil }}).Verify(context.Background(), s)
-	require.NoError(t, err)
-	require.Equal(t, []string{"req-kept"}, ids, "a withdrawn event must not be recorded")
+	require.Equal(t, []string{"req-kept"}, requestIDs(t, k.keys, s), "a withdrawn event must not be recorded")
 }
 
 func TestLogsSharingAStorageRechainAfterEachOther(t *testing.T) {
@@ -323,8 +323,5 @@ func TestStoragePanicDoesNotWedgeTheLog(t *testing.T) {
 	require.Panics(t, func() { _ = l.Record(ctx, Event{Type: EventApproved, RequestID: "req-lost"}) })
 	// The writer slot was released and the head is read afresh: the next event lands.
 	require.NoError(t, l.Record(ctx, Event{Type: EventApproved, RequestID: "req-kept"}))
-	var ids []string
-	_, err = (&Verifier{Keys: k.keys, Visit: func(_ int64, e Event) error { ids = append(ids, e.RequestID); return nil }}).Verify(ctx, ps)
-	require.NoError(t, err)
-	require.Equal(t, []string{"req-kept"}, ids)
+	require.Equal(t, []string{"req-kept"}, requestIDs(t, k.keys, ps))
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // newBody returns the JSON of e's claims, except "seq" and "prev", which depend on where in the chain
-// it lands (chainPayload puts them in front). It writes the bytes encoding/json would write for the
-// setBody struct, with the event's members sorted by name like a map, but without reflection: it runs
+// it lands (chainPayload puts them in front). It writes the bytes encoding/json would write for those
+// claims (iss, iat, jti, aud, sub_id, toe, txn, events, in that order), with the event's members
+// sorted by name like a map, but without reflection: it runs
 // for every audited request. encode_test.go checks it against encoding/json.
 func newBody(e Event, iss string, aud []string, iat time.Time, jti string) ([]byte, error) {
 	type member struct {

@@ -9,6 +9,19 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// setBody is the layout newBody writes: every claim of a SET but "seq" and
+// "prev". The tests check newBody against what encoding/json makes of it.
+type setBody struct {
+	Issuer      string          `json:"iss"`
+	IssuedAt    int64           `json:"iat"`
+	ID          string          `json:"jti"`
+	Audience    jwt.Audience    `json:"aud,omitempty"`
+	SubjectID   *subjectID      `json:"sub_id,omitempty"`
+	TimeOfEvent int64           `json:"toe"`
+	Transaction string          `json:"txn,omitempty"`
+	Events      json.RawMessage `json:"events"`
+}
+
 var trickyStrings = []string{
 	"", "plain", `quote " and backslash \`, "<script>&amp;</script>", "tab\tnew\nline\rret\bbs\fff",
 	"\x00\x01\x1f\x7f", "é ü ß 日本 🙂", "line\u2028sep\u2029para", "bad \xff\xfe utf8 \xc3", "\xed\xa0\x80 surrogate",

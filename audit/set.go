@@ -112,20 +112,6 @@ type setClaims struct {
 	Events map[string]json.RawMessage `json:"events"`
 }
 
-// setBody is what Log writes of a SET's claims before it knows the record's
-// place in the chain: every claim but "seq" and "prev" (see chainPayload).
-// newBody writes exactly what encoding/json makes of it.
-type setBody struct {
-	Issuer      string          `json:"iss"`
-	IssuedAt    int64           `json:"iat"`
-	ID          string          `json:"jti"`
-	Audience    jwt.Audience    `json:"aud,omitempty"`
-	SubjectID   *subjectID      `json:"sub_id,omitempty"`
-	TimeOfEvent int64           `json:"toe"`
-	Transaction string          `json:"txn,omitempty"`
-	Events      json.RawMessage `json:"events"`
-}
-
 // chainPayload returns the claims set of a record: body, a JSON object from
 // newBody, with "seq" and "prev" put in front. prev is base64url (or the
 // genesis hash), which needs no escaping in JSON.

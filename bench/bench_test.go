@@ -212,22 +212,18 @@ var cibaBasic = basicHeader("demo-ciba-poll", "demo-ciba-secret")
 
 // BenchmarkCIBAAuthentication is the CIBA authentication request (CIBA Core §7.1) for alice, whose
 // demo authentication device is her mailbox: each request also queues an e-mail in the dev outbox.
-func BenchmarkCIBAAuthentication(b *testing.B) {
-	srv, _ := newBenchServer(b)
-	cpu := startCPU(b)
-	for i := 0; i < b.N; i++ {
-		serve(b, srv, "/oauth2/bc-authorize", cibaBasic, "scope=openid&login_hint=alice", 200)
-	}
-	reportCPU(b, cpu)
-}
+func BenchmarkCIBAAuthentication(b *testing.B) { benchCIBAAuthentication(b, "alice") }
 
 // BenchmarkCIBAAuthenticationInApp is the same request for carol, whose demo authentication device is
 // the /ciba page: nothing is sent (like the peer's "+manual" hint).
-func BenchmarkCIBAAuthenticationInApp(b *testing.B) {
+func BenchmarkCIBAAuthenticationInApp(b *testing.B) { benchCIBAAuthentication(b, "carol") }
+
+func benchCIBAAuthentication(b *testing.B, loginHint string) {
 	srv, _ := newBenchServer(b)
+	body := url.Values{"scope": {"openid"}, "login_hint": {loginHint}}.Encode()
 	cpu := startCPU(b)
 	for i := 0; i < b.N; i++ {
-		serve(b, srv, "/oauth2/bc-authorize", cibaBasic, "scope=openid&login_hint=carol", 200)
+		serve(b, srv, "/oauth2/bc-authorize", cibaBasic, body, 200)
 	}
 	reportCPU(b, cpu)
 }

@@ -255,6 +255,23 @@ func TestCIBAPollWithEmailLink(t *testing.T) {
 	require.Equal(t, "invalid_grant", body["error"])
 }
 
+// approveOnCIBAPage opens the signed-in user's /ciba page (the demo authentication device), checks that
+// it shows the request with want, approves it there and returns the page that says so.
+func approveOnCIBAPage(t *testing.T, b *browser, want ...string) string {
+	t.Helper()
+	status, html := b.get("/ciba")
+	require.Equal(t, http.StatusOK, status)
+	for _, w := range want {
+		require.Contains(t, html, w)
+	}
+	ref := regexp.MustCompile(`name="ref" value="([^"]+)"`).FindStringSubmatch(html)
+	require.NotNil(t, ref)
+	status, html = b.postForm("/ciba", url.Values{"csrf": {csrfOf(t, html)}, "ref": {ref[1]}, "action": {"approve"}})
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, html, "Approved")
+	return html
+}
+
 // TestCIBAPingThroughTheDemoDevicePage: ping mode. alice approves on the demo authentication device
 // page (/ciba); the outbox worker pings the client with exactly {"auth_req_id"} and its bearer
 // token (§10.2); the client then fetches the tokens.
@@ -264,21 +281,12 @@ func TestCIBAPingThroughTheDemoDevicePage(t *testing.T) {
 	ack := e.ask("demo-ciba-ping", "alice", url.Values{"client_notification_token": {"ping-token-0123456789abcdefghij"}})
 	id := ack["auth_req_id"].(string)
 
-	b := e.browser("alice", "alice-password")
-	status, html := b.get("/ciba")
-	require.Equal(t, http.StatusOK, status)
-	require.Contains(t, html, "Demo CIBA app (ping)")
-	require.Contains(t, html, "W4SCT")
-	ref := regexp.MustCompile(`name="ref" value="([^"]+)"`).FindStringSubmatch(html)
-	require.NotNil(t, ref)
-	status, html = b.postForm("/ciba", url.Values{"csrf": {csrfOf(t, html)}, "ref": {ref[1]}, "action": {"approve"}})
-	require.Equal(t, http.StatusOK, status)
-	require.Contains(t, html, "Approved")
+	html := approveOnCIBAPage(t, e.browser("alice", "alice-password"), "Demo CIBA app (ping)", "W4SCT")
 	require.NotContains(t, html, "W4SCT", "the request is no longer pending")
 
 	// The e-mail link alice also got now shows the request as closed, and cannot deny it.
 	link := cibaLinkIn(t, e.outboxMail("alice@example.com").Text)
-	status, html = cibaPage(t, http.MethodGet, link)
+	status, html := cibaPage(t, http.MethodGet, link)
 	require.Equal(t, http.StatusConflict, status)
 	require.Contains(t, html, "closed")
 	status, _ = cibaPage(t, "deny", link)
@@ -305,16 +313,7 @@ func TestCIBAInAppDevice(t *testing.T) {
 	require.NotContains(t, ack, "user_code", "carol has a device: no enrolment")
 	require.Zero(t, e.outboxCount("carol@example.com"), "an in-app device gets no message")
 
-	b := e.browser("carol", "carol-password")
-	status, html := b.get("/ciba")
-	require.Equal(t, http.StatusOK, status)
-	require.Contains(t, html, "Demo CIBA app (poll)")
-	require.Contains(t, html, "K7")
-	ref := regexp.MustCompile(`name="ref" value="([^"]+)"`).FindStringSubmatch(html)
-	require.NotNil(t, ref)
-	status, html = b.postForm("/ciba", url.Values{"csrf": {csrfOf(t, html)}, "ref": {ref[1]}, "action": {"approve"}})
-	require.Equal(t, http.StatusOK, status)
-	require.Contains(t, html, "Approved")
+	approveOnCIBAPage(t, e.browser("carol", "carol-password"), "Demo CIBA app (poll)", "K7")
 
 	e.clock.Add(5 * time.Second)
 	status, body := e.redeem("demo-ciba-poll", id)

@@ -158,61 +158,21 @@ func RunStorageTests(t *testing.T, newStorage func(t *testing.T) audit.Storage) 
 
 	t.Run("concurrent batches from one seq: exactly one lands, whole", func(t *testing.T) {
 		s := newStorage(t)
-		const n = 16
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = s.AppendAuditRecords(ctx, []audit.Record{
-					{Seq: 1, Token: fmt.Sprintf("w%d-1", i)}, {Seq: 2, Token: fmt.Sprintf("w%d-2", i)}, {Seq: 3, Token: fmt.Sprintf("w%d-3", i)},
-				})
-			}()
+		batch := func(i int) []audit.Record {
+			return []audit.Record{{Seq: 1, Token: fmt.Sprintf("w%d-1", i)}, {Seq: 2, Token: fmt.Sprintf("w%d-2", i)}, {Seq: 3, Token: fmt.Sprintf("w%d-3", i)}}
 		}
-		wg.Wait()
-		winner := -1
-		for i, err := range errs {
-			if err == nil {
-				require.Equal(t, -1, winner, "two batches landed on seq 1")
-				winner = i
-				continue
-			}
-			require.ErrorIs(t, err, audit.ErrConflict)
-		}
-		require.NotEqual(t, -1, winner)
+		winner := raceAppends(t, s, 16, batch)
 		recs, err := s.ListAuditRecords(ctx, 0, 100)
 		require.NoError(t, err)
-		require.Equal(t, []audit.Record{
-			{Seq: 1, Token: fmt.Sprintf("w%d-1", winner)}, {Seq: 2, Token: fmt.Sprintf("w%d-2", winner)}, {Seq: 3, Token: fmt.Sprintf("w%d-3", winner)},
-		}, recs)
+		require.Equal(t, batch(winner), recs)
 	})
 
 	t.Run("concurrent appends of one seq: exactly one wins", func(t *testing.T) {
 		s := newStorage(t)
-		const n = 32
-		errs := make([]error, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = s.AppendAuditRecords(ctx, []audit.Record{{Seq: 1, Token: fmt.Sprintf("writer-%d", i)}})
-			}()
-		}
-		wg.Wait()
-		won := 0
-		for _, err := range errs {
-			if err == nil {
-				won++
-				continue
-			}
-			require.ErrorIs(t, err, audit.ErrConflict)
-		}
-		require.Equal(t, 1, won)
+		winner := raceAppends(t, s, 32, func(i int) []audit.Record { return []audit.Record{{Seq: 1, Token: fmt.Sprintf("writer-%d", i)}} })
 		recs, err := s.ListAuditRecords(ctx, 0, 100)
 		require.NoError(t, err)
-		require.Len(t, recs, 1)
+		require.Equal(t, []audit.Record{{Seq: 1, Token: fmt.Sprintf("writer-%d", winner)}}, recs)
 	})
 
 	for _, tc := range []struct {
@@ -277,6 +237,33 @@ func RunStorageTests(t *testing.T, newStorage func(t *testing.T) audit.Storage) 
 			require.Len(t, seen, n, "every event must land exactly once")
 		})
 	}
+}
+
+// raceAppends has n writers append batchOf(writer) at once to an empty s and returns the one writer
+// that succeeded; every other must have got audit.ErrConflict.
+func raceAppends(t *testing.T, s audit.Storage, n int, batchOf func(writer int) []audit.Record) int {
+	t.Helper()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.AppendAuditRecords(context.Background(), batchOf(i))
+		}()
+	}
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		if err == nil {
+			require.Equal(t, -1, winner, "two writers appended at seq 1")
+			winner = i
+			continue
+		}
+		require.ErrorIs(t, err, audit.ErrConflict)
+	}
+	require.NotEqual(t, -1, winner, "no writer appended")
+	return winner
 }
 
 // appendN appends n placeholder records and returns them.

@@ -144,9 +144,6 @@ func New(cfg Config) (*Channel, error) {
 	if err != nil || !u.IsAbs() || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("linkchannel: Config.LinkURL %q must be an absolute URL without query or fragment", cfg.LinkURL)
 	}
-	if _, err := deriveKeys(context.Background(), cfg.Secrets); err != nil {
-		return nil, err
-	}
 	if cfg.Templates == nil {
 		cfg.Templates = notify.NewTemplates("en", DefaultTemplates())
 	}
@@ -154,6 +151,9 @@ func New(cfg Config) (*Channel, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	c := &Channel{cfg: cfg, linkURL: strings.TrimRight(cfg.LinkURL, "/"), page: cfg.Page, keys: keyCache{secrets: cfg.Secrets}}
+	if _, err := c.keys.get(context.Background()); err != nil {
+		return nil, err
+	}
 	if c.page == nil {
 		c.page = defaultPage
 	}

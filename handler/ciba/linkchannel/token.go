@@ -41,17 +41,6 @@ type keys struct {
 	tagMAC, sigMAC *sync.Pool
 }
 
-func deriveKeys(ctx context.Context, secrets fosite.GlobalSecretProvider) (*keys, error) {
-	if secrets == nil {
-		return nil, errors.New("linkchannel: no global secret provider")
-	}
-	secret, err := secrets.GetGlobalSecret(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return keysFor(secret)
-}
-
 func keysFor(secret []byte) (*keys, error) {
 	if len(secret) < 32 {
 		return nil, fmt.Errorf("linkchannel: the global secret must be at least 32 bytes, got %d", len(secret))
