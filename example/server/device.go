@@ -13,6 +13,7 @@ import (
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	"github.com/fosite-contrib/grants/internal/qrcode"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // remoteAddr is the address the attempt limit counts wrong user codes against. DEMO: behind a proxy,
@@ -158,7 +159,7 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 			writeJSON(rw, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The admin API needs the admin bearer token."})
 			return
 		}
-		form, err := pending.ParseForm(r)
+		form, err := rfc6749.ParseForm(r)
 		if err != nil {
 			writeRFCError(rw, err)
 			return

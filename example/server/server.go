@@ -30,6 +30,7 @@ import (
 	"github.com/fosite-contrib/grants/clientauth"
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 	"github.com/fosite-contrib/grants/notify"
 	"github.com/fosite-contrib/grants/storage/memory"
 )
@@ -303,14 +304,14 @@ func (s *Server) jwks(rw http.ResponseWriter, r *http.Request) {
 func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := s.provider
-	if err := pending.CheckTokenRequest(rw, r); err != nil {
+	if err := rfc6749.CheckTokenRequest(rw, r); err != nil {
 		p.WriteAccessError(ctx, rw, nil, err)
 		return
 	}
 	req, err := p.NewAccessRequest(ctx, r, s.newSession("", time.Time{}))
 	if err != nil {
 		s.logTokenError(ctx, r, err)
-		pending.SetAuthenticateHeader(rw, r, err)
+		rfc6749.SetAuthenticateHeader(rw, r, err)
 		p.WriteAccessError(ctx, rw, req, err)
 		return
 	}

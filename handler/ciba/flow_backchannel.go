@@ -16,6 +16,7 @@ import (
 	"github.com/ory/fosite/storage"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // AuthenticationRequest is a validated backchannel authentication request (CIBA Core §7.1, §7.2).
@@ -64,7 +65,7 @@ type JTIStorage interface {
 // http.Handler) at the URL published as backchannel_authentication_endpoint, or call its steps from
 // your own handler: NewRequest, NewResponse, WriteResponse or WriteError.
 type BackchannelEndpoint struct {
-	Clients pending.ClientAuthenticator
+	Clients rfc6749.ClientAuthenticator
 	Storage Storage
 	Codes   *pending.Codes
 	Sealer  *Sealer
@@ -116,8 +117,8 @@ func (e *BackchannelEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request)
 }
 
 func (e *BackchannelEndpoint) fail(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
-	pending.SetAuthenticateHeader(rw, r, err)
-	pending.LogRefused(ctx, e.Logger, "backchannel authentication request refused", err)
+	rfc6749.SetAuthenticateHeader(rw, r, err)
+	rfc6749.LogRefused(ctx, e.Logger, "backchannel authentication request refused", err)
 	WriteError(rw, err)
 }
 
@@ -127,11 +128,11 @@ func (e *BackchannelEndpoint) fail(ctx context.Context, rw http.ResponseWriter, 
 // requested_expiry, client_notification_token); the hint is resolved to a user; the user_code is
 // checked (§7.1.2).
 func (e *BackchannelEndpoint) NewRequest(ctx context.Context, r *http.Request) (*AuthenticationRequest, error) {
-	form, err := pending.ParseForm(r)
+	form, err := rfc6749.ParseForm(r)
 	if err != nil {
 		return nil, err
 	}
-	client, err := pending.AuthenticateClient(ctx, e.Clients, r, form)
+	client, err := rfc6749.AuthenticateClient(ctx, e.Clients, r, form)
 	if err != nil {
 		if _, _, basic := r.BasicAuth(); !basic && form.Get("client_id") == "" && form.Get("client_assertion") == "" {
 			// §13: invalid_client covers "no client authentication included".
@@ -246,13 +247,13 @@ func (e *BackchannelEndpoint) requestParameters(ctx context.Context, client fosi
 		if err := e.JTIs.ClientAssertionJWTValid(ctx, jti); errors.Is(err, fosite.ErrJTIKnown) {
 			return nil, fosite.ErrInvalidRequest.WithHint("The request object's 'jti' was already used.")
 		} else if err != nil {
-			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return nil, rfc6749.ServerError(err)
 		}
 		exp, _ := numericDate(claims["exp"])
 		if err := e.JTIs.SetClientAssertionJWT(ctx, jti, exp.Add(requestObjectLeeway)); errors.Is(err, fosite.ErrJTIKnown) {
 			return nil, fosite.ErrInvalidRequest.WithHint("The request object's 'jti' was already used.")
 		} else if err != nil {
-			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return nil, rfc6749.ServerError(err)
 		}
 	}
 	params := map[string]interface{}{}
@@ -371,7 +372,7 @@ func (e *BackchannelEndpoint) validate(ctx context.Context, r *http.Request, cli
 		if err := e.UserCodes.CheckUserCode(ctx, req.User.Subject, code); errors.Is(err, ErrInvalidUserCode) {
 			return nil, err
 		} else if err != nil {
-			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return nil, rfc6749.ServerError(err)
 		}
 	}
 	return req, nil
@@ -395,7 +396,7 @@ func (e *BackchannelEndpoint) resolve(ctx context.Context, req *AuthenticationRe
 			if errors.Is(err, ErrUnknownUserID) {
 				return err
 			}
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return rfc6749.ServerError(err)
 		}
 		req.Hint.Subject = sub
 	}
@@ -411,7 +412,7 @@ func (e *BackchannelEndpoint) resolve(ctx context.Context, req *AuthenticationRe
 	case errors.Is(err, ErrExpiredLoginHintToken):
 		return err
 	case err != nil:
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	case user == nil || user.Subject == "":
 		return fosite.ErrServerError.WithDebug("The hint resolver returned no user and no error.")
 	case len(user.Devices) == 0 && fallback:
@@ -473,19 +474,19 @@ func (e *BackchannelEndpoint) NewResponse(ctx context.Context, req *Authenticati
 	for attempt := 0; ; attempt++ {
 		handle, sig, err := e.Codes.NewHandle(ctx)
 		if err != nil {
-			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return nil, rfc6749.ServerError(err)
 		}
 		ref, err := newRef()
 		if err != nil {
-			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return nil, rfc6749.ServerError(err)
 		}
 		var userCode, userSig string
 		if req.Fallback {
 			if userCode, err = format.Generate(e.Codes.Rand); err != nil {
-				return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+				return nil, rfc6749.ServerError(err)
 			}
 			if userSig, err = e.Codes.UserCodeSignature(ctx, pending.KindCIBA, userCode); err != nil {
-				return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+				return nil, rfc6749.ServerError(err)
 			}
 		}
 		stored := req.Request
@@ -517,17 +518,17 @@ func (e *BackchannelEndpoint) NewResponse(ctx context.Context, req *Authenticati
 		if req.NotificationToken != "" {
 			rec.NotificationEndpoint = req.Metadata.ClientNotificationEndpoint
 			if rec.SealedToken, err = e.Sealer.Seal(ctx, ref+sealToken, req.NotificationToken); err != nil {
-				return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+				return nil, rfc6749.ServerError(err)
 			}
 			if rec.SealedAuthReqID, err = e.Sealer.Seal(ctx, ref+sealAuthReqID, handle); err != nil {
-				return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+				return nil, rfc6749.ServerError(err)
 			}
 		}
 		err = e.store(ctx, g, rec)
 		if errors.Is(err, pending.ErrCollision) && attempt+1 < maxUserCodeAttempts {
 			continue
 		} else if err != nil {
-			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return nil, rfc6749.ServerError(err)
 		}
 
 		resp := &AuthenticationResponse{AuthReqID: handle, ExpiresIn: int64(lifespan / time.Second), Interval: int64(interval / time.Second)}
@@ -540,7 +541,7 @@ func (e *BackchannelEndpoint) NewResponse(ctx context.Context, req *Authenticati
 		}
 		n := Notification{Request: requestOf(g, rec), Devices: req.User.Devices}
 		if err := e.Devices.Notify(ctx, n); err != nil {
-			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return nil, rfc6749.ServerError(err)
 		}
 		return resp, nil
 	}
@@ -591,7 +592,7 @@ func requestOf(g *pending.Grant, rec *Record) Request {
 
 // WriteResponse writes the acknowledgement: 200, JSON, not cacheable (CIBA Core §7.3).
 func WriteResponse(rw http.ResponseWriter, resp *AuthenticationResponse) {
-	pending.WriteJSON(rw, http.StatusOK, resp)
+	rfc6749.WriteJSON(rw, http.StatusOK, resp)
 }
 
 // errorBody is the error response of CIBA Core §13: error, error_description, error_uri and nothing
@@ -622,19 +623,6 @@ func WriteError(rw http.ResponseWriter, err error) {
 	default:
 		status = http.StatusBadRequest
 	}
-	body := errorBody{Error: rfc.ErrorField, ErrorDescription: descriptionChars(rfc.WithExposeDebug(false).GetDescription())}
-	pending.WriteJSON(rw, status, body)
-}
-
-// descriptionChars keeps only the characters RFC 6749 §5.2 allows in error_description (%x20-21 /
-// %x23-5B / %x5D-7E).
-func descriptionChars(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c <= 0x7e && c != '"' && c != '\\' {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
+	body := errorBody{Error: rfc.ErrorField, ErrorDescription: rfc6749.DescriptionChars(rfc.WithExposeDebug(false).GetDescription())}
+	rfc6749.WriteJSON(rw, status, body)
 }

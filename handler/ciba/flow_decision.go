@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite/storage"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // Decider is the decision API the authentication-device side calls (CIBA Core §8): it lists a user's
@@ -88,7 +89,7 @@ func (d *Decider) Pending(ctx context.Context, subject string) ([]Request, error
 	now := d.now()
 	recs, err := d.Storage.ListCIBARecordsBySubject(ctx, subject, now)
 	if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	out := []Request{}
 	for _, rec := range recs {
@@ -96,7 +97,7 @@ func (d *Decider) Pending(ctx context.Context, subject string) ([]Request, error
 		if errors.Is(err, pending.ErrNotFound) {
 			continue
 		} else if err != nil {
-			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return nil, rfc6749.ServerError(err)
 		}
 		if g.State == pending.StatePending && !g.Expired(now) {
 			out = append(out, requestOf(g, rec))
@@ -146,7 +147,7 @@ func (d *Decider) find(ctx context.Context, ref, subject string) (*Record, *pend
 	if errors.Is(err, pending.ErrNotFound) {
 		return nil, nil, ErrRequestNotFound
 	} else if err != nil {
-		return nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, nil, rfc6749.ServerError(err)
 	}
 	if rec.Subject != subject {
 		return nil, nil, ErrRequestNotFound
@@ -159,7 +160,7 @@ func (d *Decider) grantOf(ctx context.Context, rec *Record) (*Record, *pending.G
 	if errors.Is(err, pending.ErrNotFound) {
 		return nil, nil, ErrRequestNotFound
 	} else if err != nil {
-		return nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, nil, rfc6749.ServerError(err)
 	}
 	if g.State != pending.StatePending || g.Expired(d.now()) {
 		return nil, nil, ErrRequestNotFound
@@ -208,7 +209,7 @@ func (d *Decider) decide(ctx context.Context, rec *Record, g *pending.Grant, dec
 	now := d.now()
 	ctx, err = storage.MaybeBeginTx(ctx, d.Storage)
 	if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	defer func() {
 		if err != nil {
@@ -219,7 +220,7 @@ func (d *Decider) decide(ctx context.Context, rec *Record, g *pending.Grant, dec
 	if errors.Is(err, pending.ErrStateChanged) || errors.Is(err, pending.ErrNotFound) {
 		return ErrRequestNotFound
 	} else if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	switch rec.Mode {
 	case ModePing:
@@ -243,7 +244,7 @@ func (d *Decider) decide(ctx context.Context, rec *Record, g *pending.Grant, dec
 		}
 	}
 	if err = storage.MaybeCommitTx(ctx, d.Storage); err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	if d.Kick != nil && (rec.Mode == ModePing || rec.Mode == ModePush) {
 		d.Kick()
@@ -265,15 +266,15 @@ func (d *Decider) enqueue(ctx context.Context, rec *Record, kind CallbackKind, b
 		if errors.Is(err, pending.ErrStateChanged) {
 			return ErrRequestNotFound
 		}
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	authReqID, err := d.Sealer.Open(ctx, rec.Ref+sealAuthReqID, rec.SealedAuthReqID)
 	if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	token, err := d.Sealer.Open(ctx, rec.Ref+sealToken, rec.SealedToken)
 	if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	b, err := body(authReqID)
 	if err != nil {
@@ -281,7 +282,7 @@ func (d *Decider) enqueue(ctx context.Context, rec *Record, kind CallbackKind, b
 	}
 	c := Callback{ID: string(kind) + ":" + rec.Ref, Kind: kind, Target: rec.NotificationEndpoint, Token: token, Body: b, ClientID: rec.ClientID}
 	if err := d.Outbox.Enqueue(ctx, c); err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	return nil
 }
@@ -312,7 +313,7 @@ func (d *Decider) notifyOnce(ctx context.Context, rec *Record, kind CallbackKind
 func pushError(e *fosite.RFC6749Error, authReqID string) []byte {
 	b, _ := json.Marshal(map[string]string{
 		"error":             e.ErrorField,
-		"error_description": descriptionChars(e.GetDescription()),
+		"error_description": rfc6749.DescriptionChars(e.GetDescription()),
 		"auth_req_id":       authReqID,
 	})
 	return b
@@ -358,13 +359,13 @@ func (d *Decider) mint(ctx context.Context, g *pending.Grant, dec pending.Decisi
 			helper := openid.IDTokenHandleHelper{IDTokenStrategy: issuer.IDTokenStrategy}
 			rtHash, err := helper.ComputeHash(ctx, sess, refresh)
 			if err != nil {
-				return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+				return nil, rfc6749.ServerError(err)
 			}
 			sess.IDTokenClaims().Add(RefreshTokenHashClaim, rtHash)
 			lifespan := fosite.GetEffectiveLifespan(ar.GetClient(), GrantType, fosite.IDToken, issuer.Config.GetIDTokenLifespan(ctx))
 			idToken, err := issuer.IDTokenStrategy.GenerateIDToken(ctx, lifespan, ar)
 			if err != nil {
-				return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+				return nil, rfc6749.ServerError(err)
 			}
 			resp.SetExtra("id_token", idToken)
 		}

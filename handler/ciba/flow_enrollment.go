@@ -8,6 +8,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // Enrollment is an enrolment-fallback request as the verification page shows it: who asks, for what,
@@ -68,7 +69,7 @@ func (v *EnrollmentVerifier) Approve(ctx context.Context, userCode, remoteAddr s
 		return nil, fosite.ErrServerError.WithDebug("No DeviceEnroller is configured for the enrolment fallback.")
 	}
 	if err := v.Enroller.Enroll(ctx, d.Subject, e.Request); err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	if err := v.Decider.decide(ctx, rec, g, d); err != nil {
 		if errors.Is(err, ErrRequestNotFound) {
@@ -112,20 +113,20 @@ func (v *EnrollmentVerifier) find(ctx context.Context, userCode, remoteAddr stri
 	}
 	sig, err := v.Decider.Codes.UserCodeSignature(ctx, pending.KindCIBA, normalized)
 	if err != nil {
-		return nil, nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, nil, nil, rfc6749.ServerError(err)
 	}
 	st := v.Decider.Storage
 	g, err := st.GetPendingGrantByUserCode(ctx, pending.KindCIBA, sig, now, nil)
 	if errors.Is(err, pending.ErrNotFound) || (err == nil && (g.State != pending.StatePending || g.Extra[extraFallback] != "true")) {
 		return fail()
 	} else if err != nil {
-		return nil, nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, nil, nil, rfc6749.ServerError(err)
 	}
 	rec, err := st.GetCIBARecord(ctx, g.Extra[extraRef])
 	if errors.Is(err, pending.ErrNotFound) {
 		return fail()
 	} else if err != nil {
-		return nil, nil, nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, nil, nil, rfc6749.ServerError(err)
 	}
 	return &Enrollment{
 		UserCode: format.Display(normalized),

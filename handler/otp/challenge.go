@@ -18,6 +18,7 @@ import (
 
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 	"github.com/fosite-contrib/grants/notify"
 )
 
@@ -58,8 +59,8 @@ type ChallengeResponse struct {
 // ChallengeEndpoint serves the OTP challenge endpoint (see the package guide for the protocol). Mount it
 // (it is an http.Handler) at the URL published as otp_challenge_endpoint.
 type ChallengeEndpoint struct {
-	Clients pending.ClientAuthenticator
-	Errors  pending.ErrorWriter
+	Clients rfc6749.ClientAuthenticator
+	Errors  rfc6749.ErrorWriter
 	Storage Storage
 	Codes   *pending.Codes
 	Config  Config
@@ -113,17 +114,17 @@ func (e *ChallengeEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 // WriteChallengeResponse writes a challenge response: 200, JSON, not cacheable.
 func WriteChallengeResponse(rw http.ResponseWriter, resp *ChallengeResponse) {
-	pending.WriteJSON(rw, http.StatusOK, resp)
+	rfc6749.WriteJSON(rw, http.StatusOK, resp)
 }
 
 func (e *ChallengeEndpoint) writeError(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
-	pending.SetAuthenticateHeader(rw, r, err)
+	rfc6749.SetAuthenticateHeader(rw, r, err)
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField == http.StatusTooManyRequests {
 		q := e.Config.GetOTPQuotas(ctx)
 		rw.Header().Set("Retry-After", strconv.Itoa(int((q.Window+time.Second-1)/time.Second)))
 	}
-	pending.LogRefused(ctx, e.Logger, "otp challenge request refused", err)
+	rfc6749.LogRefused(ctx, e.Logger, "otp challenge request refused", err)
 	e.Errors.WriteAccessError(ctx, rw, nil, err)
 }
 
@@ -149,11 +150,11 @@ type Request struct {
 // Handle runs one request: the identify step (login_hint), the send step (oob_code and channel), or both
 // (login_hint and channel_hint).
 func (e *ChallengeEndpoint) Handle(ctx context.Context, r *http.Request) (*ChallengeResponse, error) {
-	form, err := pending.ParseForm(r)
+	form, err := rfc6749.ParseForm(r)
 	if err != nil {
 		return nil, err
 	}
-	client, err := pending.AuthenticateClient(ctx, e.Clients, r, form)
+	client, err := rfc6749.AuthenticateClient(ctx, e.Clients, r, form)
 	if err != nil {
 		return nil, err
 	}
@@ -178,7 +179,7 @@ func (e *ChallengeEndpoint) ParseRequest(ctx context.Context, client fosite.Clie
 	if !client.GetGrantTypes().Has(string(grantType)) {
 		return nil, fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type '%s'.", grantType)
 	}
-	req := &Request{Client: client, Form: pending.WithoutCredentials(form), Locale: firstLocale(form.Get("ui_locales"))}
+	req := &Request{Client: client, Form: rfc6749.WithoutCredentials(form), Locale: firstLocale(form.Get("ui_locales"))}
 	for _, p := range []string{"login_hint", "channel_hint", "oob_code", "channel", "ui_locales", "scope"} {
 		if v := form.Get(p); !utf8.ValidString(v) || len(v) > MaxLoginHintLength*4 {
 			return nil, fosite.ErrInvalidRequest.WithHintf("The parameter '%s' is not valid.", p)
@@ -263,16 +264,16 @@ func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*Challe
 	}
 	quotaKey, err := e.Codes.UserCodeSignature(ctx, "otp-quota", idKey)
 	if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	encoded, err := json.Marshal(channels)
 	if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 
 	handle, sig, err := e.Codes.NewHandle(ctx)
 	if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	fr := fosite.NewRequest()
 	fr.RequestedAt = now
@@ -301,7 +302,7 @@ func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*Challe
 		g.Extra[extraLocale] = locale
 	}
 	if err := e.Storage.CreatePendingGrant(ctx, g); err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	resp := &ChallengeResponse{OOBCode: handle, ExpiresIn: seconds(lifespan), Channels: channels}
 	if req.Channel == "" {
@@ -326,7 +327,7 @@ func (e *ChallengeEndpoint) Send(ctx context.Context, req *Request) (*ChallengeR
 	if errors.Is(err, pending.ErrNotFound) {
 		return nil, fosite.ErrInvalidGrant.WithHint("The oob_code is unknown.")
 	} else if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	now := e.now()
 	if err := sendable(g, req.Client.GetID(), now); err != nil {
@@ -383,11 +384,11 @@ func (e *ChallengeEndpoint) send(ctx context.Context, req *Request, g *pending.G
 	format := CodeFormat(e.Config.GetOTPCodeLength(ctx))
 	code, err := format.Generate(e.Codes.Rand)
 	if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	codeSig, err := codeSignature(ctx, e.Codes, g.HandleSignature, code)
 	if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	if err := e.Storage.SetChallengeCode(ctx, g.HandleSignature, codeSig, ch.ID, now); errors.Is(err, pending.ErrStateChanged) || errors.Is(err, pending.ErrNotFound) {
 		// Another send, a redemption or a lockout came first: answer as for that state.
@@ -398,7 +399,7 @@ func (e *ChallengeEndpoint) send(ctx context.Context, req *Request, g *pending.G
 		}
 		return nil, ErrResendTooSoon
 	} else if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 
 	decoy := g.Extra[extraDecoy] == "1"
@@ -502,7 +503,7 @@ func (e *ChallengeEndpoint) quota(ctx context.Context, key string, limit int, no
 	}
 	n, err := e.Storage.IncrementAttempts(ctx, "otp-quota|"+key, now, window)
 	if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	if n > limit {
 		return ErrQuotaExceeded.WithHint("The send quota is used up. Try again later.")
@@ -517,7 +518,7 @@ func (e *ChallengeEndpoint) quota(ctx context.Context, key string, limit int, no
 func (e *ChallengeEndpoint) decoyChannels(ctx context.Context, hint string) ([]Channel, error) {
 	mac, err := e.Codes.UserCodeSignature(ctx, "otp-decoy", normalizeHint(hint))
 	if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	b, err := base64.RawURLEncoding.DecodeString(mac)
 	if err != nil || len(b) < 16 {

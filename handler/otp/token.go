@@ -14,6 +14,7 @@ import (
 
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // SessionInfo is what a SessionFactory knows when the right code is presented.
@@ -124,7 +125,7 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 	if errors.Is(err, pending.ErrNotFound) {
 		return fosite.ErrInvalidGrant.WithHint("The handle is unknown.")
 	} else if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	now := h.now()
 	switch {
@@ -144,7 +145,7 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 	max := h.Config.GetOTPMaxAttempts(ctx)
 	n, err := h.Storage.IncrementAttempts(ctx, "otp-guess|"+sig, now, h.Config.GetOTPLifespan(ctx))
 	if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	if n > max {
 		if g.State == pending.StatePending {
@@ -170,7 +171,7 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 		}
 		sess, err := h.NewSession(ctx, SessionInfo{Subject: g.Subject, Client: client, Channel: channel, AuthTime: now})
 		if err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return rfc6749.ServerError(err)
 		}
 		d := pending.Decision{
 			Approved: true, Subject: g.Subject, Session: sess,
@@ -179,7 +180,7 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 		if err := h.Storage.DecidePendingGrant(ctx, pending.KindOTP, sig, d, now); errors.Is(err, pending.ErrStateChanged) {
 			return fosite.ErrInvalidGrant.WithHint("The challenge changed while the code was checked. Try again.")
 		} else if err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return rfc6749.ServerError(err)
 		}
 		g.Request.SetSession(sess)
 		for _, s := range d.GrantedScopes {

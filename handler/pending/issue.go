@@ -9,6 +9,8 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/storage"
+
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // TokenStorage is what the issuer writes to: the pending grant (to consume it) and fosite's token stores
@@ -79,12 +81,12 @@ func (i *TokenIssuer) Prepare(ctx context.Context, g *Grant, grantType fosite.Gr
 func (i *TokenIssuer) Issue(ctx context.Context, kind Kind, handleSignature string, grantType fosite.GrantType, req fosite.AccessRequester, resp fosite.AccessResponder) (err error) {
 	access, accessSig, err := i.AccessTokenStrategy.GenerateAccessToken(ctx, req)
 	if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(debugOf(err))
+		return rfc6749.ServerError(err)
 	}
 	var refresh, refreshSig string
 	if i.canIssueRefreshToken(ctx, req) {
 		if refresh, refreshSig, err = i.RefreshTokenStrategy.GenerateRefreshToken(ctx, req); err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(debugOf(err))
+			return rfc6749.ServerError(err)
 		}
 	}
 	resp.SetAccessToken(access)
@@ -100,13 +102,13 @@ func (i *TokenIssuer) Issue(ctx context.Context, kind Kind, handleSignature stri
 		sess.IDTokenClaims().AccessTokenHash = helper.GetAccessTokenHash(ctx, req, resp)
 		lifespan := fosite.GetEffectiveLifespan(req.GetClient(), grantType, fosite.IDToken, i.Config.GetIDTokenLifespan(ctx))
 		if idToken, err = i.IDTokenStrategy.GenerateIDToken(ctx, lifespan, req); err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(debugOf(err))
+			return rfc6749.ServerError(err)
 		}
 	}
 
 	ctx, err = storage.MaybeBeginTx(ctx, i.Storage)
 	if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(debugOf(err))
+		return rfc6749.ServerError(err)
 	}
 	defer func() {
 		if err != nil {
@@ -119,20 +121,20 @@ func (i *TokenIssuer) Issue(ctx context.Context, kind Kind, handleSignature stri
 	if err = i.Storage.ConsumePendingGrant(ctx, kind, handleSignature); errors.Is(err, ErrStateChanged) || errors.Is(err, ErrNotFound) {
 		return fosite.ErrInvalidGrant.WithHint("The handle has already been used.").WithWrap(ErrReplayed)
 	} else if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(debugOf(err))
+		return rfc6749.ServerError(err)
 	}
 	// One sanitised copy serves both token records (a store keeps what it is given and must not modify it).
 	stored := req.Sanitize(nil)
 	if err = i.Storage.CreateAccessTokenSession(ctx, accessSig, stored); err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(debugOf(err))
+		return rfc6749.ServerError(err)
 	}
 	if refreshSig != "" {
 		if err = i.Storage.CreateRefreshTokenSession(ctx, refreshSig, accessSig, stored); err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(debugOf(err))
+			return rfc6749.ServerError(err)
 		}
 	}
 	if err = storage.MaybeCommitTx(ctx, i.Storage); err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(debugOf(err))
+		return rfc6749.ServerError(err)
 	}
 
 	resp.SetExpiresIn(expiresIn(req, fosite.AccessToken, i.Config.GetAccessTokenLifespan(ctx), i.now()))
@@ -174,13 +176,4 @@ func RevokeReplayed(ctx context.Context, s oauth2.TokenRevocationStorage, g *Gra
 		return errR
 	}
 	return nil
-}
-
-// debugOf is the server-side description of err: a fosite error's debug text (its Error() is only the
-// error code), or the error's message.
-func debugOf(err error) string {
-	if rfc := fosite.ErrorToRFC6749Error(err); rfc.DebugField != "" {
-		return rfc.DebugField
-	}
-	return err.Error()
 }

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/ory/fosite"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // Limiter bounds guessing (RFC 8628 §5.1): it counts failures per caller and for everyone, and once
@@ -36,7 +36,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, now time.Time) error {
 	if l.PerKey > 0 {
 		n, err := l.Storage.GetAttempts(ctx, l.Scope+"|"+key, now, l.Window)
 		if err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return rfc6749.ServerError(err)
 		}
 		if n >= l.PerKey {
 			return ErrTooManyAttempts.WithHint("Too many wrong codes were entered from this address.")
@@ -45,7 +45,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, now time.Time) error {
 	if l.Global > 0 {
 		n, err := l.Storage.GetAttempts(ctx, l.Scope+"|"+globalKey, now, l.Window)
 		if err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return rfc6749.ServerError(err)
 		}
 		if n >= l.Global {
 			return ErrTooManyAttempts.WithHint("Too many wrong codes were entered recently.")
@@ -61,12 +61,12 @@ func (l *Limiter) Fail(ctx context.Context, key string, now time.Time) error {
 	}
 	if l.PerKey > 0 {
 		if _, err := l.Storage.IncrementAttempts(ctx, l.Scope+"|"+key, now, l.Window); err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return rfc6749.ServerError(err)
 		}
 	}
 	if l.Global > 0 {
 		if _, err := l.Storage.IncrementAttempts(ctx, l.Scope+"|"+globalKey, now, l.Window); err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return rfc6749.ServerError(err)
 		}
 	}
 	return nil

@@ -8,6 +8,8 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // PollStorage is what a Poller reads and writes: the pending grants, and the token revocation a replay
@@ -76,7 +78,7 @@ func (p *Poller) Poll(ctx context.Context, req fosite.AccessRequester, accept fu
 	if errors.Is(err, ErrNotFound) {
 		return nil, time.Time{}, fosite.ErrInvalidGrant.WithHint("The handle is unknown.")
 	} else if err != nil {
-		return nil, time.Time{}, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, time.Time{}, rfc6749.ServerError(err)
 	}
 	if accept != nil {
 		if err := accept(g); err != nil {
@@ -91,7 +93,7 @@ func (p *Poller) Poll(ctx context.Context, req fosite.AccessRequester, accept fu
 	case errors.Is(err, ErrAuthorizationPending):
 		slow, perr := p.Storage.RecordPoll(ctx, p.Kind, sig, now, p.SlowDownStep)
 		if perr != nil {
-			return g, now, fosite.ErrServerError.WithWrap(perr).WithDebug(perr.Error())
+			return g, now, rfc6749.ServerError(perr)
 		}
 		if slow {
 			return g, now, ErrSlowDown

@@ -6,7 +6,7 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // AccessRequester is what TokenEndpoint needs of fosite's provider (fosite.OAuth2Provider has both).
@@ -21,7 +21,7 @@ type AccessRequester interface {
 // (draft §2.2.2: "HTTP 200 (OK) response if the request is valid", which is not a token response;
 // Google's Linked Account Sign-In expects `{}`). Errors are fosite's RFC 6749 §5.2 error responses.
 // Every other request goes to Next unchanged, except that the form is checked and parsed first with
-// pending.CheckTokenRequest (whose errors are written here, as Next would write them).
+// rfc6749.CheckTokenRequest (whose errors are written here, as Next would write them).
 type TokenEndpoint struct {
 	Provider AccessRequester
 	// NewSession returns the session fosite reads the presented access token into; it must be the session
@@ -37,7 +37,7 @@ func (e *TokenEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		e.Next.ServeHTTP(rw, r)
 		return
 	}
-	if err := pending.CheckTokenRequest(rw, r); err != nil {
+	if err := rfc6749.CheckTokenRequest(rw, r); err != nil {
 		e.Provider.WriteAccessError(ctx, rw, nil, err)
 		return
 	}
@@ -47,7 +47,7 @@ func (e *TokenEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	req, err := e.Provider.NewAccessRequest(ctx, r, e.NewSession())
 	if err != nil {
-		pending.SetAuthenticateHeader(rw, r, err)
+		rfc6749.SetAuthenticateHeader(rw, r, err)
 		e.Provider.WriteAccessError(ctx, rw, req, err)
 		return
 	}
@@ -57,5 +57,5 @@ func (e *TokenEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // WriteAcknowledgement writes party B's answer to a valid reciprocal grant request: 200 with an empty
 // JSON object, not cached (RFC 6749 §5.1 headers).
 func WriteAcknowledgement(rw http.ResponseWriter) {
-	pending.WriteJSON(rw, http.StatusOK, struct{}{})
+	rfc6749.WriteJSON(rw, http.StatusOK, struct{}{})
 }

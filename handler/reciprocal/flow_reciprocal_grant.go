@@ -11,6 +11,8 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	xoauth2 "golang.org/x/oauth2"
+
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // GrantRequest is a reciprocal grant request (draft §2.2.2): the code party A minted, party A's client
@@ -113,7 +115,7 @@ func (h *GrantHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 	if errors.Is(err, fosite.ErrNotFound) {
 		return fosite.ErrUnauthorizedClient.WithHint("The client is not configured as a reciprocal partner.")
 	} else if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	subject, err := h.checkAccessToken(ctx, req, gr.AccessToken)
 	if err != nil {
@@ -126,7 +128,7 @@ func (h *GrantHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 		if rc, ok := h.Receiver.(RedeemedChecker); ok {
 			done, err := rc.RedeemedWith(ctx, client.GetID(), subject, codeHash)
 			if err != nil {
-				return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+				return rfc6749.ServerError(err)
 			}
 			if done {
 				// Party A retried after losing the answer: the code was redeemed and the token kept.
@@ -157,7 +159,7 @@ func (h *GrantHandler) checkAccessToken(ctx context.Context, req fosite.AccessRe
 	if errors.Is(err, fosite.ErrNotFound) || errors.Is(err, fosite.ErrInactiveToken) {
 		return "", fosite.ErrInvalidGrant.WithHint("The access token is not active.")
 	} else if err != nil {
-		return "", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return "", rfc6749.ServerError(err)
 	}
 	if err := h.AccessTokens.ValidateAccessToken(ctx, ar, token); err != nil {
 		return "", fosite.ErrInvalidGrant.WithHint("The access token is not active.").WithWrap(err).WithDebug(err.Error())

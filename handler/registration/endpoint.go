@@ -17,6 +17,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // Storage keeps registered clients. CreateClient stores a new client and fails, storing nothing, when a
@@ -190,7 +191,7 @@ func (e *Endpoint) checkToken(ctx context.Context, r *http.Request, addr string)
 		return nil
 	}
 	if !errors.Is(err, ErrInvalidToken) {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	if ferr := e.Limiter.Fail(ctx, addr, now); ferr != nil {
 		return ferr
@@ -220,7 +221,7 @@ func (e *Endpoint) Register(ctx context.Context, m *Metadata) (*Response, error)
 			return nil, err
 		}
 		if dc.Secret, err = e.Config.GetSecretsHasher(ctx).Hash(ctx, []byte(res.ClientSecret)); err != nil {
-			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return nil, rfc6749.ServerError(err)
 		}
 	}
 	meta, err := storedMetadata(m, res.ClientIDIssuedAt)
@@ -245,7 +246,7 @@ func (e *Endpoint) Register(ctx context.Context, m *Metadata) (*Response, error)
 		Metadata: meta,
 	}
 	if err := e.Storage.CreateClient(ctx, c); err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	return res, nil
 }
@@ -276,11 +277,11 @@ func storedMetadata(m *Metadata, issuedAt time.Time) (map[string]any, error) {
 	out["client_id_issued_at"] = issuedAt.Unix()
 	b, err := json.Marshal(out)
 	if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	var normalized map[string]any
 	if err := json.Unmarshal(b, &normalized); err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	return normalized, nil
 }
@@ -292,7 +293,7 @@ func (e *Endpoint) random(n int) (string, error) {
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(src, b); err != nil {
-		return "", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return "", rfc6749.ServerError(err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
+
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // Metadata is validated client metadata (RFC 7591 §2, OpenID CIBA Core §4), as Parse returns it with
@@ -562,7 +564,7 @@ func (p *Policy) checkExtensions(m *Metadata, raw map[string]json.RawMessage) er
 		}
 		var normalized any
 		if err := json.Unmarshal(b, &normalized); err != nil {
-			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return rfc6749.ServerError(err)
 		}
 		if m.Extensions == nil {
 			m.Extensions = map[string]any{}

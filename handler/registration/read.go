@@ -16,6 +16,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // metadataRATHash is the client metadata key of the registration access token's SHA-256 digest (hex).
@@ -77,7 +78,7 @@ func (e *Endpoint) checkRegistrationToken(ctx context.Context, r *http.Request, 
 	}
 	c, err := e.Storage.GetClient(ctx, id)
 	if err != nil && !errors.Is(err, fosite.ErrNotFound) {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	want := ""
 	if c != nil {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 	"github.com/fosite-contrib/grants/notify"
 	"github.com/fosite-contrib/grants/outbox"
 )
@@ -272,7 +273,7 @@ func (a *Alerter) ParseLinkToken(ctx context.Context, token string, now time.Tim
 	}
 	k, err := a.key(ctx)
 	if err != nil {
-		return "", "", time.Time{}, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return "", "", time.Time{}, rfc6749.ServerError(err)
 	}
 	m := hmac.New(sha256.New, k)
 	m.Write([]byte(strings.Join(parts[:4], ".")))
@@ -312,7 +313,7 @@ func (a *Alerter) Deactivate(ctx context.Context, token string) (*Deactivated, e
 	if errors.Is(err, pending.ErrNotFound) {
 		return nil, invalidLink("The device connection no longer exists.")
 	} else if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	if g.Subject != subject {
 		return nil, invalidLink(badLink)
@@ -321,7 +322,7 @@ func (a *Alerter) Deactivate(ctx context.Context, token string) (*Deactivated, e
 	if err := a.Storage.UseOnce(ctx, "device-deactivate|"+base64.RawURLEncoding.EncodeToString(sum[:]), exp, now); errors.Is(err, pending.ErrStateChanged) {
 		return nil, fosite.ErrInvalidRequest.WithHint("The deactivation link has already been used.").WithWrap(ErrLinkUsed)
 	} else if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	if err := a.end(ctx, g, subject, "alert_link", now); err != nil {
 		return nil, err
@@ -336,7 +337,7 @@ func (a *Alerter) DeactivateFor(ctx context.Context, subject, requestID string) 
 	if errors.Is(err, pending.ErrNotFound) || (err == nil && (subject == "" || g.Subject != subject)) {
 		return nil, fosite.ErrNotFound.WithHint("No device connection of yours has that ID.")
 	} else if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	if err := a.end(ctx, g, subject, "user", a.now()); err != nil {
 		return nil, err
@@ -346,10 +347,10 @@ func (a *Alerter) DeactivateFor(ctx context.Context, subject, requestID string) 
 
 func (a *Alerter) end(ctx context.Context, g *pending.Grant, subject, via string, now time.Time) error {
 	if err := a.Storage.ExpirePendingGrant(ctx, pending.KindDeviceCode, g.HandleSignature, now); err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	if err := pending.RevokeReplayed(ctx, a.Storage, g); err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	return auditRecord(ctx, a.Audit, audit.Event{
 		Type: audit.EventRevoked, Subject: subject, ClientID: g.ClientID(), RequestID: g.Request.GetID(), Time: now,

@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // DeviceRequest is a validated device authorization request (RFC 8628 §3.1).
@@ -39,8 +40,8 @@ type DeviceResponse struct {
 // (it is an http.Handler) at the URL published as device_authorization_endpoint, or call its three
 // steps from your own handler, as with fosite's endpoints.
 type DeviceAuthorizationEndpoint struct {
-	Clients pending.ClientAuthenticator
-	Errors  pending.ErrorWriter
+	Clients rfc6749.ClientAuthenticator
+	Errors  rfc6749.ErrorWriter
 	Storage pending.Storage
 	Codes   *pending.Codes
 	Config  Config
@@ -79,8 +80,8 @@ func (e *DeviceAuthorizationEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.
 }
 
 func (e *DeviceAuthorizationEndpoint) writeError(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
-	pending.SetAuthenticateHeader(rw, r, err)
-	pending.LogRefused(ctx, e.Logger, "device authorization request refused", err)
+	rfc6749.SetAuthenticateHeader(rw, r, err)
+	rfc6749.LogRefused(ctx, e.Logger, "device authorization request refused", err)
 	e.Errors.WriteAccessError(ctx, rw, nil, err)
 }
 
@@ -88,11 +89,11 @@ func (e *DeviceAuthorizationEndpoint) writeError(ctx context.Context, rw http.Re
 // as at the token endpoint (a public client sends only client_id), holds the device_code grant, and may
 // ask for the requested scopes and audience.
 func (e *DeviceAuthorizationEndpoint) NewDeviceRequest(ctx context.Context, r *http.Request) (*DeviceRequest, error) {
-	form, err := pending.ParseForm(r)
+	form, err := rfc6749.ParseForm(r)
 	if err != nil {
 		return nil, err
 	}
-	client, err := pending.AuthenticateClient(ctx, e.Clients, r, form)
+	client, err := rfc6749.AuthenticateClient(ctx, e.Clients, r, form)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +103,7 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceRequest(ctx context.Context, r *h
 
 	req := &DeviceRequest{Request: *fosite.NewRequest()}
 	req.Client = client
-	req.Form = pending.WithoutCredentials(form)
+	req.Form = rfc6749.WithoutCredentials(form)
 	req.RequestedScope = fosite.RemoveEmpty(strings.Split(form.Get("scope"), " "))
 	req.RequestedAudience = fosite.GetAudiences(form)
 	for _, scope := range req.RequestedScope {
@@ -141,7 +142,7 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceResponse(ctx context.Context, req
 	for attempt := 0; ; attempt++ {
 		deviceCode, deviceSig, err := e.Codes.NewHandle(ctx)
 		if err != nil {
-			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return nil, rfc6749.ServerError(err)
 		}
 		var userCode string
 		if req.Serial != "" {
@@ -150,11 +151,11 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceResponse(ctx context.Context, req
 			userCode, err = format.Generate(e.Codes.Rand)
 		}
 		if err != nil {
-			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return nil, rfc6749.ServerError(err)
 		}
 		userSig, err := e.Codes.UserCodeSignature(ctx, pending.KindDeviceCode, userCode)
 		if err != nil {
-			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return nil, rfc6749.ServerError(err)
 		}
 		stored := req.Request // a copy: what is stored does not change with req
 		g := &pending.Grant{
@@ -184,7 +185,7 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceResponse(ctx context.Context, req
 		if errors.Is(err, pending.ErrCollision) && attempt+1 < maxUserCodeAttempts {
 			continue
 		} else if err != nil {
-			return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+			return nil, rfc6749.ServerError(err)
 		}
 
 		display := format.Display(userCode)
@@ -231,21 +232,21 @@ func (e *DeviceAuthorizationEndpoint) supersede(ctx context.Context, userSig str
 	if errors.Is(err, pending.ErrNotFound) {
 		return nil // gone meanwhile: try again
 	} else if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	ds, ok := e.Storage.(pending.DeactivationStorage)
 	if !ok || old.ClientID() != req.GetClient().GetID() || old.Extra[ExtraDeviceSerial] != req.Serial {
 		return fosite.ErrTemporarilyUnavailable.WithHint("The device's printed user code is in use by another request.")
 	}
 	if err := ds.ExpirePendingGrant(ctx, pending.KindDeviceCode, old.HandleSignature, now); err != nil && !errors.Is(err, pending.ErrNotFound) {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	return nil
 }
 
 // WriteDeviceResponse writes the device authorization response: 200, JSON, not cacheable (RFC 8628 §3.2).
 func WriteDeviceResponse(rw http.ResponseWriter, resp *DeviceResponse) {
-	pending.WriteJSON(rw, http.StatusOK, resp)
+	rfc6749.WriteJSON(rw, http.StatusOK, resp)
 }
 
 // CompleteVerificationURI adds the user code to the verification URI (RFC 8628 §3.3.1), keeping any

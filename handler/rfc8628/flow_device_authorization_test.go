@@ -18,6 +18,7 @@ import (
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	gt "github.com/fosite-contrib/grants/internal/grantstest"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 var userCodePattern = regexp.MustCompile(`^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$`)
@@ -156,7 +157,7 @@ func TestDeviceAuthorizationErrors(t *testing.T) {
 		{"malformed_body", gt.Request{RawBody: public + "&scope=%zz"}, http.StatusBadRequest, "invalid_request"},
 		{"repeated_parameter", gt.Request{RawBody: public + "&scope=openid&scope=profile"}, http.StatusBadRequest, "invalid_request"},
 		{"repeated_client_id", gt.Request{RawBody: public + "&" + public}, http.StatusBadRequest, "invalid_request"},
-		{"oversized_body", gt.Request{RawBody: public + "&pad=" + strings.Repeat("x", pending.MaxFormBytes)}, http.StatusBadRequest, "invalid_request"},
+		{"oversized_body", gt.Request{RawBody: public + "&pad=" + strings.Repeat("x", rfc6749.MaxFormBytes)}, http.StatusBadRequest, "invalid_request"},
 		{"get", gt.Request{Method: http.MethodGet}, http.StatusBadRequest, "invalid_request"},
 		{"json_body", gt.Request{ContentType: "application/json", RawBody: `{"client_id":"device-public"}`}, http.StatusBadRequest, "invalid_request"},
 		{"no_content_type", gt.Request{ContentType: "-", RawBody: public}, http.StatusBadRequest, "invalid_request"},

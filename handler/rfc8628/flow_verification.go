@@ -13,6 +13,7 @@ import (
 
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // ErrInvalidUserCode answers a user code that matches no live request. Wrong, expired and already used
@@ -150,7 +151,7 @@ func (v *Verifier) RecentApprovals(ctx context.Context, subject, clientID string
 	now := v.now()
 	gs, err := ls.ListApprovedGrants(ctx, pending.KindDeviceCode, subject, clientID, now.Add(-window), 20)
 	if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	out := make([]RecentApproval, 0, len(gs))
 	for _, g := range gs {
@@ -324,7 +325,7 @@ func (v *Verifier) decideWith(ctx context.Context, a *Authorization, d pending.D
 	}
 	ctx, err = storage.MaybeBeginTx(ctx, v.Storage)
 	if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	defer func() {
 		if err != nil {
@@ -335,10 +336,10 @@ func (v *Verifier) decideWith(ctx context.Context, a *Authorization, d pending.D
 		return err
 	}
 	if err = also(ctx); err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	if err = storage.MaybeCommitTx(ctx, v.Storage); err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	return nil
 }
@@ -348,7 +349,7 @@ func (v *Verifier) decide(ctx context.Context, a *Authorization, d pending.Decis
 	if errors.Is(err, pending.ErrStateChanged) || errors.Is(err, pending.ErrNotFound) {
 		return ErrInvalidUserCode.WithHint("The request was already approved, denied or has expired.")
 	} else if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	return nil
 }
@@ -369,7 +370,7 @@ func (v *Verifier) find(ctx context.Context, userCode, remoteAddr string) (*pend
 	}
 	sig, err := v.Codes.UserCodeSignature(ctx, pending.KindDeviceCode, normalized)
 	if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	g, err := v.Storage.GetPendingGrantByUserCode(ctx, pending.KindDeviceCode, sig, now, nil)
 	if errors.Is(err, pending.ErrNotFound) || (err == nil && g.State != pending.StatePending) {
@@ -378,7 +379,7 @@ func (v *Verifier) find(ctx context.Context, userCode, remoteAddr string) (*pend
 		}
 		return nil, ErrInvalidUserCode
 	} else if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	return g, nil
 }

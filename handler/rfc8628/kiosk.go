@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // StaffDirectory says who may act at a kiosk. The application owns it (a role in its user directory).
@@ -115,7 +116,7 @@ func (k *Kiosk) checkStaff(ctx context.Context, actor string) error {
 	}
 	ok, err := k.Staff.IsStaff(ctx, actor)
 	if err != nil {
-		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return rfc6749.ServerError(err)
 	}
 	if !ok {
 		return ErrNotStaff
@@ -131,7 +132,7 @@ func (k *Kiosk) resolve(ctx context.Context, loginHint string) (string, error) {
 	if errors.Is(err, ErrUnknownAccount) || (err == nil && subject == "") {
 		return "", unknownAccount("No account has that identifier.")
 	} else if err != nil {
-		return "", fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return "", rfc6749.ServerError(err)
 	}
 	return subject, nil
 }
@@ -160,7 +161,7 @@ func (k *Kiosk) Pending(ctx context.Context, actor, loginHint string) ([]KioskRe
 	now := k.now()
 	gs, err := ls.ListPendingGrantsByLoginHint(ctx, pending.KindDeviceCode, loginHint, now)
 	if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	out := make([]KioskRequest, 0, len(gs))
 	for _, g := range gs {
@@ -253,7 +254,7 @@ func (k *Kiosk) Deny(ctx context.Context, d KioskDecision) (*Authorization, erro
 	if errors.Is(err, pending.ErrNotFound) || (err == nil && (g.LoginHint != d.LoginHint || g.State != pending.StatePending || g.Expired(k.now()))) {
 		return nil, ErrInvalidUserCode.WithHint("This account has no such pending request.")
 	} else if err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		return nil, rfc6749.ServerError(err)
 	}
 	a := k.Verifier.authorization(ctx, g, "")
 	data := map[string]any{"method": "kiosk"}

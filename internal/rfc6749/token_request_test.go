@@ -1,4 +1,4 @@
-package pending_test
+package rfc6749_test
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // TestCheckTokenRequest: the RFC 6749 §3.2 input rules applied in front of fosite's token endpoint.
@@ -26,17 +26,17 @@ func TestCheckTokenRequest(t *testing.T) {
 	}{
 		{"plain", http.MethodPost, formType, "grant_type=client_credentials&scope=a", true},
 		{"empty parameter allowed", http.MethodPost, formType, "grant_type=client_credentials&scope=", true},
-		{"exactly the limit", http.MethodPost, formType, "a=" + strings.Repeat("b", pending.MaxTokenRequestBytes-2), true},
+		{"exactly the limit", http.MethodPost, formType, "a=" + strings.Repeat("b", rfc6749.MaxTokenRequestBytes-2), true},
 		{"GET", http.MethodGet, formType, "grant_type=client_credentials", false},
 		{"repeated parameter", http.MethodPost, formType, "grant_type=client_credentials&grant_type=password", false},
 		{"repeated device_code", http.MethodPost, formType, "device_code=a&device_code=a", false},
 		{"malformed body", http.MethodPost, formType, "grant_type=%zz", false},
-		{"one byte over the limit", http.MethodPost, formType, "a=" + strings.Repeat("b", pending.MaxTokenRequestBytes-1), false},
+		{"one byte over the limit", http.MethodPost, formType, "a=" + strings.Repeat("b", rfc6749.MaxTokenRequestBytes-1), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rec := httptest.NewRecorder()
-			err := pending.CheckTokenRequest(rec, formRequest(tc.method, tc.contentType, tc.body))
+			err := rfc6749.CheckTokenRequest(rec, formRequest(tc.method, tc.contentType, tc.body))
 			if tc.ok {
 				require.NoError(t, err)
 				return
@@ -49,7 +49,7 @@ func TestCheckTokenRequest(t *testing.T) {
 	t.Run("the parsed form is what fosite reads", func(t *testing.T) {
 		t.Parallel()
 		r := formRequest(http.MethodPost, formType, "grant_type=client_credentials&scope=a+b")
-		require.NoError(t, pending.CheckTokenRequest(httptest.NewRecorder(), r))
+		require.NoError(t, rfc6749.CheckTokenRequest(httptest.NewRecorder(), r))
 		// fosite's NewAccessRequest calls ParseMultipartForm next and tolerates ErrNotMultipart.
 		err := r.ParseMultipartForm(1 << 20)
 		require.ErrorIs(t, err, http.ErrNotMultipart)
@@ -69,6 +69,6 @@ func TestCheckTokenRequestMultipart(t *testing.T) {
 	require.NoError(t, w.WriteField("client_id", "b"))
 	require.NoError(t, w.Close())
 	r := formRequest(http.MethodPost, w.FormDataContentType(), body.String())
-	err := pending.CheckTokenRequest(httptest.NewRecorder(), r)
+	err := rfc6749.CheckTokenRequest(httptest.NewRecorder(), r)
 	require.ErrorIs(t, err, fosite.ErrInvalidRequest)
 }

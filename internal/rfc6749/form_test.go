@@ -1,4 +1,4 @@
-package pending_test
+package rfc6749_test
 
 import (
 	"context"
@@ -11,11 +11,13 @@ import (
 	"github.com/ory/fosite"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 	"github.com/fosite-contrib/grants/storage/memory"
 )
 
 const formType = "application/x-www-form-urlencoded"
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
 func formRequest(method, contentType, body string) *http.Request {
 	r := httptest.NewRequest(method, "/oauth2/device/auth", strings.NewReader(body))
@@ -47,8 +49,8 @@ func TestParseForm(t *testing.T) {
 		{name: "empty body", method: http.MethodPost, contentType: formType, body: "", want: url.Values{}},
 		{name: "unknown parameters kept", method: http.MethodPost, contentType: formType, body: "client_id=a&x=y",
 			want: url.Values{"client_id": {"a"}, "x": {"y"}}},
-		{name: "exactly the limit", method: http.MethodPost, contentType: formType, body: "a=" + strings.Repeat("b", pending.MaxFormBytes-2),
-			want: url.Values{"a": {strings.Repeat("b", pending.MaxFormBytes-2)}}},
+		{name: "exactly the limit", method: http.MethodPost, contentType: formType, body: "a=" + strings.Repeat("b", rfc6749.MaxFormBytes-2),
+			want: url.Values{"a": {strings.Repeat("b", rfc6749.MaxFormBytes-2)}}},
 
 		{name: "GET", method: http.MethodGet, contentType: formType, body: "client_id=a"},
 		{name: "PUT", method: http.MethodPut, contentType: formType, body: "client_id=a"},
@@ -60,12 +62,12 @@ func TestParseForm(t *testing.T) {
 		{name: "repeated identical parameter", method: http.MethodPost, contentType: formType, body: "scope=a&scope=a"},
 		{name: "repeated with one empty", method: http.MethodPost, contentType: formType, body: "scope=&scope=a"},
 		{name: "malformed escape", method: http.MethodPost, contentType: formType, body: "client_id=%zz"},
-		{name: "one byte over the limit", method: http.MethodPost, contentType: formType, body: "a=" + strings.Repeat("b", pending.MaxFormBytes-1)},
-		{name: "far over the limit", method: http.MethodPost, contentType: formType, body: "a=" + strings.Repeat("b", 4*pending.MaxFormBytes)},
+		{name: "one byte over the limit", method: http.MethodPost, contentType: formType, body: "a=" + strings.Repeat("b", rfc6749.MaxFormBytes-1)},
+		{name: "far over the limit", method: http.MethodPost, contentType: formType, body: "a=" + strings.Repeat("b", 4*rfc6749.MaxFormBytes)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := pending.ParseForm(formRequest(tc.method, tc.contentType, tc.body))
+			got, err := rfc6749.ParseForm(formRequest(tc.method, tc.contentType, tc.body))
 			if tc.want == nil {
 				require.ErrorIs(t, err, fosite.ErrInvalidRequest)
 				rfc := fosite.ErrorToRFC6749Error(err)
@@ -82,13 +84,13 @@ func TestParseForm(t *testing.T) {
 		t.Parallel()
 		r := httptest.NewRequest(http.MethodPost, "/x?client_id=evil&scope=all", strings.NewReader("client_id=a"))
 		r.Header.Set("Content-Type", formType)
-		got, err := pending.ParseForm(r)
+		got, err := rfc6749.ParseForm(r)
 		require.NoError(t, err)
 		require.Equal(t, url.Values{"client_id": {"a"}}, got)
 	})
 	t.Run("hint names the repeated parameter", func(t *testing.T) {
 		t.Parallel()
-		_, err := pending.ParseForm(formRequest(http.MethodPost, formType, "device_code=a&device_code=b"))
+		_, err := rfc6749.ParseForm(formRequest(http.MethodPost, formType, "device_code=a&device_code=b"))
 		require.Contains(t, fosite.ErrorToRFC6749Error(err).HintField, "device_code")
 	})
 }
@@ -100,7 +102,7 @@ func FuzzParseForm(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		got, err := pending.ParseForm(formRequest(http.MethodPost, formType, body))
+		got, err := rfc6749.ParseForm(formRequest(http.MethodPost, formType, body))
 		if err != nil {
 			if !errorsIsInvalidRequest(err) {
 				t.Fatalf("ParseForm(%q) failed with %v, not invalid_request", body, err)
@@ -159,7 +161,7 @@ func TestAuthenticateClient(t *testing.T) {
 			if tc.basicUser != "" {
 				r.SetBasicAuth(tc.basicUser, tc.basicPass)
 			}
-			c, err := pending.AuthenticateClient(context.Background(), f, r, form)
+			c, err := rfc6749.AuthenticateClient(context.Background(), f, r, form)
 			if tc.wantError != "" {
 				require.Error(t, err)
 				require.Equal(t, tc.wantError, fosite.ErrorToRFC6749Error(err).ErrorField)
@@ -176,7 +178,7 @@ func TestAuthenticateClient(t *testing.T) {
 			return nil, fosite.ErrJTIKnown.WithHint("Claim 'jti' was used before.")
 		})
 		r := formRequest(http.MethodPost, formType, "")
-		_, err := pending.AuthenticateClient(context.Background(), a, r, url.Values{})
+		_, err := rfc6749.AuthenticateClient(context.Background(), a, r, url.Values{})
 		require.ErrorIs(t, err, fosite.ErrInvalidClient)
 		require.Equal(t, http.StatusUnauthorized, fosite.ErrorToRFC6749Error(err).StatusCode())
 	})

@@ -1,4 +1,4 @@
-package pending
+package rfc6749
 
 import (
 	"context"
