@@ -126,7 +126,7 @@ func (d *Decider) ExpirePush(ctx context.Context, limit int) (int, error) {
 			continue
 		}
 		sent, err := d.notifyOnce(ctx, rec, CallbackPushError, func(authReqID string) ([]byte, error) {
-			return pushError(pending.ErrExpiredToken, authReqID), nil
+			return pushError(pending.ErrExpiredToken.RFC6749(), authReqID), nil
 		})
 		if err != nil {
 			return n, err
@@ -236,7 +236,7 @@ func (d *Decider) decide(ctx context.Context, rec *Record, g *pending.Grant, dec
 			})
 		} else {
 			err = d.enqueue(ctx, rec, CallbackPushError, func(authReqID string) ([]byte, error) {
-				return pushError(pending.ErrAccessDenied, authReqID), nil
+				return pushError(pending.ErrAccessDenied.RFC6749(), authReqID), nil
 			})
 		}
 		if err != nil {

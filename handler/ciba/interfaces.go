@@ -5,7 +5,7 @@ import (
 	"errors"
 	"time"
 
-	"github.com/ory/fosite"
+	"github.com/fosite-contrib/grants/handler/pending"
 )
 
 // This file holds what an application plugs into the CIBA grant: how hints name users (HintResolver),
@@ -175,44 +175,20 @@ type Outbox interface {
 // modify them.
 var (
 	// ErrUnknownUserID: the hint names no user, or is invalid (CIBA Core §13, 400).
-	ErrUnknownUserID = &fosite.RFC6749Error{
-		ErrorField:       "unknown_user_id",
-		DescriptionField: "The OpenID Provider is not able to identify which end-user the client wishes to be authenticated by means of the hint provided in the request.",
-		CodeField:        400,
-	}
+	ErrUnknownUserID = pending.NewError("unknown_user_id", "The OpenID Provider is not able to identify which end-user the client wishes to be authenticated by means of the hint provided in the request.", 400)
 	// ErrExpiredLoginHintToken: the login_hint_token has expired (CIBA Core §13, 400).
-	ErrExpiredLoginHintToken = &fosite.RFC6749Error{
-		ErrorField:       "expired_login_hint_token",
-		DescriptionField: "The login_hint_token provided in the authentication request is not valid because it has expired.",
-		CodeField:        400,
-	}
+	ErrExpiredLoginHintToken = pending.NewError("expired_login_hint_token", "The login_hint_token provided in the authentication request is not valid because it has expired.", 400)
 	// ErrMissingUserCode: the client registered backchannel_user_code_parameter but sent no user_code
 	// (CIBA Core §13, 400).
-	ErrMissingUserCode = &fosite.RFC6749Error{
-		ErrorField:       "missing_user_code",
-		DescriptionField: "User code is required but was missing from the request.",
-		CodeField:        400,
-	}
+	ErrMissingUserCode = pending.NewError("missing_user_code", "User code is required but was missing from the request.", 400)
 	// ErrInvalidUserCode: the user_code is wrong (CIBA Core §13, 400).
-	ErrInvalidUserCode = &fosite.RFC6749Error{
-		ErrorField:       "invalid_user_code",
-		DescriptionField: "User code was invalid.",
-		CodeField:        400,
-	}
+	ErrInvalidUserCode = pending.NewError("invalid_user_code", "User code was invalid.", 400)
 	// ErrInvalidBindingMessage: the binding_message is too long or holds characters that cannot be
 	// shown (CIBA Core §13, 400).
-	ErrInvalidBindingMessage = &fosite.RFC6749Error{
-		ErrorField:       "invalid_binding_message",
-		DescriptionField: "The binding message is invalid or unacceptable for use in the context of the given request.",
-		CodeField:        400,
-	}
+	ErrInvalidBindingMessage = pending.NewError("invalid_binding_message", "The binding message is invalid or unacceptable for use in the context of the given request.", 400)
 	// ErrTransactionFailed is the §12 push error for a request that failed for another reason than a
 	// denial or expiry.
-	ErrTransactionFailed = &fosite.RFC6749Error{
-		ErrorField:       "transaction_failed",
-		DescriptionField: "The OpenID Provider encountered an unexpected condition that prevented it from successfully completing the transaction.",
-		CodeField:        400,
-	}
+	ErrTransactionFailed = pending.NewError("transaction_failed", "The OpenID Provider encountered an unexpected condition that prevented it from successfully completing the transaction.", 400)
 )
 
 // ErrRequestNotFound is returned by the Decider when no live request has that reference for that

@@ -124,7 +124,7 @@ func TestCheck(t *testing.T) {
 func TestErrorSentinels(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		err    *fosite.RFC6749Error
+		err    *pending.Error
 		code   string
 		status int
 	}{
@@ -133,15 +133,40 @@ func TestErrorSentinels(t *testing.T) {
 		{pending.ErrExpiredToken, "expired_token", http.StatusBadRequest},
 		{pending.ErrAccessDenied, "access_denied", http.StatusBadRequest},
 		{pending.ErrTooManyAttempts, "temporarily_unavailable", http.StatusTooManyRequests},
+		{pending.ErrInvalidUserCode, "invalid_user_code", http.StatusBadRequest},
 	} {
 		t.Run(tc.code, func(t *testing.T) {
 			t.Parallel()
-			require.Equal(t, tc.code, tc.err.ErrorField)
-			require.Equal(t, tc.status, tc.err.StatusCode())
-			require.NotEmpty(t, tc.err.DescriptionField)
+			// fosite writes the bare sentinel and its copies alike.
+			for _, err := range []error{tc.err, tc.err.WithHint("a hint"), tc.err.WithWrap(errors.New("cause"))} {
+				rfc := fosite.ErrorToRFC6749Error(err)
+				require.Equal(t, tc.code, rfc.ErrorField)
+				require.Equal(t, tc.status, rfc.StatusCode())
+				require.NotEmpty(t, rfc.DescriptionField)
+				require.ErrorIs(t, err, tc.err)
+			}
+			require.Equal(t, "a hint", fosite.ErrorToRFC6749Error(tc.err.WithHint("a hint")).HintField)
 			// With* copies: the sentinel itself is never changed.
-			_ = tc.err.WithHint("a hint")
-			require.Empty(t, tc.err.HintField)
+			require.Empty(t, tc.err.RFC6749().HintField)
 		})
 	}
+}
+
+// TestErrorsAreDistinct: errors with the same code are still different errors under errors.Is, which
+// fosite's own RFC6749Error cannot tell apart (it compares only code and status); and each is still
+// the fosite error of its code.
+func TestErrorsAreDistinct(t *testing.T) {
+	t.Parallel()
+	a := pending.NewError("slow_down", "a", http.StatusBadRequest)
+	require.NotErrorIs(t, a, pending.ErrSlowDown)
+	require.NotErrorIs(t, a.WithHint("h"), pending.ErrSlowDown)
+	require.NotErrorIs(t, pending.ErrSlowDown.WithHint("h"), a)
+	require.NotErrorIs(t, a.WithWrap(pending.ErrReplayed), pending.ErrSlowDown)
+	require.ErrorIs(t, a.WithWrap(pending.ErrReplayed), pending.ErrReplayed)
+	require.ErrorIs(t, a.WithWrap(pending.ErrReplayed), a)
+
+	invalid := pending.NewError("invalid_request", "x", http.StatusBadRequest)
+	require.ErrorIs(t, invalid, fosite.ErrInvalidRequest, "an invalid_request of ours is fosite's invalid_request")
+	require.ErrorIs(t, invalid.WithHint("h"), fosite.ErrInvalidRequest)
+	require.NotErrorIs(t, invalid, fosite.ErrInvalidGrant)
 }

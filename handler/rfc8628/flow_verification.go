@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/ory/fosite"
@@ -16,13 +15,8 @@ import (
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
-// ErrInvalidUserCode answers a user code that matches no live request. Wrong, expired and already used
-// codes all get it, so the answer tells a guesser nothing.
-var ErrInvalidUserCode = &fosite.RFC6749Error{
-	ErrorField:       "invalid_user_code",
-	DescriptionField: "The user code is not valid: it may be mistyped, expired or already used.",
-	CodeField:        http.StatusBadRequest,
-}
+// ErrInvalidUserCode answers a user code that matches no live request: pending.ErrInvalidUserCode.
+var ErrInvalidUserCode = pending.ErrInvalidUserCode
 
 // Authorization is a pending device request as the user sees it on the verification page (RFC 8628 §3.3):
 // who asks, for what, from where.

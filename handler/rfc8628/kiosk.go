@@ -29,11 +29,7 @@ type Accounts interface {
 // Errors of the kiosk API. They change nothing.
 var (
 	// ErrNotStaff: the actor is not kiosk staff (403).
-	ErrNotStaff = &fosite.RFC6749Error{
-		ErrorField:       "access_denied",
-		DescriptionField: "Only kiosk staff may list and decide device requests for others.",
-		CodeField:        http.StatusForbidden,
-	}
+	ErrNotStaff = pending.NewError("access_denied", "Only kiosk staff may list and decide device requests for others.", http.StatusForbidden)
 	// ErrUnknownAccount: no account has that identifier. Accounts implementations return it; the kiosk
 	// API answers invalid_request (400) wrapping it, so test with errors.Is.
 	ErrUnknownAccount = errors.New("rfc8628: no account has that identifier")
