@@ -219,8 +219,8 @@ func (p *pair) issuerA(rec *recorder, now func() time.Time) *reciprocal.Issuer {
 	return &iss
 }
 
-func (p *pair) grantFor(user, bToken string, scopes ...string) *reciprocal.Grant {
-	return &reciprocal.Grant{
+func (p *pair) grantFor(user, bToken string, scopes ...string) *reciprocal.Offer {
+	return &reciprocal.Offer{
 		ClientID: partnerID, Scopes: scopes, Session: grantstest.Session(user),
 		TokenURL: p.b.url + "/oauth2/token", PartnerClientID: partnerID, PartnerClientSecret: partnerSecret, AccessToken: bToken,
 	}

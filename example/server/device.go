@@ -129,7 +129,7 @@ func (s *Server) deviceQR(rw http.ResponseWriter, r *http.Request) {
 		writeJSON(rw, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "The user_code parameter is missing or malformed."})
 		return
 	}
-	uri := rfc8628.CompleteVerificationURI(s.provider.Config.GetDeviceVerificationURI(r.Context()), format.Display(code))
+	uri := pending.CompleteVerificationURI(s.provider.Config.GetDeviceVerificationURI(r.Context()), format.Display(code))
 	var (
 		body []byte
 		err  error

@@ -269,7 +269,7 @@ func (s *Server) reciprocalGrant(rw http.ResponseWriter, r *http.Request) {
 			scopes = append(scopes, sc)
 		}
 	}
-	sent, err := s.provider.Reciprocal.Issuer.Send(r.Context(), &reciprocal.Grant{
+	sent, err := s.provider.Reciprocal.Issuer.Send(r.Context(), &reciprocal.Offer{
 		ClientID: ReciprocalClientID, Scopes: scopes, Session: s.newSession(who.Subject, who.AuthTime),
 		TokenURL: s.partnerURL() + "/oauth2/token", PartnerClientID: ReciprocalClientID, PartnerClientSecret: ReciprocalSecret,
 		AccessToken: l.Token.AccessToken, Replaces: l.RequestID,

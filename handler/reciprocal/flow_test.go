@@ -194,8 +194,8 @@ func reciprocalForm(clientID, token, code string) url.Values {
 	return url.Values{"grant_type": {string(reciprocal.GrantType)}, "client_id": {clientID}, "access_token": {token}, "code": {code}}
 }
 
-func (pt *party) grant(bURL, bToken string, scopes ...string) *reciprocal.Grant {
-	return &reciprocal.Grant{ClientID: partnerID, Scopes: scopes, Session: grantstest.Session("alice"),
+func (pt *party) grant(bURL, bToken string, scopes ...string) *reciprocal.Offer {
+	return &reciprocal.Offer{ClientID: partnerID, Scopes: scopes, Session: grantstest.Session("alice"),
 		TokenURL: bURL + "/token", PartnerClientID: partnerID, PartnerClientSecret: partnerSecret, AccessToken: bToken}
 }
 
@@ -332,12 +332,12 @@ func TestGrantHandlerEdges(t *testing.T) {
 	t.Run("the issuer checks its input", func(t *testing.T) {
 		ctx := context.Background()
 		iss := a.p.Reciprocal.Issuer
-		for name, mut := range map[string]func(*reciprocal.Grant){
-			"no subject":           func(g *reciprocal.Grant) { g.Session = grantstest.Session("") },
-			"scope not allowed":    func(g *reciprocal.Grant) { g.Scopes = []string{"admin"} },
-			"unknown client":       func(g *reciprocal.Grant) { g.ClientID = "nobody" },
-			"no access token":      func(g *reciprocal.Grant) { g.AccessToken = "" },
-			"insecure partner URL": func(g *reciprocal.Grant) { g.TokenURL = "http://partner.example/token" },
+		for name, mut := range map[string]func(*reciprocal.Offer){
+			"no subject":           func(g *reciprocal.Offer) { g.Session = grantstest.Session("") },
+			"scope not allowed":    func(g *reciprocal.Offer) { g.Scopes = []string{"admin"} },
+			"unknown client":       func(g *reciprocal.Offer) { g.ClientID = "nobody" },
+			"no access token":      func(g *reciprocal.Offer) { g.AccessToken = "" },
+			"insecure partner URL": func(g *reciprocal.Offer) { g.TokenURL = "http://partner.example/token" },
 		} {
 			g := a.grant(b.srv.URL, bToken, "openid")
 			mut(g)

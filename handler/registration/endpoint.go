@@ -172,7 +172,7 @@ func (e *Endpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 // checkToken checks the initial access token (RFC 7591 §3) under the attempt limit.
 func (e *Endpoint) checkToken(ctx context.Context, r *http.Request, addr string) error {
 	now := e.now()
-	if err := e.Limiter.Allow(ctx, addr, now); errors.Is(err, pending.ErrTooManyAttempts) {
+	if err := e.Limiter.Allow(ctx, pending.Caller{Address: addr}, now); errors.Is(err, pending.ErrTooManyAttempts) {
 		return pending.ErrTooManyAttempts.WithHint("Too many requests with a wrong initial access token were sent recently.")
 	} else if err != nil {
 		return err
@@ -193,7 +193,7 @@ func (e *Endpoint) checkToken(ctx context.Context, r *http.Request, addr string)
 	if !errors.Is(err, ErrInvalidToken) {
 		return rfc6749.ServerError(err)
 	}
-	if ferr := e.Limiter.Fail(ctx, addr, now); ferr != nil {
+	if ferr := e.Limiter.Fail(ctx, pending.Caller{Address: addr}, now); ferr != nil {
 		return ferr
 	}
 	return err

@@ -26,7 +26,7 @@ func (s *MemoryStore) SetChallengeCode(_ context.Context, handleSignature, codeS
 		return pending.ErrNotFound
 	}
 	if g.State != pending.StatePending || g.Expired(sentAt) ||
-		(!g.LastPolledAt.IsZero() && sentAt.Before(g.LastPolledAt.Add(g.Interval))) {
+		(!g.CodeSentAt.IsZero() && sentAt.Before(g.CodeSentAt.Add(g.ResendInterval))) {
 		return pending.ErrStateChanged
 	}
 	c := cloneGrant(g)
@@ -37,7 +37,7 @@ func (s *MemoryStore) SetChallengeCode(_ context.Context, handleSignature, codeS
 	if codeSignature != "" {
 		s.userCodes[grantKey{pending.KindOTP, codeSignature}] = handleSignature
 	}
-	c.LastPolledAt = sentAt
+	c.CodeSentAt = sentAt
 	if c.Extra == nil {
 		c.Extra = map[string]string{}
 	}

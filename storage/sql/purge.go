@@ -34,7 +34,6 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 		{"pushed authorization requests", "DELETE FROM " + tablePAR + " WHERE expires_at < ?", t},
 		{"JWT IDs", "DELETE FROM oauth2_jtis WHERE expires_at < ?", t},
 		{"attempt counters", "DELETE FROM pending_attempts WHERE window_end <= ?", t},
-		{"CIBA records", "DELETE FROM ciba_requests WHERE expires_at < ?", keep},
 		{"CIBA links", "DELETE FROM ciba_links WHERE expires_at < ?", keep},
 		{"single-use keys", "DELETE FROM pending_once WHERE expires_at <= ?", t},
 	}

@@ -182,7 +182,7 @@ func (c *Channel) decide(rw http.ResponseWriter, r *http.Request) {
 	}
 	now := c.now()
 	if outcome == OutcomeApproved && c.cfg.Knowledge != nil && len(c.cfg.Knowledge.Fields(ctx, l.Subject)) > 0 {
-		if err := c.cfg.Limiter.Allow(ctx, l.Subject, now); err != nil {
+		if err := c.cfg.Limiter.Allow(ctx, pending.Caller{Account: l.Subject}, now); err != nil {
 			if errors.Is(err, pending.ErrTooManyAttempts) {
 				c.render(rw, http.StatusTooManyRequests, PageData{View: ViewTooMany, ClientName: l.ClientName, Locale: l.Locale})
 				return
@@ -195,7 +195,7 @@ func (c *Channel) decide(rw http.ResponseWriter, r *http.Request) {
 				c.fail(rw, r, err)
 				return
 			}
-			if err := c.cfg.Limiter.Fail(ctx, l.Subject, now); err != nil {
+			if err := c.cfg.Limiter.Fail(ctx, pending.Caller{Account: l.Subject}, now); err != nil {
 				c.fail(rw, r, err)
 				return
 			}
