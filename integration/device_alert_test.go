@@ -165,7 +165,7 @@ func TestDeviceApprovalAlertOverSMTP(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Contains(t, page, "expired")
 	require.Len(t, ksAuditEvents(t, e), before, "nothing was revoked")
-	grant, err := e.srv.Provider().DeviceAlerter().Storage.GetPendingGrantByRequestID(context.Background(), pending.KindDeviceCode, requestIDOf(t, link2))
+	grant, err := e.srv.Store().(pending.IndexStorage).GetPendingGrantByRequestID(context.Background(), pending.KindDeviceCode, requestIDOf(t, link2))
 	require.NoError(t, err)
 	require.Equal(t, pending.StateConsumed, grant.State)
 	_ = access2

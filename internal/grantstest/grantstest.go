@@ -126,9 +126,9 @@ type Server struct {
 	// Device is the composed device grant.
 	Device *compose.DeviceGrant
 	Config *fosite.Config
-	Store    *memory.MemoryStore
-	Clock    *Clock
-	Key      *rsa.PrivateKey
+	Store  *memory.MemoryStore
+	Clock  *Clock
+	Key    *rsa.PrivateKey
 	// Handler routes DevicePath and TokenPath; use it with httptest.NewRecorder for in-process calls.
 	Handler http.Handler
 	// HTTP is a running server with Handler, closed when the test ends.
