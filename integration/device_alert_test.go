@@ -205,7 +205,7 @@ func TestRepeatApprovalWarning(t *testing.T) {
 	bob := e.browser("bob", "bob-password")
 	_, bobPage := bob.get("/device")
 	status, page = bob.postForm("/device/deactivate", url.Values{"csrf": {csrfOf(t, bobPage)}, "request_id": {rid[1]}})
-	require.Equal(t, http.StatusNotFound, status)
+	require.Equal(t, http.StatusNotFound, status, "page: %s", page)
 	require.True(t, tokenActive(t, e, access))
 
 	// Alice deactivates the earlier grant from the warning.

@@ -25,9 +25,6 @@ type OTPOptions struct {
 	Quotas otp.Quotas
 }
 
-// otpState is the example's OTP state.
-type otpState struct{}
-
 // DemoKioskSecret is demo-kiosk's client secret. DEMO: published in the README.
 const DemoKioskSecret = "demo-kiosk-secret"
 

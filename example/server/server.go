@@ -106,7 +106,6 @@ type Server struct {
 
 	// Per-grant state, each defined in that grant's file.
 	ciba       cibaState
-	otp        otpState
 	reciprocal reciprocalState
 	kiosk      kioskState
 }

@@ -332,7 +332,6 @@ type req struct {
 	raw        string
 	method     string
 	user, pass string // Basic authentication; user "" sends none
-	noAuth     bool
 }
 
 func (f *fixture) do(t *testing.T, r req) *grantstest.Response {

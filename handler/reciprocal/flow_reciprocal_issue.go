@@ -14,6 +14,8 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // IssuerStorage is what party A's issuer writes: authorization codes, and the revocation of what they
@@ -102,13 +104,6 @@ func (e *PartnerError) Error() string {
 	return s
 }
 
-func (i *Issuer) now() time.Time {
-	if i.Now != nil {
-		return i.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
 // Send mints the code and pushes it to party B (draft §2.2.2). It returns nil error only when party B
 // answered 200; then party B has redeemed the code. On any failure the code is invalidated, so nothing
 // usable is left behind, and the error says what happened (*PartnerError for a refusal by party B).
@@ -138,7 +133,7 @@ func (i *Issuer) Send(ctx context.Context, g *Offer) (*Sent, error) {
 		}
 	}
 
-	now := i.now()
+	now := clock.Now(i.Now)
 	lifespan := i.Config.GetReciprocalCodeLifespan(ctx)
 	req := fosite.NewRequest()
 	req.RequestedAt = now

@@ -16,6 +16,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
@@ -66,7 +67,7 @@ func (e *Endpoint) read(rw http.ResponseWriter, r *http.Request) {
 
 // checkRegistrationToken returns the client whose registration access token the request carries.
 func (e *Endpoint) checkRegistrationToken(ctx context.Context, r *http.Request, id string) (fosite.Client, error) {
-	addr, now := remoteHost(r), e.now()
+	addr, now := remoteHost(r), clock.Now(e.Now)
 	if err := e.Limiter.Allow(ctx, pending.Caller{Address: addr}, now); errors.Is(err, pending.ErrTooManyAttempts) {
 		return nil, pending.ErrTooManyAttempts.WithHint("Too many requests with a wrong token were sent recently.")
 	} else if err != nil {

@@ -37,7 +37,6 @@ type MemoryStore struct {
 	refreshMu sync.RWMutex
 
 	// Per-grant stores, each defined (and safe as a zero value) in that grant's file.
-	otp        otpStore
 	reciprocal reciprocalStore
 	kiosk      kioskStore
 	outbox     outboxStore

@@ -8,10 +8,6 @@ import (
 	"github.com/fosite-contrib/grants/handler/pending"
 )
 
-// otpStore holds the otp grant's in-memory state. Its zero value must be ready to use. The OTP grant
-// keeps everything in the pending grants (see SetChallengeCode), so there is nothing here.
-type otpStore struct{}
-
 var _ otp.Storage = (*MemoryStore)(nil)
 
 // SetChallengeCode implements otp.ChallengeStorage: under the store's lock, it checks that the challenge

@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // pendingColumns are the columns GetPendingGrant reads, in the order scanGrant expects.
@@ -200,7 +201,7 @@ func (s *Store) RecordPoll(ctx context.Context, kind pending.Kind, handleSignatu
 // begun with BeginTX the change commits or rolls back with the tokens.
 func (s *Store) ConsumePendingGrant(ctx context.Context, kind pending.Kind, handleSignature string) error {
 	n, err := s.execAffected(ctx, "UPDATE pending_grants SET state = ?, consumed_at = ? WHERE kind = ? AND handle_signature = ? AND state = ?",
-		string(pending.StateConsumed), s.now().UnixNano(), string(kind), handleSignature, string(pending.StateApproved))
+		string(pending.StateConsumed), clock.Now(s.opts.now).UnixNano(), string(kind), handleSignature, string(pending.StateApproved))
 	if err != nil {
 		return wrap(err, "consume pending grant")
 	}

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"time"
+
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // Purge deletes what can no longer be used at now and returns how many rows it deleted:
@@ -62,7 +64,7 @@ func (s *Store) RunPurge(ctx context.Context, every time.Duration, onError func(
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
-			if _, err := s.Purge(ctx, s.now()); err != nil && onError != nil && ctx.Err() == nil {
+			if _, err := s.Purge(ctx, clock.Now(s.opts.now)); err != nil && onError != nil && ctx.Err() == nil {
 				onError(err)
 			}
 		}
