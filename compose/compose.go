@@ -26,6 +26,9 @@
 //
 // A factory panics when the store or the strategy lacks what its grant needs, naming the missing
 // interface, or when the grant's options cannot work: a misconfigured server fails at start-up.
+//
+// Compose a *fosite.Config once: fosite registers handlers on it and ignores a second handler of the
+// same type, so composing the same configuration again keeps the first grant (and its store).
 package compose
 
 import (
