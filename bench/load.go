@@ -248,7 +248,7 @@ func fleet(ctx context.Context, c *http.Client, conns, count int, period, d time
 		}
 		mu.Unlock()
 		for _, it := range due {
-			jobs <- job{i: it.i, due: it.due}
+			jobs <- job(it)
 		}
 		wait := 50 * time.Millisecond
 		if !next.IsZero() && time.Until(next) < wait {

@@ -36,7 +36,6 @@ type server struct {
 	cibaID, cibaSecret string
 	cibaHint           string // a user whose authentication device is sent nothing
 	cibaEmailHint      string // a user whose authentication device is a mailbox ("" when the server has none)
-	cibaNote           string // why CIBA is skipped, when it is
 	pprofAddr          string // where the example server serves net/http/pprof, when it does
 }
 

@@ -1,3 +1,34 @@
+// Package compose puts this module's grants into a fosite provider.
+//
+// Each grant package has a typed constructor (rfc8628.New, ciba.New, otp.New, reciprocal.New,
+// registration.New) that takes fosite's configuration, the store, the token strategies and the grant's
+// options, and returns a bundle: fosite's token endpoint handler plus the endpoints fosite has no place
+// for, and the discovery metadata. This package adapts those constructors to fosite's own composition:
+// each New…Grant function returns a value whose Factory method has fosite's compose.Factory
+// signature, so it goes into fosite's compose.Compose — or Hydra's driver.WithExtraFositeFactories —
+// next to fosite's factories, with any fosite.Configurator. Once the factory has run, the value holds
+// the grant's bundle:
+//
+//	device := compose.NewDeviceGrant(rfc8628.Options{
+//		AuthorizationURL: "https://id.example.com/oauth2/device/auth",
+//		VerificationURI:  "https://example.com/device",
+//	})
+//	provider := fcompose.Compose(config, store, strategy,
+//		fcompose.OAuth2RefreshTokenGrantFactory,
+//		device.Factory,
+//	)
+//	mux.Handle("/oauth2/device/auth", device.Authorization) // the device authorization endpoint
+//	// device.Verifier backs the verification page; provider's token endpoint serves the device_code grant.
+//
+// Compose does the same as fosite's compose.Compose and returns a Provider that also answers
+// unsupported_grant_type for unknown grant types (fosite v0.49.0 answers invalid_request) and merges
+// the discovery metadata of what it composed.
+//
+// A factory panics when the store or the strategy lacks what its grant needs, naming the missing
+// interface, or when the grant's options cannot work: a misconfigured server fails at start-up.
+//
+// Compose a *fosite.Config once: fosite registers handlers on it and ignores a second handler of the
+// same type, so composing the same configuration again keeps the first grant (and its store).
 package compose
 
 import (
@@ -9,66 +40,34 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/handler/rfc7523"
-	fositehmac "github.com/ory/fosite/token/hmac"
 
 	"github.com/fosite-contrib/grants/handler/pending"
-	"github.com/fosite-contrib/grants/handler/registration"
-	"github.com/fosite-contrib/grants/handler/rfc8628"
 )
 
-// Provider is what Compose returns: fosite's OAuth2Provider with this module's handlers registered, plus
-// the endpoints fosite has no place for.
+// Provider is what Compose returns: fosite's OAuth2Provider with the composed handlers registered, and
+// the discovery metadata of what was composed.
 type Provider struct {
 	fosite.OAuth2Provider
 	// Fosite is the same provider as its concrete type, which authenticates clients.
 	Fosite *fosite.Fosite
-	Config *Config
 
-	// DeviceAuthorization is the device authorization endpoint (RFC 8628 §3.1); nil unless
-	// RFC8628DeviceFactory was composed.
-	DeviceAuthorization *rfc8628.DeviceAuthorizationEndpoint
-	// DeviceVerifier is the user-code verification API (RFC 8628 §3.3); nil unless RFC8628DeviceFactory
-	// was composed.
-	DeviceVerifier *rfc8628.Verifier
-
-	// CIBA holds the CIBA endpoints (see compose_ciba.go); nil unless the CIBA factory was composed.
-	CIBA *CIBA
-	// OTP holds the OTP grant's endpoints (see compose_otp.go); nil unless the OTP factory was composed.
-	OTP *OTP
-	// Reciprocal holds Reciprocal OAuth's parts (see compose_reciprocal.go); nil unless composed.
-	Reciprocal *Reciprocal
-	// Registration is the client registration endpoint (RFC 7591, see compose_registration.go); nil
-	// unless RegistrationFactory was composed.
-	Registration *registration.Endpoint
-
-	grantTypes []string
+	results []interface{}
 }
 
-// wirer connects a composed handler to the parts of a Provider that fosite has no place for (front
-// endpoints, verification APIs). Each grant registers one from its own compose_<grant>.go file.
-type wirer func(p *Provider, config *Config, storage interface{}, handler interface{})
-
-// metadataFunc adds a grant's discovery metadata.
-type metadataFunc func(p *Provider, m map[string]interface{})
-
-var (
-	wirers        []wirer
-	metadataFuncs []metadataFunc
-)
-
-// Compose builds a fosite provider from fosite's factories and this module's, like fosite's own
-// compose.Compose, and wires the endpoints of the grants it finds. storage must implement fosite.Storage
-// and what each factory needs; strategy is fosite's (e.g. compose.CommonStrategy).
+// Compose builds a fosite provider from fosite's factories and this module's grant factories, like
+// fosite's own compose.Compose. storage must implement fosite.Storage and what each factory needs;
+// strategy is fosite's (e.g. a *compose.CommonStrategy).
 //
-// It also registers a last token handler that answers unsupported_grant_type for a grant type no other
-// handler serves (fosite v0.49.0 answers invalid_request there; RFC 6749 §5.2 names the right code).
-func Compose(config *Config, storage, strategy interface{}, factories ...fcompose.Factory) *Provider {
+// It also registers a last token handler that answers unsupported_grant_type (RFC 6749 §5.2) for a
+// grant type no other handler serves, and fills in the defaults fosite v0.49.0 sets lazily (which
+// races when the first requests are concurrent).
+func Compose(config *fosite.Config, storage, strategy interface{}, factories ...fcompose.Factory) *Provider {
 	st, ok := storage.(fosite.Storage)
 	if !ok {
 		panic(fmt.Sprintf("compose: the storage (%T) does not implement fosite.Storage", storage))
 	}
 	f := fosite.NewOAuth2Provider(st, config)
-	p := &Provider{OAuth2Provider: f, Fosite: f, Config: config}
+	p := &Provider{OAuth2Provider: f, Fosite: f}
 	for _, factory := range factories {
 		res := factory(config, storage, strategy)
 		if ah, ok := res.(fosite.AuthorizeEndpointHandler); ok {
@@ -86,19 +85,17 @@ func Compose(config *Config, storage, strategy interface{}, factories ...fcompos
 		if ph, ok := res.(fosite.PushedAuthorizeEndpointHandler); ok {
 			config.PushedAuthorizeEndpointHandlers.Append(ph)
 		}
-		p.grantTypes = append(p.grantTypes, grantTypesOf(res)...)
-		for _, w := range wirers {
-			w(p, config, storage, res)
-		}
+		p.results = append(p.results, res)
 	}
 	config.TokenEndpointHandlers.Append(&unsupportedGrantType{config: config})
-	warmDefaults(config)
+	WarmDefaults(config)
 	return p
 }
 
-// warmDefaults makes fosite fill in the defaults it sets lazily on the first call of a getter, so that
-// the first concurrent requests do not race to write them.
-func warmDefaults(config *Config) {
+// WarmDefaults makes fosite fill in the defaults it sets lazily on the first call of a getter, so that
+// the first concurrent requests do not race to write them. Compose calls it; call it yourself after
+// fosite's own compose.Compose.
+func WarmDefaults(config fosite.Configurator) {
 	ctx := context.Background()
 	config.GetSecretsHasher(ctx)
 	config.GetScopeStrategy(ctx)
@@ -106,31 +103,41 @@ func warmDefaults(config *Config) {
 	config.GetJWKSFetcherStrategy(ctx)
 }
 
-// GrantTypesSupported lists the grant types the composed token handlers serve, for discovery
-// (RFC 8414 grant_types_supported).
+// GrantTypesSupported lists the grant types the composed token handlers serve, in composition order,
+// for discovery (RFC 8414 grant_types_supported).
 func (p *Provider) GrantTypesSupported() []string {
 	out := []string{}
 	seen := map[string]bool{}
-	for _, g := range p.grantTypes {
-		if !seen[g] {
-			seen[g] = true
-			out = append(out, g)
+	for _, res := range p.results {
+		for _, g := range grantTypesOf(res) {
+			if !seen[g] {
+				seen[g] = true
+				out = append(out, g)
+			}
 		}
 	}
 	return out
 }
 
-// Metadata returns this module's share of the authorization server metadata (RFC 8414, OpenID Connect
-// Discovery): grant_types_supported and the endpoints of the composed grants. Merge it into yours.
+// Metadata returns the composed share of the authorization server metadata (RFC 8414, OpenID Connect
+// Discovery): grant_types_supported, and the metadata of each grant of this module (its endpoints and
+// capabilities). Merge it into yours.
 func (p *Provider) Metadata() map[string]interface{} {
-	m := map[string]interface{}{"grant_types_supported": p.GrantTypesSupported()}
-	for _, f := range metadataFuncs {
-		f(p, m)
+	m := map[string]interface{}{}
+	for _, res := range p.results {
+		if mp, ok := res.(interface{ Metadata() map[string]any }); ok {
+			for k, v := range mp.Metadata() {
+				if k != "grant_types_supported" {
+					m[k] = v
+				}
+			}
+		}
 	}
+	m["grant_types_supported"] = p.GrantTypesSupported()
 	return m
 }
 
-// grantTypesOf maps a handler to the grant types it serves at the token endpoint.
+// grantTypesOf maps a composed handler to the grant types it serves at the token endpoint.
 func grantTypesOf(h interface{}) []string {
 	switch h := h.(type) {
 	case interface{ GrantTypes() []fosite.GrantType }:
@@ -147,6 +154,7 @@ func grantTypesOf(h interface{}) []string {
 		return []string{"client_credentials"}
 	case *oauth2.RefreshTokenGrantHandler:
 		return []string{"refresh_token"}
+	//lint:ignore SA1019 fosite still ships the handler; a server that composes it serves the grant type.
 	case *oauth2.ResourceOwnerPasswordCredentialsGrantHandler:
 		return []string{"password"}
 	case *rfc7523.Handler:
@@ -155,30 +163,23 @@ func grantTypesOf(h interface{}) []string {
 	return nil
 }
 
-func newIssuer(cfg *Config, st pending.TokenStorage, strategy interface{}, factory string) *pending.TokenIssuer {
-	i := &pending.TokenIssuer{
-		AccessTokenStrategy:  mustImplement[oauth2.AccessTokenStrategy](strategy, "oauth2.AccessTokenStrategy", factory),
-		RefreshTokenStrategy: mustImplement[oauth2.RefreshTokenStrategy](strategy, "oauth2.RefreshTokenStrategy", factory),
-		Storage:              st,
-		Config:               cfg,
-		Now:                  cfg.Now,
+// TokenStrategies finds the token strategies of this module's grants in the strategy value a fosite
+// compose.Factory receives (e.g. a *compose.CommonStrategy): the access and refresh token strategies
+// are required, the OpenID Connect token strategy is optional (no ID tokens without it).
+func TokenStrategies(strategy interface{}) (pending.TokenStrategies, error) {
+	at, ok := strategy.(oauth2.AccessTokenStrategy)
+	if !ok {
+		return pending.TokenStrategies{}, fmt.Errorf("the strategy (%T) does not implement oauth2.AccessTokenStrategy", strategy)
 	}
+	rt, ok := strategy.(oauth2.RefreshTokenStrategy)
+	if !ok {
+		return pending.TokenStrategies{}, fmt.Errorf("the strategy (%T) does not implement oauth2.RefreshTokenStrategy", strategy)
+	}
+	s := pending.TokenStrategies{AccessToken: at, RefreshToken: rt}
 	if ids, ok := strategy.(openid.OpenIDConnectTokenStrategy); ok {
-		i.IDTokenStrategy = ids
+		s.IDToken = ids
 	}
-	return i
-}
-
-// ourConfig returns config as this module's Config: as it is when it is one, wrapped with the defaults
-// when it is a plain *fosite.Config.
-func ourConfig(config fosite.Configurator) *Config {
-	switch c := config.(type) {
-	case *Config:
-		return c
-	case *fosite.Config:
-		return &Config{Config: c}
-	}
-	panic(fmt.Sprintf("compose: the configuration (%T) is neither a *compose.Config nor a *fosite.Config", config))
+	return s, nil
 }
 
 // mustImplement asserts v implements T, or panics with a message naming what is missing: a factory given
@@ -191,11 +192,15 @@ func mustImplement[T any](v interface{}, name, factory string) T {
 	return t
 }
 
-var _ fositehmac.HMACStrategyConfigurator = (*Config)(nil)
+func mustNot(err error, factory string) {
+	if err != nil {
+		panic(fmt.Sprintf("compose: %s: %v", factory, err))
+	}
+}
 
 // unsupportedGrantType answers unsupported_grant_type (RFC 6749 §5.2) for a grant type no other token
 // handler serves.
-type unsupportedGrantType struct{ config *Config }
+type unsupportedGrantType struct{ config fosite.Configurator }
 
 // CanHandleTokenEndpointRequest reports whether no other token handler serves the request. It asks the
 // others in turn, stopping at the first that can; fosite's loop has already asked them, so each answer

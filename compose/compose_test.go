@@ -18,9 +18,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fosite-contrib/grants/compose"
+	"github.com/fosite-contrib/grants/handler/ciba"
+	"github.com/fosite-contrib/grants/handler/otp"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/handler/reciprocal"
+	"github.com/fosite-contrib/grants/handler/registration"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	gt "github.com/fosite-contrib/grants/internal/grantstest"
+	"github.com/fosite-contrib/grants/notify"
 	"github.com/fosite-contrib/grants/storage/memory"
 )
 
@@ -68,15 +73,15 @@ func TestMetadataWithoutDevice(t *testing.T) {
 			[]fcompose.Factory{fcompose.OAuth2ClientCredentialsGrantFactory, fcompose.OAuth2AuthorizeExplicitFactory},
 			map[string]interface{}{"grant_types_supported": []string{"client_credentials", "authorization_code"}}},
 		{"no endpoint URL configured", "",
-			[]fcompose.Factory{compose.RFC8628DeviceFactory},
+			[]fcompose.Factory{compose.NewDeviceGrant(rfc8628.Options{VerificationURI: "https://example.com/device"}).Factory},
 			map[string]interface{}{"grant_types_supported": []string{deviceGrant}}},
 		{"nothing composed", "", nil,
 			map[string]interface{}{"grant_types_supported": []string{}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cfg := &compose.Config{Config: &fosite.Config{GlobalSecret: secret}, DeviceAuthorizationURL: tc.url}
-			p := compose.Compose(cfg, memory.New(), newStrategy(cfg.Config), tc.factories...)
+			cfg := &fosite.Config{GlobalSecret: secret}
+			p := compose.Compose(cfg, memory.New(), newStrategy(cfg), tc.factories...)
 			require.Equal(t, tc.want, p.Metadata())
 		})
 	}
@@ -84,22 +89,17 @@ func TestMetadataWithoutDevice(t *testing.T) {
 
 func TestComposeWiresDevice(t *testing.T) {
 	t.Parallel()
-	cfg := &compose.Config{Config: &fosite.Config{GlobalSecret: secret}}
-	p := compose.Compose(cfg, memory.New(), newStrategy(cfg.Config), fcompose.OAuth2ClientCredentialsGrantFactory)
-	require.Nil(t, p.DeviceAuthorization)
-	require.Nil(t, p.DeviceVerifier)
-
-	cfg = &compose.Config{Config: &fosite.Config{GlobalSecret: secret}, UserCodeAttemptsPerAddress: 7, UserCodeAttemptsGlobal: 70, UserCodeAttemptWindow: time.Hour}
-	p = compose.Compose(cfg, memory.New(), newStrategy(cfg.Config), compose.RFC8628DeviceFactory)
-	require.NotNil(t, p.DeviceAuthorization)
-	require.NotNil(t, p.DeviceVerifier)
-	require.Same(t, p.DeviceAuthorization.Codes, p.DeviceVerifier.Codes, "one Codes: what the endpoint issues the verifier recognises")
-	l := p.DeviceVerifier.Limiter
-	require.NotNil(t, l)
-	require.Equal(t, 7, l.PerKey)
-	require.Equal(t, 70, l.Global)
-	require.Equal(t, time.Hour, l.Window)
+	cfg := &fosite.Config{GlobalSecret: secret}
+	device := compose.NewDeviceGrant(rfc8628.Options{VerificationURI: "https://example.com/device",
+		UserCodeLimits: pending.Limits{PerAddress: 7, Global: 70, Window: time.Hour}})
+	require.Nil(t, device.Grant, "nothing until composed")
+	p := compose.Compose(cfg, memory.New(), newStrategy(cfg), device.Factory)
+	require.NotNil(t, device.Authorization)
+	require.NotNil(t, device.Verifier)
+	require.Equal(t, pending.Limits{PerAddress: 7, Global: 70, PerAccount: 20, GlobalSignedIn: 1000, Window: time.Hour},
+		device.Options().UserCodeLimits, "zero limits take the defaults")
 	require.Same(t, p.Fosite, p.OAuth2Provider)
+	require.Contains(t, cfg.TokenEndpointHandlers, fosite.TokenEndpointHandler(device.Grant), "the grant is fosite's token handler")
 }
 
 // TestUnsupportedGrantType: RFC 6749 §5.2 — a grant type no composed handler serves is
@@ -149,30 +149,45 @@ func TestUnsupportedGrantType(t *testing.T) {
 	}
 }
 
-// TestRFC8628DeviceFactoryPlainConfig: the factory works with fosite's own compose and a plain
-// *fosite.Config, using this module's defaults.
-func TestRFC8628DeviceFactoryPlainConfig(t *testing.T) {
+// hydraLikeConfig is a fosite.Configurator of another concrete type than *fosite.Config, as Hydra's
+// fositex.Config is: the factories read only what the Configurator interface gives.
+type hydraLikeConfig struct{ *fosite.Config }
+
+// TestFactoriesWithFositesCompose: every grant's factory goes into fosite's own compose.Compose, with
+// any fosite.Configurator, and after it the grant holds working endpoints — the device authorization
+// endpoint issues codes that fosite's token endpoint then answers for.
+func TestFactoriesWithFositesCompose(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	fcfg := &fosite.Config{GlobalSecret: secret}
+	fcfg := &fosite.Config{GlobalSecret: secret, IDTokenIssuer: "https://example.com"}
+	var cfg fosite.Configurator = hydraLikeConfig{fcfg}
 	store := memory.New()
 	require.NoError(t, store.SetClient(ctx, &fosite.DefaultClient{ID: "tv", Public: true, GrantTypes: []string{deviceGrant}}))
 
-	h, ok := compose.RFC8628DeviceFactory(fcfg, store, newStrategy(fcfg)).(*rfc8628.TokenHandler)
-	require.True(t, ok)
-	require.Equal(t, 5*time.Second, h.Config.GetDevicePollingInterval(ctx))
-	require.NotNil(t, h.Codes)
-	require.NotNil(t, h.Issuer)
-
-	provider := fcompose.Compose(fcfg, store, newStrategy(fcfg), compose.RFC8628DeviceFactory)
-	f := provider.(*fosite.Fosite)
-	endpoint := &rfc8628.DeviceAuthorizationEndpoint{
-		Clients: f, Errors: f, Storage: store, Codes: pending.NewCodes(fcfg), Config: &compose.Config{Config: fcfg, DeviceVerificationURI: "https://example.com/device"},
+	device := compose.NewDeviceGrant(rfc8628.Options{VerificationURI: "https://example.com/device"})
+	cibaGrant := compose.NewCIBAGrant(ciba.Options{Resolver: nobody{}, Devices: nobody{}})
+	otpGrant := compose.NewOTPGrant(otp.Options{Directory: otp.DirectoryFunc(func(context.Context, string) (*otp.Account, error) {
+		return nil, otp.ErrUnknownAccount
+	}), Sender: notify.NewOutbox(1)})
+	recip := compose.NewReciprocalGrant(reciprocal.Options{})
+	reg := compose.NewRegistration(registration.Options{Tokens: registration.NewStaticTokens("t")})
+	var handlers []interface{}
+	for _, f := range []fcompose.Factory{device.Factory, cibaGrant.Factory, otpGrant.Factory, recip.Factory, reg.Factory} {
+		handlers = append(handlers, f(cfg, store, newStrategy(fcfg)))
 	}
+	require.NotNil(t, cibaGrant.Backchannel)
+	require.NotNil(t, otpGrant.Challenge)
+	require.NotNil(t, recip.Issuer)
+	require.NotNil(t, reg.Endpoint)
+	for _, h := range handlers[:4] {
+		require.Implements(t, (*fosite.TokenEndpointHandler)(nil), h)
+	}
+
+	provider := fcompose.Compose(fcfg, store, newStrategy(fcfg), device.Factory)
 	rec := httptest.NewRecorder()
 	r := httptest.NewRequest(http.MethodPost, "/device", strings.NewReader("client_id=tv"))
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	endpoint.ServeHTTP(rec, r)
+	device.Authorization.ServeHTTP(rec, r)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	resp := decode(t, rec.Body.String())
 
@@ -191,6 +206,14 @@ func TestRFC8628DeviceFactoryPlainConfig(t *testing.T) {
 	}
 }
 
+// nobody is a CIBA hint resolver and authentication device that knows nobody.
+type nobody struct{}
+
+func (nobody) ResolveHint(context.Context, ciba.Hint) (*ciba.User, error) {
+	return nil, ciba.ErrUnknownUserID
+}
+func (nobody) Notify(context.Context, ciba.Notification) error { return nil }
+
 func decode(t *testing.T, body string) map[string]string {
 	t.Helper()
 	v := map[string]interface{}{}
@@ -202,41 +225,44 @@ func decode(t *testing.T, body string) map[string]string {
 	return out
 }
 
-// onlyTokens hides everything but fosite.Storage and the device grant's token storage: no attempt counter.
+// onlyTokens hides everything but fosite.Storage and the pending-grant token storage: no attempt counter.
 type onlyTokens struct {
 	fosite.Storage
-	rfc8628.TokenStorage
+	pending.TokenStorage
 }
-
-type notConfigurator struct{ *fosite.Config }
 
 // TestFactoryPanics: a factory given the wrong parts fails at start-up and names what is missing.
 func TestFactoryPanics(t *testing.T) {
 	t.Parallel()
 	fcfg := &fosite.Config{GlobalSecret: secret}
+	device := func() *compose.DeviceGrant {
+		return compose.NewDeviceGrant(rfc8628.Options{VerificationURI: "https://example.com/device"})
+	}
 	for _, tc := range []struct {
 		name string
 		call func()
 		want string
 	}{
 		{"storage without the device grant's interfaces", func() {
-			compose.RFC8628DeviceFactory(fcfg, fositestorage.NewMemoryStore(), newStrategy(fcfg))
-		}, "rfc8628.TokenStorage"},
+			device().Factory(fcfg, fositestorage.NewMemoryStore(), newStrategy(fcfg))
+		}, "rfc8628.Storage"},
 		{"storage without attempt counters", func() {
 			m := memory.New()
-			cfg := &compose.Config{Config: &fosite.Config{GlobalSecret: secret}}
-			compose.Compose(cfg, onlyTokens{Storage: m, TokenStorage: m}, newStrategy(cfg.Config), compose.RFC8628DeviceFactory)
-		}, "pending.AttemptStorage"},
+			compose.Compose(&fosite.Config{GlobalSecret: secret}, onlyTokens{Storage: m, TokenStorage: m}, newStrategy(fcfg), device().Factory)
+		}, "rfc8628.Storage"},
 		{"storage that is not fosite.Storage", func() {
-			cfg := &compose.Config{Config: &fosite.Config{GlobalSecret: secret}}
-			compose.Compose(cfg, struct{}{}, newStrategy(cfg.Config))
+			compose.Compose(&fosite.Config{GlobalSecret: secret}, struct{}{}, newStrategy(fcfg))
 		}, "fosite.Storage"},
 		{"strategy without access tokens", func() {
-			compose.RFC8628DeviceFactory(fcfg, memory.New(), struct{}{})
+			device().Factory(fcfg, memory.New(), struct{}{})
 		}, "oauth2.AccessTokenStrategy"},
-		{"configuration of another type", func() {
-			compose.RFC8628DeviceFactory(notConfigurator{fcfg}, memory.New(), newStrategy(fcfg))
-		}, "compose.Config"},
+		{"kiosk without its store", func() {
+			compose.NewDeviceGrant(rfc8628.Options{VerificationURI: "https://example.com/device",
+				Kiosk: &rfc8628.KioskOptions{}}).Factory(fcfg, memory.New(), newStrategy(fcfg))
+		}, "Options.Kiosk needs Staff and Accounts"},
+		{"no verification URI", func() {
+			compose.NewDeviceGrant(rfc8628.Options{}).Factory(fcfg, memory.New(), newStrategy(fcfg))
+		}, "VerificationURI is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -263,12 +289,12 @@ func panicMessage(f func()) (msg string) {
 // Compose runs before serving, on one goroutine: it should fill them in.
 func TestComposeSetsLazyDefaults(t *testing.T) {
 	t.Parallel()
-	cfg := &compose.Config{Config: &fosite.Config{GlobalSecret: secret}}
-	compose.Compose(cfg, memory.New(), newStrategy(cfg.Config), compose.RFC8628DeviceFactory)
-	require.NotNil(t, cfg.Config.ClientSecretsHasher)
-	require.NotNil(t, cfg.Config.ScopeStrategy)
-	require.NotNil(t, cfg.Config.AudienceMatchingStrategy)
-	require.NotNil(t, cfg.Config.JWKSFetcherStrategy)
+	cfg := &fosite.Config{GlobalSecret: secret}
+	compose.Compose(cfg, memory.New(), newStrategy(cfg), compose.NewDeviceGrant(rfc8628.Options{VerificationURI: "https://x/d"}).Factory)
+	require.NotNil(t, cfg.ClientSecretsHasher)
+	require.NotNil(t, cfg.ScopeStrategy)
+	require.NotNil(t, cfg.AudienceMatchingStrategy)
+	require.NotNil(t, cfg.JWKSFetcherStrategy)
 }
 
 // TestComposeRefusesInvalidUserCodeFormat: a user-code format that cannot work (an empty alphabet makes
@@ -277,9 +303,10 @@ func TestComposeSetsLazyDefaults(t *testing.T) {
 func TestComposeRefusesInvalidUserCodeFormat(t *testing.T) {
 	t.Parallel()
 	for _, f := range []pending.UserCodeFormat{{Length: 8}, {Alphabet: "abcdefgh", Length: 8}, {Alphabet: "BCDF", Length: 3}} {
-		cfg := &compose.Config{Config: &fosite.Config{GlobalSecret: secret}, UserCodeFormat: f}
+		cfg := &fosite.Config{GlobalSecret: secret}
 		msg := panicMessage(func() {
-			compose.Compose(cfg, memory.New(), newStrategy(cfg.Config), compose.RFC8628DeviceFactory)
+			compose.Compose(cfg, memory.New(), newStrategy(cfg),
+				compose.NewDeviceGrant(rfc8628.Options{VerificationURI: "https://x/d", UserCodeFormat: f}).Factory)
 		})
 		require.Contains(t, msg, "user code format")
 	}

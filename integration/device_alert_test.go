@@ -165,7 +165,7 @@ func TestDeviceApprovalAlertOverSMTP(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Contains(t, page, "expired")
 	require.Len(t, ksAuditEvents(t, e), before, "nothing was revoked")
-	grant, err := e.srv.Provider().DeviceAlerter().Storage.GetPendingGrantByRequestID(context.Background(), pending.KindDeviceCode, requestIDOf(t, link2))
+	grant, err := e.srv.Store().(pending.IndexStorage).GetPendingGrantByRequestID(context.Background(), pending.KindDeviceCode, requestIDOf(t, link2))
 	require.NoError(t, err)
 	require.Equal(t, pending.StateConsumed, grant.State)
 	_ = access2
@@ -205,7 +205,7 @@ func TestRepeatApprovalWarning(t *testing.T) {
 	bob := e.browser("bob", "bob-password")
 	_, bobPage := bob.get("/device")
 	status, page = bob.postForm("/device/deactivate", url.Values{"csrf": {csrfOf(t, bobPage)}, "request_id": {rid[1]}})
-	require.Equal(t, http.StatusNotFound, status)
+	require.Equal(t, http.StatusNotFound, status, "page: %s", page)
 	require.True(t, tokenActive(t, e, access))
 
 	// Alice deactivates the earlier grant from the warning.
@@ -308,6 +308,10 @@ func TestDeviceAlertInDevOutbox(t *testing.T) {
 	status, page = alice.postForm("/device", url.Values{"csrf": {csrfOf(t, page)}, "user_code": {da["user_code"].(string)}, "action": {"approve"},
 		"scope": {"openid", "email"}})
 	require.Equal(t, http.StatusOK, status, page)
+	// The alert was queued in the approval's transaction; the outbox worker delivers it soon after.
+	// Deliver what is due now instead of waiting for it.
+	_, err := e.srv.DrainOutbox(context.Background())
+	require.NoError(t, err)
 	status, page = alice.get("/dev/outbox")
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, page, "A device was connected to your account")

@@ -158,6 +158,7 @@ func TestKioskPickupWindowEnds(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Equal(t, "expired_token", body["error"])
 	status, body = e.poll("demo-kiosk-app", da["device_code"].(string))
+	require.Equal(t, http.StatusBadRequest, status)
 	require.Equal(t, "expired_token", body["error"])
 
 	// The expiry is audited once, however often the device polls.
@@ -265,6 +266,7 @@ func TestKioskBadInput(t *testing.T) {
 	status, body = e.admin("/admin/device/kiosk/deny", url.Values{"actor": {"staff"}, "login_hint": {"alice"}, "request_id": {rid}})
 	require.Equal(t, http.StatusOK, status, "%v", body)
 	status, body = e.poll("demo-kiosk-app", da["device_code"].(string))
+	require.Equal(t, http.StatusBadRequest, status)
 	require.Equal(t, "access_denied", body["error"])
 	events := ksAuditEvents(t, e)
 	require.Len(t, events, 1)

@@ -133,7 +133,7 @@ func (b *browser) grant(t *testing.T, scopes ...string) {
 // heldByB is the token B holds from A for user.
 func (p *pair) heldByB(t *testing.T, user string) *oauth2.Token {
 	t.Helper()
-	tok, err := p.b.srv.Provider().Reciprocal.Tokens.Token(context.Background(), partnerID, user)
+	tok, err := p.b.srv.Reciprocal().Tokens.Token(context.Background(), partnerID, user)
 	require.NoError(t, err)
 	return tok
 }
@@ -211,7 +211,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // issuerA is a copy of A's issuer whose calls are recorded (and whose clock may differ).
 func (p *pair) issuerA(rec *recorder, now func() time.Time) *reciprocal.Issuer {
-	iss := *p.a.srv.Provider().Reciprocal.Issuer
+	iss := *p.a.srv.Reciprocal().Issuer
 	iss.HTTPClient = &http.Client{Transport: rec, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	if now != nil {
 		iss.Now = now
@@ -219,8 +219,8 @@ func (p *pair) issuerA(rec *recorder, now func() time.Time) *reciprocal.Issuer {
 	return &iss
 }
 
-func (p *pair) grantFor(user, bToken string, scopes ...string) *reciprocal.Grant {
-	return &reciprocal.Grant{
+func (p *pair) grantFor(user, bToken string, scopes ...string) *reciprocal.Offer {
+	return &reciprocal.Offer{
 		ClientID: partnerID, Scopes: scopes, Session: grantstest.Session(user),
 		TokenURL: p.b.url + "/oauth2/token", PartnerClientID: partnerID, PartnerClientSecret: partnerSecret, AccessToken: bToken,
 	}
@@ -371,7 +371,7 @@ func TestReciprocalRejections(t *testing.T) {
 			require.Equal(t, tc.status, res.Status, "%s", res.Body)
 			require.Equal(t, tc.error, res.Error(t))
 			grantstest.Golden(t, "reciprocal_"+strings.ReplaceAll(tc.name, " ", "_"), res, nil)
-			_, err := p.b.srv.Provider().Reciprocal.Tokens.Token(ctx, partnerID, "alice")
+			_, err := p.b.srv.Reciprocal().Tokens.Token(ctx, partnerID, "alice")
 			require.ErrorIs(t, err, fosite.ErrNotFound, "nothing was kept")
 		})
 	}
@@ -409,18 +409,18 @@ func TestReciprocalPartnerDown(t *testing.T) {
 	}, basicAuth(partnerID, partnerSecret))
 	require.Equal(t, http.StatusServiceUnavailable, res.Status)
 	grantstest.Golden(t, "reciprocal_partner_unreachable", res, nil)
-	_, err := b.srv.Provider().Reciprocal.Tokens.Token(context.Background(), partnerID, "alice")
+	_, err := b.srv.Reciprocal().Tokens.Token(context.Background(), partnerID, "alice")
 	require.ErrorIs(t, err, fosite.ErrNotFound)
 
 	p := startPair(t)
 	g := p.grantFor("alice", bToken, "openid")
 	g.TokenURL = deadURL + "/oauth2/token"
-	_, err = p.a.srv.Provider().Reciprocal.Issuer.Send(context.Background(), g)
+	_, err = p.a.srv.Reciprocal().Issuer.Send(context.Background(), g)
 	require.Error(t, err)
 	var pe *reciprocal.PartnerError
 	require.False(t, errors.As(err, &pe), "no answer is not a refusal: %v", err)
 
 	g.TokenURL = "http://partner.example/oauth2/token"
-	_, err = p.a.srv.Provider().Reciprocal.Issuer.Send(context.Background(), g)
+	_, err = p.a.srv.Reciprocal().Issuer.Send(context.Background(), g)
 	require.ErrorIs(t, err, reciprocal.ErrInsecureEndpoint)
 }

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // Queue is the producer side of the outbox: it seals messages and writes them to the store.
@@ -36,7 +38,7 @@ func (q *Queue) Enqueue(ctx context.Context, m Message) error {
 		return err
 	}
 	if m.CreatedAt.IsZero() {
-		m.CreatedAt = now(q.Now)
+		m.CreatedAt = clock.Now(q.Now)
 	}
 	if m.NotBefore.IsZero() {
 		m.NotBefore = m.CreatedAt
@@ -73,11 +75,4 @@ func validateMessage(m Message) error {
 		return errors.New("outbox: message Target must be a URL with a scheme (https://... or notify:email)")
 	}
 	return nil
-}
-
-func now(fn func() time.Time) time.Time {
-	if fn != nil {
-		return fn()
-	}
-	return time.Now()
 }

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // WebhookConfig configures NewWebhook. The zero value is the production setting: https only, public
@@ -193,7 +195,7 @@ func (w *Webhook) Deliver(ctx context.Context, m Message) (Result, error) {
 	case code >= 300 && code < 400:
 		return res, Permanent(fmt.Errorf("webhook %s: HTTP %d: redirects are not followed", u.Host, code))
 	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
-		res.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), now(w.cfg.Now))
+		res.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), clock.Now(w.cfg.Now))
 		return res, fmt.Errorf("webhook %s: HTTP %d", u.Host, code)
 	default:
 		return res, Permanent(fmt.Errorf("webhook %s: HTTP %d", u.Host, code))

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // Backoff computes the wait before a retry: exponential from Base, capped at Max, with "equal
@@ -87,8 +89,6 @@ type Worker struct {
 	lastPurge time.Time
 }
 
-func (w *Worker) now() time.Time { return now(w.Now) }
-
 func (w *Worker) concurrency() int {
 	if w.Concurrency > 0 {
 		return w.Concurrency
@@ -159,7 +159,7 @@ func (w *Worker) purge(ctx context.Context) {
 	if retention == 0 {
 		retention = 7 * 24 * time.Hour
 	}
-	t := w.now()
+	t := clock.Now(w.Now)
 	if !w.lastPurge.IsZero() && t.Sub(w.lastPurge) < time.Hour {
 		return
 	}
@@ -193,7 +193,7 @@ func (w *Worker) DrainOnce(ctx context.Context) (int, error) {
 	seen := map[string]bool{}
 	total := 0
 	for ctx.Err() == nil {
-		recs, err := w.Storage.ClaimOutbox(ctx, w.now(), batch, w.lease())
+		recs, err := w.Storage.ClaimOutbox(ctx, clock.Now(w.Now), batch, w.lease())
 		if err != nil {
 			return total, fmt.Errorf("outbox: claim: %w", err)
 		}
@@ -224,7 +224,7 @@ func (w *Worker) DrainOnce(ctx context.Context) (int, error) {
 
 // attempt delivers one claimed record and records the outcome.
 func (w *Worker) attempt(ctx context.Context, r Record) {
-	a := Attempt{MessageID: r.ID, Number: r.Attempts, Lease: r.Lease, StartedAt: w.now()}
+	a := Attempt{MessageID: r.ID, Number: r.Attempts, Lease: r.Lease, StartedAt: clock.Now(w.Now)}
 	var (
 		res Result
 		err error
@@ -237,7 +237,7 @@ func (w *Worker) attempt(ctx context.Context, r Record) {
 		res, err = w.deliver(dctx, m)
 		cancel()
 	}
-	a.At, a.StatusCode = w.now(), res.StatusCode
+	a.At, a.StatusCode = clock.Now(w.Now), res.StatusCode
 	switch {
 	case err == nil:
 		a.Outcome = OutcomeDelivered

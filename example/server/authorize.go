@@ -1,8 +1,9 @@
 package server
 
 import (
-	"github.com/ory/fosite"
 	"net/http"
+
+	"github.com/ory/fosite"
 )
 
 // authorize is the authorization endpoint (RFC 6749 §3.1) for fosite's authorization-code grant: the

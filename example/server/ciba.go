@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	fcompose "github.com/ory/fosite/compose"
 
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/ciba"
@@ -71,8 +70,7 @@ type cibaState struct {
 	mu      sync.Mutex
 	devices map[string][]ciba.Device
 
-	link   *linkchannel.Channel
-	worker *outbox.Worker
+	link *linkchannel.Channel
 }
 
 // DEMO: dates of birth for the optional knowledge check.
@@ -83,33 +81,35 @@ var demoBirthDates = map[string]string{"alice": "1865-11-26", "bob": "1998-04-12
 const deviceKindApp = "app"
 
 func init() {
-	modules = append(modules, module{name: "ciba", factories: cibaFactories, setup: setupCIBA, routes: cibaRoutes})
 	titles["ciba_requests"] = "Sign-in requests"
 	titles["ciba_enroll_enter"] = "Link a sign-in device"
 	titles["ciba_enroll_confirm"] = "Link a sign-in device"
 	titles["ciba_enroll_done"] = "Link a sign-in device"
 }
 
-// cibaFactories registers compose.CIBAFactory after filling in the CIBA configuration; the factory
-// receives the composed *compose.Config, which is where the grant reads its settings.
-func cibaFactories(s *Server) []fcompose.Factory {
+// cibaOptions configure CIBA: the endpoints, the demo's hint resolver, authentication devices and
+// enroller, and ping and push callbacks through the outbox.
+func (s *Server) cibaOptions() ciba.Options {
 	s.ciba.devices = map[string][]ciba.Device{
 		"alice": {{ID: demoUsers["alice"].Email, Kind: "email"}}, // DEMO: alice's device is her mailbox
 		"carol": {{ID: "/ciba", Kind: deviceKindApp}},            // DEMO: carol's device is the /ciba page
 	}
-	return []fcompose.Factory{func(config fosite.Configurator, storage, strategy interface{}) interface{} {
-		if cfg, ok := config.(*compose.Config); ok {
-			iss := s.opts.Issuer
-			cfg.CIBA.BackchannelURL = iss + "/oauth2/bc-authorize"
-			cfg.CIBA.VerificationURI = iss + "/ciba/enroll"
-			cfg.CIBA.PollingInterval = s.opts.CIBA.PollingInterval
-			cfg.CIBA.Resolver = cibaResolver{s}
-			cfg.CIBA.Devices = cibaDevices{s}
-			cfg.CIBA.Enroller = cibaEnroller{s}
-			cfg.CIBA.AllowLoopbackHTTP = true // DEMO: the example client listens on loopback http
-		}
-		return compose.CIBAFactory(config, storage, strategy)
-	}}
+	iss := s.opts.Issuer
+	o := ciba.Options{
+		BackchannelURL:    iss + "/oauth2/bc-authorize",
+		VerificationURI:   iss + "/ciba/enroll",
+		PollingInterval:   s.opts.CIBA.PollingInterval,
+		Resolver:          cibaResolver{s},
+		Devices:           cibaDevices{s},
+		Enroller:          cibaEnroller{s},
+		AllowLoopbackHTTP: true, // DEMO: the example client listens on loopback http
+		Now:               s.opts.Now,
+		Logger:            s.log,
+	}
+	if s.queue != nil {
+		o.Outbox, o.Kick = compose.OutboxCallbacks{Queue: s.queue}, s.kick
+	}
+	return o
 }
 
 // demoCIBAHash is bcrypt(cost 10) of DemoCIBASecret, computed once.
@@ -117,11 +117,9 @@ var demoCIBAHash = sync.OnceValues(func() ([]byte, error) {
 	return (&fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}).Hash(context.Background(), []byte(DemoCIBASecret))
 })
 
-func setupCIBA(ctx context.Context, s *Server) error {
-	p := s.provider.CIBA
-	if p == nil {
-		return errors.New("the CIBA grant was not composed")
-	}
+// setupCIBA registers the CIBA demo clients and opens the e-mail link channel.
+func (s *Server) setupCIBA(ctx context.Context) error {
+	p := s.cibaGrant
 	hash, err := demoCIBAHash()
 	if err != nil {
 		return err
@@ -163,7 +161,7 @@ func setupCIBA(ctx context.Context, s *Server) error {
 		links = &memory.CIBALinkStore{} // DEMO: links of the in-memory store are kept beside it
 	}
 	lc := linkchannel.Config{
-		Sender: s.sender, Store: links, Secrets: s.provider.Config, LinkURL: s.opts.Issuer + "/ciba/link",
+		Sender: s.sender, Store: links, Secrets: s.fosite, LinkURL: s.opts.Issuer + "/ciba/link",
 		Decider: p.Decider,
 		NewSession: func(_ context.Context, subject string, authTime time.Time) fosite.Session {
 			return s.newSession(subject, authTime)
@@ -172,28 +170,12 @@ func setupCIBA(ctx context.Context, s *Server) error {
 	}
 	if s.opts.CIBA.AskDateOfBirth {
 		lc.Knowledge = demoBirthDateCheck{}
-		lc.Limiter = &pending.Limiter{Storage: s.store, Scope: "ciba-link-knowledge", PerKey: 5, Window: 15 * time.Minute}
+		lc.Limiter = &pending.Limiter{Storage: s.store, Scope: "ciba-link-knowledge", Limits: pending.Limits{PerAccount: 5, Window: 15 * time.Minute}}
 	}
 	if s.ciba.link, err = linkchannel.New(lc); err != nil {
 		return err
 	}
 
-	// Ping and push callbacks, and the device grant's alert e-mails: a worker drains the outbox the
-	// decisions write to.
-	if p.Outbox != nil {
-		s.ciba.worker = &outbox.Worker{
-			Storage: p.Outbox.Storage, Sealer: p.Outbox.Sealer,
-			Deliverer: s.outboxDeliverer(),
-			Now:       s.opts.Now, Logger: s.log, Poll: 2 * time.Second,
-		}
-		p.Decider.Kick = s.ciba.worker.Kick
-		go func() {
-			if err := s.ciba.worker.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
-				s.log.Error("ciba outbox worker stopped", slog.String("error", err.Error()))
-			}
-		}()
-		go s.expirePush(ctx)
-	}
 	return nil
 }
 
@@ -206,26 +188,24 @@ func (s *Server) expirePush(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n, err := s.provider.CIBA.Decider.ExpirePush(ctx, 100); err != nil {
+			if _, err := s.cibaGrant.Decider.ExpirePush(ctx, 100); err != nil {
 				s.log.Error("ciba: expiring push requests failed", slog.String("error", err.Error()))
-			} else if n > 0 {
-				s.ciba.worker.Kick()
 			}
 		}
 	}
 }
 
-// DrainCIBAOutbox delivers the ping and push callbacks that are due now, once, and returns how many it
-// attempted (for tests and tools; the worker does this on its own).
-func (s *Server) DrainCIBAOutbox(ctx context.Context) (int, error) {
-	if s.ciba.worker == nil {
-		return 0, errors.New("example: no CIBA outbox")
+// DrainOutbox delivers the outbox messages that are due now (ping and push callbacks, device alerts),
+// once, and returns how many it attempted (for tests and tools; the worker does this on its own).
+func (s *Server) DrainOutbox(ctx context.Context) (int, error) {
+	if s.worker == nil {
+		return 0, errors.New("example: no outbox")
 	}
-	return s.ciba.worker.DrainOnce(ctx)
+	return s.worker.DrainOnce(ctx)
 }
 
-func cibaRoutes(s *Server, m *http.ServeMux) {
-	m.Handle("/oauth2/bc-authorize", s.provider.CIBA.Backchannel)
+func (s *Server) cibaRoutes(m *http.ServeMux) {
+	m.Handle("/oauth2/bc-authorize", s.cibaGrant.Backchannel)
 	m.Handle("/ciba/link/", s.ciba.link.Handler())
 	m.HandleFunc("GET /ciba", s.cibaPage)
 	m.HandleFunc("POST /ciba", s.cibaDecide)
@@ -337,7 +317,7 @@ func (s *Server) cibaPage(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderCIBARequests(rw http.ResponseWriter, r *http.Request, who *signedIn, status int, done, errMsg string) {
-	reqs, err := s.provider.CIBA.Decider.Pending(r.Context(), who.Subject)
+	reqs, err := s.cibaGrant.Decider.Pending(r.Context(), who.Subject)
 	if err != nil {
 		s.log.Error("ciba: listing requests failed", slog.String("error", err.Error()))
 		errMsg = "Something went wrong. Try again."
@@ -365,9 +345,9 @@ func (s *Server) cibaDecide(rw http.ResponseWriter, r *http.Request) {
 	ref, approve := r.PostFormValue("ref"), r.PostFormValue("action") == "approve"
 	var err error
 	if approve {
-		err = s.provider.CIBA.Decider.Approve(r.Context(), ref, pending.Decision{Subject: who.Subject, Session: s.newSession(who.Subject, who.AuthTime)})
+		err = s.cibaGrant.Decider.Approve(r.Context(), ref, pending.Decision{Subject: who.Subject, Session: s.newSession(who.Subject, who.AuthTime)})
 	} else {
-		err = s.provider.CIBA.Decider.Deny(r.Context(), ref, who.Subject)
+		err = s.cibaGrant.Decider.Deny(r.Context(), ref, who.Subject)
 	}
 	switch {
 	case errors.Is(err, ciba.ErrRequestNotFound):
@@ -394,7 +374,7 @@ func (s *Server) cibaEnrollPage(rw http.ResponseWriter, r *http.Request) {
 		s.render(rw, http.StatusOK, "ciba_enroll_enter", data)
 		return
 	}
-	e, err := s.provider.CIBA.Enrollment.Lookup(r.Context(), code, remoteAddr(r))
+	e, err := s.cibaGrant.Enrollment.Lookup(r.Context(), code, caller(r, who))
 	if err != nil {
 		data["Error"] = cibaUserMessage(err)
 		s.render(rw, statusOf(err), "ciba_enroll_enter", data)
@@ -422,10 +402,10 @@ func (s *Server) cibaEnrollDecide(rw http.ResponseWriter, r *http.Request) {
 		err error
 	)
 	if approve {
-		e, err = s.provider.CIBA.Enrollment.Approve(r.Context(), code, remoteAddr(r),
+		e, err = s.cibaGrant.Enrollment.Approve(r.Context(), code, caller(r, who),
 			pending.Decision{Subject: who.Subject, Session: s.newSession(who.Subject, who.AuthTime)})
 	} else {
-		e, err = s.provider.CIBA.Enrollment.Deny(r.Context(), code, remoteAddr(r), who.Subject)
+		e, err = s.cibaGrant.Enrollment.Deny(r.Context(), code, caller(r, who), who.Subject)
 	}
 	if err != nil {
 		s.render(rw, statusOf(err), "ciba_enroll_enter", map[string]interface{}{"Who": who, "Error": cibaUserMessage(err)})
@@ -445,7 +425,7 @@ func cibaUserMessage(err error) string {
 	switch {
 	case errors.Is(err, pending.ErrTooManyAttempts):
 		return "Too many wrong codes were entered. Wait a few minutes and try again."
-	case errors.Is(err, ciba.ErrInvalidUserCode), errors.Is(err, ciba.ErrRequestNotFound):
+	case errors.Is(err, pending.ErrInvalidUserCode), errors.Is(err, ciba.ErrRequestNotFound):
 		return "That code is not valid. Check it in the app: it may have expired or been used already."
 	}
 	return "Something went wrong. Try again."
@@ -463,8 +443,8 @@ func (s *Server) adminCIBADecide(approve bool) http.HandlerFunc {
 			writeRFCError(rw, fosite.ErrInvalidRequest.WithHint("The 'auth_req_id' parameter is missing."))
 			return
 		}
-		p := s.provider.CIBA
-		sig, err := p.Token.Codes.HandleSignature(ctx, id)
+		p := s.cibaGrant
+		sig, err := pending.NewCodes(s.fosite).HandleSignature(ctx, id)
 		if err != nil {
 			writeRFCError(rw, err)
 			return
@@ -477,15 +457,10 @@ func (s *Server) adminCIBADecide(approve bool) http.HandlerFunc {
 			writeRFCError(rw, fosite.ErrServerError.WithWrap(err))
 			return
 		}
-		ref := g.Extra["ciba_ref"]
-		rec, err := p.Decider.Storage.GetCIBARecord(ctx, ref)
-		if err != nil {
-			writeRFCError(rw, fosite.ErrInvalidGrant.WithHint("The auth_req_id is unknown."))
-			return
-		}
+		ref := g.Request.GetID() // a request's reference is its request ID
 		subject := r.PostFormValue("subject")
 		if subject == "" {
-			subject = rec.Subject
+			subject = g.Subject
 		}
 		if subject == "" {
 			writeRFCError(rw, fosite.ErrInvalidRequest.WithHint("This request waits for the user to link a device at the enrolment page; it has no user yet."))
@@ -507,7 +482,7 @@ func (s *Server) adminCIBADecide(approve bool) http.HandlerFunc {
 		if approve {
 			status = "approved"
 		}
-		writeJSON(rw, http.StatusOK, map[string]interface{}{"status": status, "client_id": rec.ClientID, "subject": subject, "request_id": g.Request.GetID()})
+		writeJSON(rw, http.StatusOK, map[string]interface{}{"status": status, "client_id": g.ClientID(), "subject": subject, "request_id": g.Request.GetID()})
 	}
 }
 

@@ -1,7 +1,10 @@
 package server
 
 import (
+	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
@@ -24,6 +27,59 @@ func remoteAddr(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// caller is who types a user code, for the guessing limits (pending.Limiter): the signed-in person,
+// or an anonymous caller at the request's address.
+func caller(r *http.Request, who *signedIn) pending.Caller {
+	c := pending.Caller{Address: remoteAddr(r)}
+	if who != nil {
+		c.Account = who.Subject
+	}
+	return c
+}
+
+// adminCaller is the admin API's caller: its failures count per admin credential (a hash of the
+// token), never against the people signing in.
+func adminCaller(r *http.Request) pending.Caller {
+	sum := sha256.Sum256([]byte(r.Header.Get("Authorization")))
+	return pending.Caller{Address: remoteAddr(r), Account: "admin|" + hex.EncodeToString(sum[:8])}
+}
+
+// deviceOptions configure the device grant: the endpoints, the audit log, post-approval alerts through
+// the outbox, the staffed kiosk, and the kiosk demo's lifetimes and printed codes.
+func (s *Server) deviceOptions() rfc8628.Options {
+	key := s.opts.Kiosk.PrintedCodeKey
+	if key == nil {
+		key = DemoPrintedCodeKey
+	}
+	alerts := &rfc8628.AlertOptions{
+		Sender:        s.sender,
+		Recipients:    rfc8628.AlertRecipientsFunc(demoAlertDestination),
+		DeactivateURL: s.opts.Issuer + "/device/deactivate",
+	}
+	if s.queue != nil {
+		// Alerts go through the durable outbox, queued in the approval's transaction, so a crash
+		// between approving and alerting loses no alert.
+		alerts.Outbox, alerts.Kick = s.queue, s.kick
+	}
+	return rfc8628.Options{
+		AuthorizationURL: s.opts.Issuer + "/oauth2/device/auth",
+		VerificationURI:  s.opts.Issuer + "/device",
+		PollingInterval:  s.opts.DevicePollingInterval,
+		ClientLifespans: map[string]rfc8628.Lifespans{
+			demoKioskApp: {CodeLifespan: 7 * 24 * time.Hour, PickupWindow: 7 * 24 * time.Hour},
+		},
+		PrintedCodeKeys: map[string][]byte{demoPrinted: key},
+		Audit:           s.kiosk.auditLog,
+		Alerts:          alerts,
+		Kiosk: &rfc8628.KioskOptions{
+			Staff: staffDirectory{}, Accounts: demoAccounts{},
+			NewSession: func(_ context.Context, subject string) fosite.Session { return s.newSession(subject, time.Now()) },
+		},
+		Now:    s.opts.Now,
+		Logger: s.log,
+	}
 }
 
 type scopeView struct{ Name, Description string }
@@ -55,7 +111,7 @@ func (s *Server) devicePage(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// LookupFor also reports the user's recent approvals of the same client (the repeat-approval warning).
-	a, err := s.provider.DeviceVerifier.LookupFor(r.Context(), code, remoteAddr(r), who.Subject)
+	a, err := s.deviceGrant.Verifier.LookupFor(r.Context(), code, caller(r, who))
 	if err != nil {
 		data["Error"] = userMessage(err)
 		s.render(rw, statusOf(err), "device_enter", data)
@@ -95,14 +151,14 @@ func (s *Server) deviceDecide(rw http.ResponseWriter, r *http.Request) {
 		} else {
 			d.GrantedScopes = []string{}
 		}
-		a, err = s.provider.DeviceVerifier.Approve(ctx, code, remoteAddr(r), d)
+		a, err = s.deviceGrant.Verifier.Approve(ctx, code, caller(r, who), d)
 		if errors.Is(err, rfc8628.ErrAlertFailed) {
 			// The approval stands; only the e-mail about it failed.
 			s.log.ErrorContext(ctx, "device approval alert not sent", "debug", fosite.ErrorToRFC6749Error(err).DebugField)
 			err = nil
 		}
 	} else {
-		a, err = s.provider.DeviceVerifier.Deny(ctx, code, remoteAddr(r), who.Subject, "")
+		a, err = s.deviceGrant.Verifier.Deny(ctx, code, caller(r, who), who.Subject, "")
 	}
 	if err != nil {
 		s.render(rw, statusOf(err), "device_enter", map[string]interface{}{"Who": who, "Error": userMessage(err)})
@@ -123,13 +179,13 @@ func (s *Server) grantsNow() time.Time {
 // (?format=svg), for devices to show (RFC 8628 §3.3.1). It reveals nothing the device does not already
 // show, and does not look the code up.
 func (s *Server) deviceQR(rw http.ResponseWriter, r *http.Request) {
-	format := s.provider.Config.GetUserCodeFormat(r.Context())
+	format := s.deviceGrant.Options().UserCodeFormat
 	code := format.Normalize(r.URL.Query().Get("user_code"))
 	if len(code) != format.Length {
 		writeJSON(rw, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "The user_code parameter is missing or malformed."})
 		return
 	}
-	uri := rfc8628.CompleteVerificationURI(s.provider.Config.GetDeviceVerificationURI(r.Context()), format.Display(code))
+	uri := pending.CompleteVerificationURI(s.deviceGrant.Options().VerificationURI, format.Display(code))
 	var (
 		body []byte
 		err  error
@@ -190,7 +246,7 @@ func (s *Server) adminDeviceApprove(rw http.ResponseWriter, r *http.Request) {
 	if sc := r.PostFormValue("scope"); sc != "" {
 		d.GrantedScopes = strings.Fields(sc)
 	}
-	a, err := s.provider.DeviceVerifier.Approve(r.Context(), r.PostFormValue("user_code"), "admin", d)
+	a, err := s.deviceGrant.Verifier.Approve(r.Context(), r.PostFormValue("user_code"), adminCaller(r), d)
 	if err != nil {
 		writeRFCError(rw, err)
 		return
@@ -200,7 +256,7 @@ func (s *Server) adminDeviceApprove(rw http.ResponseWriter, r *http.Request) {
 
 // adminDeviceDeny denies a device request: form user_code.
 func (s *Server) adminDeviceDeny(rw http.ResponseWriter, r *http.Request) {
-	a, err := s.provider.DeviceVerifier.Deny(r.Context(), r.PostFormValue("user_code"), "admin", r.PostFormValue("subject"), r.PostFormValue("actor"))
+	a, err := s.deviceGrant.Verifier.Deny(r.Context(), r.PostFormValue("user_code"), adminCaller(r), r.PostFormValue("subject"), r.PostFormValue("actor"))
 	if err != nil {
 		writeRFCError(rw, err)
 		return

@@ -18,7 +18,6 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/audit"
-	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	"github.com/fosite-contrib/grants/notify"
@@ -49,7 +48,6 @@ type kioskState struct {
 	auditStore audit.Storage
 	auditKey   *ecdsa.PrivateKey
 	auditLog   *audit.Log
-	kiosk      *rfc8628.Kiosk
 }
 
 // DEMO: who is kiosk staff. Staff-ness is explicit: a signed-in user is staff only when listed here.
@@ -70,7 +68,6 @@ func init() {
 	titles["kiosk_done"] = "Kiosk"
 	titles["device_confirm_repeat"] = "Connect a device"
 	titles["device_deactivated"] = "Device disconnected"
-	modules = append(modules, module{name: "kiosk", setup: setupKiosk, routes: kioskRoutes})
 }
 
 // staffDirectory implements rfc8628.StaffDirectory from kioskStaff.
@@ -92,7 +89,9 @@ func (demoAccounts) ResolveAccount(_ context.Context, hint string) (string, erro
 	return "", rfc8628.ErrUnknownAccount
 }
 
-func setupKiosk(ctx context.Context, s *Server) error {
+// setupAudit opens the audit log the grants record into (the store's, else in memory), signed with the
+// configured key or one derived from the global secret.
+func (s *Server) setupAudit() error {
 	o := s.opts.Kiosk
 	st := &s.kiosk
 	st.auditKey = o.AuditKey
@@ -117,55 +116,11 @@ func setupKiosk(ctx context.Context, s *Server) error {
 		return err
 	}
 	st.auditLog = log
+	return nil
+}
 
-	// The compose.Config fields of the device grant's extensions are read at request time, so setting
-	// them here (after Compose) takes effect; the audit sink and alerter are set on the wired parts.
-	p := s.provider
-	cfg := p.Config
-	cfg.DeviceAudit = log
-	cfg.DeviceClientLifespans = map[string]compose.DeviceLifespans{
-		demoKioskApp: {CodeLifespan: 7 * 24 * time.Hour, PickupWindow: 7 * 24 * time.Hour},
-	}
-	key := o.PrintedCodeKey
-	if key == nil {
-		key = DemoPrintedCodeKey
-	}
-	cfg.DevicePrintedCodeKeys = map[string][]byte{demoPrinted: key}
-	cfg.KioskStaff, cfg.KioskAccounts = staffDirectory{}, demoAccounts{}
-	p.DeviceVerifier.Audit = log
-	for _, h := range cfg.TokenEndpointHandlers {
-		if th, ok := h.(*rfc8628.TokenHandler); ok {
-			th.Audit = log
-		}
-	}
-	alertStore, ok := s.store.(rfc8628.AlertStorage)
-	if !ok {
-		return errors.New("the store does not implement rfc8628.AlertStorage")
-	}
-	p.DeviceVerifier.Alerter = &rfc8628.Alerter{
-		Sender:        s.sender,
-		Recipients:    rfc8628.AlertRecipientsFunc(demoAlertDestination),
-		Storage:       alertStore,
-		Config:        cfg,
-		DeactivateURL: s.opts.Issuer + "/device/deactivate",
-		Audit:         log,
-		Now:           s.opts.Now,
-	}
-	if s.provider.CIBA != nil && s.provider.CIBA.Outbox != nil && s.ciba.worker != nil {
-		// Alerts go through the durable outbox, queued in the approval's transaction, so a crash
-		// between approving and alerting loses no alert.
-		p.DeviceVerifier.Alerter.Outbox = s.provider.CIBA.Outbox
-		p.DeviceVerifier.Alerter.Kick = s.ciba.worker.Kick
-	}
-	// Expiries no poll saw are audited every few minutes, well before the purge (24 hours after
-	// expiry by default) deletes the rows.
-	if ls, ok := s.store.(pending.ListingStorage); ok {
-		go s.auditExpiries(ctx, ls, log)
-	}
-	st.kiosk = p.DeviceKiosk(func(_ context.Context, subject string) fosite.Session {
-		return s.newSession(subject, time.Now())
-	})
-
+// setupKiosk registers the kiosk demo's clients.
+func (s *Server) setupKiosk(ctx context.Context) error {
 	hash, err := demoConfidentialHash()
 	if err != nil {
 		return err
@@ -237,7 +192,7 @@ func VerifyAuditLog(ctx context.Context, st audit.Storage, jwks []byte, anchor s
 }
 
 // auditExpiries runs rfc8628.AuditExpired every five minutes until ctx ends.
-func (s *Server) auditExpiries(ctx context.Context, ls pending.ListingStorage, sink audit.Sink) {
+func (s *Server) auditExpiries(ctx context.Context, ls rfc8628.KioskStorage, sink audit.Sink) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	after := s.grantsNow().Add(-24 * time.Hour)
@@ -270,7 +225,7 @@ func (s *Server) AuditStorage() audit.Storage { return s.kiosk.auditStore }
 // AuditKeys returns the key the audit log verifies with.
 func (s *Server) AuditKeys() audit.KeyFunc { return audit.PublicKey(&s.kiosk.auditKey.PublicKey) }
 
-func kioskRoutes(s *Server, m *http.ServeMux) {
+func (s *Server) kioskRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /kiosk", s.kioskPage)
 	m.HandleFunc("POST /kiosk", s.kioskDecide)
 	m.HandleFunc("GET /device/deactivate", s.deviceDeactivateLink)
@@ -299,7 +254,7 @@ func (s *Server) kioskPage(rw http.ResponseWriter, r *http.Request) {
 	hint := strings.TrimSpace(r.URL.Query().Get("login_hint"))
 	data["LoginHint"] = hint
 	if hint != "" {
-		reqs, err := s.kiosk.kiosk.Pending(r.Context(), who.Subject, hint)
+		reqs, err := s.deviceGrant.Kiosk.Pending(r.Context(), who.Subject, hint)
 		if err != nil {
 			data["Error"] = kioskMessage(err)
 			s.render(rw, statusOf(err), "kiosk", data)
@@ -355,16 +310,16 @@ func kioskDecisionFrom(r *http.Request, actor string) rfc8628.KioskDecision {
 		LoginHint:  strings.TrimSpace(r.PostFormValue("login_hint")),
 		RequestID:  r.PostFormValue("request_id"),
 		UserCode:   r.PostFormValue("user_code"),
-		Proofing:   pending.Proofing{Method: strings.TrimSpace(r.PostFormValue("proofing_method")), Reference: strings.TrimSpace(r.PostFormValue("proofing_reference"))},
+		Proofing:   rfc8628.Proofing{Method: strings.TrimSpace(r.PostFormValue("proofing_method")), Reference: strings.TrimSpace(r.PostFormValue("proofing_reference"))},
 		RemoteAddr: remoteAddr(r),
 	}
 }
 
 func (s *Server) kioskApply(ctx context.Context, approve bool, d rfc8628.KioskDecision) (*rfc8628.Authorization, error) {
 	if approve {
-		return s.kiosk.kiosk.Approve(ctx, d)
+		return s.deviceGrant.Kiosk.Approve(ctx, d)
 	}
-	return s.kiosk.kiosk.Deny(ctx, d)
+	return s.deviceGrant.Kiosk.Deny(ctx, d)
 }
 
 func kioskMessage(err error) string {
@@ -400,7 +355,7 @@ func (s *Server) adminGet(h http.HandlerFunc) http.HandlerFunc {
 // member on whose behalf the admin tool acts).
 func (s *Server) adminDevicePending(rw http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	reqs, err := s.kiosk.kiosk.Pending(r.Context(), q.Get("actor"), q.Get("login_hint"))
+	reqs, err := s.deviceGrant.Kiosk.Pending(r.Context(), q.Get("actor"), q.Get("login_hint"))
 	if err != nil {
 		writeRFCError(rw, err)
 		return
@@ -467,7 +422,7 @@ func (s *Server) adminAuditVerify(rw http.ResponseWriter, r *http.Request) {
 // side.
 func (s *Server) deviceDeactivateLink(rw http.ResponseWriter, r *http.Request) {
 	who, _ := s.cookies.get(r)
-	d, err := s.provider.DeviceAlerter().Deactivate(r.Context(), r.URL.Query().Get("token"))
+	d, err := s.deviceGrant.Alerter.Deactivate(r.Context(), r.URL.Query().Get("token"))
 	if err != nil {
 		s.render(rw, statusOf(err), "device_deactivated", map[string]interface{}{"Who": who, "Error": fosite.ErrorToRFC6749Error(err).GetDescription()})
 		return
@@ -484,7 +439,7 @@ func (s *Server) deviceDeactivateOwn(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := s.provider.DeviceAlerter().DeactivateFor(r.Context(), who.Subject, r.PostFormValue("request_id"))
+	d, err := s.deviceGrant.Alerter.DeactivateFor(r.Context(), who.Subject, r.PostFormValue("request_id"))
 	if err != nil {
 		s.render(rw, statusOf(err), "device_deactivated", map[string]interface{}{"Who": who, "Error": "No device connection of yours has that ID."})
 		return

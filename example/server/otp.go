@@ -15,10 +15,7 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	fcompose "github.com/ory/fosite/compose"
 
-	"github.com/fosite-contrib/grants/audit"
-	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/otp"
 )
 
@@ -27,9 +24,6 @@ type OTPOptions struct {
 	// Quotas override the send quotas (tests raise them); zero fields keep otp.DefaultQuotas.
 	Quotas otp.Quotas
 }
-
-// otpState is the example's OTP state.
-type otpState struct{}
 
 // DemoKioskSecret is demo-kiosk's client secret. DEMO: published in the README.
 const DemoKioskSecret = "demo-kiosk-secret"
@@ -49,7 +43,6 @@ var (
 
 func init() {
 	titles["otp_kiosk"] = "Kiosk (demo client)"
-	modules = append(modules, module{name: "otp", factories: otpFactories, setup: setupOTP, routes: otpRoutes})
 }
 
 // DEMO: the utility's customer records. Each customer is found by service address, account number,
@@ -92,40 +85,28 @@ func otpKey(s string) string {
 	return strings.TrimSuffix(strings.ReplaceAll(s, "street", "st"), ".")
 }
 
-// otpFactories registers the OTP grant. The configuration is filled in here, where the server's sender
-// and options are known, just before compose.OTPFactory reads it.
-func otpFactories(s *Server) []fcompose.Factory {
-	return []fcompose.Factory{func(config fosite.Configurator, storage, strategy interface{}) interface{} {
-		cfg := config.(*compose.Config)
-		cfg.OTP = compose.OTPConfig{
-			ChallengeURL: s.opts.Issuer + otpChallengePath,
-			Quotas:       s.opts.OTP.Quotas,
-			Directory:    otpDirectory,
-			Sender:       s.sender, // the dev outbox unless Options.Sender is set
-			Scopes:       otpScopeText,
-			Audit:        lateAudit{s},
-			NewSession: func(_ context.Context, info otp.SessionInfo) (fosite.Session, error) {
-				sess := s.newSession(info.Subject, info.AuthTime)
-				sess.Claims.AuthenticationMethodsReferences = []string{"otp"}
-				return sess, nil
-			},
-		}
-		return compose.OTPFactory(cfg, storage, strategy)
-	}}
-}
-
-// lateAudit records into the example's audit log, which the kiosk module creates after the factories
-// have run.
-type lateAudit struct{ s *Server }
-
-func (a lateAudit) Record(ctx context.Context, e audit.Event) error {
-	if l := a.s.kiosk.auditLog; l != nil {
-		return l.Record(ctx, e)
+// otpOptions configure the OTP grant: the challenge endpoint, the demo's customer directory, the
+// server's sender (the dev outbox unless Options.Sender is set) and audit log.
+func (s *Server) otpOptions() otp.Options {
+	return otp.Options{
+		ChallengeURL: s.opts.Issuer + otpChallengePath,
+		Quotas:       s.opts.OTP.Quotas,
+		Directory:    otpDirectory,
+		Sender:       s.sender,
+		Scopes:       otpScopeText,
+		Audit:        s.kiosk.auditLog,
+		NewSession: func(_ context.Context, info otp.SessionInfo) (fosite.Session, error) {
+			sess := s.newSession(info.Subject, info.AuthTime)
+			sess.Claims.AuthenticationMethodsReferences = []string{"otp"}
+			return sess, nil
+		},
+		Now:    s.opts.Now,
+		Logger: s.log,
 	}
-	return nil
 }
 
-func setupOTP(ctx context.Context, s *Server) error {
+// setupOTP registers the OTP demo client.
+func (s *Server) setupOTP(ctx context.Context) error {
 	hash, err := (&fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}).Hash(ctx, []byte(DemoKioskSecret))
 	if err != nil {
 		return err
@@ -139,8 +120,8 @@ func setupOTP(ctx context.Context, s *Server) error {
 	})
 }
 
-func otpRoutes(s *Server, m *http.ServeMux) {
-	m.Handle(otpChallengePath, s.provider.OTP.Challenge)
+func (s *Server) otpRoutes(m *http.ServeMux) {
+	m.Handle(otpChallengePath, s.otpGrant.Challenge)
 	m.HandleFunc("GET /demo/kiosk", s.otpKioskPage)
 	m.HandleFunc("POST /demo/kiosk", s.otpKioskStep)
 }

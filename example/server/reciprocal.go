@@ -11,10 +11,8 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	fcompose "github.com/ory/fosite/compose"
 	"golang.org/x/oauth2"
 
-	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/reciprocal"
 )
 
@@ -67,65 +65,60 @@ type partnerLink struct {
 
 func init() {
 	titles["reciprocal"] = "Link with partner"
-	modules = append(modules, module{
-		name: "reciprocal",
-		factories: func(s *Server) []fcompose.Factory {
-			o := s.opts.Reciprocal
-			if o.Partner == "" {
-				return nil
-			}
-			partner := strings.TrimRight(o.Partner, "/")
-			configure := func(config fosite.Configurator, storage, strategy interface{}) interface{} {
-				cfg := config.(*compose.Config)
-				cfg.Reciprocal = compose.ReciprocalConfig{
-					Scopes: map[string]string{ReciprocalClientID: reciprocalScope},
-					Partners: reciprocal.PartnerMap{ReciprocalClientID: {
-						TokenURL: partner + "/oauth2/token", ClientID: ReciprocalClientID, ClientSecret: ReciprocalSecret,
-					}},
-					AllowLoopbackHTTP: o.AllowLoopbackHTTP,
-					OutboundTimeout:   o.timeout(),
-				}
-				return compose.ReciprocalFactory(config, storage, strategy)
-			}
-			return []fcompose.Factory{configure, compose.ReciprocalScopeFactory}
-		},
-		setup: func(ctx context.Context, s *Server) error {
-			if s.opts.Reciprocal.Partner == "" {
-				return nil
-			}
-			hash, err := reciprocalSecretHash()
-			if err != nil {
-				return err
-			}
-			s.reciprocal.links = map[string]*partnerLink{}
-			// The partner's client here. As party A it signs users in with the code flow and pushes
-			// reciprocal grants; as party B it redeems our codes. DEMO: client_credentials too, so that a
-			// token without a user can be shown to be refused.
-			return s.store.SetClient(ctx, &fosite.DefaultClient{
-				ID:            ReciprocalClientID,
-				Secret:        hash,
-				GrantTypes:    []string{"authorization_code", "refresh_token", "client_credentials", string(reciprocal.GrantType)},
-				ResponseTypes: []string{"code"},
-				RedirectURIs:  []string{s.partnerURL() + "/reciprocal/callback"},
-				Scopes:        demoScopes,
-			})
-		},
-		routes: func(s *Server, m *http.ServeMux) {
-			if s.opts.Reciprocal.Partner == "" {
-				return
-			}
-			// More specific than the token route ("/oauth2/token"), so POSTs come here first; every grant
-			// other than the reciprocal one goes on to s.token.
-			m.Handle("POST /oauth2/token", s.provider.Reciprocal.TokenEndpoint(http.HandlerFunc(s.token),
-				func() fosite.Session { return s.newSession("", time.Time{}) }))
-			m.HandleFunc("GET /reciprocal", s.reciprocalPage)
-			m.HandleFunc("GET /reciprocal/link", s.reciprocalLink)
-			m.HandleFunc("GET /reciprocal/callback", s.reciprocalCallback)
-			m.HandleFunc("POST /reciprocal/grant", s.reciprocalGrant)
-			m.HandleFunc("POST /reciprocal/revoke", s.reciprocalRevoke)
-			m.HandleFunc("POST /reciprocal/call", s.reciprocalCall)
-		},
+}
+
+// reciprocalOptions configure Reciprocal OAuth with the partner server as the one partner client.
+func (s *Server) reciprocalOptions() reciprocal.Options {
+	o := s.opts.Reciprocal
+	return reciprocal.Options{
+		Scopes: map[string]string{ReciprocalClientID: reciprocalScope},
+		Partners: reciprocal.PartnerMap{ReciprocalClientID: {
+			TokenURL: s.partnerURL() + "/oauth2/token", ClientID: ReciprocalClientID, ClientSecret: ReciprocalSecret,
+		}},
+		AllowLoopbackHTTP: o.AllowLoopbackHTTP,
+		OutboundTimeout:   o.timeout(),
+		Now:               s.opts.Now,
+		Logger:            s.log,
+	}
+}
+
+// setupReciprocal registers the partner's client, when there is a partner.
+func (s *Server) setupReciprocal(ctx context.Context) error {
+	if s.reciprocalOAuth == nil {
+		return nil
+	}
+	hash, err := reciprocalSecretHash()
+	if err != nil {
+		return err
+	}
+	s.reciprocal.links = map[string]*partnerLink{}
+	// The partner's client here. As party A it signs users in with the code flow and pushes
+	// reciprocal grants; as party B it redeems our codes. DEMO: client_credentials too, so that a
+	// token without a user can be shown to be refused.
+	return s.store.SetClient(ctx, &fosite.DefaultClient{
+		ID:            ReciprocalClientID,
+		Secret:        hash,
+		GrantTypes:    []string{"authorization_code", "refresh_token", "client_credentials", string(reciprocal.GrantType)},
+		ResponseTypes: []string{"code"},
+		RedirectURIs:  []string{s.partnerURL() + "/reciprocal/callback"},
+		Scopes:        demoScopes,
 	})
+}
+
+func (s *Server) reciprocalRoutes(m *http.ServeMux) {
+	if s.reciprocalOAuth == nil {
+		return
+	}
+	// More specific than the token route ("/oauth2/token"), so POSTs come here first; every grant
+	// other than the reciprocal one goes on to s.token.
+	m.Handle("POST /oauth2/token", s.reciprocalOAuth.TokenEndpoint(s.provider, http.HandlerFunc(s.token),
+		func() fosite.Session { return s.newSession("", time.Time{}) }))
+	m.HandleFunc("GET /reciprocal", s.reciprocalPage)
+	m.HandleFunc("GET /reciprocal/link", s.reciprocalLink)
+	m.HandleFunc("GET /reciprocal/callback", s.reciprocalCallback)
+	m.HandleFunc("POST /reciprocal/grant", s.reciprocalGrant)
+	m.HandleFunc("POST /reciprocal/revoke", s.reciprocalRevoke)
+	m.HandleFunc("POST /reciprocal/call", s.reciprocalCall)
 }
 
 func (s *Server) partnerURL() string { return strings.TrimRight(s.opts.Reciprocal.Partner, "/") }
@@ -190,7 +183,7 @@ func (s *Server) renderReciprocal(rw http.ResponseWriter, r *http.Request, who *
 		}
 		data["Link"], data["Choices"] = l, choices
 	}
-	if t, err := s.provider.Reciprocal.Tokens.Token(r.Context(), ReciprocalClientID, who.Subject); err == nil {
+	if t, err := s.reciprocalOAuth.Tokens.Token(r.Context(), ReciprocalClientID, who.Subject); err == nil {
 		data["Held"] = map[string]interface{}{"Scope": t.Extra("scope"), "Expiry": t.Expiry}
 	}
 	for k, v := range extra {
@@ -269,7 +262,7 @@ func (s *Server) reciprocalGrant(rw http.ResponseWriter, r *http.Request) {
 			scopes = append(scopes, sc)
 		}
 	}
-	sent, err := s.provider.Reciprocal.Issuer.Send(r.Context(), &reciprocal.Grant{
+	sent, err := s.reciprocalOAuth.Issuer.Send(r.Context(), &reciprocal.Offer{
 		ClientID: ReciprocalClientID, Scopes: scopes, Session: s.newSession(who.Subject, who.AuthTime),
 		TokenURL: s.partnerURL() + "/oauth2/token", PartnerClientID: ReciprocalClientID, PartnerClientSecret: ReciprocalSecret,
 		AccessToken: l.Token.AccessToken, Replaces: l.RequestID,
@@ -302,7 +295,7 @@ func (s *Server) reciprocalRevoke(rw http.ResponseWriter, r *http.Request) {
 		s.renderReciprocal(rw, r, who, http.StatusOK, map[string]interface{}{"Notice": "The partner had no access."})
 		return
 	}
-	if err := s.provider.Reciprocal.Issuer.Revoke(r.Context(), l.RequestID); err != nil {
+	if err := s.reciprocalOAuth.Issuer.Revoke(r.Context(), l.RequestID); err != nil {
 		s.log.ErrorContext(r.Context(), "reciprocal: revocation failed", "error", err)
 		s.renderReciprocal(rw, r, who, http.StatusInternalServerError, map[string]interface{}{"Error": "Revocation failed; try again."})
 		return
@@ -330,7 +323,7 @@ func (s *Server) reciprocalCall(rw http.ResponseWriter, r *http.Request) {
 
 // callPartnerUserinfo calls the partner's userinfo endpoint with the token the partner gave us for subject.
 func (s *Server) callPartnerUserinfo(ctx context.Context, subject string) (int, string, error) {
-	tok, err := s.provider.Reciprocal.Tokens.Token(ctx, ReciprocalClientID, subject)
+	tok, err := s.reciprocalOAuth.Tokens.Token(ctx, ReciprocalClientID, subject)
 	if errors.Is(err, fosite.ErrNotFound) {
 		return 0, "", errors.New("the partner has given us no token for you")
 	} else if err != nil {

@@ -30,8 +30,10 @@ import (
 	"github.com/fosite-contrib/grants/clientauth"
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/handler/rfc8628"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 	"github.com/fosite-contrib/grants/notify"
+	"github.com/fosite-contrib/grants/outbox"
 	"github.com/fosite-contrib/grants/storage/memory"
 )
 
@@ -66,17 +68,6 @@ type Options struct {
 	Kiosk      KioskOptions
 }
 
-// module is one grant's share of the example: its fosite factories, its start-up work (demo clients,
-// workers) and its routes. Each grant's file registers one in init().
-type module struct {
-	name      string
-	factories func(s *Server) []fcompose.Factory
-	setup     func(ctx context.Context, s *Server) error
-	routes    func(s *Server, m *http.ServeMux)
-}
-
-var modules []module
-
 // Store is what the example needs of a store: everything fosite and the device grant use, plus client
 // registration for the demo data.
 type Store interface {
@@ -89,6 +80,7 @@ type Store interface {
 // Server is the example authorization server.
 type Server struct {
 	opts     Options
+	fosite   *fosite.Config
 	provider *compose.Provider
 	store    Store
 	key      *rsa.PrivateKey
@@ -100,9 +92,20 @@ type Server struct {
 	sender notify.Sender
 	outbox *notify.Outbox
 
+	// The composed grants of this module.
+	deviceGrant     *compose.DeviceGrant
+	cibaGrant       *compose.CIBAGrant
+	otpGrant        *compose.OTPGrant
+	reciprocalOAuth *compose.ReciprocalGrant // nil without a partner
+	registration    *compose.Registration
+
+	// The durable outbox of ping and push callbacks and device alerts, and its worker; nil when the
+	// store keeps no outbox.
+	queue  *outbox.Queue
+	worker *outbox.Worker
+
 	// Per-grant state, each defined in that grant's file.
 	ciba       cibaState
-	otp        otpState
 	reciprocal reciprocalState
 	kiosk      kioskState
 }
@@ -149,34 +152,40 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.cookies = cj
 
-	cfg := &compose.Config{
-		Config: &fosite.Config{
-			GlobalSecret:                opts.GlobalSecret,
-			IDTokenIssuer:               opts.Issuer,
-			AccessTokenIssuer:           opts.Issuer,
-			TokenURL:                    opts.Issuer + "/oauth2/token",
-			SendDebugMessagesToClients:  false,
-			ScopeStrategy:               fosite.ExactScopeStrategy,
-			AudienceMatchingStrategy:    fosite.DefaultAudienceMatchingStrategy,
-			RefreshTokenScopes:          []string{"offline_access", "offline"},
-			EnforcePKCEForPublicClients: true,
-			MinParameterEntropy:         fosite.MinParameterEntropy,
-			// Client secrets stay bcrypt hashes at rest; a polling client's repeated checks are cached
-			// under a keyed MAC so each poll does not pay a bcrypt (see package clientauth).
-			ClientSecretsHasher: &clientauth.CachingHasher{Hasher: &fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}},
-		},
-		DeviceAuthorizationURL: opts.Issuer + "/oauth2/device/auth",
-		DeviceVerificationURI:  opts.Issuer + "/device",
-		DevicePollingInterval:  opts.DevicePollingInterval,
-		Now:                    opts.Now,
-		Logger:                 log,
+	s.fosite = &fosite.Config{
+		GlobalSecret:                opts.GlobalSecret,
+		IDTokenIssuer:               opts.Issuer,
+		AccessTokenIssuer:           opts.Issuer,
+		TokenURL:                    opts.Issuer + "/oauth2/token",
+		SendDebugMessagesToClients:  false,
+		ScopeStrategy:               fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:    fosite.DefaultAudienceMatchingStrategy,
+		RefreshTokenScopes:          []string{"offline_access", "offline"},
+		EnforcePKCEForPublicClients: true,
+		MinParameterEntropy:         fosite.MinParameterEntropy,
+		// Client secrets stay bcrypt hashes at rest; a polling client's repeated checks are cached
+		// under a keyed MAC so each poll does not pay a bcrypt (see package clientauth).
+		ClientSecretsHasher: &clientauth.CachingHasher{Hasher: &fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}},
 	}
 	keyGetter := func(context.Context) (interface{}, error) { return opts.SigningKey, nil }
 	strategy := &fcompose.CommonStrategy{
-		CoreStrategy:               fcompose.NewOAuth2HMACStrategy(cfg.Config),
-		OpenIDConnectTokenStrategy: fcompose.NewOpenIDConnectStrategy(keyGetter, cfg),
+		CoreStrategy:               fcompose.NewOAuth2HMACStrategy(s.fosite),
+		OpenIDConnectTokenStrategy: fcompose.NewOpenIDConnectStrategy(keyGetter, s.fosite),
 		Signer:                     &jwt.DefaultSigner{GetPrivateKey: keyGetter},
 	}
+
+	// Everything the grants are built with exists before they are composed: the audit log, the
+	// outbox and its worker, each grant's options.
+	if err := s.setupAudit(); err != nil {
+		return nil, err
+	}
+	if err := s.setupOutbox(); err != nil {
+		return nil, err
+	}
+	s.deviceGrant = compose.NewDeviceGrant(s.deviceOptions())
+	s.cibaGrant = compose.NewCIBAGrant(s.cibaOptions())
+	s.otpGrant = compose.NewOTPGrant(s.otpOptions())
+	s.registration = compose.NewRegistration(s.registrationOptions())
 	factories := []fcompose.Factory{
 		fcompose.OAuth2AuthorizeExplicitFactory,
 		fcompose.OAuth2ClientCredentialsGrantFactory,
@@ -186,30 +195,87 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		fcompose.OAuth2TokenIntrospectionFactory,
 		fcompose.OAuth2TokenRevocationFactory,
 		fcompose.OAuth2PKCEFactory,
-		compose.RFC8628DeviceFactory,
+		s.deviceGrant.Factory,
+		s.cibaGrant.Factory,
+		s.otpGrant.Factory,
+		s.registration.Factory,
 	}
-	for _, m := range modules {
-		if m.factories != nil {
-			factories = append(factories, m.factories(s)...)
-		}
+	if opts.Reciprocal.Partner != "" {
+		s.reciprocalOAuth = compose.NewReciprocalGrant(s.reciprocalOptions())
+		factories = append(factories, s.reciprocalOAuth.Factory, s.reciprocalOAuth.ScopeFactory)
 	}
-	s.provider = compose.Compose(cfg, opts.Store, strategy, factories...)
+	s.provider = compose.Compose(s.fosite, opts.Store, strategy, factories...)
+
 	if err := registerDemoClients(ctx, opts.Store); err != nil {
 		return nil, err
 	}
-	for _, m := range modules {
-		if m.setup != nil {
-			if err := m.setup(ctx, s); err != nil {
-				return nil, fmt.Errorf("example: %s: %w", m.name, err)
-			}
+	for _, setup := range []struct {
+		name string
+		run  func(context.Context) error
+	}{{"kiosk", s.setupKiosk}, {"ciba", s.setupCIBA}, {"otp", s.setupOTP}, {"reciprocal", s.setupReciprocal}} {
+		if err := setup.run(ctx); err != nil {
+			return nil, fmt.Errorf("example: %s: %w", setup.name, err)
 		}
 	}
+	s.startWorkers(ctx)
 	s.routes()
 	return s, nil
 }
 
+// setupOutbox makes the durable outbox of ping and push callbacks and device alerts, when the store
+// keeps one: queued in the decisions' transactions, delivered by one worker (started by startWorkers).
+func (s *Server) setupOutbox() error {
+	obs, ok := s.store.(outbox.Storage)
+	if !ok {
+		return nil
+	}
+	sealer, err := outbox.NewSealer(s.opts.GlobalSecret)
+	if err != nil {
+		return err
+	}
+	s.queue = &outbox.Queue{Storage: obs, Sealer: sealer, Now: s.opts.Now}
+	s.worker = &outbox.Worker{
+		Storage: obs, Sealer: sealer, Deliverer: s.outboxDeliverer(),
+		Now: s.opts.Now, Logger: s.log, Poll: 2 * time.Second,
+	}
+	return nil
+}
+
+// kick wakes the outbox worker (after a decision queued a message), when there is one.
+func (s *Server) kick() {
+	if s.worker != nil {
+		s.worker.Kick()
+	}
+}
+
+// startWorkers runs the background work until ctx ends: the outbox worker, the expiry of push
+// requests, the audit of device grants that expired unseen.
+func (s *Server) startWorkers(ctx context.Context) {
+	if s.worker != nil {
+		go func() {
+			if err := s.worker.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				s.log.Error("outbox worker stopped", slog.String("error", err.Error()))
+			}
+		}()
+		go s.expirePush(ctx)
+	}
+	if ks, ok := s.store.(rfc8628.KioskStorage); ok {
+		go s.auditExpiries(ctx, ks, s.kiosk.auditLog)
+	}
+}
+
 // Provider returns the composed provider (for tests and tools).
 func (s *Server) Provider() *compose.Provider { return s.provider }
+
+// Store returns the server's store (for tests and tools).
+func (s *Server) Store() Store { return s.store }
+
+// Device, CIBA, OTP and Reciprocal return the composed grants (for tests and tools); Reciprocal is nil
+// without a partner.
+func (s *Server) Device() *compose.DeviceGrant         { return s.deviceGrant }
+func (s *Server) CIBA() *compose.CIBAGrant             { return s.cibaGrant }
+func (s *Server) OTP() *compose.OTPGrant               { return s.otpGrant }
+func (s *Server) Reciprocal() *compose.ReciprocalGrant { return s.reciprocalOAuth }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
@@ -224,7 +290,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /.well-known/oauth-authorization-server", s.discovery)
 	m.HandleFunc("GET /.well-known/jwks.json", s.jwks)
 	m.HandleFunc("/oauth2/token", s.token)
-	m.Handle("/oauth2/device/auth", s.provider.DeviceAuthorization)
+	m.Handle("/oauth2/device/auth", s.deviceGrant.Authorization)
 	m.HandleFunc("/oauth2/revoke", s.revoke)
 	m.HandleFunc("/oauth2/introspect", s.introspect)
 	m.HandleFunc("/userinfo", s.userinfo)
@@ -240,11 +306,11 @@ func (s *Server) routes() {
 	if s.opts.Dev && s.outbox != nil {
 		m.Handle("GET /dev/outbox", s.outbox) // DEMO: shows every message "sent"
 	}
-	for _, mod := range modules {
-		if mod.routes != nil {
-			mod.routes(s, m)
-		}
-	}
+	s.kioskRoutes(m)
+	s.cibaRoutes(m)
+	s.otpRoutes(m)
+	s.reciprocalRoutes(m)
+	s.registrationRoutes(m)
 }
 
 // newSession is the session tokens are issued with: an OpenID Connect session for subject.

@@ -23,9 +23,16 @@
 //     the decision.
 //   - EnrollmentVerifier is the verification page's API for the enrolment fallback (see below).
 //
-// The compose package builds all of them from compose.Config.CIBA (compose.CIBAFactory and
-// Provider.CIBA), and publishes the discovery metadata (backchannel_authentication_endpoint, the
-// delivery modes, the signing algorithms, backchannel_user_code_parameter_supported, the grant type).
+// New builds all of them from fosite's configuration, the store, the token strategies and Options, and
+// returns them in a Grant, with the discovery metadata (Grant.Metadata: backchannel_authentication_endpoint,
+// the delivery modes, the signing algorithms, backchannel_user_code_parameter_supported, the grant
+// type). compose.NewCIBAGrant adapts New to fosite's compose.Factory.
+//
+// A request is one pending grant (package pending) of kind KindCIBA: the lifecycle there issues the
+// auth_req_id, looks up the fallback's user codes through the guessing limits, records decisions once
+// and answers polls; the request's reference is the grant's request ID, the user it names is the
+// grant's Subject, and a ping or push client's callback is the grant's Callback. Every lookup is one
+// read.
 //
 // # What the application provides
 //
@@ -38,8 +45,9 @@
 //   - UserCodeChecker (optional): checks the user_code of clients that registered
 //     backchannel_user_code_parameter (§7.1.2).
 //   - DeviceEnroller (optional): links a device to a user during the enrolment fallback.
-//   - Outbox: queues ping and push callbacks; compose adapts the module's outbox package, whose worker
-//     delivers them (https only, no redirects, no retry after a 4xx such as 401).
+//   - Outbox: queues ping and push callbacks in the decision's transaction; compose.OutboxCallbacks
+//     adapts the module's outbox package, whose worker delivers them (https only, no redirects, no
+//     retry after a 4xx such as 401). Without one, only poll mode is offered.
 //
 // # Clients
 //
@@ -70,6 +78,7 @@
 // authenticates strongly (this is RFC 8628 §5.4 remote phishing territory: the code is on someone
 // else's screen), the page calls EnrollmentVerifier.Approve, the DeviceEnroller links a device, and the
 // request completes in the client's own delivery mode. The user's next requests take the normal path.
-// Code lookups are attempt-limited per address and globally. Standard clients that ignore the extra
+// Code lookups are attempt-limited (pending.Limiter: per address and for all anonymous callers, per
+// account for signed-in ones; Options.UserCodeLimits). Standard clients that ignore the extra
 // members simply poll.
 package ciba

@@ -7,21 +7,29 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/ciba"
 	"github.com/fosite-contrib/grants/handler/pending"
 )
 
-// brokenOutbox refuses every callback, to show that a decision whose callback cannot be queued does
-// not happen.
-type brokenOutbox struct{}
+// switchOutbox queues callbacks in the fixture's outbox, or, while broken, refuses every one, to show
+// that a decision whose callback cannot be queued does not happen.
+type switchOutbox struct {
+	broken atomic.Bool
+	next   ciba.Outbox
+}
 
-func (brokenOutbox) Enqueue(context.Context, ciba.Callback) error { return errors.New("outbox down") }
+func (o *switchOutbox) Enqueue(ctx context.Context, c ciba.Callback) error {
+	if o.broken.Load() {
+		return errors.New("outbox down")
+	}
+	return o.next.Enqueue(ctx, c)
+}
 
 // TestDecisionIsAtomic: on the SQL store, when the callback cannot be queued the decision, the consumed
 // grant and the minted tokens all roll back; the request can be decided again once the outbox works.
@@ -29,18 +37,17 @@ func TestDecisionIsAtomic(t *testing.T) {
 	t.Parallel()
 	sqlFixtures(t, func(t *testing.T, f *fixture) {
 		ctx := context.Background()
-		working := f.p.CIBA.Decider.Outbox
 		p := f.start(t, pushClient, form(pushForm()...))
 		n := f.ad.last(t)
-		f.p.CIBA.Decider.Outbox = brokenOutbox{}
-		err := f.p.CIBA.Decider.Approve(ctx, n.Ref, pending.Decision{Subject: "alice", Session: session("alice")})
+		f.outbox.broken.Store(true)
+		err := f.grant.Decider.Approve(ctx, n.Ref, pending.Decision{Subject: "alice", Session: session("alice")})
 		require.ErrorContains(t, err, "server_error")
 		g, err := f.store.GetPendingGrant(ctx, pending.KindCIBA, sigOf(t, f, p.AuthReqID), nil)
 		require.NoError(t, err)
 		require.Equal(t, pending.StatePending, g.State, "the approval rolled back")
 
-		f.p.CIBA.Decider.Outbox = working
-		require.NoError(t, f.p.CIBA.Decider.Approve(ctx, n.Ref, pending.Decision{Subject: "alice", Session: session("alice")}))
+		f.outbox.broken.Store(false)
+		require.NoError(t, f.grant.Decider.Approve(ctx, n.Ref, pending.Decision{Subject: "alice", Session: session("alice")}))
 		_, err = f.worker.DrainOnce(ctx)
 		require.NoError(t, err)
 		require.Len(t, f.cb.all(), 1)
@@ -55,7 +62,7 @@ func (failingDevice) Notify(context.Context, ciba.Notification) error {
 
 func TestNotifyFailure(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *compose.Config) { c.CIBA.Devices = failingDevice{} })
+	f := newFixture(t, func(c *ciba.Options) { c.Devices = failingDevice{} })
 	res := f.authorize(t, pollClient, form(aliceForm()...))
 	require.Equal(t, http.StatusInternalServerError, res.Status)
 	require.Equal(t, "server_error", res.Error(t))
@@ -65,7 +72,7 @@ func TestNotifyFailure(t *testing.T) {
 
 func TestUserCodeUnsupported(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *compose.Config) { c.CIBA.UserCodes = nil })
+	f := newFixture(t, func(c *ciba.Options) { c.UserCodes = nil })
 	res := f.authorize(t, userCodeClient, form("scope", "openid", "login_hint", "alice", "user_code", "1234"))
 	require.Equal(t, "unauthorized_client", res.Error(t))
 	require.Equal(t, false, f.p.Metadata()["backchannel_user_code_parameter_supported"])
@@ -95,7 +102,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	t.Parallel()
 	var buf syncBuffer
 	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	f := newFixture(t, func(c *compose.Config) { c.Logger = logger })
+	f := newFixture(t, func(c *ciba.Options) { c.Logger = logger })
 	f.worker.Logger = logger
 	ctx := context.Background()
 	secrets := []string{"ping-token-123", "push-token-456", "wrong-code-zq"}

@@ -179,7 +179,9 @@ type fixtureStore interface {
 
 type fixture struct {
 	p         *compose.Provider
-	cfg       *compose.Config
+	grant     *compose.CIBAGrant
+	outbox    *switchOutbox
+	cfg       *fosite.Config
 	store     fixtureStore
 	clock     *grantstest.Clock
 	dir       *directory
@@ -192,45 +194,50 @@ type fixture struct {
 	handler   http.Handler
 }
 
-func newFixture(t testing.TB, configure func(*compose.Config)) *fixture {
+func newFixture(t testing.TB, configure func(*ciba.Options)) *fixture {
 	t.Helper()
 	return newFixtureOn(t, configure, memory.New())
 }
 
-func newFixtureOn(t testing.TB, configure func(*compose.Config), store fixtureStore) *fixture {
+func newFixtureOn(t testing.TB, configure func(*ciba.Options), store fixtureStore) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	clock := grantstest.NewClock(time.Now().UTC().Truncate(time.Second))
-	cfg := &compose.Config{
-		Config: &fosite.Config{GlobalSecret: globalSecret, IDTokenIssuer: issuer, HashCost: 4, TokenURL: "https://op.example.com/token"},
-		Now:    clock.Now,
-	}
+	cfg := &fosite.Config{GlobalSecret: globalSecret, IDTokenIssuer: issuer, HashCost: 4, TokenURL: "https://op.example.com/token"}
 	dir := &directory{
 		devices: map[string][]ciba.Device{"alice": {{ID: "alice@example.com", Kind: "email"}}, "bob": nil},
 		codes:   map[string]string{"alice": "1234"},
 	}
 	ad := &inbox{}
-	cfg.CIBA = compose.CIBAConfig{
+	opts := ciba.Options{
 		BackchannelURL: backchannelURL, VerificationURI: verifyURI,
 		Resolver: dir, Devices: ad, Enroller: dir, UserCodes: dir,
 		RequestSigningAlgs: []string{"ES256", "PS256"},
 		AllowLoopbackHTTP:  true,
+		Now:                clock.Now,
 	}
 	if configure != nil {
-		configure(cfg)
+		configure(&opts)
 	}
 	key := grantstest.Key(t)
 	keyGetter := func(context.Context) (interface{}, error) { return key, nil }
 	strategy := &fcompose.CommonStrategy{
-		CoreStrategy:               fcompose.NewOAuth2HMACStrategy(cfg.Config),
-		OpenIDConnectTokenStrategy: fcompose.NewOpenIDConnectStrategy(keyGetter, cfg.Config),
+		CoreStrategy:               fcompose.NewOAuth2HMACStrategy(cfg),
+		OpenIDConnectTokenStrategy: fcompose.NewOpenIDConnectStrategy(keyGetter, cfg),
 		Signer:                     &jwt.DefaultSigner{GetPrivateKey: keyGetter},
 	}
+	sealer, err := outbox.NewSealer(globalSecret)
+	require.NoError(t, err)
+	ob := &switchOutbox{next: compose.OutboxCallbacks{Queue: &outbox.Queue{Storage: store, Sealer: sealer, Now: clock.Now}}}
+	if opts.Outbox == nil {
+		opts.Outbox = ob
+	}
+	grant := compose.NewCIBAGrant(opts)
 	p := compose.Compose(cfg, store, strategy,
 		fcompose.OAuth2RefreshTokenGrantFactory,
 		fcompose.OpenIDConnectRefreshFactory,
 		fcompose.OAuth2TokenIntrospectionFactory,
-		compose.CIBAFactory,
+		grant.Factory,
 	)
 
 	cb := &callbacks{}
@@ -242,14 +249,14 @@ func newFixtureOn(t testing.TB, configure func(*compose.Config), store fixtureSt
 	otherKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 
-	hash, err := (&fosite.BCrypt{Config: cfg.Config}).Hash(ctx, []byte(secret))
+	hash, err := (&fosite.BCrypt{Config: cfg}).Hash(ctx, []byte(secret))
 	require.NoError(t, err)
-	grant := string(ciba.GrantType)
+	grantType := string(ciba.GrantType)
 	mk := func(id string, mode ciba.DeliveryMode, mutate func(*ciba.DefaultClient)) *ciba.DefaultClient {
 		c := &ciba.DefaultClient{
 			DefaultOpenIDConnectClient: &fosite.DefaultOpenIDConnectClient{
 				DefaultClient: &fosite.DefaultClient{
-					ID: id, Secret: hash, GrantTypes: []string{grant, "refresh_token"},
+					ID: id, Secret: hash, GrantTypes: []string{grantType, "refresh_token"},
 					Scopes: []string{"openid", "profile", "offline_access", "offline"}, Audience: []string{"https://api.example.com"},
 				},
 				TokenEndpointAuthMethod: "client_secret_basic",
@@ -285,23 +292,21 @@ func newFixtureOn(t testing.TB, configure func(*compose.Config), store fixtureSt
 			c.Public, c.Secret, c.TokenEndpointAuthMethod = true, nil, "none"
 		}),
 		mk(noCIBAClient, ciba.ModePoll, func(c *ciba.DefaultClient) { c.GrantTypes = []string{"refresh_token"} }),
-		&fosite.DefaultClient{ID: noModeClient, Secret: hash, GrantTypes: []string{grant}, Scopes: []string{"openid"}},
+		&fosite.DefaultClient{ID: noModeClient, Secret: hash, GrantTypes: []string{grantType}, Scopes: []string{"openid"}},
 	}
 	for _, c := range clients {
 		require.NoError(t, store.SetClient(ctx, c))
 	}
 
-	sealer, err := outbox.NewSealer(globalSecret)
-	require.NoError(t, err)
 	worker := &outbox.Worker{
 		Storage: store, Sealer: sealer, Now: clock.Now,
 		Deliverer: outbox.NewWebhook(outbox.WebhookConfig{AllowLoopback: true}),
 	}
 
-	f := &fixture{p: p, cfg: cfg, store: store, clock: clock, dir: dir, ad: ad, cb: cb, cbURL: cbSrv.URL,
+	f := &fixture{p: p, grant: grant, outbox: ob, cfg: cfg, store: store, clock: clock, dir: dir, ad: ad, cb: cb, cbURL: cbSrv.URL,
 		clientKey: clientKey, otherKey: otherKey, worker: worker}
 	mux := http.NewServeMux()
-	mux.Handle(bcPath, p.CIBA.Backchannel)
+	mux.Handle(bcPath, grant.Backchannel)
 	mux.HandleFunc(tokenPath, func(rw http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		ar, err := p.NewAccessRequest(ctx, r, openid.NewDefaultSession())
@@ -327,7 +332,6 @@ type req struct {
 	raw        string
 	method     string
 	user, pass string // Basic authentication; user "" sends none
-	noAuth     bool
 }
 
 func (f *fixture) do(t *testing.T, r req) *grantstest.Response {
@@ -393,7 +397,7 @@ func session(subject string) *openid.DefaultSession {
 func (f *fixture) approveLast(t *testing.T, scopes ...string) ciba.Notification {
 	t.Helper()
 	n := f.ad.last(t)
-	require.NoError(t, f.p.CIBA.Decider.Approve(context.Background(), n.Ref,
+	require.NoError(t, f.grant.Decider.Approve(context.Background(), n.Ref,
 		pending.Decision{Subject: n.Subject, Session: session(n.Subject), GrantedScopes: scopes}))
 	return n
 }

@@ -2,10 +2,7 @@ package ciba
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,9 +10,9 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	"github.com/ory/fosite/storage"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
@@ -63,41 +60,14 @@ type JTIStorage interface {
 
 // BackchannelEndpoint serves the backchannel authentication endpoint (CIBA Core §7). Mount it (it is an
 // http.Handler) at the URL published as backchannel_authentication_endpoint, or call its steps from
-// your own handler: NewRequest, NewResponse, WriteResponse or WriteError.
+// your own handler: NewRequest, NewResponse, WriteResponse or WriteError. Get one from New
+// (Grant.Backchannel).
 type BackchannelEndpoint struct {
-	Clients rfc6749.ClientAuthenticator
-	Storage Storage
-	Codes   *pending.Codes
-	Sealer  *Sealer
-	Config  Config
-	JTIs    JTIStorage
-
-	// Resolver turns hints into users (required).
-	Resolver HintResolver
-	// Devices reaches users (required).
-	Devices AuthenticationDevice
-	// IDTokenHints verifies id_token_hint; nil refuses that hint with unknown_user_id.
-	IDTokenHints IDTokenHintVerifier
-	// UserCodes checks user_code for clients that registered backchannel_user_code_parameter; nil means
-	// the server does not support user codes (such a client is then refused).
-	UserCodes UserCodeChecker
-	// AllowLoopbackHTTP accepts http:// notification endpoints on loopback addresses (development).
-	AllowLoopbackHTTP bool
-	// PollOnly refuses ping and push clients (unauthorized_client): set it when no outbox can carry
-	// their callbacks.
-	PollOnly bool
-
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Logger receives one line per refused request (never a secret); nil discards.
-	Logger *slog.Logger
-}
-
-func (e *BackchannelEndpoint) now() time.Time {
-	if e.Now != nil {
-		return e.Now().UTC()
-	}
-	return time.Now().UTC()
+	provider  *fosite.Fosite
+	config    fosite.Configurator
+	lifecycle *pending.Lifecycle
+	sealer    *Sealer
+	options   *Options
 }
 
 // ServeHTTP runs the endpoint: NewRequest, NewResponse, then WriteResponse or WriteError.
@@ -118,7 +88,7 @@ func (e *BackchannelEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request)
 
 func (e *BackchannelEndpoint) fail(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
 	rfc6749.SetAuthenticateHeader(rw, r, err)
-	rfc6749.LogRefused(ctx, e.Logger, "backchannel authentication request refused", err)
+	rfc6749.LogRefused(ctx, e.options.Logger, "backchannel authentication request refused", err)
 	WriteError(rw, err)
 }
 
@@ -132,7 +102,7 @@ func (e *BackchannelEndpoint) NewRequest(ctx context.Context, r *http.Request) (
 	if err != nil {
 		return nil, err
 	}
-	client, err := rfc6749.AuthenticateClient(ctx, e.Clients, r, form)
+	client, err := rfc6749.AuthenticateClient(ctx, e.provider, r, form)
 	if err != nil {
 		if _, _, basic := r.BasicAuth(); !basic && form.Get("client_id") == "" && form.Get("client_assertion") == "" {
 			// §13: invalid_client covers "no client authentication included".
@@ -169,10 +139,10 @@ func (e *BackchannelEndpoint) checkRegistration(md Metadata) error {
 	case ModePoll:
 		return nil
 	case ModePing, ModePush:
-		if e.PollOnly {
+		if e.options.Outbox == nil {
 			return fosite.ErrUnauthorizedClient.WithHintf("This server does not support the '%s' token delivery mode.", md.TokenDeliveryMode)
 		}
-		if err := CheckNotificationEndpoint(md.ClientNotificationEndpoint, e.AllowLoopbackHTTP); err != nil {
+		if err := CheckNotificationEndpoint(md.ClientNotificationEndpoint, e.options.AllowLoopbackHTTP); err != nil {
 			return fosite.ErrUnauthorizedClient.WithHint("The client's backchannel_client_notification_endpoint is not usable.").WithDebug(err.Error())
 		}
 		return nil
@@ -228,29 +198,30 @@ func (e *BackchannelEndpoint) requestParameters(ctx context.Context, client fosi
 			return nil, fosite.ErrInvalidRequest.WithHintf("The parameter '%s' must be inside the signed request.", k)
 		}
 	}
-	algs := e.Config.GetCIBARequestSigningAlgs(ctx)
+	algs := e.options.RequestSigningAlgs
 	jws, alg, err := parseSignedRequest(raw, algs, md.RequestSigningAlg)
 	if err != nil {
 		return nil, err
 	}
-	payload, err := verifyWithClientKeys(ctx, e.Config.GetJWKSFetcherStrategy(ctx), client, jws, alg)
+	payload, err := verifyWithClientKeys(ctx, e.config.GetJWKSFetcherStrategy(ctx), client, jws, alg)
 	if err != nil {
 		return nil, err
 	}
-	now := e.now()
-	claims, err := requestObjectClaims(payload, e.Config.GetCIBAIssuer(ctx), client.GetID(), now)
+	now := clock.Now(e.options.Now)
+	claims, err := requestObjectClaims(payload, e.config.GetIDTokenIssuer(ctx), client.GetID(), now)
 	if err != nil {
 		return nil, err
 	}
-	if e.JTIs != nil {
+	{
+		jtis := e.provider.Store
 		jti := "ciba-request|" + client.GetID() + "|" + claims["jti"].(string)
-		if err := e.JTIs.ClientAssertionJWTValid(ctx, jti); errors.Is(err, fosite.ErrJTIKnown) {
+		if err := jtis.ClientAssertionJWTValid(ctx, jti); errors.Is(err, fosite.ErrJTIKnown) {
 			return nil, fosite.ErrInvalidRequest.WithHint("The request object's 'jti' was already used.")
 		} else if err != nil {
 			return nil, rfc6749.ServerError(err)
 		}
 		exp, _ := numericDate(claims["exp"])
-		if err := e.JTIs.SetClientAssertionJWT(ctx, jti, exp.Add(requestObjectLeeway)); errors.Is(err, fosite.ErrJTIKnown) {
+		if err := jtis.SetClientAssertionJWT(ctx, jti, exp.Add(requestObjectLeeway)); errors.Is(err, fosite.ErrJTIKnown) {
 			return nil, fosite.ErrInvalidRequest.WithHint("The request object's 'jti' was already used.")
 		} else if err != nil {
 			return nil, rfc6749.ServerError(err)
@@ -294,11 +265,11 @@ func (e *BackchannelEndpoint) validate(ctx context.Context, r *http.Request, cli
 		return nil, fosite.ErrInvalidScope.WithHint("The scope must contain 'openid'.")
 	}
 	for _, scope := range req.RequestedScope {
-		if !e.Config.GetScopeStrategy(ctx)(client.GetScopes(), scope) {
+		if !e.config.GetScopeStrategy(ctx)(client.GetScopes(), scope) {
 			return nil, fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", scope)
 		}
 	}
-	if err := e.Config.GetAudienceStrategy(ctx)(client.GetAudience(), req.RequestedAudience); err != nil {
+	if err := e.config.GetAudienceStrategy(ctx)(client.GetAudience(), req.RequestedAudience); err != nil {
 		return nil, err
 	}
 
@@ -319,7 +290,7 @@ func (e *BackchannelEndpoint) validate(ctx context.Context, r *http.Request, cli
 	}
 
 	if msg := param(params, "binding_message"); msg != "" {
-		if err := checkBindingMessage(msg, e.Config.GetCIBABindingMessageMaxLength(ctx)); err != nil {
+		if err := checkBindingMessage(msg, e.options.BindingMessageMaxLength); err != nil {
 			return nil, err
 		}
 		req.BindingMessage = msg
@@ -362,14 +333,14 @@ func (e *BackchannelEndpoint) validate(ctx context.Context, r *http.Request, cli
 
 	// §7.1.2: the user code, for clients that registered backchannel_user_code_parameter.
 	if md.UserCodeParameter && !req.Fallback {
-		if e.UserCodes == nil {
+		if e.options.UserCodes == nil {
 			return nil, fosite.ErrUnauthorizedClient.WithHint("This server does not support backchannel_user_code_parameter.")
 		}
 		code := param(params, "user_code")
 		if code == "" {
 			return nil, ErrMissingUserCode
 		}
-		if err := e.UserCodes.CheckUserCode(ctx, req.User.Subject, code); errors.Is(err, ErrInvalidUserCode) {
+		if err := e.options.UserCodes.CheckUserCode(ctx, req.User.Subject, code); errors.Is(err, ErrInvalidUserCode) {
 			return nil, err
 		} else if err != nil {
 			return nil, rfc6749.ServerError(err)
@@ -388,10 +359,10 @@ func (e *BackchannelEndpoint) resolve(ctx context.Context, req *AuthenticationRe
 		return nil
 	}
 	if req.Hint.Kind == HintIDTokenHint {
-		if e.IDTokenHints == nil {
+		if e.options.IDTokenHints == nil {
 			return ErrUnknownUserID.WithHint("This server does not accept id_token_hint.")
 		}
-		sub, err := e.IDTokenHints.VerifyIDTokenHint(ctx, req.Hint.Value, req.Hint.ClientID)
+		sub, err := e.options.IDTokenHints.VerifyIDTokenHint(ctx, req.Hint.Value, req.Hint.ClientID)
 		if err != nil {
 			if errors.Is(err, ErrUnknownUserID) {
 				return err
@@ -400,7 +371,7 @@ func (e *BackchannelEndpoint) resolve(ctx context.Context, req *AuthenticationRe
 		}
 		req.Hint.Subject = sub
 	}
-	user, err := e.Resolver.ResolveHint(ctx, req.Hint)
+	user, err := e.options.Resolver.ResolveHint(ctx, req.Hint)
 	switch {
 	case errors.Is(err, ErrUnknownUserID) && fallback:
 		req.Fallback = true
@@ -425,23 +396,13 @@ func (e *BackchannelEndpoint) resolve(ctx context.Context, req *AuthenticationRe
 	return nil
 }
 
-// newRef returns a random request reference (128 bits, base64url).
-func newRef() (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
-}
-
-// maxUserCodeAttempts bounds the retries on a user-code collision.
-const maxUserCodeAttempts = 3
-
 // Extra keys of the pending grant (non-secret).
 const (
 	extraMode     = "ciba_mode"
-	extraRef      = "ciba_ref"
 	extraFallback = "ciba_fallback"
+	// extraRef is the reference of requests stored before references became request IDs: their
+	// sealed values are bound to it.
+	extraRef = "ciba_ref"
 )
 
 // NewResponse stores the request and answers it (CIBA Core §7.3): a new auth_req_id, the lifetime
@@ -449,131 +410,90 @@ const (
 // ping clients. A request for a known user is then passed to the AuthenticationDevice; a fallback
 // request gets a user code and the verification URI instead.
 func (e *BackchannelEndpoint) NewResponse(ctx context.Context, req *AuthenticationRequest) (*AuthenticationResponse, error) {
-	now := e.now()
+	now := clock.Now(e.options.Now)
 	req.RequestedAt = now
-	def, max := e.Config.GetCIBARequestLifespan(ctx)
-	lifespan := def
+	lifespan := e.options.RequestLifespan
 	if req.RequestedExpiry > 0 {
-		lifespan = req.RequestedExpiry
-	}
-	if lifespan > max {
-		lifespan = max
+		lifespan = min(req.RequestedExpiry, e.options.MaxRequestLifespan)
 	}
 	var interval time.Duration
 	if req.Metadata.TokenDeliveryMode != ModePush {
-		interval = e.Config.GetCIBAPollingInterval(ctx)
+		interval = e.options.PollingInterval
 	}
-	var verification string
-	format := e.Config.GetCIBAUserCodeFormat(ctx)
+	verification := e.options.VerificationURI
+	if req.Fallback && verification == "" {
+		return nil, fosite.ErrServerError.WithDebug("No CIBA verification URI is configured for the enrolment fallback.")
+	}
+
+	stored := req.Request
+	g := &pending.Grant{
+		Request:   &stored,
+		CreatedAt: now,
+		ExpiresAt: now.Add(lifespan),
+		Interval:  interval,
+		Device:    req.Device,
+		Extra:     map[string]string{extraMode: string(req.Metadata.TokenDeliveryMode)},
+	}
+	if req.Hint.Kind == HintLoginHint {
+		g.LoginHint = req.Hint.Value
+	}
+	if req.User != nil {
+		g.Subject = req.User.Subject
+	}
 	if req.Fallback {
-		if verification = e.Config.GetCIBAVerificationURI(ctx); verification == "" {
-			return nil, fosite.ErrServerError.WithDebug("No CIBA verification URI is configured for the enrolment fallback.")
+		g.Extra[extraFallback] = "true"
+	}
+	opt := pending.StartOptions{UserCode: req.Fallback}
+	if req.NotificationToken != "" {
+		opt.BeforeCreate = func(g *pending.Grant, handle string) (err error) {
+			cb := &pending.Callback{Endpoint: req.Metadata.ClientNotificationEndpoint, OnExpiry: req.Metadata.TokenDeliveryMode == ModePush}
+			ref := sealRef(g)
+			if cb.SealedToken, err = e.sealer.Seal(ctx, ref+sealToken, req.NotificationToken); err != nil {
+				return err
+			}
+			if cb.SealedHandle, err = e.sealer.Seal(ctx, ref+sealAuthReqID, handle); err != nil {
+				return err
+			}
+			g.Callback = cb
+			return nil
 		}
 	}
+	started, err := e.lifecycle.Start(ctx, g, opt)
+	if err != nil {
+		return nil, err
+	}
 
-	for attempt := 0; ; attempt++ {
-		handle, sig, err := e.Codes.NewHandle(ctx)
-		if err != nil {
-			return nil, rfc6749.ServerError(err)
-		}
-		ref, err := newRef()
-		if err != nil {
-			return nil, rfc6749.ServerError(err)
-		}
-		var userCode, userSig string
-		if req.Fallback {
-			if userCode, err = format.Generate(e.Codes.Rand); err != nil {
-				return nil, rfc6749.ServerError(err)
-			}
-			if userSig, err = e.Codes.UserCodeSignature(ctx, pending.KindCIBA, userCode); err != nil {
-				return nil, rfc6749.ServerError(err)
-			}
-		}
-		stored := req.Request
-		g := &pending.Grant{
-			Kind:              pending.KindCIBA,
-			HandleSignature:   sig,
-			UserCodeSignature: userSig,
-			Request:           &stored,
-			State:             pending.StatePending,
-			CreatedAt:         now,
-			ExpiresAt:         now.Add(lifespan),
-			Interval:          interval,
-			Device:            req.Device,
-			Extra:             map[string]string{extraMode: string(req.Metadata.TokenDeliveryMode), extraRef: ref},
-		}
-		if req.Hint.Kind == HintLoginHint {
-			g.LoginHint = req.Hint.Value
-		}
-		if req.Fallback {
-			g.Extra[extraFallback] = "true"
-		}
-		rec := &Record{
-			Ref: ref, HandleSignature: sig, ClientID: req.Client.GetID(), Mode: req.Metadata.TokenDeliveryMode,
-			CreatedAt: now, ExpiresAt: g.ExpiresAt,
-		}
-		if req.User != nil {
-			rec.Subject = req.User.Subject
-		}
-		if req.NotificationToken != "" {
-			rec.NotificationEndpoint = req.Metadata.ClientNotificationEndpoint
-			if rec.SealedToken, err = e.Sealer.Seal(ctx, ref+sealToken, req.NotificationToken); err != nil {
-				return nil, rfc6749.ServerError(err)
-			}
-			if rec.SealedAuthReqID, err = e.Sealer.Seal(ctx, ref+sealAuthReqID, handle); err != nil {
-				return nil, rfc6749.ServerError(err)
-			}
-		}
-		err = e.store(ctx, g, rec)
-		if errors.Is(err, pending.ErrCollision) && attempt+1 < maxUserCodeAttempts {
-			continue
-		} else if err != nil {
-			return nil, rfc6749.ServerError(err)
-		}
-
-		resp := &AuthenticationResponse{AuthReqID: handle, ExpiresIn: int64(lifespan / time.Second), Interval: int64(interval / time.Second)}
-		if req.Fallback {
-			display := format.Display(userCode)
-			resp.UserCode = display
-			resp.VerificationURI = verification
-			resp.VerificationURIComplete = pending.CompleteVerificationURI(verification, display)
-			return resp, nil
-		}
-		n := Notification{Request: requestOf(g, rec), Devices: req.User.Devices}
-		if err := e.Devices.Notify(ctx, n); err != nil {
-			return nil, rfc6749.ServerError(err)
-		}
+	resp := &AuthenticationResponse{AuthReqID: started.Handle, ExpiresIn: int64(lifespan / time.Second), Interval: int64(interval / time.Second)}
+	if req.Fallback {
+		display := e.lifecycle.Format().Display(started.UserCode)
+		resp.UserCode = display
+		resp.VerificationURI = verification
+		resp.VerificationURIComplete = pending.CompleteVerificationURI(verification, display)
 		return resp, nil
 	}
+	n := Notification{Request: requestOf(g), Devices: req.User.Devices}
+	if err := e.options.Devices.Notify(ctx, n); err != nil {
+		return nil, rfc6749.ServerError(err)
+	}
+	return resp, nil
 }
 
-// store creates the pending grant and its record, in one transaction when the store has them.
-func (e *BackchannelEndpoint) store(ctx context.Context, g *pending.Grant, rec *Record) (err error) {
-	ctx, err = storage.MaybeBeginTx(ctx, e.Storage)
-	if err != nil {
-		return err
+// sealRef is what a request's sealed values are bound to: its handle signature, or the reference of a
+// request stored before references became request IDs.
+func sealRef(g *pending.Grant) string {
+	if ref := g.Extra[extraRef]; ref != "" {
+		return ref
 	}
-	defer func() {
-		if err != nil {
-			_ = storage.MaybeRollbackTx(ctx, e.Storage)
-		}
-	}()
-	if err = e.Storage.CreatePendingGrant(ctx, g); err != nil {
-		return err
-	}
-	if err = e.Storage.CreateCIBARecord(ctx, rec); err != nil {
-		return err
-	}
-	return storage.MaybeCommitTx(ctx, e.Storage)
+	return g.HandleSignature
 }
 
 // requestOf describes a stored request for the authentication-device side.
-func requestOf(g *pending.Grant, rec *Record) Request {
+func requestOf(g *pending.Grant) Request {
 	r := Request{
-		Ref:       rec.Ref,
-		Subject:   rec.Subject,
+		Ref:       g.Request.GetID(),
+		Subject:   g.Subject,
 		ClientID:  g.ClientID(),
-		Mode:      rec.Mode,
+		Mode:      DeliveryMode(g.Extra[extraMode]),
 		RequestID: g.Request.GetID(),
 		CreatedAt: g.CreatedAt,
 		ExpiresAt: g.ExpiresAt,

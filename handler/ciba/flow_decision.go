@@ -5,78 +5,59 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/storage"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // Decider is the decision API the authentication-device side calls (CIBA Core §8): it lists a user's
 // pending requests, and approves or denies one. On a decision it also queues the client's callback in
-// the same transaction (ping §10.2; push §10.3, with the tokens minted then; push error §12).
+// the same transaction (ping §10.2; push §10.3, with the tokens minted then; push error §12). Get one
+// from New (Grant.Decider).
 type Decider struct {
-	Storage Storage
-	Codes   *pending.Codes
-	// Issuer mints tokens for push clients; its Storage must be the same store as Storage.
-	Issuer *pending.TokenIssuer
-	// Outbox queues callbacks; required when any client uses ping or push.
-	Outbox Outbox
-	// Sealer seals and opens client_notification_tokens.
-	Sealer *Sealer
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Logger receives decisions and failures (never a token); nil discards.
-	Logger *slog.Logger
-	// Kick, when set, is called after a decision that queued a callback has committed (for example
-	// outbox.Worker.Kick, so the callback leaves at once rather than at the worker's next poll).
-	Kick func()
-}
-
-func (d *Decider) now() time.Time {
-	if d.Now != nil {
-		return d.Now().UTC()
-	}
-	return time.Now().UTC()
+	lifecycle *pending.Lifecycle
+	store     Storage
+	sealer    *Sealer
+	options   *Options
 }
 
 // Approve approves the request ref for the user in dec (CIBA Core §8). dec.Subject must be the user the
 // request is for; dec.Session must be an openid.Session whose ID token subject is dec.Subject when
 // openid is granted; unless dec.GrantedScopes is set, every requested scope is granted (a scope that was
-// not requested cannot be). Errors: ErrRequestNotFound (unknown ref, another user's request, already
-// decided, expired), invalid_scope, server_error.
+// not requested cannot be; see pending.ValidateApproval). Errors: ErrRequestNotFound (unknown ref,
+// another user's request, already decided, expired), invalid_scope, server_error.
 func (d *Decider) Approve(ctx context.Context, ref string, dec pending.Decision) error {
-	rec, g, err := d.find(ctx, ref, dec.Subject)
+	g, err := d.find(ctx, ref, dec.Subject)
 	if err != nil {
 		return err
 	}
-	if err := completeApproval(g, &dec); err != nil {
-		return err
-	}
-	return d.decide(ctx, rec, g, dec)
+	dec.Approved = true
+	return d.decide(ctx, g, dec)
 }
 
 // Deny denies the request ref for subject (CIBA Core §8): the client gets access_denied (§11, §12).
 // Errors: ErrRequestNotFound, server_error.
 func (d *Decider) Deny(ctx context.Context, ref, subject string) error {
-	rec, g, err := d.find(ctx, ref, subject)
+	g, err := d.find(ctx, ref, subject)
 	if err != nil {
 		return err
 	}
-	return d.decide(ctx, rec, g, pending.Decision{Approved: false, Subject: subject})
+	return d.decide(ctx, g, pending.Decision{Approved: false, Subject: subject})
 }
 
 // Lookup returns the pending request ref for subject, for a page that shows one request (a link in an
 // e-mail). Errors: ErrRequestNotFound, server_error.
 func (d *Decider) Lookup(ctx context.Context, ref, subject string) (*Request, error) {
-	rec, g, err := d.find(ctx, ref, subject)
+	g, err := d.find(ctx, ref, subject)
 	if err != nil {
 		return nil, err
 	}
-	r := requestOf(g, rec)
+	r := requestOf(g)
 	return &r, nil
 }
 
@@ -86,22 +67,13 @@ func (d *Decider) Pending(ctx context.Context, subject string) ([]Request, error
 	if subject == "" {
 		return nil, nil
 	}
-	now := d.now()
-	recs, err := d.Storage.ListCIBARecordsBySubject(ctx, subject, now)
+	gs, err := d.store.ListPendingGrantsBySubject(ctx, pending.KindCIBA, subject, clock.Now(d.options.Now))
 	if err != nil {
 		return nil, rfc6749.ServerError(err)
 	}
-	out := []Request{}
-	for _, rec := range recs {
-		g, err := d.Storage.GetPendingGrant(ctx, pending.KindCIBA, rec.HandleSignature, nil)
-		if errors.Is(err, pending.ErrNotFound) {
-			continue
-		} else if err != nil {
-			return nil, rfc6749.ServerError(err)
-		}
-		if g.State == pending.StatePending && !g.Expired(now) {
-			out = append(out, requestOf(g, rec))
-		}
+	out := make([]Request, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, requestOf(g))
 	}
 	return out, nil
 }
@@ -109,23 +81,18 @@ func (d *Decider) Pending(ctx context.Context, subject string) ([]Request, error
 // ExpirePush sends the §12 expired_token error to push clients whose requests expired unanswered, at most
 // limit of them per call, and returns how many it queued. Call it periodically (a minute is fine).
 func (d *Decider) ExpirePush(ctx context.Context, limit int) (int, error) {
-	now := d.now()
-	recs, err := d.Storage.ListExpiredCIBARecords(ctx, now, limit)
+	gs, err := d.store.ListUnnotifiedExpired(ctx, pending.KindCIBA, clock.Now(d.options.Now), limit)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
-	for _, rec := range recs {
-		g, err := d.Storage.GetPendingGrant(ctx, pending.KindCIBA, rec.HandleSignature, nil)
-		if err != nil && !errors.Is(err, pending.ErrNotFound) {
-			return n, err
-		}
-		if err == nil && g.State != pending.StatePending && g.State != pending.StateApproved {
-			// Decided and notified by the decision itself; only the mark is missing.
-			_ = d.Storage.MarkCIBARecordNotified(ctx, rec.Ref)
+	for _, g := range gs {
+		if g.State != pending.StatePending && g.State != pending.StateApproved {
+			// Decided, and notified by the decision itself; only the mark is missing.
+			_ = d.store.MarkCallbackQueued(ctx, pending.KindCIBA, g.HandleSignature)
 			continue
 		}
-		sent, err := d.notifyOnce(ctx, rec, CallbackPushError, func(authReqID string) ([]byte, error) {
+		sent, err := d.notifyOnce(ctx, g, CallbackPushError, func(authReqID string) ([]byte, error) {
 			return pushError(pending.ErrExpiredToken.RFC6749(), authReqID), nil
 		})
 		if err != nil {
@@ -138,141 +105,91 @@ func (d *Decider) ExpirePush(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
-// find returns the record and the grant of ref, when it is pending for subject and not expired.
-func (d *Decider) find(ctx context.Context, ref, subject string) (*Record, *pending.Grant, error) {
+// find returns the grant of ref, when it is pending for subject and not expired.
+func (d *Decider) find(ctx context.Context, ref, subject string) (*pending.Grant, error) {
 	if ref == "" || subject == "" {
-		return nil, nil, ErrRequestNotFound
+		return nil, ErrRequestNotFound
 	}
-	rec, err := d.Storage.GetCIBARecord(ctx, ref)
+	g, err := d.store.GetPendingGrantByRequestID(ctx, pending.KindCIBA, ref)
 	if errors.Is(err, pending.ErrNotFound) {
-		return nil, nil, ErrRequestNotFound
+		return nil, ErrRequestNotFound
 	} else if err != nil {
-		return nil, nil, rfc6749.ServerError(err)
+		return nil, rfc6749.ServerError(err)
 	}
-	if rec.Subject != subject {
-		return nil, nil, ErrRequestNotFound
+	if g.Subject != subject || g.State != pending.StatePending || g.Expired(clock.Now(d.options.Now)) {
+		return nil, ErrRequestNotFound
 	}
-	return d.grantOf(ctx, rec)
-}
-
-func (d *Decider) grantOf(ctx context.Context, rec *Record) (*Record, *pending.Grant, error) {
-	g, err := d.Storage.GetPendingGrant(ctx, pending.KindCIBA, rec.HandleSignature, nil)
-	if errors.Is(err, pending.ErrNotFound) {
-		return nil, nil, ErrRequestNotFound
-	} else if err != nil {
-		return nil, nil, rfc6749.ServerError(err)
-	}
-	if g.State != pending.StatePending || g.Expired(d.now()) {
-		return nil, nil, ErrRequestNotFound
-	}
-	return rec, g, nil
-}
-
-// completeApproval checks an approval and fills in its defaults, as rfc8628.Verifier.Approve does.
-func completeApproval(g *pending.Grant, dec *pending.Decision) error {
-	dec.Approved = true
-	if dec.Subject == "" {
-		return fosite.ErrInvalidRequest.WithHint("The subject of an approval is missing.")
-	}
-	if dec.Session == nil {
-		return fosite.ErrServerError.WithDebug("Approve needs a session to issue tokens with.")
-	}
-	requested := g.Request.GetRequestedScopes()
-	if dec.GrantedScopes == nil {
-		dec.GrantedScopes = requested
-	}
-	for _, s := range dec.GrantedScopes {
-		if !requested.Has(s) {
-			return fosite.ErrInvalidScope.WithHintf("The scope '%s' was not requested.", s)
-		}
-	}
-	audience := g.Request.GetRequestedAudience()
-	if dec.GrantedAudience == nil {
-		dec.GrantedAudience = audience
-	}
-	for _, a := range dec.GrantedAudience {
-		if !audience.Has(a) {
-			return fosite.ErrInvalidRequest.WithHintf("The audience '%s' was not requested.", a)
-		}
-	}
-	if fosite.Arguments(dec.GrantedScopes).Has("openid") {
-		s, ok := dec.Session.(openid.Session)
-		if !ok || s.IDTokenClaims() == nil || s.IDTokenClaims().Subject != dec.Subject {
-			return fosite.ErrServerError.WithDebug("The openid scope is granted, so the session must be an openid.Session whose ID token subject is the approval's subject.")
-		}
-	}
-	return nil
+	return g, nil
 }
 
 // decide records the decision and, for ping and push clients, queues the callback, in one transaction.
-func (d *Decider) decide(ctx context.Context, rec *Record, g *pending.Grant, dec pending.Decision) (err error) {
-	now := d.now()
-	ctx, err = storage.MaybeBeginTx(ctx, d.Storage)
-	if err != nil {
-		return rfc6749.ServerError(err)
-	}
-	defer func() {
-		if err != nil {
-			_ = storage.MaybeRollbackTx(ctx, d.Storage)
+func (d *Decider) decide(ctx context.Context, g *pending.Grant, dec pending.Decision) error {
+	mode := DeliveryMode(g.Extra[extraMode])
+	var also func(ctx context.Context) error
+	switch {
+	case mode == ModePing:
+		also = func(ctx context.Context) error {
+			return d.enqueue(ctx, g, CallbackPing, func(authReqID string) ([]byte, error) {
+				return json.Marshal(map[string]string{"auth_req_id": authReqID})
+			})
 		}
-	}()
-	err = d.Storage.DecidePendingGrant(ctx, pending.KindCIBA, g.HandleSignature, dec, now)
-	if errors.Is(err, pending.ErrStateChanged) || errors.Is(err, pending.ErrNotFound) {
-		return ErrRequestNotFound
-	} else if err != nil {
-		return rfc6749.ServerError(err)
-	}
-	switch rec.Mode {
-	case ModePing:
-		if err = d.enqueue(ctx, rec, CallbackPing, func(authReqID string) ([]byte, error) {
-			return json.Marshal(map[string]string{"auth_req_id": authReqID})
-		}); err != nil {
-			return err
-		}
-	case ModePush:
-		if dec.Approved {
-			err = d.enqueue(ctx, rec, CallbackPushToken, func(authReqID string) ([]byte, error) {
+	case mode == ModePush && dec.Approved:
+		also = func(ctx context.Context) error {
+			return d.enqueue(ctx, g, CallbackPushToken, func(authReqID string) ([]byte, error) {
 				return d.mint(ctx, g, dec, authReqID)
 			})
-		} else {
-			err = d.enqueue(ctx, rec, CallbackPushError, func(authReqID string) ([]byte, error) {
+		}
+	case mode == ModePush:
+		also = func(ctx context.Context) error {
+			return d.enqueue(ctx, g, CallbackPushError, func(authReqID string) ([]byte, error) {
 				return pushError(pending.ErrAccessDenied.RFC6749(), authReqID), nil
 			})
 		}
-		if err != nil {
+	}
+	if dec.Approved {
+		// Checked before the callback is built: a push mints with the completed decision.
+		if err := pending.ValidateApproval(g, &dec); err != nil {
 			return err
 		}
 	}
-	if err = storage.MaybeCommitTx(ctx, d.Storage); err != nil {
-		return rfc6749.ServerError(err)
+	err := d.lifecycle.Decide(ctx, g, &dec, also)
+	if errors.Is(err, pending.ErrStateChanged) || errors.Is(err, ErrRequestNotFound) {
+		return ErrRequestNotFound
+	} else if err != nil {
+		return err
 	}
-	if d.Kick != nil && (rec.Mode == ModePing || rec.Mode == ModePush) {
-		d.Kick()
+	if also != nil && d.options.Kick != nil {
+		d.options.Kick()
 	}
-	if d.Logger != nil {
-		d.Logger.LogAttrs(ctx, slog.LevelInfo, "backchannel authentication request decided",
-			slog.String("client_id", rec.ClientID), slog.String("request_id", g.Request.GetID()),
-			slog.Bool("approved", dec.Approved), slog.String("mode", string(rec.Mode)))
+	if d.options.Logger != nil {
+		d.options.Logger.LogAttrs(ctx, slog.LevelInfo, "backchannel authentication request decided",
+			slog.String("client_id", g.ClientID()), slog.String("request_id", g.Request.GetID()),
+			slog.Bool("approved", dec.Approved), slog.String("mode", string(mode)))
 	}
 	return nil
 }
 
-// enqueue marks the record notified and queues its callback, within the caller's transaction.
-func (d *Decider) enqueue(ctx context.Context, rec *Record, kind CallbackKind, body func(authReqID string) ([]byte, error)) error {
-	if d.Outbox == nil {
+// enqueue marks the request's callback queued and queues it, within the caller's transaction.
+func (d *Decider) enqueue(ctx context.Context, g *pending.Grant, kind CallbackKind, body func(authReqID string) ([]byte, error)) error {
+	if d.options.Outbox == nil {
 		return fosite.ErrServerError.WithDebug("No outbox is configured for ping and push callbacks.")
 	}
-	if err := d.Storage.MarkCIBARecordNotified(ctx, rec.Ref); err != nil {
+	cb := g.Callback
+	if cb == nil {
+		return fosite.ErrServerError.WithDebug("The ping or push request has no callback.")
+	}
+	if err := d.store.MarkCallbackQueued(ctx, pending.KindCIBA, g.HandleSignature); err != nil {
 		if errors.Is(err, pending.ErrStateChanged) {
 			return ErrRequestNotFound
 		}
 		return rfc6749.ServerError(err)
 	}
-	authReqID, err := d.Sealer.Open(ctx, rec.Ref+sealAuthReqID, rec.SealedAuthReqID)
+	ref := sealRef(g)
+	authReqID, err := d.sealer.Open(ctx, ref+sealAuthReqID, cb.SealedHandle)
 	if err != nil {
 		return rfc6749.ServerError(err)
 	}
-	token, err := d.Sealer.Open(ctx, rec.Ref+sealToken, rec.SealedToken)
+	token, err := d.sealer.Open(ctx, ref+sealToken, cb.SealedToken)
 	if err != nil {
 		return rfc6749.ServerError(err)
 	}
@@ -280,31 +197,31 @@ func (d *Decider) enqueue(ctx context.Context, rec *Record, kind CallbackKind, b
 	if err != nil {
 		return err
 	}
-	c := Callback{ID: string(kind) + ":" + rec.Ref, Kind: kind, Target: rec.NotificationEndpoint, Token: token, Body: b, ClientID: rec.ClientID}
-	if err := d.Outbox.Enqueue(ctx, c); err != nil {
+	c := Callback{ID: string(kind) + ":" + g.Request.GetID(), Kind: kind, Target: cb.Endpoint, Token: token, Body: b, ClientID: g.ClientID()}
+	if err := d.options.Outbox.Enqueue(ctx, c); err != nil {
 		return rfc6749.ServerError(err)
 	}
 	return nil
 }
 
-// notifyOnce queues one callback for rec in its own transaction, unless it was already notified.
-func (d *Decider) notifyOnce(ctx context.Context, rec *Record, kind CallbackKind, body func(authReqID string) ([]byte, error)) (sent bool, err error) {
-	ctx, err = storage.MaybeBeginTx(ctx, d.Storage)
+// notifyOnce queues one callback for g in its own transaction, unless it was already queued.
+func (d *Decider) notifyOnce(ctx context.Context, g *pending.Grant, kind CallbackKind, body func(authReqID string) ([]byte, error)) (sent bool, err error) {
+	ctx, err = storage.MaybeBeginTx(ctx, d.store)
 	if err != nil {
 		return false, err
 	}
-	err = d.enqueue(ctx, rec, kind, body)
+	err = d.enqueue(ctx, g, kind, body)
 	if errors.Is(err, ErrRequestNotFound) {
-		return false, storage.MaybeRollbackTx(ctx, d.Storage)
+		return false, storage.MaybeRollbackTx(ctx, d.store)
 	} else if err != nil {
-		_ = storage.MaybeRollbackTx(ctx, d.Storage)
+		_ = storage.MaybeRollbackTx(ctx, d.store)
 		return false, err
 	}
-	if err := storage.MaybeCommitTx(ctx, d.Storage); err != nil {
+	if err := storage.MaybeCommitTx(ctx, d.store); err != nil {
 		return false, err
 	}
-	if d.Kick != nil {
-		d.Kick()
+	if d.options.Kick != nil {
+		d.options.Kick()
 	}
 	return true, nil
 }
@@ -326,9 +243,6 @@ type nonTx struct{ pending.TokenStorage }
 // push payload (CIBA Core §10.3.1): the token response plus auth_req_id; the ID token carries at_hash,
 // the auth_req_id claim and, with a refresh token, rt_hash.
 func (d *Decider) mint(ctx context.Context, g *pending.Grant, dec pending.Decision, authReqID string) ([]byte, error) {
-	if d.Issuer == nil {
-		return nil, fosite.ErrServerError.WithDebug("No token issuer is configured for push mode.")
-	}
 	r := fosite.NewRequest()
 	r.ID = g.Request.GetID()
 	r.RequestedAt = g.Request.GetRequestedAt()
@@ -346,8 +260,8 @@ func (d *Decider) mint(ctx context.Context, g *pending.Grant, dec pending.Decisi
 	ar.Client = r.Client
 	ar.GrantTypes = fosite.Arguments{string(GrantType)}
 	ar.Form.Set("grant_type", string(GrantType))
-	issuer := *d.Issuer
-	issuer.Storage = nonTx{d.Issuer.Storage}
+	issuer := *d.lifecycle.Issuer
+	issuer.Storage = nonTx{issuer.Storage}
 	issuer.Prepare(ctx, &approved, GrantType, ar)
 	setAuthReqIDClaim(ar.GetSession(), authReqID)
 	resp := fosite.NewAccessResponse()

@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+	fcompose "github.com/ory/fosite/compose"
 	"github.com/ory/fosite/handler/openid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/ciba"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/grantstest"
 )
 
 func halfHash(s string) string {
@@ -78,17 +79,17 @@ func TestPushDenialAndExpiry(t *testing.T) {
 	f := newFixture(t, nil)
 	ctx := context.Background()
 	denied := f.start(t, pushClient, form(pushForm()...))
-	require.NoError(t, f.p.CIBA.Decider.Deny(ctx, f.ad.last(t).Ref, "alice"))
+	require.NoError(t, f.grant.Decider.Deny(ctx, f.ad.last(t).Ref, "alice"))
 	expiring := f.start(t, pushClient, form(append(pushForm(), "requested_expiry", "10")...))
 
-	n, err := f.p.CIBA.Decider.ExpirePush(ctx, 10)
+	n, err := f.grant.Decider.ExpirePush(ctx, 10)
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing has expired yet")
 	f.clock.Advance(10 * time.Second)
-	n, err = f.p.CIBA.Decider.ExpirePush(ctx, 10)
+	n, err = f.grant.Decider.ExpirePush(ctx, 10)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	n, err = f.p.CIBA.Decider.ExpirePush(ctx, 10)
+	n, err = f.grant.Decider.ExpirePush(ctx, 10)
 	require.NoError(t, err)
 	require.Zero(t, n, "each expiry is sent once")
 
@@ -119,7 +120,7 @@ func TestDecider(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	d := f.p.CIBA.Decider
+	d := f.grant.Decider
 
 	f.start(t, pollClient, form("scope", "openid profile", "login_hint", "alice", "binding_message", "one"))
 	first := f.ad.last(t)
@@ -174,7 +175,7 @@ func TestDecider(t *testing.T) {
 
 func TestDiscoveryMetadata(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *compose.Config) {})
+	f := newFixture(t, func(c *ciba.Options) {})
 	// The fixture's store is an outbox store, so ping and push are offered.
 	m := f.p.Metadata()
 	require.Equal(t, []string{"poll", "ping", "push"}, m["backchannel_token_delivery_modes_supported"])
@@ -182,15 +183,24 @@ func TestDiscoveryMetadata(t *testing.T) {
 	require.Equal(t, []string{"ES256", "PS256"}, m["backchannel_authentication_request_signing_alg_values_supported"])
 	require.Equal(t, true, m["backchannel_user_code_parameter_supported"])
 	require.Contains(t, m["grant_types_supported"], string(ciba.GrantType))
-	require.Contains(t, f.cfg.GetTokenURLs(context.Background()), backchannelURL)
 }
 
 func TestPollOnly(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
-	f.p.CIBA.Backchannel.PollOnly = true // what compose sets when there is no outbox
-	res := f.authorize(t, pingClient, form(pushForm()...))
+	// Without an outbox only poll mode is offered.
+	core := fcompose.NewOAuth2HMACStrategy(f.cfg)
+	key := grantstest.Key(t)
+	g, err := ciba.New(f.cfg, f.store, pending.TokenStrategies{
+		AccessToken: core, RefreshToken: core,
+		IDToken: fcompose.NewOpenIDConnectStrategy(func(context.Context) (interface{}, error) { return key, nil }, f.cfg),
+	}, ciba.Options{Resolver: f.dir, Devices: f.ad, AllowLoopbackHTTP: true, Now: f.clock.Now})
+	require.NoError(t, err)
+	require.Equal(t, []string{"poll"}, g.Metadata()["backchannel_token_delivery_modes_supported"])
+	f.handler = g.Backchannel
+	res := f.do(t, req{path: bcPath, form: form(pushForm()...), user: pingClient, pass: secret})
 	require.Equal(t, http.StatusBadRequest, res.Status)
 	require.Equal(t, "unauthorized_client", res.Error(t))
-	f.start(t, pollClient, form(aliceForm()...))
+	res = f.do(t, req{path: bcPath, form: form(aliceForm()...), user: pollClient, pass: secret})
+	require.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
 }

@@ -59,12 +59,12 @@ func TestFallbackEnrollment(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	v := f.p.CIBA.Enrollment
+	v := f.grant.Enrollment
 
 	a := f.start(t, fallbackClient, form("scope", "openid profile", "login_hint", "bob", "binding_message", "ABC"))
 	require.Equal(t, "authorization_pending", f.poll(t, fallbackClient, a.AuthReqID).Error(t))
 
-	e, err := v.Lookup(ctx, a.UserCode, "198.51.100.1")
+	e, err := v.Lookup(ctx, a.UserCode, pending.Caller{Address: "198.51.100.1"})
 	require.NoError(t, err)
 	require.Equal(t, fallbackClient, e.ClientID)
 	require.Equal(t, "ABC", e.BindingMessage)
@@ -73,14 +73,14 @@ func TestFallbackEnrollment(t *testing.T) {
 	require.Equal(t, []string{"openid", "profile"}, e.Scopes)
 
 	// Lowercase and without the dash still matches (RFC 8628 §6.1).
-	_, err = v.Lookup(ctx, "  "+strings.ToLower(a.UserCode[:4]+a.UserCode[5:])+" ", "198.51.100.1")
+	_, err = v.Lookup(ctx, "  "+strings.ToLower(a.UserCode[:4]+a.UserCode[5:])+" ", pending.Caller{Address: "198.51.100.1"})
 	require.NoError(t, err)
 
 	// The decision API cannot approve a request that names no user.
-	_, recErr := f.p.CIBA.Decider.Lookup(ctx, e.Ref, "bob")
+	_, recErr := f.grant.Decider.Lookup(ctx, e.Ref, "bob")
 	require.ErrorIs(t, recErr, ciba.ErrRequestNotFound)
 
-	_, err = v.Approve(ctx, a.UserCode, "198.51.100.1", pending.Decision{Subject: "bob", Session: session("bob")})
+	_, err = v.Approve(ctx, a.UserCode, pending.Caller{Address: "198.51.100.1"}, pending.Decision{Subject: "bob", Session: session("bob")})
 	require.NoError(t, err)
 	require.Equal(t, []string{"bob"}, f.dir.enrolls)
 
@@ -89,8 +89,8 @@ func TestFallbackEnrollment(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.Status, "body: %s", res.Body)
 	require.Equal(t, "bob", idTokenClaims(t, res.String(t, "id_token"))["sub"])
 
-	_, err = v.Lookup(ctx, a.UserCode, "198.51.100.1")
-	require.ErrorIs(t, err, ciba.ErrInvalidUserCode, "a used code is gone")
+	_, err = v.Lookup(ctx, a.UserCode, pending.Caller{Address: "198.51.100.1"})
+	require.ErrorIs(t, err, pending.ErrInvalidUserCode, "a used code is gone")
 
 	// Bob now has a device: his next request takes the normal path.
 	next := f.start(t, fallbackClient, form("scope", "openid", "login_hint", "bob"))
@@ -102,10 +102,10 @@ func TestFallbackDenyAndLimits(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	ctx := context.Background()
-	v := f.p.CIBA.Enrollment
+	v := f.grant.Enrollment
 
 	a := f.start(t, fallbackClient, form("scope", "openid"))
-	_, err := v.Deny(ctx, a.UserCode, "198.51.100.1", "")
+	_, err := v.Deny(ctx, a.UserCode, pending.Caller{Address: "198.51.100.1"}, "")
 	require.NoError(t, err)
 	require.Equal(t, "access_denied", f.poll(t, fallbackClient, a.AuthReqID).Error(t))
 	require.Empty(t, f.dir.enrolls)
@@ -115,15 +115,15 @@ func TestFallbackDenyAndLimits(t *testing.T) {
 
 	b := f.start(t, fallbackClient, form("scope", "openid"))
 	for i := 0; i < 20; i++ {
-		_, err := v.Lookup(ctx, "BCDF-GHJK", "203.0.113.9")
-		require.ErrorIs(t, err, ciba.ErrInvalidUserCode)
+		_, err := v.Lookup(ctx, "BCDF-GHJK", pending.Caller{Address: "203.0.113.9"})
+		require.ErrorIs(t, err, pending.ErrInvalidUserCode)
 	}
-	_, err = v.Lookup(ctx, b.UserCode, "203.0.113.9")
+	_, err = v.Lookup(ctx, b.UserCode, pending.Caller{Address: "203.0.113.9"})
 	require.ErrorIs(t, err, pending.ErrTooManyAttempts, "the address is locked out, even with the right code")
-	_, err = v.Lookup(ctx, b.UserCode, "198.51.100.1")
+	_, err = v.Lookup(ctx, b.UserCode, pending.Caller{Address: "198.51.100.1"})
 	require.NoError(t, err, "other addresses are not")
 
-	_, err = v.Approve(ctx, b.UserCode, "198.51.100.1", pending.Decision{Subject: "bob", Session: session("bob"), GrantedScopes: []string{"profile"}})
+	_, err = v.Approve(ctx, b.UserCode, pending.Caller{Address: "198.51.100.1"}, pending.Decision{Subject: "bob", Session: session("bob"), GrantedScopes: []string{"profile"}})
 	require.ErrorIs(t, err, fosite.ErrInvalidScope)
 	require.Empty(t, f.dir.enrolls, "nothing is enrolled when the approval is refused")
 }

@@ -2,8 +2,6 @@ package ciba
 
 import (
 	"context"
-	"log/slog"
-	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
@@ -19,16 +17,9 @@ const AuthReqIDClaim = "urn:openid:params:jwt:claim:auth_req_id"
 const RefreshTokenHashClaim = "urn:openid:params:jwt:claim:rt_hash"
 
 // TokenHandler is fosite's token endpoint handler for the CIBA grant (CIBA Core §10.1, §11), for poll and
-// ping clients. Register it with compose (see the compose package).
+// ping clients. It is part of a Grant (see New); register the Grant with fosite.
 type TokenHandler struct {
-	Storage Storage
-	Codes   *pending.Codes
-	Issuer  *pending.TokenIssuer
-	Config  PollingIntervalProvider
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Logger receives replays and failures; nil discards. Pending polls are not logged.
-	Logger *slog.Logger
+	lifecycle *pending.Lifecycle
 }
 
 var _ fosite.TokenEndpointHandler = (*TokenHandler)(nil)
@@ -60,14 +51,14 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 		// §10.3: in push mode the tokens are delivered to the client; it does not call the token endpoint.
 		return fosite.ErrUnauthorizedClient.WithHint("The client is registered for push mode and does not use the token endpoint.")
 	}
-	g, _, err := h.poller().Poll(ctx, req, func(g *pending.Grant) error {
+	g, _, err := h.lifecycle.Poll(ctx, req, func(g *pending.Grant) error {
 		if g.Extra[extraMode] == string(ModePush) {
 			return fosite.ErrInvalidGrant.WithHint("The handle is unknown.").WithDebug("The request is in push mode.")
 		}
 		return nil
 	})
 	if err == nil {
-		h.Issuer.Prepare(ctx, g, GrantType, req)
+		h.lifecycle.Prepare(ctx, g, GrantType, req)
 		setAuthReqIDClaim(req.GetSession(), req.GetRequestForm().Get("auth_req_id"))
 	}
 	return err
@@ -79,15 +70,7 @@ func (h *TokenHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 	if !h.CanHandleTokenEndpointRequest(ctx, req) {
 		return fosite.ErrUnknownRequest
 	}
-	return h.poller().Redeem(ctx, GrantType, req, resp)
-}
-
-// poller is the shared poll-and-redeem step, set up with this handler's parts.
-func (h *TokenHandler) poller() *pending.Poller {
-	return &pending.Poller{
-		Kind: pending.KindCIBA, Param: "auth_req_id", Storage: h.Storage, Codes: h.Codes, Issuer: h.Issuer,
-		SlowDownStep: SlowDownStep, Now: h.Now, Logger: h.Logger,
-	}
+	return h.lifecycle.Redeem(ctx, GrantType, req, resp)
 }
 
 // GrantTypes lists the grant type this handler serves, for discovery.

@@ -85,7 +85,7 @@ func TestTokenErrors(t *testing.T) {
 	ctx := context.Background()
 
 	denied := f.start(t, pollClient, form(aliceForm()...))
-	require.NoError(t, f.p.CIBA.Decider.Deny(ctx, f.ad.last(t).Ref, "alice"))
+	require.NoError(t, f.grant.Decider.Deny(ctx, f.ad.last(t).Ref, "alice"))
 	expired := f.start(t, pollClient, form("scope", "openid", "login_hint", "alice", "requested_expiry", "10"))
 	other := f.start(t, pollClient, form(aliceForm()...))
 	f.approveLast(t)
@@ -165,7 +165,7 @@ func TestPingAfterDenial(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, nil)
 	a := f.start(t, pingClient, form("scope", "openid", "login_hint", "alice", "client_notification_token", "ping-token-123"))
-	require.NoError(t, f.p.CIBA.Decider.Deny(context.Background(), f.ad.last(t).Ref, "alice"))
+	require.NoError(t, f.grant.Decider.Deny(context.Background(), f.ad.last(t).Ref, "alice"))
 	_, err := f.worker.DrainOnce(context.Background())
 	require.NoError(t, err)
 	got := f.cb.all()

@@ -112,8 +112,9 @@ type DeviceEnroller interface {
 // Request is a pending backchannel authentication request as the authentication-device side sees it
 // (CIBA Core §8: who asks, for what, with which binding message). It carries no secret.
 type Request struct {
-	// Ref identifies the request to the Decider. It is random, not the auth_req_id, and not a secret
-	// in itself: Approve and Deny also require the subject the request is for.
+	// Ref identifies the request to the Decider: the fosite request ID its tokens will carry (so it
+	// equals RequestID). It is not the auth_req_id and not a secret: Approve and Deny also require the
+	// subject the request is for.
 	Ref string
 	// Subject is the user the request is for; empty for an enrolment-fallback request not yet enrolled.
 	Subject string

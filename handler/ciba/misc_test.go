@@ -7,11 +7,11 @@ import (
 
 	"github.com/ory/fosite"
 	fcompose "github.com/ory/fosite/compose"
-	"github.com/ory/fosite/token/jwt"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/ciba"
+	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/internal/grantstest"
 	"github.com/fosite-contrib/grants/storage/memory"
 )
@@ -121,25 +121,26 @@ func TestSealer(t *testing.T) {
 	require.Error(t, err)
 }
 
-func TestComposeRequiresAppInterfaces(t *testing.T) {
+func TestNewRequiresAppInterfaces(t *testing.T) {
 	t.Parallel()
 	key := grantstest.Key(t)
-	keyGetter := func(context.Context) (interface{}, error) { return key, nil }
-	build := func(c compose.CIBAConfig) func() {
-		return func() {
-			cfg := &compose.Config{Config: &fosite.Config{GlobalSecret: globalSecret, IDTokenIssuer: issuer}, CIBA: c}
-			strategy := &fcompose.CommonStrategy{
-				CoreStrategy:               fcompose.NewOAuth2HMACStrategy(cfg.Config),
-				OpenIDConnectTokenStrategy: fcompose.NewOpenIDConnectStrategy(keyGetter, cfg.Config),
-				Signer:                     &jwt.DefaultSigner{GetPrivateKey: keyGetter},
-			}
-			compose.Compose(cfg, memory.New(), strategy, compose.CIBAFactory)
-		}
-	}
+	cfg := &fosite.Config{GlobalSecret: globalSecret, IDTokenIssuer: issuer}
+	core := fcompose.NewOAuth2HMACStrategy(cfg)
+	tokens := pending.TokenStrategies{AccessToken: core, RefreshToken: core,
+		IDToken: fcompose.NewOpenIDConnectStrategy(func(context.Context) (interface{}, error) { return key, nil }, cfg)}
 	dir, ad := &directory{}, &inbox{}
-	require.PanicsWithValue(t, "compose: CIBAFactory needs Config.CIBA.Resolver (a ciba.HintResolver)", build(compose.CIBAConfig{Devices: ad}))
-	require.PanicsWithValue(t, "compose: CIBAFactory needs Config.CIBA.Devices (a ciba.AuthenticationDevice)", build(compose.CIBAConfig{Resolver: dir}))
-	require.NotPanics(t, build(compose.CIBAConfig{Resolver: dir, Devices: ad}))
+	_, err := ciba.New(cfg, memory.New(), tokens, ciba.Options{Devices: ad})
+	require.EqualError(t, err, "ciba: Options.Resolver (a HintResolver) is required")
+	_, err = ciba.New(cfg, memory.New(), tokens, ciba.Options{Resolver: dir})
+	require.EqualError(t, err, "ciba: Options.Devices (an AuthenticationDevice) is required")
+	_, err = ciba.New(cfg, memory.New(), pending.TokenStrategies{AccessToken: core, RefreshToken: core}, ciba.Options{Resolver: dir, Devices: ad})
+	require.ErrorContains(t, err, "ID token strategy")
+	_, err = ciba.New(cfg, memory.New(), tokens, ciba.Options{Resolver: dir, Devices: ad})
+	require.NoError(t, err)
+	// Through compose, the same errors fail at start-up, naming the grant.
+	require.PanicsWithValue(t, "compose: CIBA: ciba: Options.Resolver (a HintResolver) is required", func() {
+		compose.Compose(cfg, memory.New(), &fcompose.CommonStrategy{CoreStrategy: core}, compose.NewCIBAGrant(ciba.Options{Devices: ad}).Factory)
+	})
 }
 
 func jsonMarshal(v interface{}) ([]byte, error)   { return json.Marshal(v) }

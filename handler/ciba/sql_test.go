@@ -86,13 +86,13 @@ func TestSQLStore(t *testing.T) {
 
 		// Enrolment fallback.
 		e := f.start(t, fallbackClient, form("scope", "openid", "login_hint", "bob"))
-		_, err = f.p.CIBA.Enrollment.Approve(ctx, e.UserCode, "198.51.100.1", pending.Decision{Subject: "bob", Session: session("bob")})
+		_, err = f.grant.Enrollment.Approve(ctx, e.UserCode, pending.Caller{Address: "198.51.100.1"}, pending.Decision{Subject: "bob", Session: session("bob")})
 		require.NoError(t, err)
 		require.Equal(t, http.StatusOK, f.poll(t, fallbackClient, e.AuthReqID).Status)
 
 		// The pending page.
 		f.start(t, pollClient, form(aliceForm()...))
-		list, err := f.p.CIBA.Decider.Pending(ctx, "alice")
+		list, err := f.grant.Decider.Pending(ctx, "alice")
 		require.NoError(t, err)
 		require.Len(t, list, 2, "the signed request and the last one")
 	})

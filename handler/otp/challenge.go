@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 	"github.com/fosite-contrib/grants/notify"
 )
@@ -57,48 +59,14 @@ type ChallengeResponse struct {
 }
 
 // ChallengeEndpoint serves the OTP challenge endpoint (see the package guide for the protocol). Mount it
-// (it is an http.Handler) at the URL published as otp_challenge_endpoint.
+// (it is an http.Handler) at the URL published as otp_challenge_endpoint. Get one from New
+// (Grant.Challenge).
 type ChallengeEndpoint struct {
-	Clients rfc6749.ClientAuthenticator
-	Errors  rfc6749.ErrorWriter
-	Storage Storage
-	Codes   *pending.Codes
-	Config  Config
-	// Directory resolves login hints. Required.
-	Directory Directory
-	// Sender delivers codes. Required.
-	Sender notify.Sender
-	// Mask masks destinations; nil means DefaultMask.
-	Mask MaskPolicy
-	// Templates renders messages; nil means NewDefaultTemplates().
-	Templates *notify.Templates
-	// Scopes describes scopes in messages; nil shows scope names.
-	Scopes ScopeDescriber
-	// ClientName names the client in messages; nil uses the client's name or ID.
-	ClientName ClientNamer
-	// DecoyChannels are the channel types offered by a decoy challenge; nil means SMS and Email. Make
-	// them what most of your accounts have.
-	DecoyChannels []ChannelType
-	// Audit records sends; nil records nothing.
-	Audit audit.Sink
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Logger receives refusals and delivery failures (never codes); nil discards.
-	Logger *slog.Logger
-}
-
-func (e *ChallengeEndpoint) now() time.Time {
-	if e.Now != nil {
-		return e.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
-func (e *ChallengeEndpoint) mask() MaskPolicy {
-	if e.Mask == nil {
-		return DefaultMask{}
-	}
-	return e.Mask
+	provider  *fosite.Fosite
+	config    fosite.Configurator
+	lifecycle *pending.Lifecycle
+	store     Storage
+	options   *Options
 }
 
 // ServeHTTP runs the endpoint and writes the answer or the RFC 6749 §5.2 error.
@@ -121,11 +89,11 @@ func (e *ChallengeEndpoint) writeError(ctx context.Context, rw http.ResponseWrit
 	rfc6749.SetAuthenticateHeader(rw, r, err)
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField == http.StatusTooManyRequests {
-		q := e.Config.GetOTPQuotas(ctx)
+		q := e.options.Quotas
 		rw.Header().Set("Retry-After", strconv.Itoa(int((q.Window+time.Second-1)/time.Second)))
 	}
-	rfc6749.LogRefused(ctx, e.Logger, "otp challenge request refused", err)
-	e.Errors.WriteAccessError(ctx, rw, nil, err)
+	rfc6749.LogRefused(ctx, e.options.Logger, "otp challenge request refused", err)
+	e.provider.WriteAccessError(ctx, rw, nil, err)
 }
 
 // Request is a parsed challenge request.
@@ -154,7 +122,7 @@ func (e *ChallengeEndpoint) Handle(ctx context.Context, r *http.Request) (*Chall
 	if err != nil {
 		return nil, err
 	}
-	client, err := rfc6749.AuthenticateClient(ctx, e.Clients, r, form)
+	client, err := rfc6749.AuthenticateClient(ctx, e.provider, r, form)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +140,7 @@ func (e *ChallengeEndpoint) Handle(ctx context.Context, r *http.Request) (*Chall
 // ParseRequest checks an authenticated client's challenge request: the client must be confidential and
 // hold the OTP grant type, and the parameters must make one of the two steps.
 func (e *ChallengeEndpoint) ParseRequest(ctx context.Context, client fosite.Client, form url.Values) (*Request, error) {
-	grantType := e.Config.GetOTPGrantType(ctx)
+	grantType := e.options.GrantType
 	if client.IsPublic() {
 		return nil, fosite.ErrUnauthorizedClient.WithHint("Only confidential clients may use the OTP grant.")
 	}
@@ -211,11 +179,11 @@ func (e *ChallengeEndpoint) ParseRequest(ctx context.Context, client fosite.Clie
 	req.Scopes = fosite.RemoveEmpty(strings.Split(form.Get("scope"), " "))
 	req.Audience = fosite.GetAudiences(form)
 	for _, scope := range req.Scopes {
-		if !e.Config.GetScopeStrategy(ctx)(client.GetScopes(), scope) {
+		if !e.config.GetScopeStrategy(ctx)(client.GetScopes(), scope) {
 			return nil, fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", scope)
 		}
 	}
-	if err := e.Config.GetAudienceStrategy(ctx)(client.GetAudience(), req.Audience); err != nil {
+	if err := e.config.GetAudienceStrategy(ctx)(client.GetAudience(), req.Audience); err != nil {
 		return nil, err
 	}
 	return req, nil
@@ -227,8 +195,8 @@ func (e *ChallengeEndpoint) ParseRequest(ctx context.Context, client fosite.Clie
 // of the same shape, made with the same work, whose channels are derived from a keyed hash of the
 // identifier and whose codes go nowhere and never redeem.
 func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*ChallengeResponse, error) {
-	now := e.now()
-	q := e.Config.GetOTPQuotas(ctx)
+	now := clock.Now(e.options.Now)
+	q := e.options.Quotas
 	if err := e.quota(ctx, "challenge|addr|"+req.RemoteAddr, q.ChallengesPerAddress, now, q.Window); err != nil {
 		return nil, err
 	}
@@ -238,14 +206,14 @@ func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*Challe
 		decoy    bool
 		locale   = req.Locale
 	)
-	acct, err := e.Directory.LookupAccount(ctx, req.LoginHint)
+	acct, err := e.options.Directory.LookupAccount(ctx, req.LoginHint)
 	switch {
 	case errors.Is(err, ErrUnknownAccount):
 		decoy = true
 	case err != nil:
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug("The directory failed: " + err.Error())
+		return nil, rfc6749.ServerError(fmt.Errorf("the directory failed: %w", err))
 	default:
-		channels, _ = channelsOf(ctx, e.mask(), acct.Destinations)
+		channels, _ = channelsOf(ctx, e.options.Mask, acct.Destinations)
 		subject = acct.Subject
 		decoy = len(channels) == 0 || subject == ""
 		if locale == "" {
@@ -262,7 +230,7 @@ func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*Challe
 	} else {
 		idKey = "subject\x00" + subject
 	}
-	quotaKey, err := e.Codes.UserCodeSignature(ctx, "otp-quota", idKey)
+	quotaKey, err := e.lifecycle.Codes.UserCodeSignature(ctx, "otp-quota", idKey)
 	if err != nil {
 		return nil, rfc6749.ServerError(err)
 	}
@@ -271,29 +239,22 @@ func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*Challe
 		return nil, rfc6749.ServerError(err)
 	}
 
-	handle, sig, err := e.Codes.NewHandle(ctx)
-	if err != nil {
-		return nil, rfc6749.ServerError(err)
-	}
 	fr := fosite.NewRequest()
 	fr.RequestedAt = now
 	fr.Client = req.Client
 	fr.Form = req.Form
 	fr.RequestedScope = req.Scopes
 	fr.RequestedAudience = req.Audience
-	lifespan := e.Config.GetOTPLifespan(ctx)
+	lifespan := e.options.Lifespan
 	g := &pending.Grant{
-		Kind:            pending.KindOTP,
-		HandleSignature: sig,
-		Request:         fr,
-		State:           pending.StatePending,
-		CreatedAt:       now,
-		ExpiresAt:       now.Add(lifespan),
-		Interval:        e.Config.GetOTPResendInterval(ctx),
-		Subject:         subject,
-		LoginHint:       req.LoginHint,
-		Device:          pending.DeviceInfo{RemoteAddr: req.RemoteAddr},
-		Extra:           map[string]string{extraChannels: string(encoded), extraQuotaKey: quotaKey},
+		Request:        fr,
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(lifespan),
+		ResendInterval: e.options.ResendInterval,
+		Subject:        subject,
+		LoginHint:      req.LoginHint,
+		Device:         pending.DeviceInfo{RemoteAddr: req.RemoteAddr},
+		Extra:          map[string]string{extraChannels: string(encoded), extraQuotaKey: quotaKey},
 	}
 	if decoy {
 		g.Extra[extraDecoy] = "1"
@@ -301,9 +262,11 @@ func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*Challe
 	if locale != "" {
 		g.Extra[extraLocale] = locale
 	}
-	if err := e.Storage.CreatePendingGrant(ctx, g); err != nil {
-		return nil, rfc6749.ServerError(err)
+	started, err := e.lifecycle.Start(ctx, g, pending.StartOptions{})
+	if err != nil {
+		return nil, err
 	}
+	handle := started.Handle
 	resp := &ChallengeResponse{OOBCode: handle, ExpiresIn: seconds(lifespan), Channels: channels}
 	if req.Channel == "" {
 		return resp, nil
@@ -319,17 +282,17 @@ func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*Challe
 // Send sends a new code on the challenge req.OOBCode names, over req.Channel. The new code replaces
 // the previous one.
 func (e *ChallengeEndpoint) Send(ctx context.Context, req *Request) (*ChallengeResponse, error) {
-	sig, err := e.Codes.HandleSignature(ctx, req.OOBCode)
+	sig, err := e.lifecycle.Codes.HandleSignature(ctx, req.OOBCode)
 	if err != nil {
 		return nil, err
 	}
-	g, err := e.Storage.GetPendingGrant(ctx, pending.KindOTP, sig, nil)
+	g, err := e.store.GetPendingGrant(ctx, pending.KindOTP, sig, nil)
 	if errors.Is(err, pending.ErrNotFound) {
 		return nil, fosite.ErrInvalidGrant.WithHint("The oob_code is unknown.")
 	} else if err != nil {
 		return nil, rfc6749.ServerError(err)
 	}
-	now := e.now()
+	now := clock.Now(e.options.Now)
 	if err := sendable(g, req.Client.GetID(), now); err != nil {
 		return nil, err
 	}
@@ -348,8 +311,8 @@ func sendable(g *pending.Grant, clientID string, now time.Time) error {
 		return pending.ErrExpiredToken
 	case g.State == pending.StateDenied:
 		return errLockedOut
-	case !g.LastPolledAt.IsZero() && now.Before(g.LastPolledAt.Add(g.Interval)):
-		return ErrResendTooSoon.WithHintf("Wait %d more seconds before asking for another code.", seconds(g.LastPolledAt.Add(g.Interval).Sub(now)))
+	case !g.CodeSentAt.IsZero() && now.Before(g.CodeSentAt.Add(g.ResendInterval)):
+		return ErrResendTooSoon.WithHintf("Wait %d more seconds before asking for another code.", seconds(g.CodeSentAt.Add(g.ResendInterval).Sub(now)))
 	}
 	return nil
 }
@@ -359,7 +322,7 @@ var errLockedOut = fosite.ErrInvalidGrant.WithHint("Too many wrong codes were tr
 func (e *ChallengeEndpoint) send(ctx context.Context, req *Request, g *pending.Grant, now time.Time) (*ChallengeResponse, error) {
 	var channels []Channel
 	if err := json.Unmarshal([]byte(g.Extra[extraChannels]), &channels); err != nil {
-		return nil, fosite.ErrServerError.WithWrap(err).WithDebug("Stored channels are unreadable: " + err.Error())
+		return nil, rfc6749.ServerError(fmt.Errorf("stored channels are unreadable: %w", err))
 	}
 	idx := pickChannel(channels, req.Channel)
 	if idx < 0 {
@@ -367,7 +330,7 @@ func (e *ChallengeEndpoint) send(ctx context.Context, req *Request, g *pending.G
 	}
 	ch := channels[idx]
 
-	q := e.Config.GetOTPQuotas(ctx)
+	q := e.options.Quotas
 	for _, c := range []struct {
 		key   string
 		limit int
@@ -381,18 +344,18 @@ func (e *ChallengeEndpoint) send(ctx context.Context, req *Request, g *pending.G
 		}
 	}
 
-	format := CodeFormat(e.Config.GetOTPCodeLength(ctx))
-	code, err := format.Generate(e.Codes.Rand)
+	format := CodeFormat(e.options.CodeLength)
+	code, err := format.Generate(e.lifecycle.Codes.Rand)
 	if err != nil {
 		return nil, rfc6749.ServerError(err)
 	}
-	codeSig, err := codeSignature(ctx, e.Codes, g.HandleSignature, code)
+	codeSig, err := codeSignature(ctx, e.lifecycle.Codes, g.HandleSignature, code)
 	if err != nil {
 		return nil, rfc6749.ServerError(err)
 	}
-	if err := e.Storage.SetChallengeCode(ctx, g.HandleSignature, codeSig, ch.ID, now); errors.Is(err, pending.ErrStateChanged) || errors.Is(err, pending.ErrNotFound) {
+	if err := e.store.SetChallengeCode(ctx, g.HandleSignature, codeSig, ch.ID, now); errors.Is(err, pending.ErrStateChanged) || errors.Is(err, pending.ErrNotFound) {
 		// Another send, a redemption or a lockout came first: answer as for that state.
-		if cur, gerr := e.Storage.GetPendingGrant(ctx, pending.KindOTP, g.HandleSignature, nil); gerr == nil {
+		if cur, gerr := e.store.GetPendingGrant(ctx, pending.KindOTP, g.HandleSignature, nil); gerr == nil {
 			if serr := sendable(cur, g.ClientID(), now); serr != nil {
 				return nil, serr
 			}
@@ -411,7 +374,7 @@ func (e *ChallengeEndpoint) send(ctx context.Context, req *Request, g *pending.G
 		// Real challenges only: a decoy's code goes nowhere.
 		msg.To, rerr = e.destination(ctx, g, ch)
 		if rerr == nil {
-			rerr = e.Sender.Send(ctx, msg)
+			rerr = e.options.Sender.Send(ctx, msg)
 		}
 		if rerr != nil {
 			// The answer stays 200, as for a decoy: a failed delivery must not tell the client that the
@@ -434,21 +397,21 @@ func (e *ChallengeEndpoint) send(ctx context.Context, req *Request, g *pending.G
 		ExpiresIn:     seconds(g.ExpiresAt.Sub(now)),
 		Channel:       ch.ID,
 		BindingMethod: BindingMethodPrompt,
-		Interval:      seconds(g.Interval),
+		Interval:      seconds(g.ResendInterval),
 	}, nil
 }
 
 // destination finds the real address behind a channel, asking the directory again, so that addresses
 // are never copied into the pending-grant store.
 func (e *ChallengeEndpoint) destination(ctx context.Context, g *pending.Grant, ch Channel) (string, error) {
-	acct, err := e.Directory.LookupAccount(ctx, g.LoginHint)
+	acct, err := e.options.Directory.LookupAccount(ctx, g.LoginHint)
 	if err != nil {
 		return "", err
 	}
 	if acct.Subject != g.Subject {
 		return "", errors.New("otp: the login hint now names another account")
 	}
-	chs, addrs := channelsOf(ctx, e.mask(), acct.Destinations)
+	chs, addrs := channelsOf(ctx, e.options.Mask, acct.Destinations)
 	for i, c := range chs {
 		if c == ch {
 			return addrs[i], nil
@@ -458,19 +421,12 @@ func (e *ChallengeEndpoint) destination(ctx context.Context, g *pending.Grant, c
 }
 
 func (e *ChallengeEndpoint) render(ctx context.Context, client fosite.Client, g *pending.Grant, code string, ch Channel, now time.Time) (notify.Message, error) {
-	tmpl := e.Templates
-	if tmpl == nil {
-		tmpl = NewDefaultTemplates()
-	}
-	namer := e.ClientName
-	if namer == nil {
-		namer = defaultClientName
-	}
+	tmpl, namer := e.options.Templates, e.options.ClientName
 	locale := g.Extra[extraLocale]
 	var scopes []string
 	for _, s := range g.Request.GetRequestedScopes() {
-		if e.Scopes != nil {
-			scopes = append(scopes, e.Scopes.DescribeScope(ctx, s, locale))
+		if e.options.Scopes != nil {
+			scopes = append(scopes, e.options.Scopes.DescribeScope(ctx, s, locale))
 		} else {
 			scopes = append(scopes, s)
 		}
@@ -501,7 +457,7 @@ func (e *ChallengeEndpoint) quota(ctx context.Context, key string, limit int, no
 	if limit <= 0 {
 		return nil
 	}
-	n, err := e.Storage.IncrementAttempts(ctx, "otp-quota|"+key, now, window)
+	n, err := e.store.IncrementAttempts(ctx, "otp-quota|"+key, now, window)
 	if err != nil {
 		return rfc6749.ServerError(err)
 	}
@@ -516,7 +472,7 @@ func (e *ChallengeEndpoint) quota(ctx context.Context, key string, limit int, no
 // nobody without the server's secret can tell them from real ones. An identifier that is itself a
 // phone number or an e-mail address is shown masked as itself, as a real account's would be.
 func (e *ChallengeEndpoint) decoyChannels(ctx context.Context, hint string) ([]Channel, error) {
-	mac, err := e.Codes.UserCodeSignature(ctx, "otp-decoy", normalizeHint(hint))
+	mac, err := e.lifecycle.Codes.UserCodeSignature(ctx, "otp-decoy", normalizeHint(hint))
 	if err != nil {
 		return nil, rfc6749.ServerError(err)
 	}
@@ -524,10 +480,7 @@ func (e *ChallengeEndpoint) decoyChannels(ctx context.Context, hint string) ([]C
 	if err != nil || len(b) < 16 {
 		return nil, fosite.ErrServerError.WithDebug("decoy hash too short")
 	}
-	types := e.DecoyChannels
-	if len(types) == 0 {
-		types = []ChannelType{SMS, Email}
-	}
+	types := e.options.DecoyChannels
 	dests := make([]Destination, 0, len(types))
 	for i, t := range types {
 		r := b[(i*5)%(len(b)-5):]
@@ -547,7 +500,7 @@ func (e *ChallengeEndpoint) decoyChannels(ctx context.Context, hint string) ([]C
 			dests = append(dests, Destination{Type: t, Address: addr})
 		}
 	}
-	chs, _ := channelsOf(ctx, e.mask(), dests)
+	chs, _ := channelsOf(ctx, e.options.Mask, dests)
 	return chs, nil
 }
 
@@ -580,17 +533,17 @@ func normalizeHint(s string) string {
 }
 
 func (e *ChallengeEndpoint) record(ctx context.Context, ev audit.Event) {
-	if e.Audit == nil {
+	if e.options.Audit == nil {
 		return
 	}
-	if err := e.Audit.Record(ctx, ev); err != nil {
+	if err := e.options.Audit.Record(ctx, ev); err != nil {
 		e.log(ctx, slog.LevelError, "audit event not recorded", slog.String("type", ev.Type), slog.String("error", err.Error()))
 	}
 }
 
 func (e *ChallengeEndpoint) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
-	if e.Logger != nil {
-		e.Logger.LogAttrs(ctx, level, msg, attrs...)
+	if e.options.Logger != nil {
+		e.options.Logger.LogAttrs(ctx, level, msg, attrs...)
 	}
 }
 

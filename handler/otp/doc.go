@@ -100,17 +100,25 @@
 //
 // # Use
 //
-// With the compose package:
+// New builds the grant from fosite's configuration, the store, the token strategies and Options;
+// compose.NewOTPGrant adapts it to fosite's compose.Factory:
 //
-//	cfg.OTP = compose.OTPConfig{
+//	grant := compose.NewOTPGrant(otp.Options{
 //		ChallengeURL: issuer + "/oauth2/otp",
 //		Directory:    myDirectory,   // otp.Directory over your customer records
 //		Sender:       notify.Mux{notify.SMS: sms, notify.Email: mailer},
 //		Scopes:       otp.ScopeText{"usage:read": "See your energy use"},
 //		Audit:        auditLog,
-//	}
-//	p := compose.Compose(cfg, store, strategy, ..., compose.OTPFactory)
-//	mux.Handle("/oauth2/otp", p.OTP.Challenge)
+//	})
+//	provider := fcompose.Compose(config, store, strategy, ..., grant.Factory)
+//	mux.Handle("/oauth2/otp", grant.Challenge)
+//
+// A challenge is one pending grant (package pending) of kind KindOTP, with the lifecycle every grant
+// shares: Start stores it, the token request loads it and gets the one state-to-answer mapping
+// (expired_token, a locked-out challenge, a replayed oob_code that revokes what it issued), and
+// Redeem issues the tokens once. What is the OTP grant's own: the code is not a user code the person
+// types at the server but one the server sends (Grant.CodeSentAt, Grant.ResendInterval), and a right
+// code approves the challenge at the token endpoint itself.
 //
 // The store must implement Storage (pending grants, attempt counters and ChallengeStorage); the memory
 // and SQL stores of this module do. Messages come from notify.Templates: the defaults are embedded

@@ -72,13 +72,14 @@ type fixture struct {
 	logs   *logBuffer
 	keys   audit.KeyFunc
 	p      *compose.Provider
+	grant  *compose.OTPGrant
+	cfg    *fosite.Config
 	srv    *httptest.Server
 }
 
 // fixtureStore is what the fixture needs of a store.
 type fixtureStore interface {
-	otp.TokenStorage
-	fosite.Storage
+	otp.Storage
 	SetClient(ctx context.Context, c fosite.Client) error
 }
 
@@ -96,12 +97,12 @@ var backends = []struct {
 	}},
 }
 
-func newFixture(t testing.TB, configure func(*compose.Config)) *fixture {
+func newFixture(t testing.TB, configure func(*otp.Options)) *fixture {
 	t.Helper()
 	return newFixtureOn(t, memory.New(), configure)
 }
 
-func newFixtureOn(t testing.TB, store fixtureStore, configure func(*compose.Config)) *fixture {
+func newFixtureOn(t testing.TB, store fixtureStore, configure func(*otp.Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	logs := &logBuffer{}
@@ -113,35 +114,34 @@ func newFixtureOn(t testing.TB, store fixtureStore, configure func(*compose.Conf
 	log, err := audit.NewLog(auditStore, jose.SigningKey{Algorithm: jose.ES256, Key: priv}, audit.Options{Issuer: gt.Issuer, Now: clock.Now})
 	require.NoError(t, err)
 
-	cfg := &compose.Config{
-		Config: &fosite.Config{
-			GlobalSecret:       []byte("0123456789abcdef0123456789abcdef"),
-			IDTokenIssuer:      gt.Issuer,
-			HashCost:           4,
-			RefreshTokenScopes: []string{"offline_access"},
-		},
-		OTP: compose.OTPConfig{
-			ChallengeURL: gt.Issuer + challengePath,
-			Directory:    directory,
-			Sender:       outbox,
-			Scopes:       otp.ScopeText{"usage:read": "See your energy use", "openid": "Confirm who you are"},
-			Audit:        log,
-		},
-		Now:    clock.Now,
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	cfg := &fosite.Config{
+		GlobalSecret:       []byte("0123456789abcdef0123456789abcdef"),
+		IDTokenIssuer:      gt.Issuer,
+		HashCost:           4,
+		RefreshTokenScopes: []string{"offline_access"},
+	}
+	opts := otp.Options{
+		ChallengeURL: gt.Issuer + challengePath,
+		Directory:    directory,
+		Sender:       outbox,
+		Scopes:       otp.ScopeText{"usage:read": "See your energy use", "openid": "Confirm who you are"},
+		Audit:        log,
+		Now:          clock.Now,
+		Logger:       slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
 	if configure != nil {
-		configure(cfg)
+		configure(&opts)
 	}
 	k := gt.Key(t)
 	keyGetter := func(context.Context) (interface{}, error) { return k, nil }
 	strategy := &fcompose.CommonStrategy{
-		CoreStrategy:               fcompose.NewOAuth2HMACStrategy(cfg.Config),
-		OpenIDConnectTokenStrategy: fcompose.NewOpenIDConnectStrategy(keyGetter, cfg.Config),
+		CoreStrategy:               fcompose.NewOAuth2HMACStrategy(cfg),
+		OpenIDConnectTokenStrategy: fcompose.NewOpenIDConnectStrategy(keyGetter, cfg),
 		Signer:                     &jwt.DefaultSigner{GetPrivateKey: keyGetter},
 	}
-	p := compose.Compose(cfg, store, strategy, fcompose.OAuth2RefreshTokenGrantFactory, compose.OTPFactory)
-	hash, err := (&fosite.BCrypt{Config: cfg.Config}).Hash(ctx, []byte(kioskSecret))
+	grant := compose.NewOTPGrant(opts)
+	p := compose.Compose(cfg, store, strategy, fcompose.OAuth2RefreshTokenGrantFactory, grant.Factory)
+	hash, err := (&fosite.BCrypt{Config: cfg}).Hash(ctx, []byte(kioskSecret))
 	require.NoError(t, err)
 	for _, c := range []*fosite.DefaultClient{
 		{ID: kioskID, Secret: hash, GrantTypes: []string{grantType, "refresh_token"}},
@@ -153,7 +153,7 @@ func newFixtureOn(t testing.TB, store fixtureStore, configure func(*compose.Conf
 		require.NoError(t, store.SetClient(ctx, c))
 	}
 	mux := http.NewServeMux()
-	mux.Handle(challengePath, p.OTP.Challenge)
+	mux.Handle(challengePath, grant.Challenge)
 	mux.HandleFunc(tokenPath, func(rw http.ResponseWriter, r *http.Request) {
 		ar, err := p.NewAccessRequest(r.Context(), r, openid.NewDefaultSession())
 		if err != nil {
@@ -170,7 +170,7 @@ func newFixtureOn(t testing.TB, store fixtureStore, configure func(*compose.Conf
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &fixture{t: t, clock: clock, logs: logs, store: store, outbox: outbox, audit: auditStore,
-		keys: audit.PublicKey(&priv.PublicKey), p: p, srv: srv}
+		keys: audit.PublicKey(&priv.PublicKey), p: p, grant: grant, cfg: cfg, srv: srv}
 }
 
 // do sends a form to path as client (Basic authentication with the fixture secret; "" sends none).

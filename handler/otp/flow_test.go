@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fosite-contrib/grants/audit"
-	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/otp"
 	gt "github.com/fosite-contrib/grants/internal/grantstest"
 	"github.com/fosite-contrib/grants/notify"
@@ -267,9 +266,9 @@ func TestExpiry(t *testing.T) {
 
 func TestSendQuota(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(c *compose.Config) {
-		c.OTP.Quotas = otp.Quotas{PerIdentifier: 2, Window: 10 * time.Minute}
-		c.OTP.ResendInterval = time.Second
+	f := newFixture(t, func(c *otp.Options) {
+		c.Quotas = otp.Quotas{PerIdentifier: 2, Window: 10 * time.Minute}
+		c.ResendInterval = time.Second
 	})
 	c := f.identify("1 Main St", "usage:read")
 	f.send(c.OOBCode, "sms-1")
@@ -447,15 +446,14 @@ func TestDiscovery(t *testing.T) {
 	m := f.p.Metadata()
 	require.Equal(t, gt.Issuer+challengePath, m[otp.ChallengeEndpointMetadata])
 	require.Contains(t, m["grant_types_supported"], grantType)
-	require.Contains(t, f.p.Config.GetTokenURLs(t.Context()), gt.Issuer+challengePath, "private_key_jwt may name the challenge endpoint")
 }
 
 func TestConfigurableGrantTypeAndLength(t *testing.T) {
 	t.Parallel()
 	const custom = "urn:example:params:oauth:grant-type:otp"
-	f := newFixture(t, func(c *compose.Config) {
-		c.OTP.GrantType = custom
-		c.OTP.CodeLength = 8
+	f := newFixture(t, func(c *otp.Options) {
+		c.GrantType = custom
+		c.CodeLength = 8
 	})
 	require.NoError(t, f.store.SetClient(t.Context(), &fosite.DefaultClient{ID: kioskID, Secret: mustHash(t, f), GrantTypes: []string{custom}, Scopes: []string{"usage:read"}}))
 	c := f.identify("1 Main St", "usage:read")
@@ -467,7 +465,7 @@ func TestConfigurableGrantTypeAndLength(t *testing.T) {
 }
 
 func mustHash(t *testing.T, f *fixture) []byte {
-	h, err := (&fosite.BCrypt{Config: f.p.Config.Config}).Hash(t.Context(), []byte(kioskSecret))
+	h, err := (&fosite.BCrypt{Config: f.cfg}).Hash(t.Context(), []byte(kioskSecret))
 	require.NoError(t, err)
 	return h
 }

@@ -88,7 +88,7 @@ func FuzzChallengeEndpoint(f *testing.F) {
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.SetBasicAuth(kioskID, url.QueryEscape(kioskSecret))
 		rw := httptest.NewRecorder()
-		fx.p.OTP.Challenge.ServeHTTP(rw, r.WithContext(context.Background()))
+		fx.grant.Challenge.ServeHTTP(rw, r.WithContext(context.Background()))
 		require.Less(t, rw.Code, 500, "body %q → %s", body, rw.Body)
 		if rw.Code != http.StatusOK {
 			require.Contains(t, rw.Body.String(), `"error"`)

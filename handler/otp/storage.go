@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/handler/pending"
 )
@@ -14,25 +14,19 @@ import (
 type ChallengeStorage interface {
 	// SetChallengeCode makes codeSignature the only valid code of the pending OTP challenge with that
 	// handle signature, records channel (a channel ID, kept in the grant's Extra["channel"]) and sentAt
-	// (kept as the grant's LastPolledAt). It is one conditional update: it returns
-	// pending.ErrStateChanged, changing nothing, unless the challenge is PENDING, not expired at sentAt,
-	// and its previous code (if any) was set at least the challenge's Interval before sentAt; and
-	// pending.ErrNotFound when there is no such challenge.
+	// (the grant's CodeSentAt). It is one conditional update: it returns pending.ErrStateChanged,
+	// changing nothing, unless the challenge is PENDING, not expired at sentAt, and its previous code
+	// (if any) was sent at least the challenge's ResendInterval before sentAt; and pending.ErrNotFound
+	// when there is no such challenge.
 	SetChallengeCode(ctx context.Context, handleSignature, codeSignature, channel string, sentAt time.Time) error
 }
 
-// Storage is everything the OTP grant needs of a store. The memory and SQL stores of this module
-// implement it.
+// Storage is everything the OTP grant needs of a store: its clients (to authenticate them), pending
+// grants and fosite's token stores (to issue, and to revoke on replay), attempt counters (quotas and
+// guesses), and ChallengeStorage. The memory and SQL stores of this module implement it.
 type Storage interface {
-	pending.Storage
+	fosite.Storage
+	pending.TokenStorage
 	pending.AttemptStorage
 	ChallengeStorage
-}
-
-// TokenStorage is what the token handler needs: Storage plus fosite's token stores, to issue and to
-// revoke on replay.
-type TokenStorage interface {
-	Storage
-	pending.TokenStorage
-	oauth2.TokenRevocationStorage
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
@@ -55,41 +56,19 @@ func DefaultSession(issuer string) SessionFactory {
 	}
 }
 
-// TokenHandler is fosite's token endpoint handler for the OTP grant: grant_type (GrantTypeProvider),
-// oob_code and binding_code. Register it with compose (OTPFactory) and fosite's token endpoint serves
-// the grant.
+// TokenHandler is fosite's token endpoint handler for the OTP grant: grant_type (Options.GrantType),
+// oob_code and binding_code. It is part of a Grant (see New); register the Grant with fosite.
 type TokenHandler struct {
-	Storage TokenStorage
-	Codes   *pending.Codes
-	Issuer  *pending.TokenIssuer
-	Config  interface {
-		GrantTypeProvider
-		CodeLengthProvider
-		LifespanProvider
-		MaxAttemptsProvider
-	}
-	// NewSession makes the session of the tokens. Required.
-	NewSession SessionFactory
-	// Audit records redemptions and lockouts; nil records nothing.
-	Audit audit.Sink
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Logger receives replays, lockouts and storage failures; nil discards. Codes are never logged.
-	Logger *slog.Logger
+	lifecycle *pending.Lifecycle
+	store     Storage
+	options   *Options
 }
 
 var _ fosite.TokenEndpointHandler = (*TokenHandler)(nil)
 
-func (h *TokenHandler) now() time.Time {
-	if h.Now != nil {
-		return h.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
 // CanHandleTokenEndpointRequest reports whether the request uses the OTP grant type.
-func (h *TokenHandler) CanHandleTokenEndpointRequest(ctx context.Context, req fosite.AccessRequester) bool {
-	return req.GetGrantTypes().ExactOne(string(h.Config.GetOTPGrantType(ctx)))
+func (h *TokenHandler) CanHandleTokenEndpointRequest(_ context.Context, req fosite.AccessRequester) bool {
+	return req.GetGrantTypes().ExactOne(string(h.options.GrantType))
 }
 
 // CanSkipClientAuth is false: the client authenticated at the challenge endpoint and does so again here.
@@ -103,7 +82,7 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 	if !h.CanHandleTokenEndpointRequest(ctx, req) {
 		return fosite.ErrUnknownRequest
 	}
-	grantType := h.Config.GetOTPGrantType(ctx)
+	grantType := h.options.GrantType
 	client := req.GetClient()
 	if !client.GetGrantTypes().Has(string(grantType)) {
 		return fosite.ErrUnauthorizedClient.WithHintf("The client is not allowed to use the grant type '%s'.", grantType)
@@ -117,33 +96,23 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 			return fosite.ErrInvalidRequest.WithHintf("The '%s' parameter must not be included more than once.", p)
 		}
 	}
-	sig, err := h.Codes.HandleSignature(ctx, form.Get("oob_code"))
-	if err != nil {
-		return err
-	}
-	g, err := h.Storage.GetPendingGrant(ctx, pending.KindOTP, sig, req.GetSession())
-	if errors.Is(err, pending.ErrNotFound) {
-		return fosite.ErrInvalidGrant.WithHint("The handle is unknown.")
-	} else if err != nil {
-		return rfc6749.ServerError(err)
-	}
-	now := h.now()
+	// The lifecycle's answer: a pending challenge waits for its code, an approved one had the right code
+	// presented before but its tokens were not issued (a signing or storage failure), so the right code
+	// again may collect them; a denied one was locked out.
+	g, now, err := h.lifecycle.Load(ctx, req, nil)
 	switch {
-	case g.ClientID() != client.GetID():
-		return fosite.ErrInvalidGrant.WithHint("The handle is unknown.").
-			WithDebugf("The challenge was issued to client %q, not %q.", g.ClientID(), client.GetID())
-	case g.State == pending.StateConsumed:
-		h.revoke(ctx, g)
-		return fosite.ErrInvalidGrant.WithHint("The code has already been used.").WithWrap(pending.ErrReplayed)
-	case g.Expired(now):
-		return pending.ErrExpiredToken
-	case g.State == pending.StateDenied:
+	case errors.Is(err, pending.ErrAuthorizationPending), err == nil:
+	case errors.Is(err, pending.ErrAccessDenied):
 		return errLockedOut
+	case errors.Is(err, pending.ErrReplayed):
+		return fosite.ErrInvalidGrant.WithHint("The code has already been used.").WithWrap(pending.ErrReplayed)
+	default:
+		return err
 	}
 
 	// Count the attempt before comparing, so that concurrent guesses cannot exceed the limit.
-	max := h.Config.GetOTPMaxAttempts(ctx)
-	n, err := h.Storage.IncrementAttempts(ctx, "otp-guess|"+sig, now, h.Config.GetOTPLifespan(ctx))
+	max := h.options.MaxAttempts
+	n, err := h.store.IncrementAttempts(ctx, "otp-guess|"+g.HandleSignature, now, h.options.Lifespan)
 	if err != nil {
 		return rfc6749.ServerError(err)
 	}
@@ -169,7 +138,7 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 				channel = ChannelType(id[:i])
 			}
 		}
-		sess, err := h.NewSession(ctx, SessionInfo{Subject: g.Subject, Client: client, Channel: channel, AuthTime: now})
+		sess, err := h.options.NewSession(ctx, SessionInfo{Subject: g.Subject, Client: client, Channel: channel, AuthTime: now})
 		if err != nil {
 			return rfc6749.ServerError(err)
 		}
@@ -177,10 +146,10 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 			Approved: true, Subject: g.Subject, Session: sess,
 			GrantedScopes: g.Request.GetRequestedScopes(), GrantedAudience: g.Request.GetRequestedAudience(),
 		}
-		if err := h.Storage.DecidePendingGrant(ctx, pending.KindOTP, sig, d, now); errors.Is(err, pending.ErrStateChanged) {
+		if err := h.lifecycle.Decide(ctx, g, &d, nil); errors.Is(err, pending.ErrStateChanged) {
 			return fosite.ErrInvalidGrant.WithHint("The challenge changed while the code was checked. Try again.")
 		} else if err != nil {
-			return rfc6749.ServerError(err)
+			return err
 		}
 		g.Request.SetSession(sess)
 		for _, s := range d.GrantedScopes {
@@ -190,9 +159,7 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 			g.Request.GrantAudience(a)
 		}
 	}
-	// StateApproved: the right code was presented before but the tokens were not issued (a signing or
-	// storage failure); the right code again may collect them.
-	h.Issuer.Prepare(ctx, g, grantType, req)
+	h.lifecycle.Prepare(ctx, g, grantType, req)
 	return nil
 }
 
@@ -200,10 +167,10 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 // that no code was sent for, never matches, after the same work.
 func (h *TokenHandler) codeMatches(ctx context.Context, g *pending.Grant, typed string) bool {
 	code, ok := NormalizeCode(typed)
-	if !ok || len(code) != h.Config.GetOTPCodeLength(ctx) {
+	if !ok || len(code) != h.options.CodeLength {
 		code = "-" // hash something anyway; it cannot match a stored code
 	}
-	sig, err := codeSignature(ctx, h.Codes, g.HandleSignature, code)
+	sig, err := codeSignature(ctx, h.lifecycle.Codes, g.HandleSignature, code)
 	if err != nil {
 		return false
 	}
@@ -212,13 +179,12 @@ func (h *TokenHandler) codeMatches(ctx context.Context, g *pending.Grant, typed 
 }
 
 func (h *TokenHandler) lockOut(ctx context.Context, g *pending.Grant, now time.Time, attempts int) {
-	err := h.Storage.DecidePendingGrant(ctx, pending.KindOTP, g.HandleSignature, pending.Decision{Approved: false, Subject: g.Subject, Actor: "otp-lockout"}, now)
-	if err != nil && !errors.Is(err, pending.ErrStateChanged) {
-		h.log(ctx, slog.LevelError, "otp lockout not stored", slog.String("error", err.Error()))
-		return
-	}
+	err := h.lifecycle.Decide(ctx, g, &pending.Decision{Approved: false, Subject: g.Subject, Actor: "otp-lockout"}, nil)
 	if errors.Is(err, pending.ErrStateChanged) {
 		return // another request locked it out (or redeemed it) first
+	} else if err != nil {
+		h.log(ctx, slog.LevelError, "otp lockout not stored", slog.String("error", rfc6749.DebugOf(err)))
+		return
 	}
 	data := map[string]any{"attempts": attempts}
 	if g.Extra[extraDecoy] == "1" {
@@ -235,53 +201,37 @@ func (h *TokenHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 	if !h.CanHandleTokenEndpointRequest(ctx, req) {
 		return fosite.ErrUnknownRequest
 	}
-	sig, err := h.Codes.HandleSignature(ctx, req.GetRequestForm().Get("oob_code"))
-	if err != nil {
-		return err
-	}
-	err = h.Issuer.Issue(ctx, pending.KindOTP, sig, h.Config.GetOTPGrantType(ctx), req, resp)
-	if errors.Is(err, pending.ErrReplayed) {
-		if g, gerr := h.Storage.GetPendingGrant(ctx, pending.KindOTP, sig, req.GetSession()); gerr == nil {
-			h.revoke(ctx, g)
-		}
-		return err
-	}
-	if err != nil {
+	if err := h.lifecycle.Redeem(ctx, h.options.GrantType, req, resp); err != nil {
 		return err
 	}
 	h.record(ctx, audit.Event{Type: audit.EventRedeemed, Grant: audit.GrantOTP, Subject: req.GetSession().GetSubject(),
-		ClientID: req.GetClient().GetID(), RequestID: req.GetID(), Time: h.now(),
+		ClientID: req.GetClient().GetID(), RequestID: req.GetID(), Time: clock.Now(h.options.Now),
 		Data: map[string]any{"scope": []string(req.GetGrantedScopes())}})
 	return nil
 }
 
-func (h *TokenHandler) revoke(ctx context.Context, g *pending.Grant) {
-	err := pending.RevokeReplayed(ctx, h.Storage, g)
-	attrs := []slog.Attr{slog.String("client_id", g.ClientID()), slog.String("request_id", g.Request.GetID())}
-	if err != nil {
-		attrs = append(attrs, slog.String("revocation_error", err.Error()))
-	}
+// replayed audits a replayed challenge, after the lifecycle revoked what it issued.
+func (h *TokenHandler) replayed(ctx context.Context, g *pending.Grant, _ error) {
 	h.record(ctx, audit.Event{Type: audit.EventReplayed, Grant: audit.GrantOTP, Subject: g.Subject, ClientID: g.ClientID(),
-		RequestID: g.Request.GetID(), Time: h.now()})
-	h.log(ctx, slog.LevelWarn, "otp challenge replayed; tokens it issued are revoked", attrs...)
+		RequestID: g.Request.GetID(), Time: clock.Now(h.options.Now)})
 }
 
 // GrantTypes lists the grant type this handler serves, for discovery.
 func (h *TokenHandler) GrantTypes() []fosite.GrantType {
-	return []fosite.GrantType{h.Config.GetOTPGrantType(context.Background())}
+	return []fosite.GrantType{h.options.GrantType}
 }
 
 func (h *TokenHandler) record(ctx context.Context, ev audit.Event) {
-	if h.Audit == nil {
+	if h.options.Audit == nil {
 		return
 	}
-	if err := h.Audit.Record(ctx, ev); err != nil {
+	if err := h.options.Audit.Record(ctx, ev); err != nil {
 		h.log(ctx, slog.LevelError, "audit event not recorded", slog.String("type", ev.Type), slog.String("error", err.Error()))
 	}
 }
 
 func (h *TokenHandler) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
-	if h.Logger != nil {
-		h.Logger.LogAttrs(ctx, level, msg, attrs...)
+	if h.options.Logger != nil {
+		h.options.Logger.LogAttrs(ctx, level, msg, attrs...)
 	}
 }

@@ -127,7 +127,13 @@ type Codes struct {
 
 // NewCodes returns Codes using config's global secret.
 func NewCodes(config fositehmac.HMACStrategyConfigurator) *Codes {
-	return &Codes{Config: config, handles: fositehmac.HMACStrategy{Config: config}}
+	return NewCodesWithRand(config, nil)
+}
+
+// NewCodesWithRand returns Codes using config's global secret and rand (nil: crypto/rand) for user
+// codes.
+func NewCodesWithRand(config fositehmac.HMACStrategyConfigurator, rand io.Reader) *Codes {
+	return &Codes{Config: config, Rand: rand, handles: fositehmac.HMACStrategy{Config: config}}
 }
 
 // NewHandle returns a new handle for the client and the signature to store. With fosite's default

@@ -16,7 +16,6 @@ const (
 	KindDeviceCode Kind = "device_code" // RFC 8628 device authorization grant
 	KindCIBA       Kind = "ciba"        // OpenID CIBA Core 1.0
 	KindOTP        Kind = "otp"         // the one-time-passcode grant
-	KindReciprocal Kind = "reciprocal"  // draft-ietf-oauth-reciprocal-04
 )
 
 // State is where a pending grant is in its life:
@@ -65,7 +64,14 @@ type Grant struct {
 	// LastPolledAt is when the client last polled, zero before the first poll.
 	LastPolledAt time.Time
 
-	// Subject is the user the grant was approved (or denied) for.
+	// CodeSentAt is when the user's code was last sent to them (a grant whose code the server sends,
+	// such as the OTP grant's), zero before the first send.
+	CodeSentAt time.Time
+	// ResendInterval is the minimum time between two sends of the code.
+	ResendInterval time.Duration
+
+	// Subject is the user the grant is for: known when the client named them (a CIBA hint, an OTP
+	// identifier), else set by the decision; the user it was approved (or denied) for.
 	Subject string
 	// Actor is who approved or denied, when it is not the subject (kiosk staff, an administrator).
 	Actor string
@@ -78,6 +84,25 @@ type Grant struct {
 	Device DeviceInfo
 	// Extra holds grant-specific, non-secret values (CIBA's delivery mode, OTP's channel, ...).
 	Extra map[string]string
+	// Callback is the call the server owes the client about this grant (CIBA ping and push); nil when
+	// it owes none.
+	Callback *Callback
+}
+
+// Callback is where and how the server calls a client back about its grant (CIBA Core §10.2, §10.3):
+// the client's endpoint, the bearer credential the client gave for it, and the handle the call carries.
+// The credential and the handle must be presented later, so they cannot be hashed: they are kept only
+// sealed (encrypted and authenticated under a key derived from the global secret).
+type Callback struct {
+	// Endpoint is the client's notification endpoint.
+	Endpoint string
+	// SealedToken is the sealed bearer credential; SealedHandle the sealed handle.
+	SealedToken  []byte
+	SealedHandle []byte
+	// OnExpiry is true when the client must be told that its grant expired undecided (CIBA push, §12).
+	OnExpiry bool
+	// Notified is true once the grant's final callback was queued (see CallbackStorage).
+	Notified bool
 }
 
 // DeviceInfo is what the server saw of the device that asked. It is shown to the user who approves, so

@@ -10,15 +10,18 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/storage"
 
+	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
-// TokenStorage is what the issuer writes to: the pending grant (to consume it) and fosite's token stores
-// (to keep what it issues), ideally all in one transactional store.
+// TokenStorage is what a Lifecycle and its TokenIssuer use: the pending grants (to consume them) and
+// fosite's token stores (to keep what is issued, and to revoke it on replay), ideally all in one
+// transactional store.
 type TokenStorage interface {
 	Storage
 	oauth2.AccessTokenStorage
 	oauth2.RefreshTokenStorage
+	oauth2.TokenRevocationStorage
 }
 
 // IssuerConfig is the configuration the issuer reads.
@@ -27,6 +30,26 @@ type IssuerConfig interface {
 	fosite.RefreshTokenLifespanProvider
 	fosite.RefreshTokenScopesProvider
 	fosite.IDTokenLifespanProvider
+}
+
+// TokenStrategies are the strategies a TokenIssuer mints tokens with.
+type TokenStrategies struct {
+	AccessToken  oauth2.AccessTokenStrategy
+	RefreshToken oauth2.RefreshTokenStrategy
+	// IDToken signs ID tokens; nil means the issuer issues none.
+	IDToken openid.OpenIDConnectTokenStrategy
+}
+
+// NewTokenIssuer returns a TokenIssuer minting with tokens and storing in store. now is the clock; nil
+// means time.Now.
+func NewTokenIssuer(config IssuerConfig, store TokenStorage, tokens TokenStrategies, now func() time.Time) (*TokenIssuer, error) {
+	if tokens.AccessToken == nil || tokens.RefreshToken == nil {
+		return nil, errors.New("pending: the token issuer needs an access token and a refresh token strategy")
+	}
+	return &TokenIssuer{
+		AccessTokenStrategy: tokens.AccessToken, RefreshTokenStrategy: tokens.RefreshToken, IDTokenStrategy: tokens.IDToken,
+		Storage: store, Config: config, Now: now,
+	}, nil
 }
 
 // TokenIssuer turns an approved pending grant into tokens: an access token always, a refresh token when
@@ -41,13 +64,6 @@ type TokenIssuer struct {
 	Config          IssuerConfig
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-}
-
-func (i *TokenIssuer) now() time.Time {
-	if i.Now != nil {
-		return i.Now().UTC()
-	}
-	return time.Now().UTC()
 }
 
 // Prepare copies an approved grant into the token request: its ID (so that every token issued carries
@@ -65,7 +81,7 @@ func (i *TokenIssuer) Prepare(ctx context.Context, g *Grant, grantType fosite.Gr
 	for _, a := range g.Request.GetGrantedAudience() {
 		req.GrantAudience(a)
 	}
-	now := i.now()
+	now := clock.Now(i.Now)
 	at := fosite.GetEffectiveLifespan(req.GetClient(), grantType, fosite.AccessToken, i.Config.GetAccessTokenLifespan(ctx))
 	req.GetSession().SetExpiresAt(fosite.AccessToken, now.Add(at).Round(time.Second))
 	if rt := fosite.GetEffectiveLifespan(req.GetClient(), grantType, fosite.RefreshToken, i.Config.GetRefreshTokenLifespan(ctx)); rt > -1 {
@@ -137,7 +153,7 @@ func (i *TokenIssuer) Issue(ctx context.Context, kind Kind, handleSignature stri
 		return rfc6749.ServerError(err)
 	}
 
-	resp.SetExpiresIn(expiresIn(req, fosite.AccessToken, i.Config.GetAccessTokenLifespan(ctx), i.now()))
+	resp.SetExpiresIn(expiresIn(req, fosite.AccessToken, i.Config.GetAccessTokenLifespan(ctx), clock.Now(i.Now)))
 	resp.SetScopes(req.GetGrantedScopes())
 	if refresh != "" {
 		resp.SetExtra("refresh_token", refresh)

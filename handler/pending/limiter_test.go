@@ -13,14 +13,18 @@ import (
 	"github.com/fosite-contrib/grants/storage/memory"
 )
 
-// TestLimiter checks the RFC 8628 §5.1 guessing bound over the real in-memory attempt store.
+// TestLimiter checks the RFC 8628 §5.1 guessing bound over the real in-memory attempt store, and that
+// no limit can be turned against people who did nothing wrong.
 func TestLimiter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	newLimiter := func() *pending.Limiter {
-		return &pending.Limiter{Storage: memory.New(), Scope: "test", PerKey: 3, Global: 5, Window: time.Minute}
+		return &pending.Limiter{Storage: memory.New(), Scope: "test",
+			Limits: pending.Limits{PerAddress: 3, Global: 5, PerAccount: 3, GlobalSignedIn: 7, Window: time.Minute}}
 	}
+	addr := func(a string) pending.Caller { return pending.Caller{Address: a} }
+	user := func(a, account string) pending.Caller { return pending.Caller{Address: a, Account: account} }
 	requireRefused := func(t *testing.T, err error) {
 		t.Helper()
 		require.ErrorIs(t, err, pending.ErrTooManyAttempts)
@@ -29,47 +33,77 @@ func TestLimiter(t *testing.T) {
 		require.Equal(t, http.StatusTooManyRequests, rfc.StatusCode())
 	}
 
-	t.Run("per key", func(t *testing.T) {
+	t.Run("per address", func(t *testing.T) {
 		t.Parallel()
 		l := newLimiter()
 		for i := 0; i < 3; i++ {
-			require.NoError(t, l.Allow(ctx, "a", t0))
-			require.NoError(t, l.Fail(ctx, "a", t0))
+			require.NoError(t, l.Allow(ctx, addr("a"), t0))
+			require.NoError(t, l.Fail(ctx, addr("a"), t0))
 		}
-		requireRefused(t, l.Allow(ctx, "a", t0))
-		require.NoError(t, l.Allow(ctx, "b", t0), "another key is not limited")
-		require.NoError(t, l.Allow(ctx, "a", t0.Add(time.Minute)), "the window passed")
+		requireRefused(t, l.Allow(ctx, addr("a"), t0))
+		require.NoError(t, l.Allow(ctx, addr("b"), t0), "another address is not limited")
+		require.NoError(t, l.Allow(ctx, user("a", "alice"), t0), "a signed-in person at that address is not limited")
+		require.NoError(t, l.Allow(ctx, addr("a"), t0.Add(time.Minute)), "the window passed")
 	})
 	t.Run("global", func(t *testing.T) {
 		t.Parallel()
 		l := newLimiter()
 		for _, k := range []string{"a", "b", "c", "d", "e"} {
-			require.NoError(t, l.Fail(ctx, k, t0))
+			require.NoError(t, l.Fail(ctx, addr(k), t0))
 		}
-		requireRefused(t, l.Allow(ctx, "f", t0))
-		require.NoError(t, l.Allow(ctx, "f", t0.Add(time.Minute)))
+		requireRefused(t, l.Allow(ctx, addr("f"), t0))
+		require.NoError(t, l.Allow(ctx, user("f", "alice"), t0), "a flood from many addresses does not stop signed-in people")
+		require.NoError(t, l.Allow(ctx, addr("f"), t0.Add(time.Minute)))
+	})
+	t.Run("per account", func(t *testing.T) {
+		t.Parallel()
+		l := newLimiter()
+		for _, a := range []string{"a", "b", "c"} {
+			require.NoError(t, l.Fail(ctx, user(a, "mallory"), t0))
+		}
+		requireRefused(t, l.Allow(ctx, user("d", "mallory"), t0)) // an account is limited wherever it guesses from
+		require.NoError(t, l.Allow(ctx, user("a", "alice"), t0), "another account is not")
+		require.NoError(t, l.Allow(ctx, addr("a"), t0), "nor are anonymous callers at those addresses")
+	})
+	t.Run("global signed-in", func(t *testing.T) {
+		t.Parallel()
+		l := newLimiter()
+		for _, u := range []string{"u1", "u2", "u3", "u4", "u5", "u6", "u7"} {
+			require.NoError(t, l.Fail(ctx, user("a", u), t0))
+		}
+		requireRefused(t, l.Allow(ctx, user("b", "u8"), t0))
+		require.NoError(t, l.Allow(ctx, addr("b"), t0), "anonymous callers count apart")
 	})
 	t.Run("scopes are separate", func(t *testing.T) {
 		t.Parallel()
 		store := memory.New()
-		a := &pending.Limiter{Storage: store, Scope: "a", PerKey: 1, Window: time.Minute}
-		b := &pending.Limiter{Storage: store, Scope: "b", PerKey: 1, Window: time.Minute}
-		require.NoError(t, a.Fail(ctx, "k", t0))
-		requireRefused(t, a.Allow(ctx, "k", t0))
-		require.NoError(t, b.Allow(ctx, "k", t0))
+		a := &pending.Limiter{Storage: store, Scope: "a", Limits: pending.Limits{PerAddress: 1, Window: time.Minute}}
+		b := &pending.Limiter{Storage: store, Scope: "b", Limits: pending.Limits{PerAddress: 1, Window: time.Minute}}
+		require.NoError(t, a.Fail(ctx, addr("k"), t0))
+		requireRefused(t, a.Allow(ctx, addr("k"), t0))
+		require.NoError(t, b.Allow(ctx, addr("k"), t0))
 	})
 	t.Run("zero limits disable", func(t *testing.T) {
 		t.Parallel()
-		l := &pending.Limiter{Storage: memory.New(), Scope: "z", Window: time.Minute}
+		l := &pending.Limiter{Storage: memory.New(), Scope: "z", Limits: pending.Limits{Window: time.Minute}}
 		for i := 0; i < 100; i++ {
-			require.NoError(t, l.Fail(ctx, "k", t0))
+			require.NoError(t, l.Fail(ctx, addr("k"), t0))
+			require.NoError(t, l.Fail(ctx, user("k", "alice"), t0))
 		}
-		require.NoError(t, l.Allow(ctx, "k", t0))
+		require.NoError(t, l.Allow(ctx, addr("k"), t0))
+		require.NoError(t, l.Allow(ctx, user("k", "alice"), t0))
 	})
 	t.Run("nil limiter allows", func(t *testing.T) {
 		t.Parallel()
 		var l *pending.Limiter
-		require.NoError(t, l.Fail(ctx, "k", t0))
-		require.NoError(t, l.Allow(ctx, "k", t0))
+		require.NoError(t, l.Fail(ctx, addr("k"), t0))
+		require.NoError(t, l.Allow(ctx, addr("k"), t0))
 	})
+}
+
+// TestLimitsOr: in options, zero means the default and a negative limit turns it off.
+func TestLimitsOr(t *testing.T) {
+	t.Parallel()
+	got := pending.Limits{PerAddress: 7, Global: -1}.Or(pending.DefaultUserCodeLimits)
+	require.Equal(t, pending.Limits{PerAddress: 7, Global: 0, PerAccount: 20, GlobalSignedIn: 1000, Window: 15 * time.Minute}, got)
 }

@@ -44,18 +44,27 @@
 //     grant type goes to the next handler unchanged. If NewAccessResponse is called on a reciprocal
 //     request anyway, the handler answers server_error with a debug message that names TokenEndpoint.
 //
-// With package compose: ReciprocalFactory (the grant handler, the token store and party A's issuer;
-// wired as Provider.Reciprocal) and ReciprocalScopeFactory (the `reciprocal` parameter), configured by
-// compose.Config.Reciprocal:
+// New builds both parties (Grant: the grant handler, the token store, party A's Issuer, party B's
+// ScopeHandler); compose.NewReciprocalGrant adapts it to fosite's compose.Factory (its Factory, then
+// its ScopeFactory after fosite's authorization code factories):
 //
-//	cfg.Reciprocal = compose.ReciprocalConfig{
+//	grant := compose.NewReciprocalGrant(reciprocal.Options{
 //		Scopes:   map[string]string{"voice-assistant": "music.read"},
 //		Partners: reciprocal.PartnerMap{"voice-assistant": {
 //			TokenURL: "https://assistant.example/oauth2/token", ClientID: "music-service", ClientSecret: secret,
 //		}},
-//	}
-//	p := compose.Compose(cfg, store, strategy, ..., compose.ReciprocalFactory, compose.ReciprocalScopeFactory)
-//	mux.Handle("/oauth2/token", p.Reciprocal.TokenEndpoint(appTokenEndpoint, newSession))
+//	})
+//	provider := fcompose.Compose(config, store, strategy, ..., grant.Factory, grant.ScopeFactory)
+//	mux.Handle("/oauth2/token", grant.TokenEndpoint(provider, appTokenEndpoint, newSession))
+//
+// # Its relation to the pending-grant lifecycle
+//
+// The device grant, CIBA and the OTP grant share one shape (package pending): the client asks, a
+// pending grant waits for the user, the client polls or redeems it once. Reciprocal OAuth has none of
+// that: nothing waits. Party A mints an ordinary authorization code (fosite's, stored by fosite's
+// AuthorizeCodeStorage) and pushes it at once; party B redeems it at once with fosite's authorization
+// code grant, at party A. So this package uses fosite's own code and token storage, not the
+// pending-grant store, and its replay protection is fosite's authorization code replay protection.
 //
 // # Synchronous redemption
 //

@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 	xoauth2 "golang.org/x/oauth2"
 
+	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
@@ -70,13 +71,6 @@ type GrantHandler struct {
 }
 
 var _ fosite.TokenEndpointHandler = (*GrantHandler)(nil)
-
-func (h *GrantHandler) now() time.Time {
-	if h.Now != nil {
-		return h.Now().UTC()
-	}
-	return time.Now().UTC()
-}
 
 // CanHandleTokenEndpointRequest reports whether the request uses the reciprocal grant type.
 func (h *GrantHandler) CanHandleTokenEndpointRequest(_ context.Context, req fosite.AccessRequester) bool {
@@ -164,7 +158,7 @@ func (h *GrantHandler) checkAccessToken(ctx context.Context, req fosite.AccessRe
 	if err := h.AccessTokens.ValidateAccessToken(ctx, ar, token); err != nil {
 		return "", fosite.ErrInvalidGrant.WithHint("The access token is not active.").WithWrap(err).WithDebug(err.Error())
 	}
-	if exp := ar.GetSession().GetExpiresAt(fosite.AccessToken); !exp.IsZero() && !h.now().Before(exp) {
+	if exp := ar.GetSession().GetExpiresAt(fosite.AccessToken); !exp.IsZero() && !clock.Now(h.Now).Before(exp) {
 		return "", fosite.ErrInvalidGrant.WithHint("The access token has expired.")
 	}
 	// "Party B MUST then verify the access token was granted to the client identified by the client_id."

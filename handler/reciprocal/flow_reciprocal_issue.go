@@ -14,6 +14,8 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // IssuerStorage is what party A's issuer writes: authorization codes, and the revocation of what they
@@ -48,8 +50,8 @@ type Issuer struct {
 	Logger *slog.Logger
 }
 
-// Grant is one reciprocal grant party A sends.
-type Grant struct {
+// Offer is one reciprocal grant party A sends: the access it offers party B.
+type Offer struct {
 	// ClientID is party B's client ID at party A: the only client that can redeem the code.
 	ClientID string
 	// Scopes are the scopes the user consented to give party B (draft §2.2.1); each must be allowed to
@@ -78,7 +80,7 @@ type Grant struct {
 // Sent describes a grant party B accepted.
 type Sent struct {
 	// RequestID is the request ID of the code, and of every token party B redeems it for: keep it to
-	// revoke them (Revoke) or to replace the grant (Grant.Replaces).
+	// revoke them (Revoke) or to replace the grant (Offer.Replaces).
 	RequestID string
 	// ExpiresAt is when the code expires.
 	ExpiresAt time.Time
@@ -102,18 +104,11 @@ func (e *PartnerError) Error() string {
 	return s
 }
 
-func (i *Issuer) now() time.Time {
-	if i.Now != nil {
-		return i.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
 // Send mints the code and pushes it to party B (draft §2.2.2). It returns nil error only when party B
 // answered 200; then party B has redeemed the code. On any failure the code is invalidated, so nothing
 // usable is left behind, and the error says what happened (*PartnerError for a refusal by party B).
 // A retry must call Send again, with a new code: presenting a spent code again would be a replay.
-func (i *Issuer) Send(ctx context.Context, g *Grant) (*Sent, error) {
+func (i *Issuer) Send(ctx context.Context, g *Offer) (*Sent, error) {
 	if g == nil || g.Session == nil || g.Session.GetSubject() == "" {
 		return nil, errors.New("reciprocal: the grant needs the user's session, with a subject")
 	}
@@ -138,7 +133,7 @@ func (i *Issuer) Send(ctx context.Context, g *Grant) (*Sent, error) {
 		}
 	}
 
-	now := i.now()
+	now := clock.Now(i.Now)
 	lifespan := i.Config.GetReciprocalCodeLifespan(ctx)
 	req := fosite.NewRequest()
 	req.RequestedAt = now
@@ -181,7 +176,7 @@ func (i *Issuer) Send(ctx context.Context, g *Grant) (*Sent, error) {
 }
 
 // push POSTs the reciprocal grant to party B's token endpoint (draft §2.2.2).
-func (i *Issuer) push(ctx context.Context, g *Grant, code string) error {
+func (i *Issuer) push(ctx context.Context, g *Offer, code string) error {
 	client := i.HTTPClient
 	timeout := i.Config.GetReciprocalOutboundTimeout(ctx)
 	if client == nil {
@@ -242,7 +237,7 @@ func (i *Issuer) Revoke(ctx context.Context, requestID string) error {
 	return errors.Join(errA, errR)
 }
 
-func (i *Issuer) log(ctx context.Context, level slog.Level, msg string, g *Grant, attrs ...slog.Attr) {
+func (i *Issuer) log(ctx context.Context, level slog.Level, msg string, g *Offer, attrs ...slog.Attr) {
 	if i.Logger != nil {
 		i.Logger.LogAttrs(ctx, level, msg, append([]slog.Attr{slog.String("client_id", g.ClientID), slog.String("partner_token_url", g.TokenURL)}, attrs...)...)
 	}

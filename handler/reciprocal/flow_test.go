@@ -37,7 +37,8 @@ const (
 // (fosite alone, as an application that forgot TokenEndpoint).
 type party struct {
 	p        *compose.Provider
-	cfg      *compose.Config
+	rg       *compose.ReciprocalGrant
+	cfg      *fosite.Config
 	store    *memory.MemoryStore
 	srv      *httptest.Server
 	clock    *grantstest.Clock
@@ -52,36 +53,35 @@ type metaClient struct {
 
 func (c *metaClient) GetMetadata() map[string]any { return c.metadata }
 
-func newParty(t *testing.T, configure func(*compose.Config)) *party {
+func newParty(t *testing.T, configure func(*reciprocal.Options)) *party {
 	t.Helper()
 	ctx := context.Background()
 	clock := grantstest.NewClock(time.Now().UTC().Truncate(time.Second))
 	pt := &party{clock: clock, partners: reciprocal.PartnerMap{}, logs: &bytes.Buffer{}}
 	var logMu sync.Mutex
-	cfg := &compose.Config{
-		Config: &fosite.Config{GlobalSecret: []byte("0123456789abcdef0123456789abcdef"), HashCost: 4},
-		Now:    clock.Now,
-		Logger: slog.New(slog.NewTextHandler(lockedWriter{&logMu, pt.logs}, nil)),
-		Reciprocal: compose.ReciprocalConfig{
-			Scopes:            map[string]string{partnerID: "openid profile", strangerID: "openid"},
-			Partners:          pt.partners,
-			AllowLoopbackHTTP: true,
-		},
+	cfg := &fosite.Config{GlobalSecret: []byte("0123456789abcdef0123456789abcdef"), HashCost: 4}
+	opts := reciprocal.Options{
+		Scopes:            map[string]string{partnerID: "openid profile", strangerID: "openid"},
+		Partners:          pt.partners,
+		AllowLoopbackHTTP: true,
+		Now:               clock.Now,
+		Logger:            slog.New(slog.NewTextHandler(lockedWriter{&logMu, pt.logs}, nil)),
 	}
 	if configure != nil {
-		configure(cfg)
+		configure(&opts)
 	}
 	store := memory.New()
-	strategy := &fcompose.CommonStrategy{CoreStrategy: fcompose.NewOAuth2HMACStrategy(cfg.Config)}
+	strategy := &fcompose.CommonStrategy{CoreStrategy: fcompose.NewOAuth2HMACStrategy(cfg)}
+	grant := compose.NewReciprocalGrant(opts)
 	p := compose.Compose(cfg, store, strategy,
 		fcompose.OAuth2AuthorizeExplicitFactory,
 		fcompose.OAuth2ClientCredentialsGrantFactory,
 		fcompose.OAuth2TokenIntrospectionFactory,
 		fcompose.OAuth2TokenRevocationFactory,
-		compose.ReciprocalFactory,
-		compose.ReciprocalScopeFactory,
+		grant.Factory,
+		grant.ScopeFactory,
 	)
-	hash, err := (&fosite.BCrypt{Config: cfg.Config}).Hash(ctx, []byte(partnerSecret))
+	hash, err := (&fosite.BCrypt{Config: cfg}).Hash(ctx, []byte(partnerSecret))
 	require.NoError(t, err)
 	grants := []string{"authorization_code", "client_credentials", string(reciprocal.GrantType)}
 	for _, c := range []fosite.Client{
@@ -110,7 +110,7 @@ func newParty(t *testing.T, configure func(*compose.Config)) *party {
 		}
 		p.WriteAccessResponse(r.Context(), rw, ar, resp)
 	})
-	mux.Handle("/token", p.Reciprocal.TokenEndpoint(plain, newSession))
+	mux.Handle("/token", grant.TokenEndpoint(p, plain, newSession))
 	mux.Handle("/plain-token", plain)
 	mux.HandleFunc("/auth", func(rw http.ResponseWriter, r *http.Request) {
 		ar, err := p.NewAuthorizeRequest(r.Context(), r)
@@ -128,7 +128,7 @@ func newParty(t *testing.T, configure func(*compose.Config)) *party {
 		}
 		p.WriteAuthorizeResponse(r.Context(), rw, ar, resp)
 	})
-	pt.p, pt.cfg, pt.store = p, cfg, store
+	pt.p, pt.rg, pt.cfg, pt.store = p, grant, cfg, store
 	pt.srv = httptest.NewServer(mux)
 	t.Cleanup(pt.srv.Close)
 	return pt
@@ -194,8 +194,8 @@ func reciprocalForm(clientID, token, code string) url.Values {
 	return url.Values{"grant_type": {string(reciprocal.GrantType)}, "client_id": {clientID}, "access_token": {token}, "code": {code}}
 }
 
-func (pt *party) grant(bURL, bToken string, scopes ...string) *reciprocal.Grant {
-	return &reciprocal.Grant{ClientID: partnerID, Scopes: scopes, Session: grantstest.Session("alice"),
+func (pt *party) grant(bURL, bToken string, scopes ...string) *reciprocal.Offer {
+	return &reciprocal.Offer{ClientID: partnerID, Scopes: scopes, Session: grantstest.Session("alice"),
 		TokenURL: bURL + "/token", PartnerClientID: partnerID, PartnerClientSecret: partnerSecret, AccessToken: bToken}
 }
 
@@ -213,7 +213,7 @@ func TestScopeParameter(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := newParty(t, func(c *compose.Config) { c.Reciprocal.InAuthorizationResponse = tc.inAuthz })
+			b := newParty(t, func(c *reciprocal.Options) { c.InAuthorizationResponse = tc.inAuthz })
 			q := b.authorize(t, tc.client, tc.redirect, "openid")
 			if tc.inAuthz {
 				require.Equal(t, tc.scope, q.Get("reciprocal"), "draft §2.1: in the authorization response")
@@ -228,7 +228,7 @@ func TestScopeParameter(t *testing.T) {
 
 	t.Run("not for other grants, nor for clients without a scope, nor a malformed scope", func(t *testing.T) {
 		t.Parallel()
-		b := newParty(t, func(c *compose.Config) { c.Reciprocal.Scopes = map[string]string{partnerID: "bad\"scope"} })
+		b := newParty(t, func(c *reciprocal.Options) { c.Scopes = map[string]string{partnerID: "bad\"scope"} })
 		status, body := b.post(t, "/token", url.Values{"grant_type": {"client_credentials"}}, partnerID, partnerSecret)
 		require.Equal(t, http.StatusOK, status)
 		require.NotContains(t, body, "reciprocal")
@@ -269,7 +269,7 @@ func TestGrantHandlerEdges(t *testing.T) {
 
 		g := a.grant(b.srv.URL, bToken, "openid")
 		g.TokenURL = b.srv.URL + "/plain-token"
-		_, err := a.p.Reciprocal.Issuer.Send(context.Background(), g)
+		_, err := a.rg.Issuer.Send(context.Background(), g)
 		var pe *reciprocal.PartnerError
 		require.ErrorAs(t, err, &pe)
 		require.Equal(t, http.StatusInternalServerError, pe.StatusCode)
@@ -331,13 +331,13 @@ func TestGrantHandlerEdges(t *testing.T) {
 
 	t.Run("the issuer checks its input", func(t *testing.T) {
 		ctx := context.Background()
-		iss := a.p.Reciprocal.Issuer
-		for name, mut := range map[string]func(*reciprocal.Grant){
-			"no subject":           func(g *reciprocal.Grant) { g.Session = grantstest.Session("") },
-			"scope not allowed":    func(g *reciprocal.Grant) { g.Scopes = []string{"admin"} },
-			"unknown client":       func(g *reciprocal.Grant) { g.ClientID = "nobody" },
-			"no access token":      func(g *reciprocal.Grant) { g.AccessToken = "" },
-			"insecure partner URL": func(g *reciprocal.Grant) { g.TokenURL = "http://partner.example/token" },
+		iss := a.rg.Issuer
+		for name, mut := range map[string]func(*reciprocal.Offer){
+			"no subject":           func(g *reciprocal.Offer) { g.Session = grantstest.Session("") },
+			"scope not allowed":    func(g *reciprocal.Offer) { g.Scopes = []string{"admin"} },
+			"unknown client":       func(g *reciprocal.Offer) { g.ClientID = "nobody" },
+			"no access token":      func(g *reciprocal.Offer) { g.AccessToken = "" },
+			"insecure partner URL": func(g *reciprocal.Offer) { g.TokenURL = "http://partner.example/token" },
 		} {
 			g := a.grant(b.srv.URL, bToken, "openid")
 			mut(g)
@@ -357,11 +357,11 @@ func (failingReceiver) ReceiveReciprocalToken(context.Context, *reciprocal.Recei
 func TestReceiverFailure(t *testing.T) {
 	t.Parallel()
 	a := newParty(t, nil)
-	b := newParty(t, func(c *compose.Config) { c.Reciprocal.Receiver = failingReceiver{} })
+	b := newParty(t, func(c *reciprocal.Options) { c.Receiver = failingReceiver{} })
 	pairUp(a, b)
-	require.Nil(t, b.p.Reciprocal.Tokens, "a custom receiver replaces the store")
+	require.Nil(t, b.rg.Tokens, "a custom receiver replaces the store")
 	bToken := b.tokenFor(t, partnerID, "https://partner.example/cb")["access_token"].(string)
-	_, err := a.p.Reciprocal.Issuer.Send(context.Background(), a.grant(b.srv.URL, bToken, "openid"))
+	_, err := a.rg.Issuer.Send(context.Background(), a.grant(b.srv.URL, bToken, "openid"))
 	var pe *reciprocal.PartnerError
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, http.StatusInternalServerError, pe.StatusCode)
@@ -383,7 +383,7 @@ func TestConcurrentGrants(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := a.p.Reciprocal.Issuer.Send(context.Background(), a.grant(b.srv.URL, bToken, "openid"))
+			_, err := a.rg.Issuer.Send(context.Background(), a.grant(b.srv.URL, bToken, "openid"))
 			errs <- err
 		}()
 	}
@@ -392,7 +392,7 @@ func TestConcurrentGrants(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	held, err := b.p.Reciprocal.Tokens.Token(context.Background(), partnerID, "alice")
+	held, err := b.rg.Tokens.Token(context.Background(), partnerID, "alice")
 	require.NoError(t, err)
 	_, ar, err := a.p.IntrospectToken(context.Background(), held.AccessToken, fosite.AccessToken, grantstest.Session(""))
 	require.NoError(t, err)

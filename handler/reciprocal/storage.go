@@ -8,6 +8,8 @@ import (
 
 	"github.com/ory/fosite"
 	"golang.org/x/oauth2"
+
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // StoredToken is what party B keeps of a token party A issued it: one row per (partner client, user),
@@ -82,13 +84,6 @@ var (
 	_ RedeemedChecker = (*Tokens)(nil)
 )
 
-func (t *Tokens) now() time.Time {
-	if t.Now != nil {
-		return t.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
 // ReceiveReciprocalToken implements Receiver: the token replaces any earlier one of the same partner
 // and user (draft §3).
 func (t *Tokens) ReceiveReciprocalToken(ctx context.Context, r *Received) error {
@@ -96,7 +91,7 @@ func (t *Tokens) ReceiveReciprocalToken(ctx context.Context, r *Received) error 
 	if err != nil {
 		return err
 	}
-	st := &StoredToken{ClientID: r.ClientID, Subject: r.Subject, Sealed: sealed, CodeHash: r.CodeHash, ExpiresAt: r.Token.Expiry.UTC(), UpdatedAt: t.now()}
+	st := &StoredToken{ClientID: r.ClientID, Subject: r.Subject, Sealed: sealed, CodeHash: r.CodeHash, ExpiresAt: r.Token.Expiry.UTC(), UpdatedAt: clock.Now(t.Now)}
 	if s, ok := r.Token.Extra("scope").(string); ok {
 		st.Scope = s
 	}

@@ -10,54 +10,60 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fosite-contrib/grants/compose"
+	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/registration"
 	"github.com/fosite-contrib/grants/storage/memory"
 )
 
 func TestComposeRegistration(t *testing.T) {
 	t.Parallel()
+	tokens := registration.NewStaticTokens("initial")
 	t.Run("defaults", func(t *testing.T) {
 		t.Parallel()
-		cfg := &compose.Config{Config: &fosite.Config{}}
-		p := cfg.GetRegistrationPolicy(context.Background())
+		p := compose.DefaultRegistrationPolicy()
 		require.Contains(t, p.GrantTypes, registration.GrantTypeDeviceCode)
 		require.Contains(t, p.Extensions, registration.FieldDeviceCodeLifespan)
 		require.False(t, p.AllowLoopbackHTTP)
-		per, global, window := cfg.GetRegistrationAttemptLimits(context.Background())
-		require.Equal(t, []any{10, 1000, 15 * time.Minute}, []any{per, global, window})
+		r := compose.NewRegistration(registration.Options{Tokens: tokens})
+		r.Factory(&fosite.Config{}, memory.New(), nil)
+		require.Equal(t, pending.Limits{PerAddress: 10, Global: 1000, Window: 15 * time.Minute}, r.Limiter.Limits)
+		require.Contains(t, r.Config.GetRegistrationPolicy(context.Background()).Extensions, registration.FieldDeviceCodeLifespan)
 	})
 	t.Run("no URL, no discovery entry", func(t *testing.T) {
 		t.Parallel()
-		cfg := &compose.Config{Config: &fosite.Config{GlobalSecret: make([]byte, 32)}}
-		p := compose.Compose(cfg, memory.New(), nil, compose.RegistrationFactory)
-		require.NotNil(t, p.Registration)
+		r := compose.NewRegistration(registration.Options{Tokens: tokens})
+		p := compose.Compose(&fosite.Config{GlobalSecret: make([]byte, 32)}, memory.New(), nil, r.Factory)
+		require.NotNil(t, r.Endpoint)
 		require.NotContains(t, p.Metadata(), "registration_endpoint")
 	})
-	t.Run("not composed", func(t *testing.T) {
+	t.Run("URL, discovery entry", func(t *testing.T) {
 		t.Parallel()
-		cfg := &compose.Config{Config: &fosite.Config{GlobalSecret: make([]byte, 32)}, Registration: compose.RegistrationConfig{URL: "https://as.example/r"}}
-		p := compose.Compose(cfg, memory.New(), nil)
-		require.Nil(t, p.Registration)
-		require.NotContains(t, p.Metadata(), "registration_endpoint")
+		r := compose.NewRegistration(registration.Options{Tokens: tokens, URL: "https://as.example/r"})
+		p := compose.Compose(&fosite.Config{GlobalSecret: make([]byte, 32)}, memory.New(), nil, r.Factory)
+		require.Equal(t, "https://as.example/r", p.Metadata()["registration_endpoint"])
 	})
 	t.Run("storage without CreateClient", func(t *testing.T) {
 		t.Parallel()
-		cfg := &compose.Config{Config: &fosite.Config{}}
-		require.PanicsWithValue(t, "compose: RegistrationFactory needs a value implementing registration.Storage, got *storage.MemoryStore", func() {
-			compose.RegistrationFactory(cfg, storage.NewMemoryStore(), nil)
+		require.PanicsWithValue(t, "compose: client registration needs a value implementing registration.RegistrationStorage, got *storage.MemoryStore", func() {
+			compose.NewRegistration(registration.Options{Tokens: tokens}).Factory(&fosite.Config{}, storage.NewMemoryStore(), nil)
 		})
+	})
+	t.Run("no token check", func(t *testing.T) {
+		t.Parallel()
+		_, err := registration.New(&fosite.Config{}, memory.New(), registration.Options{})
+		require.ErrorContains(t, err, "Options.Tokens")
 	})
 	t.Run("custom token check", func(t *testing.T) {
 		t.Parallel()
-		cfg := &compose.Config{Config: &fosite.Config{}, Registration: compose.RegistrationConfig{
-			VerifyInitialAccessToken: func(_ context.Context, token string) error {
+		ep, err := registration.New(&fosite.Config{}, memory.New(), registration.Options{
+			Tokens: registration.TokenVerifierFunc(func(_ context.Context, token string) error {
 				if token == "ok" {
 					return nil
 				}
 				return registration.ErrInvalidToken
-			},
-		}}
-		ep := compose.NewRegistrationEndpoint(cfg, memory.New())
+			}),
+		})
+		require.NoError(t, err)
 		require.NoError(t, ep.Tokens.VerifyInitialAccessToken(context.Background(), "ok"))
 		require.ErrorIs(t, ep.Tokens.VerifyInitialAccessToken(context.Background(), "no"), registration.ErrInvalidToken)
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
@@ -104,13 +105,6 @@ func (r *Response) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
-func (e *Endpoint) now() time.Time {
-	if e.Now != nil {
-		return e.Now()
-	}
-	return time.Now()
-}
-
 func (e *Endpoint) log() *slog.Logger {
 	if e.Logger != nil {
 		return e.Logger
@@ -171,8 +165,8 @@ func (e *Endpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 // checkToken checks the initial access token (RFC 7591 §3) under the attempt limit.
 func (e *Endpoint) checkToken(ctx context.Context, r *http.Request, addr string) error {
-	now := e.now()
-	if err := e.Limiter.Allow(ctx, addr, now); errors.Is(err, pending.ErrTooManyAttempts) {
+	now := clock.Now(e.Now)
+	if err := e.Limiter.Allow(ctx, pending.Caller{Address: addr}, now); errors.Is(err, pending.ErrTooManyAttempts) {
 		return pending.ErrTooManyAttempts.WithHint("Too many requests with a wrong initial access token were sent recently.")
 	} else if err != nil {
 		return err
@@ -193,7 +187,7 @@ func (e *Endpoint) checkToken(ctx context.Context, r *http.Request, addr string)
 	if !errors.Is(err, ErrInvalidToken) {
 		return rfc6749.ServerError(err)
 	}
-	if ferr := e.Limiter.Fail(ctx, addr, now); ferr != nil {
+	if ferr := e.Limiter.Fail(ctx, pending.Caller{Address: addr}, now); ferr != nil {
 		return ferr
 	}
 	return err
@@ -207,7 +201,7 @@ func (e *Endpoint) Register(ctx context.Context, m *Metadata) (*Response, error)
 	if err != nil {
 		return nil, err
 	}
-	res := &Response{ClientID: id, ClientIDIssuedAt: e.now().Truncate(time.Second), Metadata: m}
+	res := &Response{ClientID: id, ClientIDIssuedAt: clock.Now(e.Now).Truncate(time.Second), Metadata: m}
 	dc := &fosite.DefaultClient{
 		ID:            id,
 		RedirectURIs:  m.RedirectURIs,

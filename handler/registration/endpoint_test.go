@@ -73,7 +73,7 @@ func newFixture(t *testing.T) *fixture {
 		Storage: st,
 		Tokens:  registration.NewStaticTokens("other-token", goodToken),
 		Config:  &config{policy: testPolicy(), hasher: &fosite.BCrypt{Config: &fosite.Config{HashCost: 4}}},
-		Limiter: &pending.Limiter{Storage: st, Scope: "registration-token", PerKey: 3, Window: time.Minute},
+		Limiter: &pending.Limiter{Storage: st, Scope: "registration-token", Limits: pending.Limits{PerAddress: 3, Window: time.Minute}},
 		Now:     func() time.Time { return issuedAt },
 	}
 	srv := httptest.NewServer(ep)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/registration"
+	"github.com/fosite-contrib/grants/handler/rfc8628"
 	"github.com/fosite-contrib/grants/storage/memory"
 )
 
@@ -19,15 +20,13 @@ import (
 // will authenticate with private_key_jwt.
 func Example() {
 	store := memory.New()
-	cfg := &compose.Config{
-		Config: &fosite.Config{GlobalSecret: []byte("some-cool-secret-that-is-32bytes"), TokenURL: "https://as.example/oauth2/token"},
-		Registration: compose.RegistrationConfig{
-			URL:                 "https://as.example/oauth2/register",
-			InitialAccessTokens: []string{"token-handed-to-the-kiosk-vendor"},
-		},
-	}
-	p := compose.Compose(cfg, store, fcompose.NewOAuth2HMACStrategy(cfg.Config),
-		compose.RFC8628DeviceFactory, compose.RegistrationFactory)
+	cfg := &fosite.Config{GlobalSecret: []byte("some-cool-secret-that-is-32bytes"), TokenURL: "https://as.example/oauth2/token"}
+	device := compose.NewDeviceGrant(rfc8628.Options{VerificationURI: "https://as.example/device"})
+	reg := compose.NewRegistration(registration.Options{
+		URL:    "https://as.example/oauth2/register",
+		Tokens: registration.NewStaticTokens("token-handed-to-the-kiosk-vendor"),
+	})
+	p := compose.Compose(cfg, store, fcompose.NewOAuth2HMACStrategy(cfg), device.Factory, reg.Factory)
 	fmt.Println(p.Metadata()["registration_endpoint"])
 
 	body := `{"client_name":"Kiosk phone","grant_types":["` + registration.GrantTypeDeviceCode + `"],
@@ -36,7 +35,7 @@ func Example() {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer token-handed-to-the-kiosk-vendor")
 	rec := httptest.NewRecorder()
-	p.Registration.ServeHTTP(rec, req)
+	reg.ServeHTTP(rec, req)
 	out, _ := io.ReadAll(rec.Body)
 	fmt.Println(rec.Code, strings.Contains(string(out), `"token_endpoint_auth_signing_alg":"ES256"`))
 	// Output:

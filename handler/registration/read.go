@@ -16,6 +16,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
@@ -66,8 +67,8 @@ func (e *Endpoint) read(rw http.ResponseWriter, r *http.Request) {
 
 // checkRegistrationToken returns the client whose registration access token the request carries.
 func (e *Endpoint) checkRegistrationToken(ctx context.Context, r *http.Request, id string) (fosite.Client, error) {
-	addr, now := remoteHost(r), e.now()
-	if err := e.Limiter.Allow(ctx, addr, now); errors.Is(err, pending.ErrTooManyAttempts) {
+	addr, now := remoteHost(r), clock.Now(e.Now)
+	if err := e.Limiter.Allow(ctx, pending.Caller{Address: addr}, now); errors.Is(err, pending.ErrTooManyAttempts) {
 		return nil, pending.ErrTooManyAttempts.WithHint("Too many requests with a wrong token were sent recently.")
 	} else if err != nil {
 		return nil, err
@@ -87,7 +88,7 @@ func (e *Endpoint) checkRegistrationToken(ctx context.Context, r *http.Request, 
 	got := tokenHash(token)
 	// Compare even when there is nothing to compare with, so that an unknown client takes as long.
 	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 || want == "" {
-		if err := e.Limiter.Fail(ctx, addr, now); err != nil {
+		if err := e.Limiter.Fail(ctx, pending.Caller{Address: addr}, now); err != nil {
 			return nil, err
 		}
 		return nil, ErrInvalidToken

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 	"github.com/fosite-contrib/grants/notify"
 	"github.com/fosite-contrib/grants/outbox"
@@ -42,8 +43,7 @@ func (f AlertRecipientsFunc) AlertDestination(ctx context.Context, subject strin
 // AlertStorage is what the Alerter needs of the store: finding a grant by request ID, ending it, the
 // single-use record of links, and revoking what the grant issued.
 type AlertStorage interface {
-	pending.ListingStorage
-	pending.DeactivationStorage
+	pending.IndexStorage
 	oauth2.TokenRevocationStorage
 }
 
@@ -110,13 +110,6 @@ func invalidLink(hint string) error {
 }
 
 const badLink = "The deactivation link is not valid or has expired."
-
-func (a *Alerter) now() time.Time {
-	if a.Now != nil {
-		return a.Now().UTC()
-	}
-	return time.Now().UTC()
-}
 
 func (a *Alerter) lifetime() time.Duration {
 	if a.LinkLifetime > 0 {
@@ -304,7 +297,7 @@ type Deactivated struct {
 // and refresh token issued from it (by request ID, through fosite's TokenRevocationStorage). Errors:
 // ErrInvalidLink, ErrLinkUsed (both change nothing), server_error.
 func (a *Alerter) Deactivate(ctx context.Context, token string) (*Deactivated, error) {
-	now := a.now()
+	now := clock.Now(a.Now)
 	rid, subject, exp, err := a.ParseLinkToken(ctx, token, now)
 	if err != nil {
 		return nil, err
@@ -339,7 +332,7 @@ func (a *Alerter) DeactivateFor(ctx context.Context, subject, requestID string) 
 	} else if err != nil {
 		return nil, rfc6749.ServerError(err)
 	}
-	if err := a.end(ctx, g, subject, "user", a.now()); err != nil {
+	if err := a.end(ctx, g, subject, "user", clock.Now(a.Now)); err != nil {
 		return nil, err
 	}
 	return &Deactivated{RequestID: requestID, ClientID: g.ClientID(), Subject: subject}, nil

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/handler/rfc8628"
 	gt "github.com/fosite-contrib/grants/internal/grantstest"
 )
 
@@ -35,7 +35,7 @@ func BenchmarkDeviceAuthorization(b *testing.B) {
 }
 
 func BenchmarkPendingPoll(b *testing.B) {
-	s := gt.NewUnstarted(b, func(c *compose.Config) { c.DeviceCodeLifespan = 100 * 365 * 24 * time.Hour })
+	s := gt.NewUnstarted(b, func(c *rfc8628.Options) { c.CodeLifespan = 100 * 365 * 24 * time.Hour })
 	rec := serve(b, s, gt.Request{Path: gt.DevicePath, Form: url.Values{"client_id": {gt.PublicClientID}, "scope": {"openid"}}})
 	if rec.Code != http.StatusOK {
 		b.Fatalf("status %d: %s", rec.Code, rec.Body)
@@ -64,7 +64,7 @@ func BenchmarkRedemption(b *testing.B) {
 			polls := make([]gt.Request, b.N)
 			for i := range polls {
 				d := decodeDevice(b, serve(b, s, start))
-				if _, err := s.Provider.DeviceVerifier.Approve(ctx, d.UserCode, "192.0.2.1",
+				if _, err := s.Device.Verifier.Approve(ctx, d.UserCode, pending.Caller{Address: "192.0.2.1"},
 					pending.Decision{Subject: "alice", Session: gt.Session("alice")}); err != nil {
 					b.Fatal(err)
 				}

@@ -2,8 +2,23 @@
 // extensions two real deployments need: a staffed kiosk that approves devices for its customers, and
 // devices that show a PIN or QR code (or have one printed in the box).
 //
-// Most applications use it through compose.RFC8628DeviceFactory, which wires everything below from a
-// compose.Config.
+// New builds the grant from fosite's configuration, the store, the token strategies and Options, and
+// returns a Grant: fosite's token endpoint handler with the device authorization endpoint, the
+// verification API, and the kiosk and alerts when configured. compose.NewDeviceGrant adapts New to
+// fosite's compose.Factory, for fosite's compose.Compose or Hydra's extra factories:
+//
+//	device := compose.NewDeviceGrant(rfc8628.Options{
+//		AuthorizationURL: "https://id.example.com/oauth2/device/auth",
+//		VerificationURI:  "https://example.com/device",
+//	})
+//	provider := fcompose.Compose(config, store, strategy, ..., device.Factory)
+//	mux.Handle("/oauth2/device/auth", device.Authorization)
+//
+// A device request is one pending grant (package pending) of kind KindDeviceCode, and the lifecycle
+// there does the work every grant shares: issuing the codes, looking user codes up through the guessing
+// limits, recording decisions once, answering polls, redeeming once. This package adds the wire format,
+// the endpoints and what the device grant alone has: lifetimes per client, the kiosk, alerts, printed
+// codes.
 //
 // # The grant
 //
@@ -15,12 +30,16 @@
 // (§3.4–3.5). A device code presented again after redemption revokes what it issued.
 //
 // Device codes are stored only as HMAC signatures and user codes only as keyed hashes; wrong user
-// codes are counted per address and globally (§5.1) by a pending.Limiter.
+// codes are counted (§5.1) by a pending.Limiter: per address and for all anonymous callers together,
+// per account for signed-in ones, so that a flood from many addresses never stops a signed-in person
+// who types the right code; a code that was already decided is refused without counting as a guess.
+// Defaults: pending.DefaultUserCodeLimits (20 per address or account and 1000 in all per 15 minutes);
+// Options.UserCodeLimits changes them.
 //
 // # Lifetimes
 //
-// A device code lives DeviceCodeLifespanProvider long (10 minutes by default), and expires_in says
-// so. Per client, compose.Config.DeviceClientLifespans or a client implementing DeviceLifespanClient
+// A device code lives Options.CodeLifespan long (10 minutes by default), and expires_in says
+// so. Per client, Options.ClientLifespans or a client implementing DeviceLifespanClient
 // (DeviceClient is one) may set another lifetime and a pickup window: once approved, the device has
 // the pickup window, counted from the approval, to redeem. Both are cut to MaxDeviceLifespan (a
 // week), which is what the kiosk deployment needs: a week to reach a kiosk, then a week to bring the
@@ -30,12 +49,12 @@
 //
 // The device may send the person's account identifier as login_hint. Kiosk is the staff API:
 //
-//	k := provider.DeviceKiosk(newSession)
+//	k := device.Kiosk // with Options.Kiosk set
 //	list, err := k.Pending(ctx, staffSubject, "customer@example.com") // everything but the code
 //	a, err := k.Approve(ctx, rfc8628.KioskDecision{
 //		Actor: staffSubject, LoginHint: "customer@example.com", RequestID: list[0].RequestID,
 //		UserCode: codeReadOutByTheCustomer,
-//		Proofing: pending.Proofing{Method: "passport", Reference: "…4711"},
+//		Proofing: rfc8628.Proofing{Method: "passport", Reference: "…4711"},
 //	})
 //
 // Staff-ness comes from a StaffDirectory and the customer's subject from Accounts, both the
@@ -48,7 +67,7 @@
 //
 // # Audit
 //
-// With an audit.Sink (compose.Config.DeviceAudit, usually an *audit.Log) every approval, denial,
+// With an audit.Sink (Options.Audit, usually an *audit.Log) every approval, denial,
 // redemption, expiry and revocation is an audit event whose RequestID is the grant's fosite request
 // ID. Expiry is recorded when a poll first finds the grant expired, once (the store remembers it), and
 // AuditExpired records the expiries no poll saw; run it before purging. A decision is stored before
@@ -62,7 +81,7 @@
 // client as it named itself, the scopes, the time, the device, and a one-click link that deactivates
 // the grant and revokes every token it issued. The link is HMAC-SHA256 signed under a key derived
 // from the global secret for this purpose only, names the request and the subject, expires (7 days by
-// default) and works once (Alerter.Deactivate records it). With Alerter.Outbox the alert is queued
+// default) and works once (Alerter.Deactivate records it). With AlertOptions.Outbox the alert is queued
 // in the approval's transaction and delivered by an outbox.Worker; otherwise it is sent directly
 // and a failure comes back wrapping ErrAlertFailed with the approval standing.
 //
@@ -75,7 +94,7 @@
 // A device without a display can have its user code printed in the box. The confidential client
 // sends device_serial with its authenticated device authorization request, and the server derives
 // the code as PrintedUserCode(key, format, client ID, serial): an HMAC mapped without bias onto the
-// user-code alphabet. The factory holds the same per-client key (compose.Config.DevicePrintedCodeKeys)
+// user-code alphabet. The factory holds the same per-client key (Options.PrintedCodeKeys)
 // and prints the same code. The code is as long-lived as the device, but each request made with it
 // lives only the normal lifetime, a new request from the same device replaces the previous one, and
 // entering the code needs sign-in and consent and is attempt-limited like any user code. Because the

@@ -14,7 +14,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	gt "github.com/fosite-contrib/grants/internal/grantstest"
@@ -98,7 +97,7 @@ func TestDeviceAuthorizationStoresGrant(t *testing.T) {
 	}})
 	d := requireDeviceResponse(t, res)
 
-	sig, err := s.Provider.DeviceAuthorization.Codes.HandleSignature(ctx, d.DeviceCode)
+	sig, err := s.Codes().HandleSignature(ctx, d.DeviceCode)
 	require.NoError(t, err)
 	g, err := s.Store.GetPendingGrant(ctx, pending.KindDeviceCode, sig, nil)
 	require.NoError(t, err)
@@ -109,12 +108,12 @@ func TestDeviceAuthorizationStoresGrant(t *testing.T) {
 	require.Equal(t, "127.0.0.1", g.Device.RemoteAddr)
 	require.Equal(t, gt.UserAgent, g.Device.UserAgent)
 	require.Equal(t, s.Clock.Now(), g.CreatedAt)
-	require.Equal(t, s.Clock.Now().Add(s.Config.GetDeviceCodeLifespan(ctx)), g.ExpiresAt)
+	require.Equal(t, s.Clock.Now().Add(s.Device.Options().CodeLifespan), g.ExpiresAt)
 	require.Empty(t, g.Request.GetRequestForm().Get("client_secret"), "a client secret is never stored")
 	require.NotEqual(t, d.DeviceCode, g.HandleSignature)
 	require.NotContains(t, g.UserCodeSignature, strings.ReplaceAll(d.UserCode, "-", ""))
 
-	a, err := s.Provider.DeviceVerifier.Lookup(ctx, d.UserCode, "192.0.2.1")
+	a, err := s.Device.Verifier.Lookup(ctx, d.UserCode, pending.Caller{Address: "192.0.2.1"})
 	require.NoError(t, err)
 	require.Equal(t, g.Request.GetID(), a.RequestID)
 }
@@ -197,22 +196,20 @@ func TestUserCodeCollision(t *testing.T) {
 
 	t.Run("retried", func(t *testing.T) {
 		t.Parallel()
-		s := gt.New(t, nil)
-		s.Provider.DeviceAuthorization.Codes.Rand = zerosThen(16, rand.Reader) // BBBBBBBB twice, then random
+		s := gt.New(t, func(o *rfc8628.Options) { o.Rand = zerosThen(16, rand.Reader) }) // BBBBBBBB twice, then random
 		first := s.StartDevice(t, gt.PublicClientID, "")
 		require.Equal(t, "BBBB-BBBB", first.UserCode)
 		second := s.StartDevice(t, gt.PublicClientID, "")
 		require.NotEqual(t, first.UserCode, second.UserCode)
 
-		a, err := s.Provider.DeviceVerifier.Lookup(ctx, first.UserCode, "192.0.2.1")
+		a, err := s.Device.Verifier.Lookup(ctx, first.UserCode, pending.Caller{Address: "192.0.2.1"})
 		require.NoError(t, err)
 		require.Equal(t, grantOf(t, s, first).Request.GetID(), a.RequestID, "the first code still finds the first request")
 	})
 
 	t.Run("code space exhausted is server_error", func(t *testing.T) {
 		t.Parallel()
-		s := gt.New(t, nil)
-		s.Provider.DeviceAuthorization.Codes.Rand = zeroReader{}
+		s := gt.New(t, func(o *rfc8628.Options) { o.Rand = zeroReader{} })
 		s.StartDevice(t, gt.PublicClientID, "")
 		res := s.Do(t, gt.Request{Path: gt.DevicePath, Form: url.Values{"client_id": {gt.PublicClientID}}})
 		require.Equal(t, http.StatusInternalServerError, res.Status, "body: %s", res.Body)
@@ -222,13 +219,12 @@ func TestUserCodeCollision(t *testing.T) {
 
 	t.Run("an expired code may be reissued", func(t *testing.T) {
 		t.Parallel()
-		s := gt.New(t, nil)
-		s.Provider.DeviceAuthorization.Codes.Rand = zeroReader{}
+		s := gt.New(t, func(o *rfc8628.Options) { o.Rand = zeroReader{} })
 		first := s.StartDevice(t, gt.PublicClientID, "")
 		s.Clock.Advance(10 * time.Minute)
 		second := s.StartDevice(t, gt.PublicClientID, "")
 		require.Equal(t, first.UserCode, second.UserCode)
-		a, err := s.Provider.DeviceVerifier.Lookup(ctx, second.UserCode, "192.0.2.1")
+		a, err := s.Device.Verifier.Lookup(ctx, second.UserCode, pending.Caller{Address: "192.0.2.1"})
 		require.NoError(t, err)
 		require.Equal(t, grantOf(t, s, second).Request.GetID(), a.RequestID, "the code finds the live request")
 		requireError(t, s.Poll(t, gt.PublicClientID, first.DeviceCode), http.StatusBadRequest, "expired_token")
@@ -239,16 +235,16 @@ func TestDeviceAuthorizationConfig(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name         string
-		configure    func(*compose.Config)
+		configure    func(*rfc8628.Options)
 		wantExpires  int64
 		wantInterval int64
 		wantUserCode *regexp.Regexp
 	}{
-		{"digits", func(c *compose.Config) { c.UserCodeFormat = pending.UserCodeDigits },
+		{"digits", func(c *rfc8628.Options) { c.UserCodeFormat = pending.UserCodeDigits },
 			600, 5, regexp.MustCompile(`^[0-9]{3}-[0-9]{3}-[0-9]{3}$`)},
-		{"lifespan and interval", func(c *compose.Config) {
-			c.DeviceCodeLifespan = 30 * time.Minute
-			c.DevicePollingInterval = 8 * time.Second
+		{"lifespan and interval", func(c *rfc8628.Options) {
+			c.CodeLifespan = 30 * time.Minute
+			c.PollingInterval = 8 * time.Second
 		}, 1800, 8, userCodePattern},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -258,20 +254,19 @@ func TestDeviceAuthorizationConfig(t *testing.T) {
 			require.Equal(t, tc.wantExpires, d.ExpiresIn)
 			require.Equal(t, tc.wantInterval, d.Interval)
 			require.Regexp(t, tc.wantUserCode, d.UserCode)
-			_, err := s.Provider.DeviceVerifier.Lookup(context.Background(), d.UserCode, "192.0.2.1")
+			_, err := s.Device.Verifier.Lookup(context.Background(), d.UserCode, pending.Caller{Address: "192.0.2.1"})
 			require.NoError(t, err)
 		})
 	}
 }
 
 // TestDeviceAuthorizationNeedsVerificationURI: verification_uri is REQUIRED (RFC 8628 §3.2); a server
-// without one configured must not hand out codes nobody can enter.
+// without one configured must not start handing out codes nobody can enter.
 func TestDeviceAuthorizationNeedsVerificationURI(t *testing.T) {
 	t.Parallel()
-	s := gt.New(t, func(c *compose.Config) { c.DeviceVerificationURI = "" })
-	res := s.Do(t, gt.Request{Path: gt.DevicePath, Form: url.Values{"client_id": {gt.PublicClientID}}})
-	require.Equal(t, http.StatusInternalServerError, res.Status, "body: %s", res.Body)
-	require.Equal(t, "server_error", res.Error(t))
+	s := gt.New(t, nil)
+	_, err := rfc8628.New(s.Config, s.Store, pending.TokenStrategies{}, rfc8628.Options{})
+	require.ErrorContains(t, err, "VerificationURI is required")
 }
 
 // TestDeviceAuthorizationBasicFailureChallenges: RFC 6749 §5.2 — when the client attempted to

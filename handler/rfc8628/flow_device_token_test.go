@@ -297,7 +297,7 @@ func TestTokenErrors(t *testing.T) {
 		code   string
 	}{
 		{"access_denied", func(t *testing.T, s *gt.Server, d *gt.DeviceResponse) gt.Request {
-			_, err := s.Provider.DeviceVerifier.Deny(context.Background(), d.UserCode, "192.0.2.1", "alice", "")
+			_, err := s.Device.Verifier.Deny(context.Background(), d.UserCode, pending.Caller{Address: "192.0.2.1"}, "alice", "")
 			require.NoError(t, err)
 			return pollRequest(gt.PublicClientID, d.DeviceCode)
 		}, http.StatusBadRequest, "access_denied"},
@@ -318,7 +318,7 @@ func TestTokenErrors(t *testing.T) {
 			return pollRequest(gt.PublicClientID, d.DeviceCode)
 		}, http.StatusBadRequest, "expired_token"},
 		{"expired_after_denial", func(t *testing.T, s *gt.Server, d *gt.DeviceResponse) gt.Request {
-			_, err := s.Provider.DeviceVerifier.Deny(context.Background(), d.UserCode, "192.0.2.1", "", "")
+			_, err := s.Device.Verifier.Deny(context.Background(), d.UserCode, pending.Caller{Address: "192.0.2.1"}, "", "")
 			require.NoError(t, err)
 			s.Clock.Advance(10 * time.Minute)
 			return pollRequest(gt.PublicClientID, d.DeviceCode)
@@ -339,7 +339,7 @@ func TestTokenErrors(t *testing.T) {
 		}, http.StatusBadRequest, "invalid_grant"},
 		{"unknown_device_code", func(t *testing.T, s *gt.Server, d *gt.DeviceResponse) gt.Request {
 			// Well formed and signed with this server's secret, but never issued.
-			code, _, err := s.Provider.DeviceAuthorization.Codes.NewHandle(context.Background())
+			code, _, err := s.Codes().NewHandle(context.Background())
 			require.NoError(t, err)
 			return pollRequest(gt.PublicClientID, code)
 		}, http.StatusBadRequest, "invalid_grant"},
@@ -395,7 +395,7 @@ func TestDeniedStaysDenied(t *testing.T) {
 	t.Parallel()
 	s := gt.New(t, nil)
 	d := s.StartDevice(t, gt.PublicClientID, "openid")
-	_, err := s.Provider.DeviceVerifier.Deny(context.Background(), d.UserCode, "192.0.2.1", "alice", "")
+	_, err := s.Device.Verifier.Deny(context.Background(), d.UserCode, pending.Caller{Address: "192.0.2.1"}, "alice", "")
 	require.NoError(t, err)
 	for i := 0; i < 3; i++ {
 		requireError(t, s.Poll(t, gt.PublicClientID, d.DeviceCode), http.StatusBadRequest, "access_denied")
@@ -413,7 +413,7 @@ func pollRequest(clientID, deviceCode string) gt.Request {
 func grantOf(t *testing.T, s *gt.Server, d *gt.DeviceResponse) *pending.Grant {
 	t.Helper()
 	ctx := context.Background()
-	sig, err := s.Provider.DeviceAuthorization.Codes.HandleSignature(ctx, d.DeviceCode)
+	sig, err := s.Codes().HandleSignature(ctx, d.DeviceCode)
 	require.NoError(t, err)
 	g, err := s.Store.GetPendingGrant(ctx, pending.KindDeviceCode, sig, nil)
 	require.NoError(t, err)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	gt "github.com/fosite-contrib/grants/internal/grantstest"
@@ -33,7 +32,7 @@ func TestCompleteVerificationURI(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			require.Equal(t, tc.want, rfc8628.CompleteVerificationURI(tc.uri, tc.code))
+			require.Equal(t, tc.want, pending.CompleteVerificationURI(tc.uri, tc.code))
 		})
 	}
 }
@@ -56,7 +55,7 @@ func TestDeviceInfoFromRequest(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/", nil)
 			r.RemoteAddr = tc.remote
 			r.Header.Set("User-Agent", tc.ua)
-			require.Equal(t, tc.want, rfc8628.DeviceInfoFromRequest(r))
+			require.Equal(t, tc.want, pending.DeviceInfoFromRequest(r))
 		})
 	}
 }
@@ -91,9 +90,9 @@ func TestConcurrentDecisions(t *testing.T) {
 		go func(i int) {
 			defer wg.Done()
 			if i%2 == 0 {
-				_, errs[i] = s.Provider.DeviceVerifier.Approve(ctx, d.UserCode, "192.0.2.1", pending.Decision{Subject: "alice", Session: gt.Session("alice")})
+				_, errs[i] = s.Device.Verifier.Approve(ctx, d.UserCode, pending.Caller{Address: "192.0.2.1"}, pending.Decision{Subject: "alice", Session: gt.Session("alice")})
 			} else {
-				_, errs[i] = s.Provider.DeviceVerifier.Deny(ctx, d.UserCode, "192.0.2.1", "alice", "")
+				_, errs[i] = s.Device.Verifier.Deny(ctx, d.UserCode, pending.Caller{Address: "192.0.2.1"}, "alice", "")
 			}
 		}(i)
 	}
@@ -133,7 +132,7 @@ func (s *syncBuffer) String() string {
 func TestLogging(t *testing.T) {
 	t.Parallel()
 	var logs syncBuffer
-	s := gt.New(t, func(c *compose.Config) {
+	s := gt.New(t, func(c *rfc8628.Options) {
 		c.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 

@@ -7,15 +7,15 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	"github.com/ory/fosite/handler/openid"
-	"github.com/ory/fosite/storage"
 
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // ErrInvalidUserCode answers a user code that matches no live request: pending.ErrInvalidUserCode.
+// Wrong, expired and already decided codes all get it, so the answer tells a guesser nothing.
 var ErrInvalidUserCode = pending.ErrInvalidUserCode
 
 // Authorization is a pending device request as the user sees it on the verification page (RFC 8628 §3.3):
@@ -42,7 +42,7 @@ type Authorization struct {
 	// have phished one of those approvals (see the package guide).
 	RecentApprovals []RecentApproval
 
-	handleSignature string
+	grant *pending.Grant
 }
 
 // RecentApproval is an earlier approval of a client by the user, for the repeat-approval warning.
@@ -57,49 +57,33 @@ type RecentApproval struct {
 }
 
 // Verifier is the user-code verification API (RFC 8628 §3.3): the verification page (or a staff tool, or
-// a script) looks a request up by the code the user typed, shows it, and approves or denies it.
+// a script) looks a request up by the code the user typed, shows it, and approves or denies it. Get
+// one from New (Grant.Verifier).
 //
-// Every lookup that matches nothing counts as a failure for the caller's address and for everyone; once
-// either limit is reached, lookups are refused whatever the code (§5.1), so the 20^8 code space cannot
-// be searched.
+// Every lookup that matches nothing counts as a failed guess by the caller (pending.Caller: per address
+// when anonymous, per account when signed in; see pending.Limiter); once a limit is reached, lookups
+// are refused whatever the code (§5.1), so the 20^8 code space cannot be searched.
 type Verifier struct {
-	Storage pending.Storage
-	Codes   *pending.Codes
-	Config  interface {
-		UserCodeFormatProvider
-	}
-	Limiter *pending.Limiter
-	// Audit receives an event for every approval and denial; nil records none.
-	Audit audit.Sink
-	// Alerter, when set, messages the user after each approval made with a user code (not after
-	// kiosk approvals, which staff make in person).
-	Alerter *Alerter
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	lifecycle *pending.Lifecycle
+	kiosk     KioskStorage
+	alerter   *Alerter
+	options   *Options
 }
 
-func (v *Verifier) now() time.Time {
-	if v.Now != nil {
-		return v.Now().UTC()
-	}
-	return time.Now().UTC()
-}
-
-// Lookup finds the pending request with that user code. remoteAddr identifies the person typing it
-// (their client address) for the attempt limit. Errors: ErrInvalidUserCode, pending.ErrTooManyAttempts,
-// server_error.
-func (v *Verifier) Lookup(ctx context.Context, userCode, remoteAddr string) (*Authorization, error) {
-	g, err := v.find(ctx, userCode, remoteAddr)
+// Lookup finds the pending request with that user code. who is the person typing it, for the guessing
+// limits. Errors: ErrInvalidUserCode, pending.ErrTooManyAttempts, server_error.
+func (v *Verifier) Lookup(ctx context.Context, userCode string, who pending.Caller) (*Authorization, error) {
+	g, err := v.lifecycle.LookupUserCode(ctx, userCode, who)
 	if err != nil {
 		return nil, err
 	}
-	return v.authorization(ctx, g, userCode), nil
+	return v.authorization(g, userCode), nil
 }
 
-func (v *Verifier) authorization(ctx context.Context, g *pending.Grant, userCode string) *Authorization {
-	format := v.Config.GetUserCodeFormat(ctx)
+func (v *Verifier) authorization(g *pending.Grant, userCode string) *Authorization {
 	display := ""
 	if userCode != "" {
+		format := v.lifecycle.Format()
 		display = format.Display(format.Normalize(userCode))
 	}
 	return &Authorization{
@@ -113,19 +97,19 @@ func (v *Verifier) authorization(ctx context.Context, g *pending.Grant, userCode
 		ExpiresAt:         g.ExpiresAt,
 		RequestID:         g.Request.GetID(),
 		DeviceSerial:      g.Extra[ExtraDeviceSerial],
-		handleSignature:   g.HandleSignature,
+		grant:             g,
 	}
 }
 
-// LookupFor is Lookup for a signed-in user: it also fills RecentApprovals with the user's approvals of
-// the same client within the repeat window (DeviceRepeatApprovalWindowProvider, 24 hours by default)
-// when the store implements pending.ListingStorage.
-func (v *Verifier) LookupFor(ctx context.Context, userCode, remoteAddr, subject string) (*Authorization, error) {
-	a, err := v.Lookup(ctx, userCode, remoteAddr)
+// LookupFor is Lookup for a signed-in user (who.Account is their subject): it also fills
+// RecentApprovals with their approvals of the same client within Options.RepeatApprovalWindow when
+// the store implements KioskStorage.
+func (v *Verifier) LookupFor(ctx context.Context, userCode string, who pending.Caller) (*Authorization, error) {
+	a, err := v.Lookup(ctx, userCode, who)
 	if err != nil {
 		return nil, err
 	}
-	if a.RecentApprovals, err = v.RecentApprovals(ctx, subject, a.Client.GetID()); err != nil {
+	if a.RecentApprovals, err = v.RecentApprovals(ctx, who.Account, a.Client.GetID()); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -134,16 +118,11 @@ func (v *Verifier) LookupFor(ctx context.Context, userCode, remoteAddr, subject 
 // RecentApprovals returns subject's approvals of clientID within the repeat window, newest first (at
 // most 20), or none when the store cannot list them.
 func (v *Verifier) RecentApprovals(ctx context.Context, subject, clientID string) ([]RecentApproval, error) {
-	ls, ok := v.Storage.(pending.ListingStorage)
-	if !ok || subject == "" {
+	if v.kiosk == nil || subject == "" {
 		return nil, nil
 	}
-	window := 24 * time.Hour
-	if p, ok := v.Config.(DeviceRepeatApprovalWindowProvider); ok && p.GetDeviceRepeatApprovalWindow(ctx) > 0 {
-		window = p.GetDeviceRepeatApprovalWindow(ctx)
-	}
-	now := v.now()
-	gs, err := ls.ListApprovedGrants(ctx, pending.KindDeviceCode, subject, clientID, now.Add(-window), 20)
+	now := clock.Now(v.options.Now)
+	gs, err := v.kiosk.ListApprovedGrants(ctx, pending.KindDeviceCode, subject, clientID, now.Add(-v.options.RepeatApprovalWindow), 20)
 	if err != nil {
 		return nil, rfc6749.ServerError(err)
 	}
@@ -161,22 +140,22 @@ func (v *Verifier) RecentApprovals(ctx context.Context, subject, clientID string
 // Approve approves the request with that user code for the user in d (d.Approved is ignored). Unless
 // d.GrantedScopes is set, everything the client requested is granted; a scope it did not request can
 // not be granted. When openid is granted the session must be an openid.Session whose ID token claims
-// carry the subject.
+// carry the subject (see pending.ValidateApproval).
 //
-// When the client has a pickup window (DevicePickupWindowProvider, DeviceLifespanClient) and d.ExpiresAt
+// When the client has a pickup window (Options.PickupWindow, DeviceLifespanClient) and d.ExpiresAt
 // is zero, the device has that long from now to redeem. The approval is audited, and the user alerted
-// when an Alerter is set.
-func (v *Verifier) Approve(ctx context.Context, userCode, remoteAddr string, d pending.Decision) (*Authorization, error) {
-	a, err := v.Lookup(ctx, userCode, remoteAddr)
+// when the grant has an Alerter.
+func (v *Verifier) Approve(ctx context.Context, userCode string, who pending.Caller, d pending.Decision) (*Authorization, error) {
+	a, err := v.Lookup(ctx, userCode, who)
 	if err != nil {
 		return nil, err
 	}
 	data := map[string]any{"method": "user_code"}
-	al := v.Alerter
+	al := v.alerter
 	if al == nil {
-		return a, v.approve(ctx, a, d, remoteAddr, data, nil)
+		return a, v.approve(ctx, a, d, who.Address, data, nil)
 	}
-	now := v.now()
+	now := clock.Now(v.options.Now)
 	a.GrantedScopes = d.GrantedScopes
 	if a.GrantedScopes == nil {
 		a.GrantedScopes = a.RequestedScopes
@@ -189,7 +168,7 @@ func (v *Verifier) Approve(ctx context.Context, userCode, remoteAddr string, d p
 	if send && al.Outbox != nil {
 		// The alert is queued in the approval's transaction: both happen or neither does.
 		enqueue := func(ctx context.Context) error { return al.enqueue(ctx, a, m) }
-		if err := v.approve(ctx, a, d, remoteAddr, data, enqueue); err != nil {
+		if err := v.approve(ctx, a, d, who.Address, data, enqueue); err != nil {
 			return nil, err
 		}
 		if al.Kick != nil {
@@ -197,7 +176,7 @@ func (v *Verifier) Approve(ctx context.Context, userCode, remoteAddr string, d p
 		}
 		return a, nil
 	}
-	if err := v.approve(ctx, a, d, remoteAddr, data, nil); err != nil {
+	if err := v.approve(ctx, a, d, who.Address, data, nil); err != nil {
 		return nil, err
 	}
 	if send {
@@ -215,43 +194,15 @@ func (v *Verifier) Approve(ctx context.Context, userCode, remoteAddr string, d p
 // and log the error.
 var ErrAlertFailed = errors.New("rfc8628: the approval alert could not be sent")
 
-// approve validates and records an approval, runs also (when not nil) in the same transaction when
-// the store is transactional, and audits the approval after the commit.
+// approve records an approval (checked by the lifecycle), runs also (when not nil) in the same
+// transaction when the store is transactional, and audits the approval after the commit.
 func (v *Verifier) approve(ctx context.Context, a *Authorization, d pending.Decision, remoteAddr string, data map[string]any, also func(ctx context.Context) error) error {
 	d.Approved = true
-	if d.Subject == "" {
-		return fosite.ErrInvalidRequest.WithHint("The subject of an approval is missing.")
-	}
-	if d.Session == nil {
-		return fosite.ErrServerError.WithDebug("Approve needs a session to issue tokens with.")
-	}
-	if d.GrantedScopes == nil {
-		d.GrantedScopes = a.RequestedScopes
-	}
-	for _, s := range d.GrantedScopes {
-		if !a.RequestedScopes.Has(s) {
-			return fosite.ErrInvalidScope.WithHintf("The scope '%s' was not requested.", s)
-		}
-	}
-	if d.GrantedAudience == nil {
-		d.GrantedAudience = a.RequestedAudience
-	}
-	for _, aud := range d.GrantedAudience {
-		if !a.RequestedAudience.Has(aud) {
-			return fosite.ErrInvalidRequest.WithHintf("The audience '%s' was not requested.", aud)
-		}
-	}
-	if fosite.Arguments(d.GrantedScopes).Has("openid") {
-		s, ok := d.Session.(openid.Session)
-		if !ok || s.IDTokenClaims() == nil || s.IDTokenClaims().Subject != d.Subject {
-			return fosite.ErrServerError.WithDebug("The openid scope is granted, so the session must be an openid.Session whose ID token subject is the approval's subject.")
-		}
-	}
-	now := v.now()
-	if _, pickup := lifespans(ctx, v.Config, a.Client); d.ExpiresAt.IsZero() && pickup > 0 {
+	now := clock.Now(v.options.Now)
+	if _, pickup := v.options.lifespans(a.Client); d.ExpiresAt.IsZero() && pickup > 0 {
 		d.ExpiresAt = now.Add(pickup)
 	}
-	if err := v.decideWith(ctx, a, d, also); err != nil {
+	if err := v.lifecycle.Decide(ctx, a.grant, &d, also); err != nil {
 		return err
 	}
 	a.GrantedScopes = d.GrantedScopes
@@ -262,9 +213,26 @@ func (v *Verifier) approve(ctx context.Context, a *Authorization, d pending.Deci
 	return v.record(ctx, audit.EventApproved, a, d.Subject, d.Actor, now, remoteAddr, data)
 }
 
+// Deny denies the request with that user code. subject (who denied) and actor may be empty.
+func (v *Verifier) Deny(ctx context.Context, userCode string, who pending.Caller, subject, actor string) (*Authorization, error) {
+	a, err := v.Lookup(ctx, userCode, who)
+	if err != nil {
+		return nil, err
+	}
+	return a, v.deny(ctx, a, subject, actor, who.Address, map[string]any{"method": "user_code"})
+}
+
+func (v *Verifier) deny(ctx context.Context, a *Authorization, subject, actor, remoteAddr string, data map[string]any) error {
+	now := clock.Now(v.options.Now)
+	if err := v.lifecycle.Decide(ctx, a.grant, &pending.Decision{Approved: false, Subject: subject, Actor: actor}, nil); err != nil {
+		return err
+	}
+	return v.record(ctx, audit.EventDenied, a, subject, actor, now, remoteAddr, data)
+}
+
 // record writes an audit event about a, when an audit sink is set.
 func (v *Verifier) record(ctx context.Context, typ string, a *Authorization, subject, actor string, at time.Time, remoteAddr string, data map[string]any) error {
-	if v.Audit == nil {
+	if v.options.Audit == nil {
 		return nil
 	}
 	if data == nil {
@@ -277,7 +245,7 @@ func (v *Verifier) record(ctx context.Context, typ string, a *Authorization, sub
 	if a.DeviceSerial != "" {
 		data["device_serial"] = a.DeviceSerial
 	}
-	return auditRecord(ctx, v.Audit, audit.Event{
+	return auditRecord(ctx, v.options.Audit, audit.Event{
 		Type: typ, Subject: subject, Actor: actor, ClientID: a.Client.GetID(), RequestID: a.RequestID, Time: at, Data: data,
 	})
 }
@@ -293,87 +261,4 @@ func auditRecord(ctx context.Context, sink audit.Sink, e audit.Event) error {
 		return fosite.ErrServerError.WithWrap(err).WithDebugf("The change was made but its audit event was not recorded: %s", err)
 	}
 	return nil
-}
-
-// Deny denies the request with that user code. subject (who denied) and actor may be empty.
-func (v *Verifier) Deny(ctx context.Context, userCode, remoteAddr, subject, actor string) (*Authorization, error) {
-	a, err := v.Lookup(ctx, userCode, remoteAddr)
-	if err != nil {
-		return nil, err
-	}
-	return a, v.deny(ctx, a, subject, actor, remoteAddr, map[string]any{"method": "user_code"})
-}
-
-func (v *Verifier) deny(ctx context.Context, a *Authorization, subject, actor, remoteAddr string, data map[string]any) error {
-	now := v.now()
-	if err := v.decide(ctx, a, pending.Decision{Approved: false, Subject: subject, Actor: actor}); err != nil {
-		return err
-	}
-	return v.record(ctx, audit.EventDenied, a, subject, actor, now, remoteAddr, data)
-}
-
-// decideWith records the decision and runs also in one transaction when the store supports them.
-func (v *Verifier) decideWith(ctx context.Context, a *Authorization, d pending.Decision, also func(ctx context.Context) error) (err error) {
-	if also == nil {
-		return v.decide(ctx, a, d)
-	}
-	ctx, err = storage.MaybeBeginTx(ctx, v.Storage)
-	if err != nil {
-		return rfc6749.ServerError(err)
-	}
-	defer func() {
-		if err != nil {
-			_ = storage.MaybeRollbackTx(ctx, v.Storage)
-		}
-	}()
-	if err = v.decide(ctx, a, d); err != nil {
-		return err
-	}
-	if err = also(ctx); err != nil {
-		return rfc6749.ServerError(err)
-	}
-	if err = storage.MaybeCommitTx(ctx, v.Storage); err != nil {
-		return rfc6749.ServerError(err)
-	}
-	return nil
-}
-
-func (v *Verifier) decide(ctx context.Context, a *Authorization, d pending.Decision) error {
-	err := v.Storage.DecidePendingGrant(ctx, pending.KindDeviceCode, a.handleSignature, d, v.now())
-	if errors.Is(err, pending.ErrStateChanged) || errors.Is(err, pending.ErrNotFound) {
-		return ErrInvalidUserCode.WithHint("The request was already approved, denied or has expired.")
-	} else if err != nil {
-		return rfc6749.ServerError(err)
-	}
-	return nil
-}
-
-func (v *Verifier) find(ctx context.Context, userCode, remoteAddr string) (*pending.Grant, error) {
-	now := v.now()
-	if err := v.Limiter.Allow(ctx, remoteAddr, now); err != nil {
-		return nil, err
-	}
-	format := v.Config.GetUserCodeFormat(ctx)
-	normalized := format.Normalize(userCode)
-	if len(normalized) != format.Length {
-		// A code of the wrong length can be told apart without a lookup, but it still counts as a guess.
-		if err := v.Limiter.Fail(ctx, remoteAddr, now); err != nil {
-			return nil, err
-		}
-		return nil, ErrInvalidUserCode
-	}
-	sig, err := v.Codes.UserCodeSignature(ctx, pending.KindDeviceCode, normalized)
-	if err != nil {
-		return nil, rfc6749.ServerError(err)
-	}
-	g, err := v.Storage.GetPendingGrantByUserCode(ctx, pending.KindDeviceCode, sig, now, nil)
-	if errors.Is(err, pending.ErrNotFound) || (err == nil && g.State != pending.StatePending) {
-		if err := v.Limiter.Fail(ctx, remoteAddr, now); err != nil {
-			return nil, err
-		}
-		return nil, ErrInvalidUserCode
-	} else if err != nil {
-		return nil, rfc6749.ServerError(err)
-	}
-	return g, nil
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	gt "github.com/fosite-contrib/grants/internal/grantstest"
@@ -59,7 +58,7 @@ func TestLookup(t *testing.T) {
 		{"with unicode dash", raw[:4] + "–" + raw[4:]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := s.Provider.DeviceVerifier.Lookup(ctx, tc.typed, "192.0.2.1")
+			a, err := s.Device.Verifier.Lookup(ctx, tc.typed, pending.Caller{Address: "192.0.2.1"})
 			require.NoError(t, err)
 			require.Equal(t, d.UserCode, a.UserCode)
 			require.Equal(t, gt.PublicClientID, a.Client.GetID())
@@ -81,7 +80,7 @@ func TestLookup(t *testing.T) {
 		{"digits", "12345678"},
 	} {
 		t.Run("refuses "+tc.name, func(t *testing.T) {
-			_, err := s.Provider.DeviceVerifier.Lookup(ctx, tc.typed, "192.0.2.2")
+			_, err := s.Device.Verifier.Lookup(ctx, tc.typed, pending.Caller{Address: "192.0.2.2"})
 			requireInvalidUserCode(t, err)
 		})
 	}
@@ -90,7 +89,7 @@ func TestLookup(t *testing.T) {
 		s := gt.New(t, nil)
 		d := s.StartDevice(t, gt.PublicClientID, "")
 		s.Clock.Advance(10 * time.Minute)
-		_, err := s.Provider.DeviceVerifier.Lookup(ctx, d.UserCode, "192.0.2.1")
+		_, err := s.Device.Verifier.Lookup(ctx, d.UserCode, pending.Caller{Address: "192.0.2.1"})
 		requireInvalidUserCode(t, err)
 	})
 }
@@ -100,77 +99,126 @@ func TestLookup(t *testing.T) {
 func TestAttemptLimits(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	limits := func(c *compose.Config) {
-		c.UserCodeAttemptsPerAddress = 3
-		c.UserCodeAttemptsGlobal = 5
-		c.UserCodeAttemptWindow = time.Minute
+	limits := func(c *rfc8628.Options) {
+		c.UserCodeLimits.PerAddress = 3
+		c.UserCodeLimits.Global = 5
+		c.UserCodeLimits.PerAccount = 3
+		c.UserCodeLimits.Window = time.Minute
 	}
 
 	t.Run("per address", func(t *testing.T) {
 		t.Parallel()
 		s := gt.New(t, limits)
-		v := s.Provider.DeviceVerifier
+		v := s.Device.Verifier
 		d := s.StartDevice(t, gt.PublicClientID, "")
 		for i := 0; i < 3; i++ {
-			_, err := v.Lookup(ctx, wrongCode(d.UserCode), "192.0.2.66")
+			_, err := v.Lookup(ctx, wrongCode(d.UserCode), pending.Caller{Address: "192.0.2.66"})
 			requireInvalidUserCode(t, err)
 		}
-		_, err := v.Lookup(ctx, d.UserCode, "192.0.2.66")
+		_, err := v.Lookup(ctx, d.UserCode, pending.Caller{Address: "192.0.2.66"})
 		requireTooManyAttempts(t, err)
-		_, err = v.Approve(ctx, d.UserCode, "192.0.2.66", pending.Decision{Subject: "alice", Session: gt.Session("alice")})
+		_, err = v.Approve(ctx, d.UserCode, pending.Caller{Address: "192.0.2.66"}, pending.Decision{Subject: "alice", Session: gt.Session("alice")})
 		requireTooManyAttempts(t, err)
-		_, err = v.Deny(ctx, d.UserCode, "192.0.2.66", "alice", "")
+		_, err = v.Deny(ctx, d.UserCode, pending.Caller{Address: "192.0.2.66"}, "alice", "")
 		requireTooManyAttempts(t, err)
 
-		_, err = v.Lookup(ctx, d.UserCode, "192.0.2.1")
+		_, err = v.Lookup(ctx, d.UserCode, pending.Caller{Address: "192.0.2.1"})
 		require.NoError(t, err, "another address still works")
 
 		s.Clock.Advance(time.Minute - time.Second)
-		_, err = v.Lookup(ctx, d.UserCode, "192.0.2.66")
+		_, err = v.Lookup(ctx, d.UserCode, pending.Caller{Address: "192.0.2.66"})
 		requireTooManyAttempts(t, err)
 		s.Clock.Advance(time.Second)
-		_, err = v.Lookup(ctx, d.UserCode, "192.0.2.66")
+		_, err = v.Lookup(ctx, d.UserCode, pending.Caller{Address: "192.0.2.66"})
 		require.NoError(t, err, "the window passed")
 	})
 
 	t.Run("wrong-length codes count too", func(t *testing.T) {
 		t.Parallel()
 		s := gt.New(t, limits)
-		v := s.Provider.DeviceVerifier
+		v := s.Device.Verifier
 		d := s.StartDevice(t, gt.PublicClientID, "")
 		for i := 0; i < 3; i++ {
-			_, err := v.Lookup(ctx, "B", "192.0.2.66")
+			_, err := v.Lookup(ctx, "B", pending.Caller{Address: "192.0.2.66"})
 			requireInvalidUserCode(t, err)
 		}
-		_, err := v.Lookup(ctx, d.UserCode, "192.0.2.66")
+		_, err := v.Lookup(ctx, d.UserCode, pending.Caller{Address: "192.0.2.66"})
 		requireTooManyAttempts(t, err)
 	})
 
 	t.Run("global", func(t *testing.T) {
 		t.Parallel()
 		s := gt.New(t, limits)
-		v := s.Provider.DeviceVerifier
+		v := s.Device.Verifier
 		d := s.StartDevice(t, gt.PublicClientID, "")
 		for _, addr := range []string{"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"} {
-			_, err := v.Lookup(ctx, wrongCode(d.UserCode), addr)
+			_, err := v.Lookup(ctx, wrongCode(d.UserCode), pending.Caller{Address: addr})
 			requireInvalidUserCode(t, err)
 		}
 		for _, addr := range []string{"192.0.2.1", "198.51.100.7"} {
-			_, err := v.Lookup(ctx, d.UserCode, addr)
+			_, err := v.Lookup(ctx, d.UserCode, pending.Caller{Address: addr})
 			requireTooManyAttempts(t, err)
 		}
 		s.Clock.Advance(time.Minute)
-		_, err := v.Lookup(ctx, d.UserCode, "198.51.100.7")
+		_, err := v.Lookup(ctx, d.UserCode, pending.Caller{Address: "198.51.100.7"})
 		require.NoError(t, err)
+	})
+
+	t.Run("a flood from many addresses does not stop a signed-in person", func(t *testing.T) {
+		t.Parallel()
+		s := gt.New(t, limits)
+		v := s.Device.Verifier
+		d := s.StartDevice(t, gt.PublicClientID, "")
+		for _, a := range []string{"203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4", "203.0.113.5"} {
+			_, err := v.Lookup(ctx, wrongCode(d.UserCode), pending.Caller{Address: a})
+			requireInvalidUserCode(t, err)
+		}
+		_, err := v.Lookup(ctx, d.UserCode, pending.Caller{Address: "192.0.2.1"})
+		requireTooManyAttempts(t, err)
+		alice := pending.Caller{Address: "192.0.2.1", Account: "alice"}
+		_, err = v.LookupFor(ctx, d.UserCode, alice)
+		require.NoError(t, err, "alice, signed in, types the right code")
+		_, err = v.Approve(ctx, d.UserCode, alice, pending.Decision{Subject: "alice", Session: gt.Session("alice")})
+		require.NoError(t, err)
+	})
+
+	t.Run("a signed-in person's wrong codes count per account", func(t *testing.T) {
+		t.Parallel()
+		s := gt.New(t, limits)
+		v := s.Device.Verifier
+		d := s.StartDevice(t, gt.PublicClientID, "")
+		for _, a := range []string{"203.0.113.1", "203.0.113.2", "203.0.113.3"} {
+			_, err := v.Lookup(ctx, wrongCode(d.UserCode), pending.Caller{Address: a, Account: "mallory"})
+			requireInvalidUserCode(t, err)
+		}
+		_, err := v.Lookup(ctx, d.UserCode, pending.Caller{Address: "203.0.113.9", Account: "mallory"})
+		requireTooManyAttempts(t, err)
+		_, err = v.Lookup(ctx, d.UserCode, pending.Caller{Address: "203.0.113.1", Account: "alice"})
+		require.NoError(t, err, "another account at the same address")
+	})
+
+	t.Run("a code already decided is not a wrong guess", func(t *testing.T) {
+		t.Parallel()
+		s := gt.New(t, limits)
+		v := s.Device.Verifier
+		decided := s.StartDevice(t, gt.PublicClientID, "")
+		s.Approve(t, decided.UserCode, "alice")
+		for i := 0; i < 5; i++ {
+			_, err := v.Lookup(ctx, decided.UserCode, pending.Caller{Address: "192.0.2.66"})
+			requireInvalidUserCode(t, err)
+		}
+		d := s.StartDevice(t, gt.PublicClientID, "")
+		_, err := v.Lookup(ctx, d.UserCode, pending.Caller{Address: "192.0.2.66"})
+		require.NoError(t, err, "a late second click on an approved code locks nobody out")
 	})
 
 	t.Run("successes do not count", func(t *testing.T) {
 		t.Parallel()
 		s := gt.New(t, limits)
-		v := s.Provider.DeviceVerifier
+		v := s.Device.Verifier
 		d := s.StartDevice(t, gt.PublicClientID, "")
 		for i := 0; i < 10; i++ {
-			_, err := v.Lookup(ctx, d.UserCode, "192.0.2.1")
+			_, err := v.Lookup(ctx, d.UserCode, pending.Caller{Address: "192.0.2.1"})
 			require.NoError(t, err)
 		}
 	})
@@ -181,7 +229,7 @@ func TestDecisions(t *testing.T) {
 	ctx := context.Background()
 	const addr = "192.0.2.1"
 	approve := func(s *gt.Server, code string, d pending.Decision) error {
-		_, err := s.Provider.DeviceVerifier.Approve(ctx, code, addr, d)
+		_, err := s.Device.Verifier.Approve(ctx, code, pending.Caller{Address: addr}, d)
 		return err
 	}
 	alice := func(scopes ...string) pending.Decision {
@@ -241,7 +289,7 @@ func TestDecisions(t *testing.T) {
 		t.Parallel()
 		s := gt.New(t, nil)
 		d := s.StartDevice(t, gt.PublicClientID, "openid")
-		_, err := s.Provider.DeviceVerifier.Deny(ctx, d.UserCode, addr, "alice", "")
+		_, err := s.Device.Verifier.Deny(ctx, d.UserCode, pending.Caller{Address: addr}, "alice", "")
 		require.NoError(t, err)
 		requireInvalidUserCode(t, approve(s, d.UserCode, alice()))
 		requireError(t, s.Poll(t, gt.PublicClientID, d.DeviceCode), http.StatusBadRequest, "access_denied")
@@ -252,7 +300,7 @@ func TestDecisions(t *testing.T) {
 		s := gt.New(t, nil)
 		d := s.StartDevice(t, gt.PublicClientID, "openid")
 		require.NoError(t, approve(s, d.UserCode, alice()))
-		_, err := s.Provider.DeviceVerifier.Deny(ctx, d.UserCode, addr, "alice", "")
+		_, err := s.Device.Verifier.Deny(ctx, d.UserCode, pending.Caller{Address: addr}, "alice", "")
 		requireInvalidUserCode(t, err)
 		requireTokens(t, s.Poll(t, gt.PublicClientID, d.DeviceCode))
 	})
@@ -261,7 +309,7 @@ func TestDecisions(t *testing.T) {
 		t.Parallel()
 		s := gt.New(t, nil)
 		d, _, _ := approveAndRedeem(t, s, gt.PublicClientID, "openid")
-		_, err := s.Provider.DeviceVerifier.Lookup(ctx, d.UserCode, addr)
+		_, err := s.Device.Verifier.Lookup(ctx, d.UserCode, pending.Caller{Address: addr})
 		requireInvalidUserCode(t, err)
 	})
 

@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
@@ -39,6 +40,16 @@ func unknownAccount(hint string) error {
 	return fosite.ErrInvalidRequest.WithHint(hint).WithWrap(ErrUnknownAccount)
 }
 
+// Proofing says how the person a grant is for was identified when someone else approved it: a staff
+// member at a kiosk checked an identity document, for example. Method is a short token such as
+// "id_document" or "passport"; Reference is the staff member's note of which document (e.g. the last
+// digits of its number). Neither is a secret, but Reference is personal data: it is written to the
+// audit log only, never into tokens.
+type Proofing struct {
+	Method    string
+	Reference string
+}
+
 // Kiosk is the staff API of the staffed-kiosk deployment (IETF OAuth list, "device flow at a staffed
 // kiosk"): the device sends the person's account identifier as login_hint; at a trusted kiosk a staff
 // member lists the pending requests of that account, checks the person's identity document and the
@@ -50,6 +61,8 @@ func unknownAccount(hint string) error {
 // out, and it is checked like any user code (attempt-limited, counted per staff member) and must
 // belong to a pending request of that very account. Denying needs no code: staff may refuse a request
 // they see in the listing.
+//
+// Get one from New with Options.Kiosk (Grant.Kiosk).
 type Kiosk struct {
 	Verifier *Verifier
 	Staff    StaffDirectory
@@ -57,8 +70,6 @@ type Kiosk struct {
 	// NewSession makes the session tokens are issued with for a subject, when a decision carries none
 	// (for ID tokens, an openid.Session whose claims carry the subject).
 	NewSession func(ctx context.Context, subject string) fosite.Session
-	// Now is the clock; nil means the Verifier's.
-	Now func() time.Time
 }
 
 // KioskRequest is one pending request as the kiosk listing shows it: everything but the user code.
@@ -88,7 +99,7 @@ type KioskDecision struct {
 	// UserCode is the code the person reads off their device. Required to approve.
 	UserCode string
 	// Proofing is how the staff member identified the person. Method is required to approve.
-	Proofing pending.Proofing
+	Proofing Proofing
 	// Session is the session tokens are issued with, for the account's subject (see Verifier.Approve).
 	// Kiosk adds the actor and proofing method to its ID token claims.
 	Session fosite.Session
@@ -96,13 +107,6 @@ type KioskDecision struct {
 	GrantedScopes []string
 	// RemoteAddr is the kiosk's address, for the audit log.
 	RemoteAddr string
-}
-
-func (k *Kiosk) now() time.Time {
-	if k.Now != nil {
-		return k.Now().UTC()
-	}
-	return k.Verifier.now()
 }
 
 // checkStaff refuses an actor who is not staff.
@@ -133,12 +137,11 @@ func (k *Kiosk) resolve(ctx context.Context, loginHint string) (string, error) {
 	return subject, nil
 }
 
-func (k *Kiosk) listing() (pending.ListingStorage, error) {
-	ls, ok := k.Verifier.Storage.(pending.ListingStorage)
-	if !ok {
-		return nil, fosite.ErrServerError.WithDebug("The store does not implement pending.ListingStorage.")
+func (k *Kiosk) listing() (KioskStorage, error) {
+	if k.Verifier.kiosk == nil {
+		return nil, rfc6749.ServerError(errNoKioskStorage)
 	}
-	return ls, nil
+	return k.Verifier.kiosk, nil
 }
 
 // Pending lists the pending requests for the account loginHint, oldest first. Errors: ErrNotStaff,
@@ -154,7 +157,7 @@ func (k *Kiosk) Pending(ctx context.Context, actor, loginHint string) ([]KioskRe
 	if err != nil {
 		return nil, err
 	}
-	now := k.now()
+	now := clock.Now(k.Verifier.options.Now)
 	gs, err := ls.ListPendingGrantsByLoginHint(ctx, pending.KindDeviceCode, loginHint, now)
 	if err != nil {
 		return nil, rfc6749.ServerError(err)
@@ -194,14 +197,14 @@ func (k *Kiosk) Approve(ctx context.Context, d KioskDecision) (*Authorization, e
 	}
 	v := k.Verifier
 	// Count wrong codes per staff member: the kiosk's address is shared by everyone working there.
-	key := "kiosk|" + d.Actor
-	g, err := v.find(ctx, d.UserCode, key)
+	who := pending.Caller{Address: d.RemoteAddr, Account: "kiosk|" + d.Actor}
+	g, err := v.lifecycle.LookupUserCode(ctx, d.UserCode, who)
 	if err != nil {
 		return nil, err
 	}
 	if g.LoginHint != d.LoginHint || (d.RequestID != "" && g.Request.GetID() != d.RequestID) {
 		// A live code of another account: as wrong as a mistyped one, and counted the same.
-		if err := v.Limiter.Fail(ctx, key, k.now()); err != nil {
+		if err := v.lifecycle.Limiter.Fail(ctx, who, clock.Now(v.options.Now)); err != nil {
 			return nil, err
 		}
 		return nil, ErrInvalidUserCode.WithHint("The code does not belong to a pending request of this account.")
@@ -216,7 +219,7 @@ func (k *Kiosk) Approve(ctx context.Context, d KioskDecision) (*Authorization, e
 		c.Extra["act"] = map[string]interface{}{"sub": d.Actor}
 		c.Extra["proofing_method"] = d.Proofing.Method
 	}
-	a := v.authorization(ctx, g, d.UserCode)
+	a := v.authorization(g, d.UserCode)
 	dec := pending.Decision{Subject: subject, Actor: d.Actor, Session: d.Session, GrantedScopes: d.GrantedScopes}
 	data := map[string]any{"method": "kiosk", "proofing": d.Proofing.Method}
 	if d.Proofing.Reference != "" {
@@ -247,12 +250,12 @@ func (k *Kiosk) Deny(ctx context.Context, d KioskDecision) (*Authorization, erro
 		return nil, fosite.ErrInvalidRequest.WithHint("Choose the request to deny.")
 	}
 	g, err := ls.GetPendingGrantByRequestID(ctx, pending.KindDeviceCode, d.RequestID)
-	if errors.Is(err, pending.ErrNotFound) || (err == nil && (g.LoginHint != d.LoginHint || g.State != pending.StatePending || g.Expired(k.now()))) {
+	if errors.Is(err, pending.ErrNotFound) || (err == nil && (g.LoginHint != d.LoginHint || g.State != pending.StatePending || g.Expired(clock.Now(k.Verifier.options.Now)))) {
 		return nil, ErrInvalidUserCode.WithHint("This account has no such pending request.")
 	} else if err != nil {
 		return nil, rfc6749.ServerError(err)
 	}
-	a := k.Verifier.authorization(ctx, g, "")
+	a := k.Verifier.authorization(g, "")
 	data := map[string]any{"method": "kiosk"}
 	if d.Proofing.Method != "" {
 		data["proofing"] = d.Proofing.Method

@@ -11,10 +11,8 @@ import (
 
 	"github.com/ory/fosite"
 	fcompose "github.com/ory/fosite/compose"
-	"github.com/ory/fosite/token/jwt"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	gt "github.com/fosite-contrib/grants/internal/grantstest"
@@ -33,31 +31,31 @@ func TestAlertQueuedInApprovalTransaction(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
 	clock := gt.NewClock(time.Now().UTC().Truncate(time.Second))
-	cfg := &compose.Config{
-		Config:                 &fosite.Config{GlobalSecret: []byte("0123456789abcdef0123456789abcdef"), IDTokenIssuer: gt.Issuer, HashCost: 4},
-		DeviceAuthorizationURL: gt.DeviceAuthorizationURL,
-		DeviceVerificationURI:  gt.VerificationURI,
-		Now:                    clock.Now,
-	}
+	cfg := &fosite.Config{GlobalSecret: []byte("0123456789abcdef0123456789abcdef"), IDTokenIssuer: gt.Issuer, HashCost: 4}
 	sealer, err := outbox.NewSealer(cfg.GlobalSecret)
 	require.NoError(t, err)
 	queue := &outbox.Queue{Storage: store, Sealer: sealer, Now: clock.Now}
 	box := notify.NewOutbox(10)
-	cfg.DeviceAlerts = &compose.DeviceAlertConfig{
-		Sender: box, Outbox: queue, DeactivateURL: "https://as.example.com/device/deactivate",
-		Recipients: rfc8628.AlertRecipientsFunc(func(_ context.Context, s string) (notify.Channel, string, error) {
-			return notify.Email, s + "@example.com", nil
-		}),
-	}
 	k := gt.Key(t)
 	keyGetter := func(context.Context) (interface{}, error) { return k, nil }
-	p := compose.Compose(cfg, store, &fcompose.CommonStrategy{
-		CoreStrategy:               fcompose.NewOAuth2HMACStrategy(cfg.Config),
-		OpenIDConnectTokenStrategy: fcompose.NewOpenIDConnectStrategy(keyGetter, cfg.Config),
-		Signer:                     &jwt.DefaultSigner{GetPrivateKey: keyGetter},
-	}, compose.RFC8628DeviceFactory)
+	core := fcompose.NewOAuth2HMACStrategy(cfg)
+	// The typed constructor, without fosite's compose: the grant's token handler is not even needed here.
+	device, err := rfc8628.New(cfg, store, pending.TokenStrategies{
+		AccessToken: core, RefreshToken: core, IDToken: fcompose.NewOpenIDConnectStrategy(keyGetter, cfg),
+	}, rfc8628.Options{
+		AuthorizationURL: gt.DeviceAuthorizationURL,
+		VerificationURI:  gt.VerificationURI,
+		Now:              clock.Now,
+		Alerts: &rfc8628.AlertOptions{
+			Sender: box, Outbox: queue, DeactivateURL: "https://as.example.com/device/deactivate",
+			Recipients: rfc8628.AlertRecipientsFunc(func(_ context.Context, s string) (notify.Channel, string, error) {
+				return notify.Email, s + "@example.com", nil
+			}),
+		},
+	})
+	require.NoError(t, err)
 	require.NoError(t, store.SetClient(ctx, &fosite.DefaultClient{ID: "tv", Public: true, GrantTypes: []string{string(rfc8628.GrantType)}, Scopes: []string{"openid"}}))
-	srv := httptest.NewServer(p.DeviceAuthorization)
+	srv := httptest.NewServer(device.Authorization)
 	t.Cleanup(srv.Close)
 
 	start := func() string {
@@ -72,13 +70,13 @@ func TestAlertQueuedInApprovalTransaction(t *testing.T) {
 	// A message with the ID the alert will take is already queued: queuing fails, so the approval is
 	// rolled back.
 	code := start()
-	a, err := p.DeviceVerifier.Lookup(ctx, code, "192.0.2.1")
+	a, err := device.Verifier.Lookup(ctx, code, pending.Caller{Address: "192.0.2.1"})
 	require.NoError(t, err)
 	taken, err := outbox.NotifyMessage(outbox.KindDeviceAlert+":"+a.RequestID, outbox.KindDeviceAlert,
 		notify.Message{Channel: notify.Email, To: "x@example.com", Text: "taken"})
 	require.NoError(t, err)
 	require.NoError(t, queue.Enqueue(ctx, taken))
-	_, err = p.DeviceVerifier.Approve(ctx, code, "192.0.2.1", pending.Decision{Subject: "alice", Session: gt.Session("alice")})
+	_, err = device.Verifier.Approve(ctx, code, pending.Caller{Address: "192.0.2.1"}, pending.Decision{Subject: "alice", Session: gt.Session("alice")})
 	require.ErrorIs(t, err, outbox.ErrDuplicate)
 	g, err := store.GetPendingGrantByRequestID(ctx, pending.KindDeviceCode, a.RequestID)
 	require.NoError(t, err)
@@ -86,7 +84,7 @@ func TestAlertQueuedInApprovalTransaction(t *testing.T) {
 
 	// Normally both commit, and a worker delivers the alert.
 	code = start()
-	a, err = p.DeviceVerifier.Approve(ctx, code, "192.0.2.1", pending.Decision{Subject: "alice", Session: gt.Session("alice")})
+	a, err = device.Verifier.Approve(ctx, code, pending.Caller{Address: "192.0.2.1"}, pending.Decision{Subject: "alice", Session: gt.Session("alice")})
 	require.NoError(t, err)
 	g, err = store.GetPendingGrantByRequestID(ctx, pending.KindDeviceCode, a.RequestID)
 	require.NoError(t, err)

@@ -15,7 +15,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fosite-contrib/grants/audit"
-	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	gt "github.com/fosite-contrib/grants/internal/grantstest"
@@ -57,21 +56,24 @@ func (a accountMap) ResolveAccount(_ context.Context, hint string) (string, erro
 }
 
 // kioskServer composes the device grant with the kiosk extensions.
-func kioskServer(t *testing.T, configure func(*compose.Config)) (*gt.Server, *recorder, *rfc8628.Kiosk) {
+func kioskServer(t *testing.T, configure func(*rfc8628.Options)) (*gt.Server, *recorder, *rfc8628.Kiosk) {
 	rec := &recorder{}
-	s := gt.New(t, func(c *compose.Config) {
-		c.DeviceAudit = rec
-		c.KioskStaff = staffSet{"clerk-7": true}
-		c.KioskAccounts = accountMap{"acct-1042": "customer-1042", "acct-2000": "customer-2000"}
-		c.DeviceClientLifespans = map[string]compose.DeviceLifespans{
+	s := gt.New(t, func(c *rfc8628.Options) {
+		c.Audit = rec
+		c.Kiosk = &rfc8628.KioskOptions{
+			Staff:      staffSet{"clerk-7": true},
+			Accounts:   accountMap{"acct-1042": "customer-1042", "acct-2000": "customer-2000"},
+			NewSession: func(_ context.Context, subject string) fosite.Session { return gt.Session(subject) },
+		}
+		c.ClientLifespans = map[string]rfc8628.Lifespans{
 			gt.PublicClientID: {CodeLifespan: 7 * 24 * time.Hour, PickupWindow: 3 * 24 * time.Hour},
 		}
-		c.DevicePrintedCodeKeys = map[string][]byte{gt.ConfidentialClientID: printedKey, gt.PublicClientID: printedKey}
+		c.PrintedCodeKeys = map[string][]byte{gt.ConfidentialClientID: printedKey, gt.PublicClientID: printedKey}
 		if configure != nil {
 			configure(c)
 		}
 	})
-	k := s.Provider.DeviceKiosk(func(_ context.Context, subject string) fosite.Session { return gt.Session(subject) })
+	k := s.Device.Kiosk
 	require.NotNil(t, k)
 	return s, rec, k
 }
@@ -206,7 +208,7 @@ func TestKioskFlow(t *testing.T) {
 	require.NotContains(t, fmt.Sprintf("%+v", list[0]), d.UserCode)
 
 	a, err := k.Approve(ctx, rfc8628.KioskDecision{Actor: "clerk-7", LoginHint: "acct-1042", RequestID: list[0].RequestID, UserCode: d.UserCode,
-		Proofing: pending.Proofing{Method: "id_document", Reference: "…4711"}, RemoteAddr: "10.0.0.7"})
+		Proofing: rfc8628.Proofing{Method: "id_document", Reference: "…4711"}, RemoteAddr: "10.0.0.7"})
 	require.NoError(t, err)
 	require.Equal(t, s.Clock.Now().Add(3*24*time.Hour), a.ExpiresAt, "the pickup window runs from the approval")
 
@@ -246,7 +248,7 @@ func TestKioskRefusals(t *testing.T) {
 	list, err := k.Pending(ctx, "clerk-7", "acct-1042")
 	require.NoError(t, err)
 	rid := list[0].RequestID
-	ok := rfc8628.KioskDecision{Actor: "clerk-7", LoginHint: "acct-1042", RequestID: rid, UserCode: d.UserCode, Proofing: pending.Proofing{Method: "passport"}}
+	ok := rfc8628.KioskDecision{Actor: "clerk-7", LoginHint: "acct-1042", RequestID: rid, UserCode: d.UserCode, Proofing: rfc8628.Proofing{Method: "passport"}}
 
 	for _, tc := range []struct {
 		name   string
@@ -328,7 +330,7 @@ func TestExpiryAudit(t *testing.T) {
 // lifetimes are cut to a week.
 func TestDeviceClientLifespan(t *testing.T) {
 	t.Parallel()
-	s, _, _ := kioskServer(t, func(c *compose.Config) { c.DeviceCodeLifespan = 30 * 24 * time.Hour })
+	s, _, _ := kioskServer(t, func(c *rfc8628.Options) { c.CodeLifespan = 30 * 24 * time.Hour })
 	ctx := context.Background()
 	require.NoError(t, s.Store.SetClient(ctx, &rfc8628.DeviceClient{
 		DefaultClient:      &fosite.DefaultClient{ID: "own", Public: true, GrantTypes: []string{string(rfc8628.GrantType)}, Scopes: gt.ClientScopes},
@@ -342,8 +344,8 @@ var errSMTPDown = errors.New("smtp down")
 
 // alertServer composes the device grant with alerts sent by sender (or queued in the outbox).
 func alertServer(t *testing.T, sender notify.Sender, queue bool) (*gt.Server, *recorder, *outbox.Worker) {
-	s, rec, _ := kioskServer(t, func(c *compose.Config) {
-		c.DeviceAlerts = &compose.DeviceAlertConfig{
+	s, rec, _ := kioskServer(t, func(c *rfc8628.Options) {
+		c.Alerts = &rfc8628.AlertOptions{
 			Sender: sender, DeactivateURL: "https://as.example.com/device/deactivate",
 			Recipients: rfc8628.AlertRecipientsFunc(func(_ context.Context, subject string) (notify.Channel, string, error) {
 				if subject == "nobody" {
@@ -360,7 +362,7 @@ func alertServer(t *testing.T, sender notify.Sender, queue bool) (*gt.Server, *r
 	if queue {
 		sealer, err := outbox.NewSealer(s.Config.GlobalSecret)
 		require.NoError(t, err)
-		s.Provider.DeviceAlerter().Outbox = &outbox.Queue{Storage: s.Store, Sealer: sealer, Now: s.Clock.Now}
+		s.Device.Alerter.Outbox = &outbox.Queue{Storage: s.Store, Sealer: sealer, Now: s.Clock.Now}
 		w = &outbox.Worker{Storage: s.Store, Sealer: sealer, Deliverer: outbox.Notify{Sender: sender}, Now: s.Clock.Now}
 	}
 	return s, rec, w
@@ -385,7 +387,7 @@ func TestAlertThroughOutbox(t *testing.T) {
 	require.NoError(t, err)
 	s, rec, w := alertServer(t, sender, true)
 	d := s.StartDevice(t, gt.PublicClientID, "openid offline_access")
-	_, err = s.Provider.DeviceVerifier.Approve(ctx, d.UserCode, "192.0.2.1", pending.Decision{Subject: "alice", Session: gt.Session("alice")})
+	_, err = s.Device.Verifier.Approve(ctx, d.UserCode, pending.Caller{Address: "192.0.2.1"}, pending.Decision{Subject: "alice", Session: gt.Session("alice")})
 	require.NoError(t, err)
 	require.Empty(t, smtp.Mails(), "queued, not sent yet")
 	n, err := w.DrainOnce(ctx)
@@ -401,12 +403,12 @@ func TestAlertThroughOutbox(t *testing.T) {
 	_, _, err = s.Provider.IntrospectToken(ctx, access, fosite.AccessToken, gt.Session(""))
 	require.NoError(t, err)
 
-	dd, err := s.Provider.DeviceAlerter().Deactivate(ctx, token)
+	dd, err := s.Device.Alerter.Deactivate(ctx, token)
 	require.NoError(t, err)
 	require.Equal(t, "alice", dd.Subject)
 	_, _, err = s.Provider.IntrospectToken(ctx, access, fosite.AccessToken, gt.Session(""))
 	require.Error(t, err, "revoked")
-	_, err = s.Provider.DeviceAlerter().Deactivate(ctx, token)
+	_, err = s.Device.Alerter.Deactivate(ctx, token)
 	require.ErrorIs(t, err, rfc8628.ErrLinkUsed)
 	require.Equal(t, []string{audit.EventApproved, audit.EventRedeemed, audit.EventRevoked}, rec.types())
 }
@@ -419,18 +421,18 @@ func TestAlertSendFailure(t *testing.T) {
 	failing := notify.SenderFunc(func(context.Context, notify.Message) error { return errSMTPDown })
 	s, _, _ := alertServer(t, failing, false)
 	d := s.StartDevice(t, gt.PublicClientID, "openid")
-	a, err := s.Provider.DeviceVerifier.Approve(ctx, d.UserCode, "192.0.2.1", pending.Decision{Subject: "alice", Session: gt.Session("alice")})
+	a, err := s.Device.Verifier.Approve(ctx, d.UserCode, pending.Caller{Address: "192.0.2.1"}, pending.Decision{Subject: "alice", Session: gt.Session("alice")})
 	require.ErrorIs(t, err, rfc8628.ErrAlertFailed)
 	require.NotNil(t, a)
 	require.Equal(t, http.StatusOK, s.Poll(t, gt.PublicClientID, d.DeviceCode).Status, "the approval stands")
 
 	d = s.StartDevice(t, gt.PublicClientID, "openid")
-	_, err = s.Provider.DeviceVerifier.Approve(ctx, d.UserCode, "192.0.2.1", pending.Decision{Subject: "nobody", Session: gt.Session("nobody")})
+	_, err = s.Device.Verifier.Approve(ctx, d.UserCode, pending.Caller{Address: "192.0.2.1"}, pending.Decision{Subject: "nobody", Session: gt.Session("nobody")})
 	require.NoError(t, err)
 
 	// When the alert cannot even be written (the directory fails), nothing is approved.
 	d = s.StartDevice(t, gt.PublicClientID, "openid")
-	a, err = s.Provider.DeviceVerifier.Approve(ctx, d.UserCode, "192.0.2.1", pending.Decision{Subject: "broken", Session: gt.Session("broken")})
+	a, err = s.Device.Verifier.Approve(ctx, d.UserCode, pending.Caller{Address: "192.0.2.1"}, pending.Decision{Subject: "broken", Session: gt.Session("broken")})
 	require.Error(t, err)
 	require.NotErrorIs(t, err, rfc8628.ErrAlertFailed)
 	require.Nil(t, a)
@@ -444,9 +446,9 @@ func TestDeactivationLinks(t *testing.T) {
 	ctx := context.Background()
 	out := notify.NewOutbox(10)
 	s, _, _ := alertServer(t, out, false)
-	al := s.Provider.DeviceAlerter()
+	al := s.Device.Alerter
 	d := s.StartDevice(t, gt.PublicClientID, "openid")
-	a, err := s.Provider.DeviceVerifier.Approve(ctx, d.UserCode, "192.0.2.1", pending.Decision{Subject: "alice", Session: gt.Session("alice")})
+	a, err := s.Device.Verifier.Approve(ctx, d.UserCode, pending.Caller{Address: "192.0.2.1"}, pending.Decision{Subject: "alice", Session: gt.Session("alice")})
 	require.NoError(t, err)
 	token := linkFrom(t, out.Messages()[0].Text)
 	exp := s.Clock.Now().Add(7 * 24 * time.Hour)

@@ -13,7 +13,7 @@ import (
 const maxSerial = 64
 
 // ErrInvalidSerial is returned by ValidateSerial.
-var ErrInvalidSerial = errors.New("rfc8628: device_serial must be 1 to 64 characters from A-Z a-z 0-9 - _ .")
+var ErrInvalidSerial = errors.New("rfc8628: device_serial must be 1 to 64 characters, each a letter, a digit, '-', '_' or '.'")
 
 // ValidateSerial checks a device serial number (the device_serial parameter): 1 to 64 characters
 // from A-Z a-z 0-9 - _ . only, so that it is safe in logs, URLs and the printed box.

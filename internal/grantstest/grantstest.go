@@ -123,10 +123,12 @@ func (c *Clock) Advance(d time.Duration) {
 // Server is a composed provider with its store, clock and HTTP server.
 type Server struct {
 	Provider *compose.Provider
-	Config   *compose.Config
-	Store    *memory.MemoryStore
-	Clock    *Clock
-	Key      *rsa.PrivateKey
+	// Device is the composed device grant.
+	Device *compose.DeviceGrant
+	Config *fosite.Config
+	Store  *memory.MemoryStore
+	Clock  *Clock
+	Key    *rsa.PrivateKey
 	// Handler routes DevicePath and TokenPath; use it with httptest.NewRecorder for in-process calls.
 	Handler http.Handler
 	// HTTP is a running server with Handler, closed when the test ends.
@@ -135,17 +137,17 @@ type Server struct {
 
 // Options changes the fixture. The zero value is the default fixture.
 type Options struct {
-	// Configure, when not nil, may change the configuration before Compose reads it (limits,
-	// lifespans, intervals).
-	Configure func(*compose.Config)
+	// Configure, when not nil, may change the device grant's options before Compose reads them
+	// (limits, lifespans, intervals, audit, alerts, kiosk).
+	Configure func(*rfc8628.Options)
 	// SigningKey, when not nil, replaces the key getter of the ID token signer (to make signing fail).
 	SigningKey func(context.Context) (interface{}, error)
 }
 
-// New composes a provider. configure, when not nil, may change the configuration before Compose reads
-// it (limits, lifespans, intervals). The clock starts at the current time truncated to the second:
+// New composes a provider. configure, when not nil, may change the device grant's options before
+// Compose reads them (limits, lifespans, intervals). The clock starts at the current time truncated to the second:
 // fosite's own token handlers use time.Now, so the injected clock must stay close to it.
-func New(t testing.TB, configure func(*compose.Config)) *Server {
+func New(t testing.TB, configure func(*rfc8628.Options)) *Server {
 	t.Helper()
 	return NewWith(t, Options{Configure: configure})
 }
@@ -160,7 +162,7 @@ func NewWith(t testing.TB, o Options) *Server {
 }
 
 // NewUnstarted is New without the HTTP server, for benchmarks that call Handler in process.
-func NewUnstarted(t testing.TB, configure func(*compose.Config)) *Server {
+func NewUnstarted(t testing.TB, configure func(*rfc8628.Options)) *Server {
 	t.Helper()
 	return newServer(t, Options{Configure: configure})
 }
@@ -171,18 +173,18 @@ func newServer(t testing.TB, o Options) *Server {
 	k := Key(t)
 	configure := o.Configure
 	clock := NewClock(time.Now().UTC().Truncate(time.Second))
-	cfg := &compose.Config{
-		Config: &fosite.Config{
-			GlobalSecret:  []byte("0123456789abcdef0123456789abcdef"),
-			IDTokenIssuer: Issuer,
-			HashCost:      4,
-		},
-		DeviceAuthorizationURL: DeviceAuthorizationURL,
-		DeviceVerificationURI:  VerificationURI,
-		Now:                    clock.Now,
+	cfg := &fosite.Config{
+		GlobalSecret:  []byte("0123456789abcdef0123456789abcdef"),
+		IDTokenIssuer: Issuer,
+		HashCost:      4,
+	}
+	opts := rfc8628.Options{
+		AuthorizationURL: DeviceAuthorizationURL,
+		VerificationURI:  VerificationURI,
+		Now:              clock.Now,
 	}
 	if configure != nil {
-		configure(cfg)
+		configure(&opts)
 	}
 	store := memory.New()
 	keyGetter := func(context.Context) (interface{}, error) { return k, nil }
@@ -190,33 +192,27 @@ func newServer(t testing.TB, o Options) *Server {
 		keyGetter = o.SigningKey
 	}
 	strategy := &fcompose.CommonStrategy{
-		CoreStrategy:               fcompose.NewOAuth2HMACStrategy(cfg.Config),
-		OpenIDConnectTokenStrategy: fcompose.NewOpenIDConnectStrategy(keyGetter, cfg.Config),
+		CoreStrategy:               fcompose.NewOAuth2HMACStrategy(cfg),
+		OpenIDConnectTokenStrategy: fcompose.NewOpenIDConnectStrategy(keyGetter, cfg),
 		Signer:                     &jwt.DefaultSigner{GetPrivateKey: keyGetter},
 	}
+	device := compose.NewDeviceGrant(opts)
 	p := compose.Compose(cfg, store, strategy,
 		fcompose.OAuth2ClientCredentialsGrantFactory,
 		fcompose.OAuth2RefreshTokenGrantFactory,
 		fcompose.OpenIDConnectRefreshFactory,
 		fcompose.OAuth2TokenIntrospectionFactory,
 		fcompose.OAuth2TokenRevocationFactory,
-		compose.RFC8628DeviceFactory,
+		device.Factory,
 	)
 
-	// fosite v0.49.0 fills in some defaults on first use, which races when the first uses are concurrent
-	// (see TestComposeSetsLazyDefaults in compose): fill them in here, once, until Compose does.
-	cfg.GetSecretsHasher(ctx)
-	cfg.GetScopeStrategy(ctx)
-	cfg.GetAudienceStrategy(ctx)
-	cfg.GetJWKSFetcherStrategy(ctx)
-
-	hash, err := (&fosite.BCrypt{Config: cfg.Config}).Hash(ctx, []byte(ConfidentialSecret))
+	hash, err := (&fosite.BCrypt{Config: cfg}).Hash(ctx, []byte(ConfidentialSecret))
 	require.NoError(t, err)
-	device := string(rfc8628.GrantType)
+	dc := string(rfc8628.GrantType)
 	for _, c := range []*fosite.DefaultClient{
-		{ID: PublicClientID, Public: true, GrantTypes: []string{device, "refresh_token"}},
-		{ID: NoRefreshClientID, Public: true, GrantTypes: []string{device}},
-		{ID: ConfidentialClientID, Secret: hash, GrantTypes: []string{device, "refresh_token", "client_credentials"}},
+		{ID: PublicClientID, Public: true, GrantTypes: []string{dc, "refresh_token"}},
+		{ID: NoRefreshClientID, Public: true, GrantTypes: []string{dc}},
+		{ID: ConfidentialClientID, Secret: hash, GrantTypes: []string{dc, "refresh_token", "client_credentials"}},
 		{ID: NoDeviceClientID, Secret: hash, GrantTypes: []string{"client_credentials"}},
 	} {
 		c.Scopes = ClientScopes
@@ -224,9 +220,9 @@ func newServer(t testing.TB, o Options) *Server {
 		require.NoError(t, store.SetClient(ctx, c))
 	}
 
-	s := &Server{Provider: p, Config: cfg, Store: store, Clock: clock, Key: k}
+	s := &Server{Provider: p, Device: device, Config: cfg, Store: store, Clock: clock, Key: k}
 	mux := http.NewServeMux()
-	mux.Handle(DevicePath, p.DeviceAuthorization)
+	mux.Handle(DevicePath, device.Authorization)
 	mux.HandleFunc(TokenPath, s.token)
 	s.Handler = mux
 	return s
@@ -378,6 +374,12 @@ func (s *Server) Poll(t testing.TB, clientID, deviceCode string) *Response {
 	return s.Do(t, Request{Path: TokenPath, Form: PollForm(clientID, deviceCode)})
 }
 
+// Caller is the person the helpers look user codes up as: an anonymous caller at 192.0.2.1.
+var Caller = pending.Caller{Address: "192.0.2.1"}
+
+// Codes returns the codes of the server's global secret, to compute handle signatures in tests.
+func (s *Server) Codes() *pending.Codes { return pending.NewCodes(s.Config) }
+
 // Session returns a session for subject that can carry an ID token.
 func Session(subject string) *openid.DefaultSession {
 	sess := openid.NewDefaultSession()
@@ -390,7 +392,7 @@ func Session(subject string) *openid.DefaultSession {
 // the address 192.0.2.1, and requires success.
 func (s *Server) Approve(t testing.TB, userCode, subject string, scopes ...string) *rfc8628.Authorization {
 	t.Helper()
-	a, err := s.Provider.DeviceVerifier.Approve(context.Background(), userCode, "192.0.2.1",
+	a, err := s.Device.Verifier.Approve(context.Background(), userCode, Caller,
 		pending.Decision{Subject: subject, Session: Session(subject), GrantedScopes: scopes})
 	require.NoError(t, err)
 	return a

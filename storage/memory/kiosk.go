@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/handler/rfc8628"
 )
 
 // kioskStore holds the single-use keys of the kiosk and alert features. Its zero value is ready to use.
@@ -16,18 +17,19 @@ type kioskStore struct {
 }
 
 var (
-	_ pending.ListingStorage      = (*MemoryStore)(nil)
-	_ pending.DeactivationStorage = (*MemoryStore)(nil)
+	_ rfc8628.KioskStorage    = (*MemoryStore)(nil)
+	_ pending.IndexStorage    = (*MemoryStore)(nil)
+	_ pending.CallbackStorage = (*MemoryStore)(nil)
 )
 
-// ListPendingGrantsByLoginHint implements pending.ListingStorage.
+// ListPendingGrantsByLoginHint implements rfc8628.KioskStorage.
 func (s *MemoryStore) ListPendingGrantsByLoginHint(_ context.Context, kind pending.Kind, loginHint string, now time.Time) ([]*pending.Grant, error) {
 	return s.selectGrants(kind, func(g *pending.Grant) bool {
 		return g.LoginHint == loginHint && g.State == pending.StatePending && !g.Expired(now)
 	}, func(a, b *pending.Grant) bool { return a.CreatedAt.Before(b.CreatedAt) }, 0), nil
 }
 
-// GetPendingGrantByRequestID implements pending.ListingStorage.
+// GetPendingGrantByRequestID implements pending.IndexStorage.
 func (s *MemoryStore) GetPendingGrantByRequestID(_ context.Context, kind pending.Kind, requestID string) (*pending.Grant, error) {
 	out := s.selectGrants(kind, func(g *pending.Grant) bool { return g.Request != nil && g.Request.GetID() == requestID }, nil, 1)
 	if len(out) == 0 {
@@ -36,7 +38,48 @@ func (s *MemoryStore) GetPendingGrantByRequestID(_ context.Context, kind pending
 	return out[0], nil
 }
 
-// ListApprovedGrants implements pending.ListingStorage.
+// ListPendingGrantsBySubject implements pending.IndexStorage.
+func (s *MemoryStore) ListPendingGrantsBySubject(_ context.Context, kind pending.Kind, subject string, now time.Time) ([]*pending.Grant, error) {
+	if subject == "" {
+		return []*pending.Grant{}, nil
+	}
+	return s.selectGrants(kind, func(g *pending.Grant) bool {
+		return g.Subject == subject && g.State == pending.StatePending && !g.Expired(now)
+	}, byCreation, 100), nil
+}
+
+// MarkCallbackQueued implements pending.CallbackStorage.
+func (s *MemoryStore) MarkCallbackQueued(_ context.Context, kind pending.Kind, sig string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.grants[grantKey{kind, sig}]
+	if !ok {
+		return pending.ErrNotFound
+	}
+	if g.Callback == nil || g.Callback.Notified {
+		return pending.ErrStateChanged
+	}
+	c := cloneGrant(g)
+	c.Callback.Notified = true
+	s.grants[grantKey{kind, sig}] = c
+	return nil
+}
+
+// ListUnnotifiedExpired implements pending.CallbackStorage.
+func (s *MemoryStore) ListUnnotifiedExpired(_ context.Context, kind pending.Kind, now time.Time, limit int) ([]*pending.Grant, error) {
+	return s.selectGrants(kind, func(g *pending.Grant) bool {
+		return g.Callback != nil && g.Callback.OnExpiry && !g.Callback.Notified && g.Expired(now)
+	}, func(a, b *pending.Grant) bool { return a.ExpiresAt.Before(b.ExpiresAt) }, limit), nil
+}
+
+func byCreation(a, b *pending.Grant) bool {
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.Before(b.CreatedAt)
+	}
+	return a.Request.GetID() < b.Request.GetID()
+}
+
+// ListApprovedGrants implements rfc8628.KioskStorage.
 func (s *MemoryStore) ListApprovedGrants(_ context.Context, kind pending.Kind, subject, clientID string, since time.Time, limit int) ([]*pending.Grant, error) {
 	return s.selectGrants(kind, func(g *pending.Grant) bool {
 		return g.Subject == subject && g.ClientID() == clientID && !g.DecidedAt.Before(since) &&
@@ -44,7 +87,7 @@ func (s *MemoryStore) ListApprovedGrants(_ context.Context, kind pending.Kind, s
 	}, func(a, b *pending.Grant) bool { return a.DecidedAt.After(b.DecidedAt) }, limit), nil
 }
 
-// ListExpiredGrants implements pending.ListingStorage.
+// ListExpiredGrants implements rfc8628.KioskStorage.
 func (s *MemoryStore) ListExpiredGrants(_ context.Context, kind pending.Kind, after, now time.Time, limit int) ([]*pending.Grant, error) {
 	return s.selectGrants(kind, func(g *pending.Grant) bool {
 		return g.Expired(now) && g.ExpiresAt.After(after) && (g.State == pending.StatePending || g.State == pending.StateApproved)
@@ -74,7 +117,7 @@ func (s *MemoryStore) selectGrants(kind pending.Kind, match func(*pending.Grant)
 	return out
 }
 
-// ExpirePendingGrant implements pending.DeactivationStorage.
+// ExpirePendingGrant implements pending.IndexStorage.
 func (s *MemoryStore) ExpirePendingGrant(_ context.Context, kind pending.Kind, sig string, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -90,7 +133,7 @@ func (s *MemoryStore) ExpirePendingGrant(_ context.Context, kind pending.Kind, s
 	return nil
 }
 
-// UseOnce implements pending.DeactivationStorage.
+// UseOnce implements pending.IndexStorage.
 func (s *MemoryStore) UseOnce(_ context.Context, key string, expiresAt, now time.Time) error {
 	s.kiosk.mu.Lock()
 	defer s.kiosk.mu.Unlock()

@@ -18,3 +18,11 @@ func TestKioskConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestCallbackConformance(t *testing.T) {
+	storagetest.RunCallbackStorageTests(t, func(t *testing.T, c fosite.Client) storagetest.CallbackStore {
+		s := memory.New()
+		require.NoError(t, s.SetClient(context.Background(), c))
+		return s
+	})
+}

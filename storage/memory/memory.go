@@ -7,6 +7,7 @@ package memory
 import (
 	"context"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -36,8 +37,6 @@ type MemoryStore struct {
 	refreshMu sync.RWMutex
 
 	// Per-grant stores, each defined (and safe as a zero value) in that grant's file.
-	ciba       cibaStore
-	otp        otpStore
 	reciprocal reciprocalStore
 	kiosk      kioskStore
 	outbox     outboxStore
@@ -284,6 +283,12 @@ func cloneGrant(g *pending.Grant) *pending.Grant {
 		for k, v := range g.Extra {
 			c.Extra[k] = v
 		}
+	}
+	if g.Callback != nil {
+		cb := *g.Callback
+		cb.SealedToken = slices.Clone(g.Callback.SealedToken)
+		cb.SealedHandle = slices.Clone(g.Callback.SealedHandle)
+		c.Callback = &cb
 	}
 	return &c
 }

@@ -8,10 +8,6 @@ import (
 	"github.com/fosite-contrib/grants/handler/pending"
 )
 
-// otpStore holds the otp grant's in-memory state. Its zero value must be ready to use. The OTP grant
-// keeps everything in the pending grants (see SetChallengeCode), so there is nothing here.
-type otpStore struct{}
-
 var _ otp.Storage = (*MemoryStore)(nil)
 
 // SetChallengeCode implements otp.ChallengeStorage: under the store's lock, it checks that the challenge
@@ -26,7 +22,7 @@ func (s *MemoryStore) SetChallengeCode(_ context.Context, handleSignature, codeS
 		return pending.ErrNotFound
 	}
 	if g.State != pending.StatePending || g.Expired(sentAt) ||
-		(!g.LastPolledAt.IsZero() && sentAt.Before(g.LastPolledAt.Add(g.Interval))) {
+		(!g.CodeSentAt.IsZero() && sentAt.Before(g.CodeSentAt.Add(g.ResendInterval))) {
 		return pending.ErrStateChanged
 	}
 	c := cloneGrant(g)
@@ -37,7 +33,7 @@ func (s *MemoryStore) SetChallengeCode(_ context.Context, handleSignature, codeS
 	if codeSignature != "" {
 		s.userCodes[grantKey{pending.KindOTP, codeSignature}] = handleSignature
 	}
-	c.LastPolledAt = sentAt
+	c.CodeSentAt = sentAt
 	if c.Extra == nil {
 		c.Extra = map[string]string{}
 	}

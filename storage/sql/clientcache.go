@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // DefaultClientCacheTTL is how long GetClient answers from memory when WithClientCache is not given.
@@ -47,7 +49,7 @@ func (s *Store) cachedClient(ctx context.Context, id string) (fosite.Client, boo
 	s.clients.mu.RLock()
 	e, ok := s.clients.entries[id]
 	s.clients.mu.RUnlock()
-	if !ok || !s.now().Before(e.expires) {
+	if !ok || !clock.Now(s.opts.now).Before(e.expires) {
 		return nil, false
 	}
 	return e.client, true
@@ -64,7 +66,7 @@ func (s *Store) cacheClient(ctx context.Context, id string, c fosite.Client, rea
 		s.clients.entries = make(map[string]clientEntry)
 	}
 	if len(s.clients.entries) >= clientCacheMax {
-		now := s.now()
+		now := clock.Now(s.opts.now)
 		for k, e := range s.clients.entries {
 			if !now.Before(e.expires) {
 				delete(s.clients.entries, k)

@@ -10,6 +10,8 @@ import (
 
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
+
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // ErrClientExists is returned by CreateClient when a client with that ID is already stored.
@@ -124,7 +126,7 @@ func (s *Store) CreateClient(ctx context.Context, c fosite.Client) error {
 	}
 	s.forgetClient(c.GetID())
 	defer s.forgetClient(c.GetID())
-	now := s.now().UnixNano()
+	now := clock.Now(s.opts.now).UnixNano()
 	n, err := s.execAffected(ctx, "INSERT INTO oauth2_clients ("+clientColumns+", created_at, updated_at) VALUES ("+placeholders(len(args)+2)+") ON CONFLICT (id) DO NOTHING",
 		append(args, now, now)...)
 	if err != nil {
@@ -147,7 +149,7 @@ func (s *Store) UpdateClient(ctx context.Context, c fosite.Client) error {
 	n, err := s.execAffected(ctx, `UPDATE oauth2_clients SET secret_hash = ?, rotated_secret_hashes = ?, redirect_uris = ?, grant_types = ?,
 		response_types = ?, scopes = ?, audience = ?, public = ?, token_endpoint_auth_method = ?, token_endpoint_auth_signing_alg = ?,
 		request_object_signing_alg = ?, request_uris = ?, jwks = ?, jwks_uri = ?, token_lifespans = ?, metadata = ?, updated_at = ?
-		WHERE id = ?`, append(append(args[1:], s.now().UnixNano()), args[0])...)
+		WHERE id = ?`, append(append(args[1:], clock.Now(s.opts.now).UnixNano()), args[0])...)
 	if err != nil {
 		return wrap(err, "update client")
 	}
@@ -165,7 +167,7 @@ func (s *Store) SetClient(ctx context.Context, c fosite.Client) error {
 	}
 	s.forgetClient(c.GetID())
 	defer s.forgetClient(c.GetID())
-	now := s.now().UnixNano()
+	now := clock.Now(s.opts.now).UnixNano()
 	_, err = s.exec(ctx, "INSERT INTO oauth2_clients ("+clientColumns+", created_at, updated_at) VALUES ("+placeholders(len(args)+2)+")"+
 		` ON CONFLICT (id) DO UPDATE SET secret_hash = excluded.secret_hash, rotated_secret_hashes = excluded.rotated_secret_hashes,
 		redirect_uris = excluded.redirect_uris, grant_types = excluded.grant_types, response_types = excluded.response_types,
@@ -199,7 +201,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error)
 	if c, ok := s.cachedClient(ctx, id); ok {
 		return c, nil
 	}
-	read := s.now()
+	read := clock.Now(s.opts.now)
 	c, err := s.readClient(ctx, id)
 	if err != nil {
 		return nil, err
@@ -292,7 +294,7 @@ func (s *Store) readClient(ctx context.Context, id string) (fosite.Client, error
 // ID was already used by a client assertion that has not expired (RFC 7523 §3, item 7).
 func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
 	var one int
-	err := s.queryRow(ctx, "SELECT 1 FROM oauth2_jtis WHERE jti = ? AND expires_at > ?", jti, s.now().UnixNano()).Scan(&one)
+	err := s.queryRow(ctx, "SELECT 1 FROM oauth2_jtis WHERE jti = ? AND expires_at > ?", jti, clock.Now(s.opts.now).UnixNano()).Scan(&one)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return nil
@@ -307,7 +309,7 @@ func (s *Store) ClientAssertionJWTValid(ctx context.Context, jti string) error {
 // fosite.ErrJTIKnown when it is already recorded and not expired. Check and record are one atomic
 // step, so of two instances racing with the same assertion one fails.
 func (s *Store) SetClientAssertionJWT(ctx context.Context, jti string, exp time.Time) error {
-	now := s.now().UnixNano()
+	now := clock.Now(s.opts.now).UnixNano()
 	// An expired record no longer counts: drop it, so the insert below can take the ID.
 	if _, err := s.exec(ctx, "DELETE FROM oauth2_jtis WHERE jti = ? AND expires_at < ?", jti, now); err != nil {
 		return wrap(err, "record JWT ID")

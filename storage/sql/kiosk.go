@@ -6,12 +6,10 @@ import (
 	"time"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/handler/rfc8628"
 )
 
-var (
-	_ pending.ListingStorage      = (*Store)(nil)
-	_ pending.DeactivationStorage = (*Store)(nil)
-)
+var _ rfc8628.KioskStorage = (*Store)(nil)
 
 // Queries on the partial indexes of pending_grants (migration 00060) repeat the index's condition, so
 // that SQLite and PostgreSQL can use it whatever the parameters are.
@@ -22,24 +20,19 @@ const (
 		"AND decided_at >= ? AND client_id = ? AND state IN (?, ?) ORDER BY decided_at DESC, handle_signature LIMIT ?"
 )
 
-// ListPendingGrantsByLoginHint implements pending.ListingStorage (index pending_grants_login_hint).
+// ListPendingGrantsByLoginHint implements rfc8628.KioskStorage (index pending_grants_login_hint).
 func (s *Store) ListPendingGrantsByLoginHint(ctx context.Context, kind pending.Kind, loginHint string, now time.Time) ([]*pending.Grant, error) {
 	return s.listGrants(ctx, queryByLoginHint, string(kind), string(kind), loginHint, string(pending.StatePending), now.UnixNano())
 }
 
-// GetPendingGrantByRequestID implements pending.ListingStorage (index pending_grants_request_id).
+// GetPendingGrantByRequestID implements pending.IndexStorage in one read (index
+// pending_grants_request_id).
 func (s *Store) GetPendingGrantByRequestID(ctx context.Context, kind pending.Kind, requestID string) (*pending.Grant, error) {
-	gs, err := s.listGrants(ctx, "SELECT handle_signature FROM pending_grants WHERE kind = ? AND request_id = ? LIMIT 1", string(kind), string(kind), requestID)
-	if err != nil {
-		return nil, err
-	}
-	if len(gs) == 0 {
-		return nil, pending.ErrNotFound
-	}
-	return gs[0], nil
+	return s.scanGrant(ctx, s.queryRow(ctx, "SELECT "+pendingColumns+" FROM pending_grants WHERE kind = ? AND request_id = ? LIMIT 1",
+		string(kind), requestID), nil)
 }
 
-// ListApprovedGrants implements pending.ListingStorage (index pending_grants_subject).
+// ListApprovedGrants implements rfc8628.KioskStorage (index pending_grants_subject).
 func (s *Store) ListApprovedGrants(ctx context.Context, kind pending.Kind, subject, clientID string, since time.Time, limit int) ([]*pending.Grant, error) {
 	if limit <= 0 {
 		limit = 1000
@@ -48,7 +41,7 @@ func (s *Store) ListApprovedGrants(ctx context.Context, kind pending.Kind, subje
 		string(kind), string(kind), subject, since.UnixNano(), clientID, string(pending.StateApproved), string(pending.StateConsumed), limit)
 }
 
-// ListExpiredGrants implements pending.ListingStorage (index pending_grants_expires_at).
+// ListExpiredGrants implements rfc8628.KioskStorage (index pending_grants_expires_at).
 func (s *Store) ListExpiredGrants(ctx context.Context, kind pending.Kind, after, now time.Time, limit int) ([]*pending.Grant, error) {
 	if limit <= 0 {
 		limit = 1000
@@ -92,7 +85,7 @@ func (s *Store) listGrants(ctx context.Context, query string, kind string, args 
 	return out, nil
 }
 
-// ExpirePendingGrant implements pending.DeactivationStorage with one conditional UPDATE.
+// ExpirePendingGrant implements pending.IndexStorage with one conditional UPDATE.
 func (s *Store) ExpirePendingGrant(ctx context.Context, kind pending.Kind, handleSignature string, now time.Time) error {
 	n, err := s.execAffected(ctx, "UPDATE pending_grants SET expires_at = ? WHERE kind = ? AND handle_signature = ? AND expires_at > ?",
 		now.UnixNano(), string(kind), handleSignature, now.UnixNano())
@@ -109,7 +102,7 @@ func (s *Store) ExpirePendingGrant(ctx context.Context, kind pending.Kind, handl
 	return nil
 }
 
-// UseOnce implements pending.DeactivationStorage as one upsert that takes over the key only when its
+// UseOnce implements pending.IndexStorage as one upsert that takes over the key only when its
 // record has expired: of concurrent calls (on any number of instances) exactly one changes a row.
 func (s *Store) UseOnce(ctx context.Context, key string, expiresAt, now time.Time) error {
 	n, err := s.execAffected(ctx, `INSERT INTO pending_once (key, expires_at) VALUES (?, ?)

@@ -19,3 +19,13 @@ func TestKioskStorageConformance(t *testing.T) {
 		})
 	})
 }
+
+func TestCallbackStorageConformance(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		storagetest.RunCallbackStorageTests(t, func(t *testing.T, c fosite.Client) storagetest.CallbackStore {
+			s := open(t, b.fresh(t))
+			require.NoError(t, s.SetClient(context.Background(), c))
+			return s
+		})
+	})
+}

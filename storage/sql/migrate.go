@@ -28,6 +28,14 @@ var sqliteMigrateMu sync.Mutex
 // Open calls it unless WithoutMigrations is given. On PostgreSQL it holds an advisory lock (one per
 // schema) while it runs, so that several instances starting at once migrate once.
 func (s *Store) Migrate(ctx context.Context) error {
+	return s.migrate(ctx, func(p *goose.Provider) error {
+		_, err := p.Up(ctx)
+		return err
+	})
+}
+
+// migrate runs up with the goose provider of the store's dialect, holding the migration lock.
+func (s *Store) migrate(ctx context.Context, up func(*goose.Provider) error) error {
 	dir := "migrations/" + s.dialect.String()
 	fsys, err := fs.Sub(migrations, dir)
 	if err != nil {
@@ -69,7 +77,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlstore: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
+	if err := up(p); err != nil {
 		return fmt.Errorf("sqlstore: apply migrations: %w", err)
 	}
 	return nil

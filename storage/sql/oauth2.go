@@ -9,6 +9,8 @@ import (
 	"net/url"
 
 	"github.com/ory/fosite"
+
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // The tables of fosite's request stores. Each is keyed by a token or code signature.
@@ -260,7 +262,7 @@ func (s *Store) GetPARSession(ctx context.Context, requestURI string) (fosite.Au
 	}
 	// fosite does not check the expiry of a pushed request itself; RFC 9126 §2.2 says the request_uri
 	// expires, so an expired one is as good as unknown.
-	if exp.Valid && !s.now().Before(fromNanos(exp)) {
+	if exp.Valid && !clock.Now(s.opts.now).Before(fromNanos(exp)) {
 		return nil, fosite.ErrNotFound
 	}
 	req, err := s.decodeRequest(ctx, &r, s.opts.newPARSession())

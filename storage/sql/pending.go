@@ -11,11 +11,13 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // pendingColumns are the columns GetPendingGrant reads, in the order scanGrant expects.
 const pendingColumns = "kind, handle_signature, user_code_signature, " + requestColumns +
-	", state, created_at, expires_at, interval_ns, last_polled_at, subject, actor, decided_at, login_hint, device_remote_addr, device_user_agent, extra"
+	", state, created_at, expires_at, interval_ns, last_polled_at, subject, actor, decided_at, login_hint, device_remote_addr, device_user_agent, extra" +
+	", code_sent_at, resend_interval_ns, callback_endpoint, callback_token, callback_handle, callback_on_expiry, callback_notified"
 
 // CreatePendingGrant implements pending.Storage. The handle is the primary key (per kind); a user code
 // is unique per kind among grants that have not expired: a new grant takes a user code from an expired
@@ -41,7 +43,9 @@ func (s *Store) CreatePendingGrant(ctx context.Context, g *pending.Grant) error 
 	}
 	args := append([]any{string(g.Kind), g.HandleSignature, userCode}, e.args()...)
 	args = append(args, string(g.State), g.CreatedAt.UnixNano(), g.ExpiresAt.UnixNano(), int64(g.Interval), nanos(g.LastPolledAt),
-		g.Subject, g.Actor, nanos(g.DecidedAt), g.LoginHint, g.Device.RemoteAddr, g.Device.UserAgent, extra)
+		g.Subject, g.Actor, nanos(g.DecidedAt), g.LoginHint, g.Device.RemoteAddr, g.Device.UserAgent, extra,
+		nanos(g.CodeSentAt), int64(g.ResendInterval))
+	args = append(args, callbackArgs(g.Callback)...)
 	// ON CONFLICT DO NOTHING covers both the handle and the user code, and (unlike a failed insert)
 	// leaves a surrounding PostgreSQL transaction usable.
 	n, err := s.execAffected(ctx, "INSERT INTO pending_grants ("+pendingColumns+") VALUES ("+placeholders(len(args))+") ON CONFLICT DO NOTHING", args...)
@@ -74,10 +78,14 @@ func (s *Store) scanGrant(ctx context.Context, row *sql.Row, session fosite.Sess
 		r                          scannedRequest
 		created, expires, interval int64
 		lastPolled, decided        sql.NullInt64
+		codeSent                   sql.NullInt64
+		resendInterval             int64
+		cb                         scannedCallback
 	)
 	dest := append([]any{&kind, &g.HandleSignature, &userCode}, r.dest()...)
 	dest = append(dest, &state, &created, &expires, &interval, &lastPolled, &g.Subject, &g.Actor, &decided,
-		&g.LoginHint, &g.Device.RemoteAddr, &g.Device.UserAgent, &extra)
+		&g.LoginHint, &g.Device.RemoteAddr, &g.Device.UserAgent, &extra, &codeSent, &resendInterval)
+	dest = append(dest, cb.dest()...)
 	if err := row.Scan(dest...); errors.Is(err, sql.ErrNoRows) {
 		return nil, pending.ErrNotFound
 	} else if err != nil {
@@ -90,6 +98,8 @@ func (s *Store) scanGrant(ctx context.Context, row *sql.Row, session fosite.Sess
 	g.Kind, g.State, g.UserCodeSignature, g.Request = pending.Kind(kind), pending.State(state), userCode.String, req
 	g.CreatedAt, g.ExpiresAt = time.Unix(0, created).UTC(), time.Unix(0, expires).UTC()
 	g.Interval, g.LastPolledAt, g.DecidedAt = time.Duration(interval), fromNanos(lastPolled), fromNanos(decided)
+	g.CodeSentAt, g.ResendInterval = fromNanos(codeSent), time.Duration(resendInterval)
+	g.Callback = cb.callback()
 	if extra != "" && extra != "{}" {
 		if err := json.Unmarshal([]byte(extra), &g.Extra); err != nil {
 			return nil, fmt.Errorf("sqlstore: decode pending grant extra: %w", err)
@@ -191,7 +201,7 @@ func (s *Store) RecordPoll(ctx context.Context, kind pending.Kind, handleSignatu
 // begun with BeginTX the change commits or rolls back with the tokens.
 func (s *Store) ConsumePendingGrant(ctx context.Context, kind pending.Kind, handleSignature string) error {
 	n, err := s.execAffected(ctx, "UPDATE pending_grants SET state = ?, consumed_at = ? WHERE kind = ? AND handle_signature = ? AND state = ?",
-		string(pending.StateConsumed), s.now().UnixNano(), string(kind), handleSignature, string(pending.StateApproved))
+		string(pending.StateConsumed), clock.Now(s.opts.now).UnixNano(), string(kind), handleSignature, string(pending.StateApproved))
 	if err != nil {
 		return wrap(err, "consume pending grant")
 	}

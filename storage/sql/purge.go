@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"context"
 	"time"
+
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // Purge deletes what can no longer be used at now and returns how many rows it deleted:
@@ -34,7 +36,6 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 		{"pushed authorization requests", "DELETE FROM " + tablePAR + " WHERE expires_at < ?", t},
 		{"JWT IDs", "DELETE FROM oauth2_jtis WHERE expires_at < ?", t},
 		{"attempt counters", "DELETE FROM pending_attempts WHERE window_end <= ?", t},
-		{"CIBA records", "DELETE FROM ciba_requests WHERE expires_at < ?", keep},
 		{"CIBA links", "DELETE FROM ciba_links WHERE expires_at < ?", keep},
 		{"single-use keys", "DELETE FROM pending_once WHERE expires_at <= ?", t},
 	}
@@ -63,7 +64,7 @@ func (s *Store) RunPurge(ctx context.Context, every time.Duration, onError func(
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-tick.C:
-			if _, err := s.Purge(ctx, s.now()); err != nil && onError != nil && ctx.Err() == nil {
+			if _, err := s.Purge(ctx, clock.Now(s.opts.now)); err != nil && onError != nil && ctx.Err() == nil {
 				onError(err)
 			}
 		}

@@ -243,13 +243,6 @@ func (s *Store) Dialect() string {
 	return s.dialect.String()
 }
 
-func (s *Store) now() time.Time {
-	if s.opts.now != nil {
-		return s.opts.now()
-	}
-	return time.Now()
-}
-
 // txKey is the context key of the transaction begun by BeginTX.
 type txKey struct{}
 

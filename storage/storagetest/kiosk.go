@@ -10,21 +10,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/handler/rfc8628"
 )
 
-// KioskStore is what RunKioskStorageTests exercises: the pending store plus the listing and
-// deactivation storage of the device grant's kiosk and alert features.
+// KioskStore is what RunKioskStorageTests exercises: the pending store plus the storage of the device
+// grant's kiosk and alert features.
 type KioskStore interface {
 	Store
-	pending.ListingStorage
-	pending.DeactivationStorage
+	rfc8628.KioskStorage
 }
 
 // KioskFactory returns a fresh, empty store in which client exists.
 type KioskFactory func(t *testing.T, client fosite.Client) KioskStore
 
-// RunKioskStorageTests runs the conformance suite of pending.ListingStorage and
-// pending.DeactivationStorage.
+// RunKioskStorageTests runs the conformance suite of rfc8628.KioskStorage.
 func RunKioskStorageTests(t *testing.T, newStore KioskFactory) {
 	ctx := context.Background()
 	setup := func(t *testing.T) (*fixture, KioskStore) {

@@ -40,7 +40,7 @@ func RunOTPStorageTests(t *testing.T, newStore OTPFactory) {
 			req.Form = url.Values{"scope": {"openid"}}
 			g := &pending.Grant{
 				Kind: pending.KindOTP, HandleSignature: fmt.Sprintf("otp-handle-%d", n), Request: req,
-				State: pending.StatePending, CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute), Interval: 30 * time.Second,
+				State: pending.StatePending, CreatedAt: t0, ExpiresAt: t0.Add(5 * time.Minute), ResendInterval: 30 * time.Second,
 				Subject: "alice", LoginHint: "1 Main St",
 				Extra: map[string]string{"channels": `[{"id":"sms-1"}]`, "quota": "q"},
 			}
@@ -63,7 +63,7 @@ func RunOTPStorageTests(t *testing.T, newStore OTPFactory) {
 		require.Equal(t, "sms-1", got.Extra["channel"])
 		require.Equal(t, `[{"id":"sms-1"}]`, got.Extra["channels"], "other extra values are kept")
 		require.Equal(t, "q", got.Extra["quota"])
-		require.True(t, got.LastPolledAt.Equal(t0.Add(time.Second)), "send time: %s", got.LastPolledAt)
+		require.True(t, got.CodeSentAt.Equal(t0.Add(time.Second)), "send time: %s", got.CodeSentAt)
 		require.Equal(t, "alice", got.Subject)
 		require.Equal(t, pending.StatePending, got.State)
 	})
@@ -93,7 +93,7 @@ func RunOTPStorageTests(t *testing.T, newStore OTPFactory) {
 			at     time.Duration
 			want   error
 		}{
-			{"within the interval", func(g *pending.Grant) { g.LastPolledAt = t0.Add(10 * time.Second) }, 39 * time.Second, pending.ErrStateChanged},
+			{"within the interval", func(g *pending.Grant) { g.CodeSentAt = t0.Add(10 * time.Second) }, 39 * time.Second, pending.ErrStateChanged},
 			{"expired", nil, 5 * time.Minute, pending.ErrStateChanged},
 			{"denied (locked out)", func(g *pending.Grant) { g.State = pending.StateDenied }, time.Second, pending.ErrStateChanged},
 			{"approved", func(g *pending.Grant) { g.State = pending.StateApproved }, time.Second, pending.ErrStateChanged},
@@ -120,7 +120,7 @@ func RunOTPStorageTests(t *testing.T, newStore OTPFactory) {
 	t.Run("exactly at the interval is allowed", func(t *testing.T) {
 		t.Parallel()
 		s, create := setup(t)
-		g := create(func(g *pending.Grant) { g.LastPolledAt = t0 })
+		g := create(func(g *pending.Grant) { g.CodeSentAt = t0 })
 		require.NoError(t, s.SetChallengeCode(ctx, g.HandleSignature, "c", "sms-1", t0.Add(30*time.Second)))
 	})
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/fosite-contrib/grants/handler/ciba"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/notify"
 )
 
@@ -163,13 +164,6 @@ func New(cfg Config) (*Channel, error) {
 	return c, nil
 }
 
-func (c *Channel) now() time.Time {
-	if c.cfg.Now != nil {
-		return c.cfg.Now()
-	}
-	return time.Now()
-}
-
 // MessageData is what the message templates get.
 type MessageData struct {
 	// ClientName is the client that asks.
@@ -241,7 +235,7 @@ func (c *Channel) Send(ctx context.Context, rcpt Recipient, req ciba.Request) er
 	if req.Ref == "" || req.Subject == "" {
 		return notify.Permanent(errors.New("linkchannel: the request has no reference or no subject"))
 	}
-	now := c.now()
+	now := clock.Now(c.cfg.Now)
 	exp := req.ExpiresAt
 	if c.cfg.MaxLifetime > 0 && (exp.IsZero() || now.Add(c.cfg.MaxLifetime).Before(exp)) {
 		exp = now.Add(c.cfg.MaxLifetime)

@@ -439,7 +439,7 @@ func TestKnowledgeCheck(t *testing.T) {
 	attempts := memory.New()
 	f := newFixture(t, func(c *linkchannel.Config) {
 		c.Knowledge = dateOfBirth{"alice": "1990-04-01"}
-		c.Limiter = &pending.Limiter{Storage: attempts, Scope: "ciba-link", PerKey: 3, Window: 15 * time.Minute}
+		c.Limiter = &pending.Limiter{Storage: attempts, Scope: "ciba-link", Limits: pending.Limits{PerAccount: 3, Window: 15 * time.Minute}}
 	})
 	_, link := f.notify()
 	tok := tokenOf(link)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fosite-contrib/grants/handler/ciba"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 //go:embed page.html
@@ -129,7 +130,7 @@ func (c *Channel) ended(rw http.ResponseWriter, l *Link) bool {
 	switch {
 	case !l.UsedAt.IsZero():
 		c.render(rw, http.StatusConflict, PageData{View: ViewUsed, Outcome: l.Outcome, ClientName: l.ClientName, Locale: l.Locale})
-	case l.ExpiresAt.IsZero() || !c.now().Before(l.ExpiresAt):
+	case l.ExpiresAt.IsZero() || !clock.Now(c.cfg.Now).Before(l.ExpiresAt):
 		c.render(rw, http.StatusGone, PageData{View: ViewExpired, ClientName: l.ClientName, Locale: l.Locale})
 	default:
 		return false
@@ -180,9 +181,9 @@ func (c *Channel) decide(rw http.ResponseWriter, r *http.Request) {
 		c.render(rw, http.StatusBadRequest, d)
 		return
 	}
-	now := c.now()
+	now := clock.Now(c.cfg.Now)
 	if outcome == OutcomeApproved && c.cfg.Knowledge != nil && len(c.cfg.Knowledge.Fields(ctx, l.Subject)) > 0 {
-		if err := c.cfg.Limiter.Allow(ctx, l.Subject, now); err != nil {
+		if err := c.cfg.Limiter.Allow(ctx, pending.Caller{Account: l.Subject}, now); err != nil {
 			if errors.Is(err, pending.ErrTooManyAttempts) {
 				c.render(rw, http.StatusTooManyRequests, PageData{View: ViewTooMany, ClientName: l.ClientName, Locale: l.Locale})
 				return
@@ -195,7 +196,7 @@ func (c *Channel) decide(rw http.ResponseWriter, r *http.Request) {
 				c.fail(rw, r, err)
 				return
 			}
-			if err := c.cfg.Limiter.Fail(ctx, l.Subject, now); err != nil {
+			if err := c.cfg.Limiter.Fail(ctx, pending.Caller{Account: l.Subject}, now); err != nil {
 				c.fail(rw, r, err)
 				return
 			}

@@ -1,0 +1,51 @@
+// Package pending is the core every grant of this module shares: the pending grant and its life.
+//
+// The device authorization grant (RFC 8628), OpenID CIBA and the one-time-passcode grant have one
+// shape. A client asks; the server keeps a pending grant and gives the client a handle (device_code,
+// auth_req_id, oob_code); the user acts somewhere else (types a user code, taps a link, reads out a
+// code); the client presents the handle at the token endpoint until the grant is decided, and redeems
+// it once:
+//
+//	client asks ──► PENDING ──(user acts)──► APPROVED ──(client redeems once)──► CONSUMED
+//	                   └──► DENIED                  (expiry is a matter of time, not a state)
+//
+// This package writes that life once, so each grant package keeps only its wire format, its endpoints
+// and its out-of-band step.
+//
+// # The lifecycle
+//
+// A Lifecycle serves one Kind of grant:
+//
+//   - Start draws the handle (256 random bits, an HMAC token stored only as its signature) and, when
+//     the grant has one, the user code (drawn without bias, stored only as a keyed hash), stores the
+//     grant, and draws again on a collision (MaxStartAttempts).
+//   - LookupUserCode normalises what a person typed (RFC 8628 §6.1) and finds the live, pending grant,
+//     through a Limiter (§5.1). A wrong code counts as a guess; the right code of a grant already decided
+//     is refused the same way but counts as none.
+//   - Decide checks an approval (ValidateApproval: a subject, a session, nothing granted that was not
+//     requested, an ID token subject that matches) and records it, or a denial, in one conditional
+//     update: of concurrent decisions exactly one is taken. A function passed along runs in the same
+//     transaction (a callback or an alert queued with the decision).
+//   - Load and Poll answer a token request with Check, the one mapping from a grant's state, its
+//     client and the time to the answer: invalid_grant (unknown, another client's, already redeemed —
+//     what the first redemption issued is then revoked), expired_token, access_denied (400),
+//     authorization_pending, or nil when it may be redeemed. Poll also counts the poll: one sooner than
+//     the grant's interval is slow_down and raises the interval by 5 seconds for good (RFC 8628 §3.5).
+//   - Redeem consumes the grant and stores the tokens a TokenIssuer minted (access, refresh when
+//     offline access was granted, ID when openid was) in one transaction: of any number of concurrent
+//     redemptions exactly one gets tokens, and a failure burns nothing.
+//
+// # Storage
+//
+// Storage is the contract of the pending-grant store: every state change is one conditional update, so
+// many server instances sharing one store behave like one. IndexStorage and CallbackStorage add the
+// lookups a decision API needs (by request ID, by user) and the callbacks a grant owes its client
+// (CIBA ping and push). AttemptStorage keeps the guessing counters. The memory and SQL stores of this
+// module implement them all; storage/storagetest is the conformance suite.
+//
+// # Errors
+//
+// The error codes fosite v0.49.0 lacks (authorization_pending, slow_down, expired_token, a 400
+// access_denied, invalid_user_code) are defined here once, as Error values: distinct under errors.Is
+// even when they share a code, and written by fosite exactly as its own errors.
+package pending
