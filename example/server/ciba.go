@@ -106,7 +106,7 @@ func cibaFactories(s *Server) []fcompose.Factory {
 			cfg.CIBA.Resolver = cibaResolver{s}
 			cfg.CIBA.Devices = cibaDevices{s}
 			cfg.CIBA.Enroller = cibaEnroller{s}
-			cfg.CIBA.AllowLoopbackHTTP = true // DEMO: the example client listens on loopback http
+			cfg.CIBA.AllowLoopbackHTTP = s.opts.Dev // DEMO: the example client listens on loopback http
 		}
 		return compose.CIBAFactory(config, storage, strategy)
 	}}
@@ -514,7 +514,7 @@ func (s *Server) adminCIBADecide(approve bool) http.HandlerFunc {
 // outboxDeliverer routes outbox messages: webhooks (CIBA ping and push) over HTTP, and messages for people
 // (device-grant alerts) through the server's sender.
 func (s *Server) outboxDeliverer() outbox.Deliverer {
-	hook := outbox.NewWebhook(outbox.WebhookConfig{AllowLoopback: true, Now: s.opts.Now}) // DEMO: loopback http
+	hook := outbox.NewWebhook(outbox.WebhookConfig{AllowLoopback: s.opts.Dev, Now: s.opts.Now}) // DEMO: loopback http in dev mode
 	return outbox.Router{ByScheme: map[string]outbox.Deliverer{
 		"http": hook, "https": hook,
 		outbox.NotifyScheme: outbox.Notify{Sender: s.sender},
