@@ -3,6 +3,7 @@ module github.com/fosite-contrib/grants
 go 1.25.0
 
 require (
+	code.dny.dev/ssrf v0.2.0
 	github.com/boombuler/barcode v1.1.0
 	github.com/chromedp/chromedp v0.14.2
 	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6

@@ -1,5 +1,6 @@
 // Package clientauth makes repeated OAuth 2.0 client authentication cheap
-// without weakening how client secrets are stored.
+// without weakening how client secrets are stored, and fetches the keys of
+// private_key_jwt clients safely (see "Keys at jwks_uri" below).
 //
 // # The problem
 //
@@ -68,4 +69,21 @@
 // probe tells them nothing about other entries. A hit is of course much faster
 // than a miss, but a hit only happens for a secret that is correct, which the
 // response itself already reveals to whoever sent it.
+//
+// # Keys at jwks_uri
+//
+// A private_key_jwt client (RFC 7523 §2.2) may register a jwks_uri instead of
+// its keys, and fosite fetches it while authenticating the client, before the
+// assertion's signature is checked: the URL and what it serves are the
+// client's choice. [JWKSFetcher] replaces fosite's default fetcher (which
+// retries, reads without bound, follows redirects and connects anywhere):
+//
+//	cfg.JWKSFetcherStrategy = &clientauth.JWKSFetcher{}
+//
+// It fetches through package outbound (https, public addresses only, no
+// redirects, one attempt, 5 seconds), reads at most 64 KiB, caches each key
+// set for an hour, fetches one URI at most once every 30 seconds even when an
+// assertion names an unknown key ID, bounds the cache (1000 URIs, 8 MiB), and
+// answers every failure as invalid_client (401) with one hint that says
+// nothing about the network. Each limit is a field with that default.
 package clientauth

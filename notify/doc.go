@@ -42,7 +42,10 @@
 //
 // HTTPSMS sends {"to": "+14155550100", "text": "..."} as JSON with a bearer token or Basic
 // credentials. Providers with another request shape are served by HTTPSMSConfig.NewRequest.
-// It never follows redirects and reads at most 4 KiB of any answer.
+// It never follows redirects and reads at most 4 KiB of any answer. By default it sends through
+// the client of package outbound, so it connects to public addresses only (loopback too with
+// HTTPSMSConfig.AllowLoopback, for a local double); give it HTTPSMSConfig.Client to reach a
+// gateway on your own network.
 //
 // # The error contract
 //

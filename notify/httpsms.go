@@ -10,13 +10,19 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/fosite-contrib/grants/outbound"
 )
 
 // HTTPSMSConfig configures an HTTPSMS sender.
 type HTTPSMSConfig struct {
-	// URL is the SMS API endpoint that accepts a POST per message. It must be https, except
-	// for a loopback host (a local test double). Required.
+	// URL is the SMS API endpoint that accepts a POST per message. It must be https (see
+	// outbound.CheckURL), except for a loopback host when AllowLoopback is set. Required.
 	URL string
+	// AllowLoopback permits a loopback URL, over http or https: a local test double, or
+	// development. Without it the default client connects only to public addresses (see package
+	// outbound). It is ignored when Client is set.
+	AllowLoopback bool
 	// Token, when set, is sent as "Authorization: Bearer <Token>" (RFC 6750 §2.1).
 	Token string
 	// Username and Password, when Username is set, are sent as HTTP Basic credentials
@@ -25,8 +31,11 @@ type HTTPSMSConfig struct {
 	Password string
 	// Timeout bounds one request, including reading the answer. Zero means 10 seconds.
 	Timeout time.Duration
-	// Client sends the requests. Nil means a new http.Client. A given client is copied; the
-	// copy never follows redirects and gets Timeout when it has none.
+	// Client sends the requests. Nil means outbound.NewClient: public addresses only (loopback
+	// too with AllowLoopback), no proxy from the environment, answers capped. A given client is
+	// the operator's choice (an SMS gateway on a private network, say) and is used as it is, with
+	// the URL only required to be https or loopback http; it is copied, and the copy never follows
+	// redirects and gets Timeout when it has none.
 	Client *http.Client
 	// NewRequest, when set, builds the request instead of the default JSON
 	// {"to": m.To, "text": m.Text} POST to url, for APIs with another shape (form fields,
@@ -71,6 +80,11 @@ func NewHTTPSMS(cfg HTTPSMSConfig) (*HTTPSMS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("notify: HTTPSMSConfig.URL: %w", err)
 	}
+	if cfg.Client == nil {
+		if err := outbound.CheckURL(cfg.URL, cfg.AllowLoopback); err != nil {
+			return nil, fmt.Errorf("notify: HTTPSMSConfig.URL: %w", err)
+		}
+	}
 	switch {
 	case u.Host == "":
 		return nil, errors.New("notify: HTTPSMSConfig.URL must be an absolute URL")
@@ -91,13 +105,15 @@ func NewHTTPSMS(cfg HTTPSMSConfig) (*HTTPSMS, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	client := &http.Client{}
+	var client *http.Client
 	if cfg.Client != nil {
 		c := *cfg.Client
 		client = &c
-	}
-	if client.Timeout == 0 {
-		client.Timeout = cfg.Timeout
+		if client.Timeout == 0 {
+			client.Timeout = cfg.Timeout
+		}
+	} else {
+		client = outbound.NewClient(outbound.Config{AllowLoopback: cfg.AllowLoopback, Timeout: cfg.Timeout})
 	}
 	client.CheckRedirect = func(*http.Request, []*http.Request) error {
 		// A redirect is answered to the caller as a 3xx; following it could post the

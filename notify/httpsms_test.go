@@ -21,8 +21,10 @@ func smsTo(to string) notify.Message {
 	return notify.Message{To: to, Channel: notify.SMS, Text: "Your code is 123456"}
 }
 
+// newHTTPSMS returns a sender for an API double on loopback (so loopback is allowed).
 func newHTTPSMS(t *testing.T, cfg notify.HTTPSMSConfig) *notify.HTTPSMS {
 	t.Helper()
+	cfg.AllowLoopback = true
 	s, err := notify.NewHTTPSMS(cfg)
 	require.NoError(t, err)
 	return s
@@ -245,12 +247,18 @@ func TestNewHTTPSMSChecksConfig(t *testing.T) {
 		{name: "plain http to a remote host", cfg: notify.HTTPSMSConfig{URL: "http://sms.example.com/send"}, want: "https"},
 		{name: "token and basic auth", cfg: notify.HTTPSMSConfig{URL: "https://sms.example.com", Token: "t", Username: "u"}, want: "both"},
 		{name: "password without username", cfg: notify.HTTPSMSConfig{URL: "https://sms.example.com", Password: "p"}, want: "without Username"},
+		{name: "plain http to loopback outside development", cfg: notify.HTTPSMSConfig{URL: "http://127.0.0.1:8080/send"}, want: "https"},
+		{name: "https to loopback outside development", cfg: notify.HTTPSMSConfig{URL: "https://localhost/send"}, want: "loopback"},
+		{name: "a private address", cfg: notify.HTTPSMSConfig{URL: "https://10.0.0.1/send", AllowLoopback: true}, want: "private"},
+		{name: "the metadata service", cfg: notify.HTTPSMSConfig{URL: "https://169.254.169.254/send"}, want: "link-local"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := notify.NewHTTPSMS(tc.cfg)
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
-	_, err := notify.NewHTTPSMS(notify.HTTPSMSConfig{URL: "http://127.0.0.1:8080/send"})
-	require.NoError(t, err, "plain http is fine on loopback")
+	_, err := notify.NewHTTPSMS(notify.HTTPSMSConfig{URL: "http://127.0.0.1:8080/send", AllowLoopback: true})
+	require.NoError(t, err, "plain http is fine on loopback, in development")
+	_, err = notify.NewHTTPSMS(notify.HTTPSMSConfig{URL: "https://10.0.0.1/send", Client: &http.Client{}})
+	require.NoError(t, err, "with a client of their own, operators may reach a gateway on their network")
 }

@@ -78,7 +78,8 @@
 // # Webhooks and SSRF
 //
 // A callback URL is chosen by the client, so a Webhook must not become a way into the
-// server's network. ValidateTarget checks a URL when a client registers it; the Webhook checks
+// server's network. The rules are those of package outbound, whose client every Webhook uses.
+// ValidateTarget checks a URL when a client registers it; the Webhook checks
 // it again and, more importantly, checks every address the host name resolves to, at dial
 // time: loopback (unless WebhookConfig.AllowLoopback, for development), private, link-local
 // (cloud metadata services), multicast, unspecified and reserved addresses are refused before

@@ -60,7 +60,7 @@ func ExampleValidateTarget() {
 	}
 	// Output:
 	// https://client.example/cb → <nil>
-	// http://client.example/cb → outbox: forbidden target: the scheme must be https
-	// https://169.254.169.254/latest/meta-data → outbox: forbidden target: 169.254.169.254 is a link-local address
-	// http://127.0.0.1:8080/cb → outbox: forbidden target: the scheme must be https
+	// http://client.example/cb → outbound: forbidden destination: the scheme must be https
+	// https://169.254.169.254/latest/meta-data → outbound: forbidden destination: 169.254.169.254 is a link-local address
+	// http://127.0.0.1:8080/cb → outbound: forbidden destination: the scheme must be https
 }

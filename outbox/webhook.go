@@ -7,15 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/fosite-contrib/grants/internal/clock"
+	"github.com/fosite-contrib/grants/outbound"
 )
 
 // WebhookConfig configures NewWebhook. The zero value is the production setting: https only, public
@@ -42,7 +41,8 @@ type WebhookConfig struct {
 // Webhook delivers a message by POSTing Body, with Header, to Target: the CIBA ping and push
 // callbacks (OpenID CIBA Core §10.2, §10.3). Create it with NewWebhook; it is safe for concurrent use.
 //
-// It defends the server against being used to reach what the client should not reach (SSRF):
+// It defends the server against being used to reach what the client should not reach (SSRF), with
+// the client of package outbound:
 //   - the Target must pass ValidateTarget: https (http only to loopback, when allowed), no user info;
 //   - every address the host resolves to is checked with CheckAddr when dialling, after resolution,
 //     so a name that resolves (or rebinds) to a private, link-local, multicast, unspecified or
@@ -54,7 +54,7 @@ type WebhookConfig struct {
 // Answers: any 2xx (the spec's 204, and 200 with a body, which is ignored) is success; 408, 429 and
 // 5xx are retried; 3xx and any other 4xx (401 and 403 included: the CIBA conformance suite requires
 // no retry after a 401) fail for good. Network errors are retried. At most MaxResponseBytes of the
-// answer are read, then discarded.
+// answer are read, then discarded (a larger answer does not change the outcome).
 type Webhook struct {
 	cfg    WebhookConfig
 	client *http.Client
@@ -62,7 +62,8 @@ type Webhook struct {
 
 var _ Deliverer = (*Webhook)(nil)
 
-// NewWebhook returns a Webhook with cfg.
+// NewWebhook returns a Webhook with cfg. Its requests go through an outbound.NewClient client, which
+// enforces the address policy, the timeout and the answer cap.
 func NewWebhook(cfg WebhookConfig) *Webhook {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
@@ -73,84 +74,13 @@ func NewWebhook(cfg WebhookConfig) *Webhook {
 	if cfg.MaxResponseBytes <= 0 {
 		cfg.MaxResponseBytes = 64 << 10
 	}
-	w := &Webhook{cfg: cfg}
-	dialer := &net.Dialer{
-		Timeout: cfg.Timeout,
-		// Control runs for the address actually connected to, after any resolution: the last word.
-		Control: func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return fmt.Errorf("%w: cannot parse dial address", ErrForbiddenTarget)
-			}
-			return CheckAddr(ap.Addr(), cfg.AllowLoopback)
-		},
-	}
-	var tlsConfig *tls.Config
-	if cfg.TLSConfig != nil {
-		tlsConfig = cfg.TLSConfig.Clone()
-	}
-	transport := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           w.dialContext(dialer),
-		TLSClientConfig:       tlsConfig,
-		TLSHandshakeTimeout:   cfg.Timeout,
-		ResponseHeaderTimeout: cfg.Timeout,
-		MaxIdleConnsPerHost:   2,
-		IdleConnTimeout:       30 * time.Second,
-		ForceAttemptHTTP2:     true,
-	}
-	w.client = &http.Client{
-		Transport: transport,
-		Timeout:   cfg.Timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse // OpenID CIBA: never follow; the 3xx is the answer
-		},
-	}
-	return w
-}
-
-// dialContext resolves the host itself, checks every address, and dials the allowed ones in turn.
-func (w *Webhook) dialContext(d *net.Dialer) func(ctx context.Context, network, address string) (net.Conn, error) {
-	return func(ctx context.Context, network, address string) (net.Conn, error) {
-		host, port, err := net.SplitHostPort(address)
-		if err != nil {
-			return nil, Permanent(fmt.Errorf("%w: bad address", ErrForbiddenTarget))
-		}
-		var addrs []netip.Addr
-		if a, err := netip.ParseAddr(host); err == nil {
-			addrs = []netip.Addr{a}
-		} else if w.cfg.LookupAddrs != nil {
-			addrs, err = w.cfg.LookupAddrs(ctx, host)
-			if err != nil {
-				return nil, fmt.Errorf("resolve %s: %w", host, err)
-			}
-		} else {
-			addrs, err = net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-			if err != nil {
-				return nil, fmt.Errorf("resolve %s: %w", host, err)
-			}
-		}
-		if len(addrs) == 0 {
-			return nil, fmt.Errorf("resolve %s: no addresses", host)
-		}
-		for _, a := range addrs {
-			if err := CheckAddr(a, w.cfg.AllowLoopback); err != nil {
-				return nil, Permanent(fmt.Errorf("%s: %w", host, err))
-			}
-		}
-		var last error
-		for _, a := range addrs {
-			c, err := d.DialContext(ctx, network, net.JoinHostPort(a.Unmap().String(), port))
-			if err == nil {
-				return c, nil
-			}
-			if errors.Is(err, ErrForbiddenTarget) {
-				return nil, Permanent(err)
-			}
-			last = err
-		}
-		return nil, last
-	}
+	return &Webhook{cfg: cfg, client: outbound.NewClient(outbound.Config{
+		AllowLoopback:    cfg.AllowLoopback,
+		Timeout:          cfg.Timeout,
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		TLSConfig:        cfg.TLSConfig,
+		LookupAddrs:      cfg.LookupAddrs,
+	})}
 }
 
 // Deliver implements Deliverer: one POST of m.Body with m.Header to m.Target. Content-Type defaults to
@@ -184,7 +114,9 @@ func (w *Webhook) Deliver(ctx context.Context, m Message) (Result, error) {
 		}
 		return Result{}, err
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, w.cfg.MaxResponseBytes))
+	// The answer is ignored; reading it (up to the cap, where the client stops with an error) lets the
+	// connection be reused.
+	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
 
 	res := Result{StatusCode: resp.StatusCode}

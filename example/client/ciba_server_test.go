@@ -104,6 +104,7 @@ func TestCIBAAgainstTheExampleServer(t *testing.T) {
 			issuer := "http://" + ts.Listener.Addr().String()
 			srv, err := server.New(context.Background(), server.Options{
 				Issuer: issuer, AdminToken: "admin", Now: clk.Now, SigningKey: testKey(),
+				Dev:    true, // the ping and push callbacks go to loopback http, which only development allows
 				Sender: notify.SenderFunc(func(_ context.Context, m notify.Message) error { mails <- m; return nil }),
 				CIBA:   server.CIBAOptions{PingEndpoint: cb, PushEndpoint: cb},
 			})

@@ -102,7 +102,7 @@ func (s *Server) cibaOptions() ciba.Options {
 		Resolver:          cibaResolver{s},
 		Devices:           cibaDevices{s},
 		Enroller:          cibaEnroller{s},
-		AllowLoopbackHTTP: true, // DEMO: the example client listens on loopback http
+		AllowLoopbackHTTP: s.opts.Dev, // DEMO: the example client listens on loopback http
 		Now:               s.opts.Now,
 		Logger:            s.log,
 	}
@@ -489,7 +489,7 @@ func (s *Server) adminCIBADecide(approve bool) http.HandlerFunc {
 // outboxDeliverer routes outbox messages: webhooks (CIBA ping and push) over HTTP, and messages for people
 // (device-grant alerts) through the server's sender.
 func (s *Server) outboxDeliverer() outbox.Deliverer {
-	hook := outbox.NewWebhook(outbox.WebhookConfig{AllowLoopback: true, Now: s.opts.Now}) // DEMO: loopback http
+	hook := outbox.NewWebhook(outbox.WebhookConfig{AllowLoopback: s.opts.Dev, Now: s.opts.Now}) // DEMO: loopback http in dev mode
 	return outbox.Router{ByScheme: map[string]outbox.Deliverer{
 		"http": hook, "https": hook,
 		outbox.NotifyScheme: outbox.Notify{Sender: s.sender},

@@ -58,7 +58,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Sender delivers e-mail and SMS (alerts, OTP codes, CIBA links); nil means the dev outbox.
 	Sender notify.Sender
-	// Dev turns on development conveniences: the outbox page at /dev/outbox. DEMO only.
+	// Dev turns on development conveniences: the outbox page at /dev/outbox, and outbound calls
+	// (jwks_uri, CIBA callbacks, webhooks) and registered URLs on loopback addresses. DEMO only.
 	Dev bool
 
 	// Per-grant options, each defined in that grant's file.
@@ -166,6 +167,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		// Client secrets stay bcrypt hashes at rest; a polling client's repeated checks are cached
 		// under a keyed MAC so each poll does not pay a bcrypt (see package clientauth).
 		ClientSecretsHasher: &clientauth.CachingHasher{Hasher: &fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}},
+		// jwks_uri: bounded, SSRF-safe, cached, invalid_client on any failure (loopback only in dev).
+		JWKSFetcherStrategy: &clientauth.JWKSFetcher{AllowLoopback: opts.Dev, Now: opts.Now},
 	}
 	keyGetter := func(context.Context) (interface{}, error) { return opts.SigningKey, nil }
 	strategy := &fcompose.CommonStrategy{

@@ -111,10 +111,11 @@
 //     with an access token that is active, unexpired, issued to that same client, and bound to a
 //     user. The user named by that token is the only user the new token is bound to, so one partner
 //     cannot attach tokens to another partner's users.
-//   - Outbound calls (the push and the redemption) use https. Plain http is allowed only to a loopback
-//     address, and only when LoopbackHTTPProvider allows it (for development). Redirects are not
-//     followed, time is bounded, and answers are read through a size limit. Credentials in URLs are
-//     refused.
+//   - Outbound calls (the push and the redemption) use https, through the client of package
+//     outbound: the address connected to must be public (loopback only when LoopbackHTTPProvider
+//     allows it, for development; plain http only to loopback then). Redirects are not followed,
+//     time is bounded, answers larger than MaxResponseBytes are an error, and there are no retries.
+//     Credentials in URLs are refused.
 //   - Party B keeps partner tokens sealed (AES-GCM), with the (partner, user) pair as authenticated
 //     data, so a sealed token copied to another row does not open. Codes are kept only as keyed hashes.
 //     Logs name clients, never codes or tokens.

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/fosite-contrib/grants/outbound"
 )
 
 // MaxResponseBytes bounds the body of a response read from the other party.
@@ -52,21 +54,19 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// NewHTTPClient returns the client outbound calls use by default: every request is checked with
-// CheckEndpoint, redirects are not followed (the 3xx answer is returned as it is, and treated as a
-// failure), and each call, body included, is bounded by timeout (DefaultOutboundTimeout when zero).
+// NewHTTPClient returns the client outbound calls use by default: the client of package outbound
+// (the resolved address is checked when dialling, so private, link-local and — unless
+// allowLoopbackHTTP — loopback addresses are refused; no proxy from the environment; answers larger
+// than MaxResponseBytes are an error), with every request also checked with CheckEndpoint. Redirects
+// are not followed (the 3xx answer is returned as it is, and treated as a failure), and each call,
+// body included, is bounded by timeout (DefaultOutboundTimeout when zero). It makes one attempt.
 func NewHTTPClient(timeout time.Duration, allowLoopbackHTTP bool) *http.Client {
 	if timeout <= 0 {
 		timeout = DefaultOutboundTimeout
 	}
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	return &http.Client{
-		Timeout:   timeout,
-		Transport: &checkedTransport{base: base, allowLoopbackHTTP: allowLoopbackHTTP},
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
+	c := outbound.NewClient(outbound.Config{AllowLoopback: allowLoopbackHTTP, Timeout: timeout, MaxResponseBytes: MaxResponseBytes})
+	c.Transport = &checkedTransport{base: c.Transport, allowLoopbackHTTP: allowLoopbackHTTP}
+	return c
 }
 
 // checkedTransport refuses requests to endpoints CheckEndpoint rejects.

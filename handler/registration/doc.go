@@ -41,6 +41,10 @@
 //     without fragment, https, http on a loopback IP, or a private-use scheme (RFC 8252 §7);
 //   - token_endpoint_auth_method: private_key_jwt, client_secret_basic, client_secret_post or none
 //     (none never with client_credentials or CIBA);
+//   - jwks_uri and backchannel_client_notification_endpoint: https, and no IP literal the server must
+//     not call (loopback, private, link-local incl. 169.254.169.254, reserved) nor localhost, checked
+//     with outbound.CheckURL; a DNS name cannot be judged at registration, so the server's outbound
+//     client refuses it when it connects, if it resolves to such an address;
 //   - jwks or jwks_uri, never both, one of them for private_key_jwt; inline keys parsed with go-jose,
 //     public only (a key with private or symmetric members is refused), RSA of at least 2048 bits or
 //     EC on P-256/384/521, use "sig" (set when absent, as fosite needs it);
@@ -49,7 +53,7 @@
 //   - scope: values from the policy; none means all of them;
 //   - CIBA: backchannel_token_delivery_mode (poll, ping, push) required for CIBA clients;
 //     backchannel_client_notification_endpoint required for ping and push and https (Policy.
-//     AllowLoopbackHTTP admits http on loopback, for development);
+//     AllowLoopbackHTTP admits loopback, over http too, for development);
 //     backchannel_authentication_request_signing_alg asymmetric; backchannel_user_code_parameter;
 //   - client_name, software_id, software_version, contacts: bounded, no control characters.
 //

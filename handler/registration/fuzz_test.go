@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fosite-contrib/grants/handler/registration"
+	"github.com/fosite-contrib/grants/outbound"
 )
 
 // FuzzParse checks the metadata parser on attacker input: it never panics, every refusal is a 400
@@ -24,6 +25,7 @@ func FuzzParse(f *testing.F) {
 		`{"grant_types":["client_credentials"],"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"https://c.example/jwks"}`,
 		`{"jwks":{"keys":[` + ecPrivateJWK + `,` + octJWK + `]},"jwks_uri":"x"}`,
 		`{"response_types":["code id_token"],"grant_types":["implicit","authorization_code"],"redirect_uris":["http://127.0.0.1/"]}`,
+		`{"grant_types":["client_credentials"],"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"https://10.0.0.1/jwks"}`,
 		`null`, `[]`, `{"scope":7}`,
 	} {
 		f.Add([]byte(seed))
@@ -37,6 +39,11 @@ func FuzzParse(f *testing.F) {
 			require.Equal(t, http.StatusBadRequest, rfc.CodeField)
 			require.Contains(t, []string{"invalid_client_metadata", "invalid_redirect_uri"}, rfc.ErrorField)
 			return
+		}
+		for _, u := range []string{m.JWKSURI, m.BackchannelClientNotificationEndpoint} {
+			if u != "" {
+				require.NoError(t, outbound.CheckURL(u, p.AllowLoopbackHTTP), "an accepted URL the server will call: %q", u)
+			}
 		}
 		b, err := json.Marshal(m)
 		require.NoError(t, err)

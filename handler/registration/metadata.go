@@ -18,6 +18,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/internal/rfc6749"
+	"github.com/fosite-contrib/grants/outbound"
 )
 
 // Metadata is validated client metadata (RFC 7591 §2, OpenID CIBA Core §4), as Parse returns it with
@@ -481,7 +482,10 @@ func (p *Policy) checkCIBA(m *Metadata, raw map[string]json.RawMessage) error {
 }
 
 // checkHTTPSURL requires an absolute https URL without fragment (CIBA Core §4: the notification
-// endpoint "MUST be an HTTPS URL"), or http on a loopback host when allowLoopback.
+// endpoint "MUST be an HTTPS URL"), or http on a loopback host when allowLoopback, that the server may
+// call: outbound.CheckURL refuses IP literals in loopback (unless allowLoopback), private, link-local
+// and reserved ranges, and "localhost". Names cannot be judged here; the server's outbound client
+// refuses them when they resolve to such an address.
 func checkHTTPSURL(field, raw string, allowLoopback bool) error {
 	u, err := url.Parse(raw)
 	if len(raw) > maxURILen || err != nil || !u.IsAbs() || u.Hostname() == "" || strings.Contains(raw, "#") || hasControl(raw) || u.User != nil {
@@ -489,13 +493,17 @@ func checkHTTPSURL(field, raw string, allowLoopback bool) error {
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "https":
-		return nil
 	case "http":
-		if allowLoopback && isLoopbackHost(u.Hostname()) {
-			return nil
+		if !allowLoopback || !isLoopbackHost(u.Hostname()) {
+			return metadataError("The field '%s' must be an https URL.", field)
 		}
+	default:
+		return metadataError("The field '%s' must be an https URL.", field)
 	}
-	return metadataError("The field '%s' must be an https URL.", field)
+	if err := outbound.CheckURL(raw, allowLoopback); err != nil {
+		return metadataError("The field '%s' must name a public host; loopback, private, link-local and reserved addresses are refused.", field)
+	}
+	return nil
 }
 
 func isLoopbackHost(h string) bool {

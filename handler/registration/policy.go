@@ -42,8 +42,10 @@ type Policy struct {
 	// BackchannelTokenDeliveryModes are the CIBA delivery modes a client may register (CIBA Core §4):
 	// poll, ping, push.
 	BackchannelTokenDeliveryModes []string
-	// AllowLoopbackHTTP accepts http:// URLs on a loopback host for jwks_uri and
-	// backchannel_client_notification_endpoint, which otherwise must be https. For development only.
+	// AllowLoopbackHTTP accepts loopback hosts (127.0.0.0/8, ::1, localhost), over http:// too, for
+	// jwks_uri and backchannel_client_notification_endpoint, which otherwise must be https URLs whose
+	// host is not a loopback, private, link-local or reserved IP literal, nor localhost (see
+	// outbound.CheckURL; names are judged when the server connects). For development only.
 	AllowLoopbackHTTP bool
 	// Extensions validates further metadata fields by name: a field with a validator is checked and
 	// stored in the client's metadata; a field with none is ignored (RFC 7591 §2: "The authorization
