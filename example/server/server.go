@@ -31,6 +31,7 @@ import (
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/notify"
+	"github.com/fosite-contrib/grants/signin"
 	"github.com/fosite-contrib/grants/storage/memory"
 )
 
@@ -57,6 +58,8 @@ type Options struct {
 	Sender notify.Sender
 	// Dev turns on development conveniences: the outbox page at /dev/outbox. DEMO only.
 	Dev bool
+	// SignIn sets the sign-in page's attempt limits (see SignInOptions for the defaults).
+	SignIn SignInOptions
 
 	// Per-grant options, each defined in that grant's file.
 	CIBA       CIBAOptions
@@ -82,6 +85,7 @@ type Store interface {
 	fosite.Storage
 	pending.Storage
 	pending.AttemptStorage
+	signin.Storage
 	SetClient(ctx context.Context, c fosite.Client) error
 }
 
@@ -142,7 +146,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	kid := sha256.Sum256(opts.SigningKey.PublicKey.N.Bytes())
 	s.keyID = hex.EncodeToString(kid[:8])
-	cj, err := newCookieJar(opts.GlobalSecret, strings.HasPrefix(opts.Issuer, "https://"))
+	cj, err := newCookieJar(opts.GlobalSecret, strings.HasPrefix(opts.Issuer, "https://"), opts.Store, opts.Now)
 	if err != nil {
 		return nil, err
 	}
