@@ -9,11 +9,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -489,4 +491,110 @@ func TestSignInFormRefusesBadInput(t *testing.T) {
 		require.NoError(t, err)
 		require.Zero(t, n)
 	})
+}
+
+// TestSimultaneousGuessesDoNotPassTheLimit: thirty wrong passwords sent at once from thirty new
+// browsers get exactly ten 401s; the rest 429. Attempts are counted before the password is compared,
+// in one atomic store operation.
+func TestSimultaneousGuessesDoNotPassTheLimit(t *testing.T) {
+	forEachSignInStore(t, func(t *testing.T, e *env, _ server.Store) {
+		const n = 30
+		type ready struct {
+			b    *browser
+			csrf string
+		}
+		browsers := make([]ready, n)
+		for i := range browsers {
+			b := e.anonymous()
+			csrf, _ := b.loginForm("/")
+			browsers[i] = ready{b, csrf}
+		}
+		statuses := make(chan int, n)
+		var wg sync.WaitGroup
+		for _, r := range browsers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, _ := r.b.send("/login", url.Values{"csrf": {r.csrf}, "username": {"alice"}, "password": {"guess"}, "return_to": {"/"}}, nil)
+				statuses <- resp.StatusCode
+			}()
+		}
+		wg.Wait()
+		close(statuses)
+		counts := map[int]int{}
+		for s := range statuses {
+			counts[s]++
+		}
+		require.Equal(t, map[int]int{http.StatusUnauthorized: 10, http.StatusTooManyRequests: 20}, counts)
+	})
+}
+
+// TestKnownDeviceCookieMustBeGenuine: a known-device cookie that was altered, or is older than 30 days
+// of the server's clock, exempts nothing.
+func TestKnownDeviceCookieMustBeGenuine(t *testing.T) {
+	forEachSignInStore(t, func(t *testing.T, e *env, _ server.Store) {
+		known := e.browser("alice", "alice-password")
+		var device *http.Cookie
+		for _, c := range known.c.Jar.Cookies(mustURL(t, e.url)) {
+			if strings.HasPrefix(c.Name, "grants_device_") {
+				device = c
+			}
+		}
+		require.NotNil(t, device, "no known-device cookie after sign-in")
+		for n := 1; n <= 11; n++ {
+			e.anonymous().attempt("alice", "guess")
+		}
+		with := func(value string) *browser {
+			b := e.anonymous()
+			b.c.Jar.SetCookies(mustURL(t, e.url), []*http.Cookie{{Name: device.Name, Value: value, Path: "/"}})
+			return b
+		}
+		resp, _ := with(device.Value).attempt("alice", "alice-password")
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode, "a genuine copy is honoured")
+		id, rest, _ := strings.Cut(device.Value, ".")
+		altered := strings.Repeat("A", len(id)) + "." + rest
+		resp, _ = with(altered).attempt("alice", "alice-password")
+		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "an altered cookie is honoured")
+
+		e.clock.Add(30 * 24 * time.Hour)
+		for n := 1; n <= 11; n++ {
+			e.anonymous().attempt("alice", "guess")
+		}
+		resp, _ = with(device.Value).attempt("alice", "alice-password")
+		require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "an expired cookie is honoured")
+	})
+}
+
+// TestSignInCookiesOnHTTPS: with an https issuer every sign-in cookie is __Host- prefixed, Secure,
+// HttpOnly, SameSite=Lax and host-only with Path=/, so that no other host can plant or read one.
+func TestSignInCookiesOnHTTPS(t *testing.T) {
+	srv, err := server.New(context.Background(), server.Options{Issuer: "https://login.example", AdminToken: adminToken})
+	require.NoError(t, err)
+	do := func(req *http.Request, cookies []*http.Cookie) *http.Response {
+		for _, c := range cookies {
+			req.AddCookie(c)
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		return rec.Result()
+	}
+	page := do(httptest.NewRequest(http.MethodGet, "https://login.example/login", nil), nil)
+	require.Equal(t, http.StatusOK, page.StatusCode)
+	body, err := io.ReadAll(page.Body)
+	require.NoError(t, err)
+	form := url.Values{"csrf": {csrfOf(t, string(body))}, "username": {"alice"}, "password": {"alice-password"}, "return_to": {"/"}}
+	req := httptest.NewRequest(http.MethodPost, "https://login.example/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp := do(req, page.Cookies())
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+
+	for _, c := range append(page.Cookies(), resp.Cookies()...) {
+		require.True(t, strings.HasPrefix(c.Name, "__Host-grants_"), c.Name)
+		require.True(t, c.Secure, c.Name)
+		require.True(t, c.HttpOnly, c.Name)
+		require.Equal(t, http.SameSiteLaxMode, c.SameSite, c.Name)
+		require.Equal(t, "/", c.Path, c.Name)
+		require.Empty(t, c.Domain, c.Name)
+	}
+	require.Len(t, resp.Cookies(), 3, "session, pre-session cleared, known device")
 }
