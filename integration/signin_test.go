@@ -598,3 +598,34 @@ func TestSignInCookiesOnHTTPS(t *testing.T) {
 	}
 	require.Len(t, resp.Cookies(), 3, "session, pre-session cleared, known device")
 }
+
+// TestRestartKeepsSignIns: the example binary on SQLite, killed with SIGKILL and started again, still
+// knows who was signed in, still refuses an account whose limit was reached, and a sign-out after the
+// restart ends the session.
+func TestRestartKeepsSignIns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the example binary")
+	}
+	t.Parallel()
+	addr := freeAddr(t)
+	args := []string{"-addr", addr, "-db", filepath.Join(t.TempDir(), "grants.db"), "-admin-token", adminToken}
+	e := &env{t: t, url: "http://" + addr}
+
+	first := startProcess(t, args...)
+	alice := e.browser("alice", "alice-password")
+	for n := 1; n <= 10; n++ {
+		resp, _ := e.anonymous().attempt("bob", "guess")
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	}
+	first.kill()
+	startProcess(t, args...)
+
+	require.Equal(t, "alice", alice.signedInAs(), "the session was lost")
+	resp, _ := e.anonymous().attempt("bob", "bob-password")
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode, "the attempt count was lost")
+
+	_, home := alice.get("/")
+	resp, _ = alice.send("/logout", url.Values{"csrf": {csrfOf(t, home)}}, nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Empty(t, alice.signedInAs())
+}
