@@ -629,3 +629,67 @@ func TestRestartKeepsSignIns(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
 	require.Empty(t, alice.signedInAs())
 }
+
+// BenchmarkSignIn measures, through the example's router in process, a sign-in (sign-in form POST from
+// a browser known to the account: counters, password, new session) and a signed-in page view (one
+// session read), per store.
+//
+//	go test -run x -bench SignIn -benchmem ./integration/
+func BenchmarkSignIn(b *testing.B) {
+	for _, k := range []string{"memory", "sqlite"} {
+		b.Run(k, func(b *testing.B) {
+			opts := server.Options{Issuer: "http://bench.local", AdminToken: adminToken}
+			if k == "sqlite" {
+				s, err := sqlstore.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { _ = s.Close() })
+				opts.Store = s
+			}
+			srv, err := server.New(context.Background(), opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			jar, _ := cookiejar.New(nil)
+			base, _ := url.Parse("http://bench.local/")
+			do := func(req *http.Request) *http.Response {
+				for _, c := range jar.Cookies(base) {
+					req.AddCookie(c)
+				}
+				rec := httptest.NewRecorder()
+				srv.ServeHTTP(rec, req)
+				resp := rec.Result()
+				jar.SetCookies(base, resp.Cookies())
+				return resp
+			}
+			page := do(httptest.NewRequest(http.MethodGet, "http://bench.local/login", nil))
+			body, _ := io.ReadAll(page.Body)
+			csrf := csrfRE.FindStringSubmatch(string(body))[1]
+			form := url.Values{"csrf": {csrf}, "username": {"alice"}, "password": {"alice-password"}, "return_to": {"/"}}.Encode()
+			signIn := func() {
+				req := httptest.NewRequest(http.MethodPost, "http://bench.local/login", strings.NewReader(form))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				req.AddCookie(&http.Cookie{Name: "grants_login", Value: page.Cookies()[0].Value})
+				if resp := do(req); resp.StatusCode != http.StatusSeeOther {
+					b.Fatalf("sign-in answered %d", resp.StatusCode)
+				}
+			}
+			signIn()
+			b.Run("sign-in", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					signIn()
+				}
+			})
+			b.Run("signed-in page", func(b *testing.B) {
+				b.ReportAllocs()
+				for i := 0; i < b.N; i++ {
+					if resp := do(httptest.NewRequest(http.MethodGet, "http://bench.local/ciba", nil)); resp.StatusCode != http.StatusOK {
+						b.Fatalf("page answered %d", resp.StatusCode)
+					}
+				}
+			})
+		})
+	}
+}
