@@ -215,8 +215,10 @@ func TestRepeatApprovalWarning(t *testing.T) {
 	require.Contains(t, page, "Device disconnected")
 	require.False(t, tokenActive(t, e, access))
 
-	// Outside the window (24 hours) there is no warning.
+	// Outside the window (24 hours) there is no warning. (Sessions last 12 hours of the server's clock,
+	// so alice signs in again.)
 	e.clock.Add(25 * time.Hour)
+	alice = e.browser("alice", "alice-password")
 	status, da = e.post("/oauth2/device/auth", url.Values{"client_id": {"demo-device"}, "scope": {"openid"}}, nil)
 	require.Equal(t, http.StatusOK, status)
 	_, page = alice.get("/device?entered=1&user_code=" + url.QueryEscape(da["user_code"].(string)))

@@ -116,11 +116,17 @@ func (e *env) browser(user, password string) *browser {
 	jar, err := cookiejar.New(nil)
 	require.NoError(e.t, err)
 	b := &browser{t: e.t, e: e, c: &http.Client{Jar: jar}}
-	resp, err := b.c.PostForm(e.url+"/login", url.Values{"username": {user}, "password": {password}, "return_to": {"/"}})
-	require.NoError(e.t, err)
-	resp.Body.Close()
-	require.Equal(e.t, http.StatusOK, resp.StatusCode)
+	status, _ := b.signIn(user, password, "/")
+	require.Equal(e.t, http.StatusOK, status)
 	return b
+}
+
+// signIn opens the sign-in page and sends its form (with the page's CSRF token), following redirects.
+func (b *browser) signIn(user, password, returnTo string) (int, string) {
+	b.t.Helper()
+	status, page := b.get("/login?return_to=" + url.QueryEscape(returnTo))
+	require.Equal(b.t, http.StatusOK, status)
+	return b.postForm("/login", url.Values{"csrf": {csrfOf(b.t, page)}, "username": {user}, "password": {password}, "return_to": {returnTo}})
 }
 
 func (b *browser) get(path string) (int, string) {

@@ -152,9 +152,16 @@ func enrol(t *testing.T, issuer, code string) {
 	jar, err := cookiejar.New(nil)
 	require.NoError(t, err)
 	c := &http.Client{Jar: jar}
-	resp, err := c.PostForm(issuer+"/login", url.Values{"username": {"bob"}, "password": {"bob-password"}, "return_to": {"/ciba/enroll?user_code=" + code}})
+	returnTo := "/ciba/enroll?user_code=" + code
+	resp, err := c.Get(issuer + "/login?return_to=" + url.QueryEscape(returnTo))
 	require.NoError(t, err)
 	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	loginCSRF := csrfRE.FindStringSubmatch(string(page))
+	require.NotNil(t, loginCSRF, "no CSRF token on the sign-in page")
+	resp, err = c.PostForm(issuer+"/login", url.Values{"csrf": {loginCSRF[1]}, "username": {"bob"}, "password": {"bob-password"}, "return_to": {returnTo}})
+	require.NoError(t, err)
+	page, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, string(page), code)

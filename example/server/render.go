@@ -14,7 +14,7 @@ var pages = template.Must(template.ParseFS(templateFS, "templates/*.html"))
 
 var titles = map[string]string{
 	"home": "Home", "login": "Sign in", "device_enter": "Connect a device", "device_confirm": "Connect a device",
-	"device_done": "Connect a device", "consent": "Allow access",
+	"device_done": "Connect a device", "consent": "Allow access", "signin_limited": "Sign in", "form_expired": "Form expired",
 }
 
 // render writes a page. It renders into a buffer first so that a template error never sends half a page.

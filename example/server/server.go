@@ -4,6 +4,25 @@
 //
 // Demo shortcuts are labelled DEMO in the code: fixed users and passwords, clients with known secrets,
 // an in-memory or single-file store, and keys generated at start.
+//
+// # Sign-in
+//
+// People sign in at /login. Sessions live in the store (package signin): the cookie holds a random ID
+// and the store its hash, so signing out ends a session on every instance and a restart ends none; a
+// session lasts 12 hours. Every form that changes something carries a CSRF token (the sign-in form's is
+// bound to a pre-session cookie), and the page to go back to after sign-in must be a path of this
+// server (signin.ReturnPath). Sign-in failures are limited (Options.SignIn; defaults below), each per
+// 15-minute window that starts with its first attempt:
+//
+//   - 50 per address (an IPv4 address or an IPv6 /64), from browsers not known to the account tried;
+//   - 10 per account name, existing or not, from browsers not known to it;
+//   - 10 per known browser: a browser that signed in to the account in the last 30 days holds a signed
+//     cookie that exempts it, for that account, from the two limits above, so that nobody can lock the
+//     owner out of their own browser.
+//
+// Attempts are counted before the password is compared (a success gives its count back). A refused
+// attempt answers 429 with Retry-After and the time to try again, the same for names that are no
+// account.
 package server
 
 import (
@@ -34,6 +53,7 @@ import (
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 	"github.com/fosite-contrib/grants/notify"
 	"github.com/fosite-contrib/grants/outbox"
+	"github.com/fosite-contrib/grants/signin"
 	"github.com/fosite-contrib/grants/storage/memory"
 )
 
@@ -61,6 +81,8 @@ type Options struct {
 	// Dev turns on development conveniences: the outbox page at /dev/outbox, and outbound calls
 	// (jwks_uri, CIBA callbacks, webhooks) and registered URLs on loopback addresses. DEMO only.
 	Dev bool
+	// SignIn sets the sign-in page's attempt limits (see SignInOptions for the defaults).
+	SignIn SignInOptions
 
 	// Per-grant options, each defined in that grant's file.
 	CIBA       CIBAOptions
@@ -75,6 +97,7 @@ type Store interface {
 	fosite.Storage
 	pending.Storage
 	pending.AttemptStorage
+	signin.Storage
 	SetClient(ctx context.Context, c fosite.Client) error
 }
 
@@ -147,7 +170,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	kid := sha256.Sum256(opts.SigningKey.PublicKey.N.Bytes())
 	s.keyID = hex.EncodeToString(kid[:8])
-	cj, err := newCookieJar(opts.GlobalSecret, strings.HasPrefix(opts.Issuer, "https://"))
+	cj, err := newCookieJar(opts.GlobalSecret, strings.HasPrefix(opts.Issuer, "https://"), opts.Store, opts.Now)
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,7 @@ type MemoryStore struct {
 	kiosk      kioskStore
 	outbox     outboxStore
 	jtis       jtiStore
+	signIn     signInStore
 }
 
 type grantKey struct {

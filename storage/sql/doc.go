@@ -22,7 +22,8 @@
 //     The semantics are those of fosite's storage.MemoryStore: a used authorization code comes back
 //     with fosite.ErrInvalidatedAuthorizeCode, a revoked refresh token with fosite.ErrInactiveToken,
 //     and anything missing is fosite.ErrNotFound. It can be handed to compose.ComposeAllEnabled.
-//   - this module: pending.Storage and pending.AttemptStorage (handler/pending), and audit.Storage.
+//   - this module: pending.Storage and pending.AttemptStorage (handler/pending), audit.Storage, and
+//     signin.Storage (browser sign-in sessions).
 //   - client administration: CreateClient, UpdateClient, SetClient, DeleteClient (deleting a client
 //     deletes everything issued to it), SetJWTBearerKey, DeleteJWTBearerKey.
 //

@@ -17,7 +17,8 @@ import (
 //   - client-assertion JWT IDs whose expiry has passed, and attempt counters whose window has passed;
 //   - the grants' own records kept for the same retention period: CIBA request records and e-mail/SMS
 //     links, single-use keys (alert deactivation links), and delivered or failed outbox messages with
-//     their attempt log.
+//     their attempt log;
+//   - browser sign-in sessions whose expiry has passed.
 //
 // Every delete uses an index on its expiry column. Purge is safe to run on several instances at once.
 func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
@@ -49,6 +50,11 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 	}
 	n, err := s.PurgeOutbox(ctx, now.Add(-s.opts.retention))
 	if err != nil {
+		return total, err
+	}
+	total += n
+	// Browser sign-in sessions that have expired (package signin), in batches.
+	if n, err = s.purgeSignInSessions(ctx, now); err != nil {
 		return total, err
 	}
 	return total + n, nil
