@@ -306,7 +306,47 @@ func (s *Server) Reciprocal() *compose.ReciprocalGrant { return s.reciprocalOAut
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	if isAPIPath(r.URL.Path) {
+		rw = &apiMethodErrors{ResponseWriter: rw}
+	}
 	s.mux.ServeHTTP(rw, r)
+}
+
+// isAPIPath reports whether path belongs to an API (JSON) endpoint rather than a page.
+func isAPIPath(path string) bool {
+	for _, p := range []string{"/oauth2/", "/admin/", "/.well-known/", "/userinfo"} {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// apiMethodErrors turns the router's plain-text 405 Method Not Allowed into an RFC 6749 §5.2 style
+// JSON error (with the router's Allow header), as the API endpoints answer everything else.
+type apiMethodErrors struct {
+	http.ResponseWriter
+	swallow bool
+}
+
+func (w *apiMethodErrors) WriteHeader(status int) {
+	if status != http.StatusMethodNotAllowed || w.swallow {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.swallow = true
+	w.Header().Del("Content-Length")
+	writeJSON(w.ResponseWriter, status, map[string]string{
+		"error":             "invalid_request",
+		"error_description": "The HTTP method is not allowed here; see the Allow header.",
+	})
+}
+
+func (w *apiMethodErrors) Write(b []byte) (int, error) {
+	if w.swallow {
+		return len(b), nil // the router's text body, replaced by the JSON above
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 func (s *Server) routes() {
@@ -397,20 +437,20 @@ func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := s.provider
 	if err := rfc6749.CheckTokenRequest(rw, r); err != nil {
-		p.WriteAccessError(ctx, rw, nil, err)
+		p.WriteAccessError(ctx, rw, nil, rfc6749.Sanitize(err))
 		return
 	}
 	req, err := p.NewAccessRequest(ctx, r, s.newSession("", time.Time{}))
 	if err != nil {
 		s.logTokenError(ctx, r, err)
 		rfc6749.SetAuthenticateHeader(rw, r, err)
-		p.WriteAccessError(ctx, rw, req, err)
+		p.WriteAccessError(ctx, rw, req, rfc6749.Sanitize(err))
 		return
 	}
 	resp, err := p.NewAccessResponse(ctx, req)
 	if err != nil {
 		s.logTokenError(ctx, r, err)
-		p.WriteAccessError(ctx, rw, req, err)
+		p.WriteAccessError(ctx, rw, req, rfc6749.Sanitize(err))
 		return
 	}
 	p.WriteAccessResponse(ctx, rw, req, resp)
