@@ -1,0 +1,362 @@
+package clientauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/fosite-contrib/grants/handler/pending"
+)
+
+// Defaults of Limiter; each applies when the field is zero.
+const (
+	// DefaultPerAddress is how many failed client authentications one network address may make per
+	// window before its attempts that need a hash or a signature are refused.
+	DefaultPerAddress = 20
+	// DefaultPerClient is how many failed authentications one client ID may see per window, from all
+	// addresses together, before secrets this server has not verified recently are refused for it.
+	DefaultPerClient = 100
+	// DefaultWindow is how long failures count: fixed windows starting at a key's first failure.
+	DefaultWindow = 15 * time.Minute
+	// DefaultRemember is how long an address keeps the right to a secret check for a client once the
+	// client authenticated from it with a checked secret (between one and two times this).
+	DefaultRemember = 24 * time.Hour
+)
+
+// Limiter is a fosite.ClientAuthenticationStrategy that counts failed client authentications (RFC 6749
+// §2.3) per client ID and per client network address, and refuses, cheaply, the attempts that would
+// cost a hash computation or a signature verification once a limit is reached. It also refuses a
+// request that uses more than one authentication method (RFC 6749 §2.3) or names two different
+// clients. See the package documentation for the rules, the limits and why the legitimate client keeps
+// working.
+//
+// Install it as fosite's strategy, with fosite's own strategy as Next and a CachingHasher as fosite's
+// secrets hasher:
+//
+//	hasher := &clientauth.CachingHasher{Hasher: &fosite.BCrypt{Config: &fosite.Config{}}}
+//	limiter := &clientauth.Limiter{Storage: store}
+//	cfg := &fosite.Config{ClientSecretsHasher: hasher, ClientAuthenticationStrategy: limiter.AuthenticateClient}
+//	provider := compose.Compose(cfg, store, strategy, factories...)
+//	limiter.Next = provider.(*fosite.Fosite).DefaultClientAuthenticationStrategy
+//
+// Set the fields before first use and do not change them afterwards. A Limiter is safe for concurrent
+// use.
+type Limiter struct {
+	// Next authenticates the client: fosite's DefaultClientAuthenticationStrategy, or any strategy that
+	// compares secrets with the CachingHasher fosite is configured with. Required.
+	Next fosite.ClientAuthenticationStrategy
+
+	// Storage keeps the counters, so that the limits hold across server instances. Required.
+	Storage pending.AttemptStorage
+
+	// PerAddress is the failure limit per network address per Window. Zero means DefaultPerAddress; a
+	// negative value disables it.
+	PerAddress int
+
+	// PerClient is the failure limit per client ID per Window, all addresses together. Zero means
+	// DefaultPerClient; a negative value disables it.
+	PerClient int
+
+	// Window is how long failures count. Zero means DefaultWindow.
+	Window time.Duration
+
+	// Remember is how long an address from which a client authenticated with a checked secret stays
+	// exempt from that client's limit. Zero means DefaultRemember; a negative value turns the exemption
+	// off.
+	Remember time.Duration
+
+	// Address returns the key a request is counted under. Nil means the host of Request.RemoteAddr, with
+	// IPv6 addresses shortened to their /64 network (one subscriber usually holds a whole /64). Behind a
+	// reverse proxy, return the client address the proxy reports, as far as you trust it.
+	Address func(*http.Request) string
+
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Key prefixes in AttemptStorage.
+const (
+	keyAddress = "client-auth|addr|"
+	keyClient  = "client-auth|client|"
+	keyKnown   = "client-auth|known|"
+)
+
+var errLimiterConfig = errors.New("clientauth: Limiter.Next and Limiter.Storage are required")
+
+// AuthenticateClient implements fosite.ClientAuthenticationStrategy. It refuses with invalid_request a
+// request using two authentication methods or naming two clients (RFC 6749 §2.3); with
+// temporarily_unavailable (429) an attempt over a limit that is not a secret this server verified
+// recently; and otherwise returns what Next returns, counting Next's failures.
+func (l *Limiter) AuthenticateClient(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+	if l.Next == nil || l.Storage == nil {
+		return nil, fosite.ErrServerError.WithWrap(errLimiterConfig).WithDebug(errLimiterConfig.Error())
+	}
+	cred, err := readCredentials(r, form)
+	if err != nil {
+		return nil, err
+	}
+	if cred.method == methodNone {
+		// Nothing to guess: Next answers (fosite: invalid_request, credentials missing).
+		return l.Next(ctx, r, form)
+	}
+	a := &attempt{l: l, clientID: cred.clientID, address: l.address(r), now: l.now(), addressCount: -1, clientCount: -1}
+	if cred.method == methodAssertion {
+		// Verifying an assertion costs a signature check and may fetch the client's keys: an address
+		// over its limit is refused before that.
+		if err := a.checkAddress(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	client, err := l.Next(context.WithValue(ctx, attemptKey{}, a), r, form)
+	if err == nil {
+		if a.computed {
+			if err := a.rememberAddress(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return client, nil
+	}
+	if a.refused != nil {
+		if a.refusedByClient {
+			// An attempt the client limit refused still counts against its address, so that one address
+			// cannot keep trying for ever, even cheaply.
+			if err := a.countAddress(ctx); err != nil {
+				return nil, err
+			}
+		}
+		return nil, a.refused
+	}
+	if code := fosite.ErrorToRFC6749Error(err).CodeField; code < 400 || code >= 500 {
+		return nil, err // the server's trouble, not the client's failure
+	}
+	if err := a.countAddress(ctx); err != nil {
+		return nil, err
+	}
+	// A client ID nobody registered is not counted: there is no secret to protect, and counting it
+	// would let anyone create counters at will.
+	if !errors.Is(err, fosite.ErrNotFound) {
+		if err := a.countClient(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+func (l *Limiter) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+func (l *Limiter) address(r *http.Request) string {
+	if l.Address != nil {
+		return l.Address(r)
+	}
+	return remoteNetwork(r)
+}
+
+func (l *Limiter) window() time.Duration {
+	if l.Window > 0 {
+		return l.Window
+	}
+	return DefaultWindow
+}
+
+// limit returns v, or def when v is zero; a negative v means no limit (0).
+func limit(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+func (l *Limiter) remember() time.Duration {
+	switch {
+	case l.Remember == 0:
+		return DefaultRemember
+	case l.Remember < 0:
+		return 0
+	}
+	return l.Remember
+}
+
+// attemptKey is the context key under which a Limiter hands the current attempt to CachingHasher.
+type attemptKey struct{}
+
+// attempt is one client authentication under a Limiter. CachingHasher asks it, through the request's
+// context, before it computes a hash (permit); the Limiter then reads what happened.
+type attempt struct {
+	l        *Limiter
+	clientID string
+	address  string
+	now      time.Time
+
+	once sync.Once
+	err  error // permit's decision
+
+	computed        bool // a hash computation was permitted
+	refused         error
+	refusedByClient bool
+	addressCount    int // -1: not read yet
+	clientCount     int // -1: not read yet
+}
+
+// permit reports whether a hash may be computed for this attempt: nil, or the error to fail with. It
+// decides once per attempt (fosite compares a secret with the current hash and then each rotated one).
+func (a *attempt) permit(ctx context.Context) error {
+	a.once.Do(func() { a.err = a.decide(ctx) })
+	return a.err
+}
+
+func (a *attempt) decide(ctx context.Context) error {
+	if err := a.checkAddress(ctx); err != nil {
+		return err
+	}
+	if max := limit(a.l.PerClient, DefaultPerClient); max > 0 && a.clientID != "" {
+		n, err := a.l.Storage.GetAttempts(ctx, keyClient+a.clientID, a.now, a.l.window())
+		if err != nil {
+			return a.storageError(err)
+		}
+		a.clientCount = n
+		if n >= max {
+			known, err := a.knownAddress(ctx)
+			if err != nil {
+				return a.storageError(err)
+			}
+			if !known {
+				a.refused = pending.ErrTooManyAttempts.WithHint("Too many failed authentications for this client.")
+				a.refusedByClient = true
+				return a.refused
+			}
+		}
+	}
+	a.computed = true
+	return nil
+}
+
+// checkAddress refuses the attempt when its address has reached its limit.
+func (a *attempt) checkAddress(ctx context.Context) error {
+	max := limit(a.l.PerAddress, DefaultPerAddress)
+	if max == 0 {
+		return nil
+	}
+	n, err := a.l.Storage.GetAttempts(ctx, keyAddress+a.address, a.now, a.l.window())
+	if err != nil {
+		return a.storageError(err)
+	}
+	a.addressCount = n
+	if n >= max {
+		a.refused = pending.ErrTooManyAttempts.WithHint("Too many failed client authentications from this address.")
+		return a.refused
+	}
+	return nil
+}
+
+func (a *attempt) storageError(err error) error {
+	a.refused = fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	return a.refused
+}
+
+// countAddress records a failure of the address, unless it is already at its limit (a refused address
+// then costs one read per request, not a write).
+func (a *attempt) countAddress(ctx context.Context) error {
+	max := limit(a.l.PerAddress, DefaultPerAddress)
+	if max == 0 {
+		return nil
+	}
+	return a.count(ctx, keyAddress+a.address, max, &a.addressCount)
+}
+
+// countClient records a failure of the client, unless it is already at its limit.
+func (a *attempt) countClient(ctx context.Context) error {
+	max := limit(a.l.PerClient, DefaultPerClient)
+	if max == 0 || a.clientID == "" {
+		return nil
+	}
+	return a.count(ctx, keyClient+a.clientID, max, &a.clientCount)
+}
+
+func (a *attempt) count(ctx context.Context, key string, max int, known *int) error {
+	n := *known
+	if n < 0 {
+		var err error
+		if n, err = a.l.Storage.GetAttempts(ctx, key, a.now, a.l.window()); err != nil {
+			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+		}
+	}
+	if n >= max {
+		return nil
+	}
+	if _, err := a.l.Storage.IncrementAttempts(ctx, key, a.now, a.l.window()); err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
+	}
+	return nil
+}
+
+// knownKeys returns the keys of this client and address in the current and the previous period of
+// length Remember. A mark lives in the period it was made in and is read during that period and the
+// next, so it counts for between one and two periods; a client that keeps authenticating keeps renewing
+// it.
+func (a *attempt) knownKeys(period time.Duration) (current, previous string) {
+	n := a.now.UnixNano() / int64(period)
+	// The address goes first, with its length, so that client IDs holding "|" cannot collide.
+	key := func(n int64) string {
+		return keyKnown + strconv.FormatInt(n, 10) + "|" + strconv.Itoa(len(a.address)) + "|" + a.address + "|" + a.clientID
+	}
+	return key(n), key(n - 1)
+}
+
+// knownAddress reports whether the client authenticated with a checked secret from this address in
+// the last one to two Remember periods.
+func (a *attempt) knownAddress(ctx context.Context) (bool, error) {
+	period := a.l.remember()
+	if period == 0 {
+		return false, nil
+	}
+	current, previous := a.knownKeys(period)
+	for _, k := range []string{current, previous} {
+		n, err := a.l.Storage.GetAttempts(ctx, k, a.now, 2*period)
+		if err != nil || n > 0 {
+			return n > 0, err
+		}
+	}
+	return false, nil
+}
+
+// rememberAddress marks the address as one the client authenticated from with a checked secret (once
+// per period: a read, and a write only when the mark is missing).
+func (a *attempt) rememberAddress(ctx context.Context) error {
+	period := a.l.remember()
+	if period == 0 || a.clientID == "" {
+		return nil
+	}
+	current, _ := a.knownKeys(period)
+	n, err := a.l.Storage.GetAttempts(ctx, current, a.now, 2*period)
+	if err == nil && n == 0 {
+		_, err = a.l.Storage.IncrementAttempts(ctx, current, a.now, 2*period)
+	}
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err).WithDebug(fmt.Sprintf("clientauth: remember the address: %v", err))
+	}
+	return nil
+}
+
+// permitHash asks the Limiter attempt carried by ctx, if any, whether a hash may be computed.
+func permitHash(ctx context.Context) error {
+	if a, ok := ctx.Value(attemptKey{}).(*attempt); ok {
+		return a.permit(ctx)
+	}
+	return nil
+}
