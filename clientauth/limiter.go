@@ -79,6 +79,8 @@ type Limiter struct {
 
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	blocked blockedAddresses
 }
 
 // Key prefixes in AttemptStorage.
@@ -107,9 +109,10 @@ func (l *Limiter) AuthenticateClient(ctx context.Context, r *http.Request, form 
 		return l.Next(ctx, r, form)
 	}
 	a := &attempt{l: l, clientID: cred.clientID, address: l.address(r), now: l.now(), addressCount: -1, clientCount: -1}
-	if cred.method == methodAssertion {
+	if cred.method == methodAssertion && l.blocked.suspect(a.address, a.now) {
 		// Verifying an assertion costs a signature check and may fetch the client's keys: an address
-		// over its limit is refused before that.
+		// over its limit is refused before that. Only addresses this process saw at their limit are
+		// looked up, so that valid assertions cost no extra read.
 		if err := a.checkAddress(ctx); err != nil {
 			return nil, err
 		}
@@ -257,6 +260,7 @@ func (a *attempt) checkAddress(ctx context.Context) error {
 		return a.storageError(err)
 	}
 	a.addressCount = n
+	a.l.blocked.observe(a.address, n >= max, a.now, a.l.window())
 	if n >= max {
 		a.refused = pending.ErrTooManyAttempts.WithHint("Too many failed client authentications from this address.")
 		return a.refused
@@ -276,7 +280,11 @@ func (a *attempt) countAddress(ctx context.Context) error {
 	if max == 0 {
 		return nil
 	}
-	return a.count(ctx, keyAddress+a.address, max, &a.addressCount)
+	if err := a.count(ctx, keyAddress+a.address, max, &a.addressCount); err != nil {
+		return err
+	}
+	a.l.blocked.observe(a.address, a.addressCount >= max, a.now, a.l.window())
+	return nil
 }
 
 // countClient records a failure of the client, unless it is already at its limit.
@@ -288,18 +296,19 @@ func (a *attempt) countClient(ctx context.Context) error {
 	return a.count(ctx, keyClient+a.clientID, max, &a.clientCount)
 }
 
-func (a *attempt) count(ctx context.Context, key string, max int, known *int) error {
-	n := *known
-	if n < 0 {
-		var err error
-		if n, err = a.l.Storage.GetAttempts(ctx, key, a.now, a.l.window()); err != nil {
+// count records a failure under key unless the count, read into *n if not known yet, is already at
+// max; *n is the count afterwards.
+func (a *attempt) count(ctx context.Context, key string, max int, n *int) error {
+	var err error
+	if *n < 0 {
+		if *n, err = a.l.Storage.GetAttempts(ctx, key, a.now, a.l.window()); err != nil {
 			return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 		}
 	}
-	if n >= max {
+	if *n >= max {
 		return nil
 	}
-	if _, err := a.l.Storage.IncrementAttempts(ctx, key, a.now, a.l.window()); err != nil {
+	if *n, err = a.l.Storage.IncrementAttempts(ctx, key, a.now, a.l.window()); err != nil {
 		return fosite.ErrServerError.WithWrap(err).WithDebug(err.Error())
 	}
 	return nil
@@ -359,4 +368,55 @@ func permitHash(ctx context.Context) error {
 		return a.permit(ctx)
 	}
 	return nil
+}
+
+// maxBlocked bounds how many blocked addresses a Limiter remembers in memory.
+const maxBlocked = 4096
+
+// blockedAddresses remembers, in this process, the addresses seen at their failure limit, so that a
+// client assertion from any other address needs no read of the counters before it is verified. It is
+// a hint: a remembered address is still looked up in the store, and an address blocked through another
+// instance is found out at its first failure here. When full of unexpired entries it stops
+// remembering and calls every address a suspect, which costs a read but never lets one through.
+type blockedAddresses struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+	full  bool
+}
+
+// suspect reports whether the address may be at its limit.
+func (b *blockedAddresses) suspect(address string, now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.full {
+		return true
+	}
+	until, ok := b.until[address]
+	return ok && now.Before(until)
+}
+
+// observe records what the store said about the address: at its limit (remembered for a window, the
+// longest its count can still last) or not (forgotten).
+func (b *blockedAddresses) observe(address string, blocked bool, now time.Time, window time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.until == nil {
+		b.until = map[string]time.Time{}
+	}
+	if _, known := b.until[address]; b.full || (blocked && !known && len(b.until) >= maxBlocked) {
+		for a, until := range b.until {
+			if !now.Before(until) {
+				delete(b.until, a)
+			}
+		}
+		b.full = len(b.until) >= maxBlocked
+	}
+	if !blocked {
+		delete(b.until, address)
+		b.full = b.full && len(b.until) >= maxBlocked
+		return
+	}
+	if _, known := b.until[address]; known || !b.full {
+		b.until[address] = now.Add(window)
+	}
 }

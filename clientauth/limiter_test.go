@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -355,4 +356,92 @@ func TestLimiterPrivateKeyJWT(t *testing.T) {
 	require.Equal(t, 5, n, "the failures count for the client named by the assertion's sub")
 
 	require.NoError(t, f.form("198.51.100.7", assertionForm(assertion(t, good, "k1", "phone", now))))
+}
+
+// TestBlockedAddresses: the in-memory hint of blocked addresses expires, forgets an address the store
+// no longer blocks, and when full calls every address a suspect until room is made.
+func TestBlockedAddresses(t *testing.T) {
+	t.Parallel()
+	var b blockedAddresses
+	now := newClock().Now()
+	require.False(t, b.suspect("a", now))
+	b.observe("a", true, now, time.Minute)
+	require.True(t, b.suspect("a", now))
+	require.False(t, b.suspect("b", now))
+	require.False(t, b.suspect("a", now.Add(time.Minute)), "expired")
+	b.observe("a", false, now, time.Minute)
+	require.False(t, b.suspect("a", now))
+
+	for i := range maxBlocked {
+		b.observe(fmt.Sprint("x", i), true, now, time.Minute)
+	}
+	require.False(t, b.full)
+	b.observe("one too many", true, now, time.Minute)
+	require.True(t, b.full)
+	require.True(t, b.suspect("never seen", now), "full: everyone is a suspect")
+	b.observe("x1", false, now, time.Minute)
+	require.False(t, b.suspect("never seen", now), "room again")
+	later := now.Add(time.Minute)
+	b.observe("y", true, later, time.Minute) // fills the last place
+	b.observe("z", true, later, time.Minute) // finds the map full and drops what has expired
+	require.True(t, b.suspect("y", later))
+	require.True(t, b.suspect("z", later))
+	require.Len(t, b.until, 2, "the expired entries were dropped to make room")
+}
+
+// TestLimiterAssertionBlockedElsewhere: an address blocked through another instance costs this one a
+// single verification (and key fetch) before it is refused here too.
+func TestLimiterAssertionBlockedElsewhere(t *testing.T) {
+	t.Parallel()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	jwks := newJWKSServer(t, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "k1", Use: "sig", Algorithm: "ES256"}}})
+	store := memory.New()
+	a, b := newLimiterFixture(t, store, nil), newLimiterFixture(t, store, nil)
+	require.NoError(t, store.SetClient(context.Background(), &fosite.DefaultOpenIDConnectClient{
+		DefaultClient: &fosite.DefaultClient{ID: "phone"}, JSONWebKeysURI: jwks.URL,
+		TokenEndpointAuthMethod: "private_key_jwt", TokenEndpointAuthSigningAlgorithm: "ES256",
+	}))
+	for range 5 {
+		require.Error(t, a.form("192.0.2.1", assertionForm(assertion(t, key, "unknown", "phone", time.Now()))))
+	}
+	before := jwks.fetches.Load()
+	require.Error(t, b.form("192.0.2.1", assertionForm(assertion(t, key, "unknown", "phone", time.Now()))))
+	require.Greater(t, jwks.fetches.Load(), before, "b did not know yet")
+	before = jwks.fetches.Load()
+	require.ErrorIs(t, b.form("192.0.2.1", assertionForm(assertion(t, key, "unknown", "phone", time.Now()))), pending.ErrTooManyAttempts)
+	require.Equal(t, before, jwks.fetches.Load())
+}
+
+// TestLimiterConcurrentFlood: many concurrent wrong secrets from one address. Counting is a read and a
+// write apart from the check, so up to one hash per concurrent attempt may pass the limit (see the
+// package documentation); after the flood the address is refused without a hash.
+func TestLimiterConcurrentFlood(t *testing.T) {
+	t.Parallel()
+	f := newLimiterFixture(t, nil, nil)
+	f.addClient(t, "tv", "tv-secret")
+	const workers = 8
+	errs := make(chan error, workers*10)
+	done := make(chan struct{})
+	for range workers {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for range 10 {
+				errs <- f.basic("192.0.2.1", "tv", "guess")
+			}
+		}()
+	}
+	for range workers {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, pending.ErrTooManyAttempts) {
+			require.ErrorIs(t, err, fosite.ErrInvalidClient)
+		}
+	}
+	require.LessOrEqual(t, f.compares(), int64(5+workers))
+	before := f.compares()
+	require.ErrorIs(t, f.basic("192.0.2.1", "tv", "guess"), pending.ErrTooManyAttempts)
+	require.Equal(t, before, f.compares())
 }

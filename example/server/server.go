@@ -30,6 +30,8 @@ import (
 	"github.com/fosite-contrib/grants/clientauth"
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/handler/rfc7009"
+	"github.com/fosite-contrib/grants/handler/rfc7662"
 	"github.com/fosite-contrib/grants/notify"
 	"github.com/fosite-contrib/grants/storage/memory"
 )
@@ -148,6 +150,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.cookies = cj
 
+	// Failed client authentications are counted per client and per address in the store; past a limit,
+	// secrets this server has not verified recently are refused without a bcrypt (see package clientauth).
+	clientAuth := &clientauth.Limiter{Storage: opts.Store, Now: opts.Now}
 	cfg := &compose.Config{
 		Config: &fosite.Config{
 			GlobalSecret:                opts.GlobalSecret,
@@ -162,7 +167,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 			MinParameterEntropy:         fosite.MinParameterEntropy,
 			// Client secrets stay bcrypt hashes at rest; a polling client's repeated checks are cached
 			// under a keyed MAC so each poll does not pay a bcrypt (see package clientauth).
-			ClientSecretsHasher: &clientauth.CachingHasher{Hasher: &fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}},
+			ClientSecretsHasher:          &clientauth.CachingHasher{Hasher: &fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}},
+			ClientAuthenticationStrategy: clientAuth.AuthenticateClient,
 		},
 		DeviceAuthorizationURL: opts.Issuer + "/oauth2/device/auth",
 		DeviceVerificationURI:  opts.Issuer + "/device",
@@ -193,6 +199,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}
 	s.provider = compose.Compose(cfg, opts.Store, strategy, factories...)
+	clientAuth.Next = s.provider.Fosite.DefaultClientAuthenticationStrategy
 	if err := registerDemoClients(ctx, opts.Store); err != nil {
 		return nil, err
 	}
@@ -224,8 +231,12 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /.well-known/jwks.json", s.jwks)
 	m.HandleFunc("/oauth2/token", s.token)
 	m.Handle("/oauth2/device/auth", s.provider.DeviceAuthorization)
-	m.HandleFunc("/oauth2/revoke", s.revoke)
-	m.HandleFunc("/oauth2/introspect", s.introspect)
+	m.Handle("/oauth2/revoke", &rfc7009.Endpoint{Provider: s.provider.Fosite})
+	m.Handle("/oauth2/introspect", &rfc7662.Endpoint{
+		Provider:   s.provider.Fosite,
+		NewSession: func() fosite.Session { return s.newSession("", time.Time{}) },
+		Allowed:    demoIntrospectionPolicy,
+	})
 	m.HandleFunc("/userinfo", s.userinfo)
 	m.HandleFunc("/oauth2/auth", s.authorize)
 	m.HandleFunc("GET /login", s.loginPage)
@@ -285,8 +296,8 @@ func (s *Server) discovery(rw http.ResponseWriter, r *http.Request) {
 		"code_challenge_methods_supported":                 []string{"S256", "plain"},
 		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256", "PS256"},
-		"revocation_endpoint_auth_methods_supported":       []string{"client_secret_basic", "client_secret_post", "none"},
-		"introspection_endpoint_auth_methods_supported":    []string{"client_secret_basic"},
+		"revocation_endpoint_auth_methods_supported":       []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+		"introspection_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 	}
 	for k, v := range s.provider.Metadata() {
 		m[k] = v
@@ -335,24 +346,6 @@ func (s *Server) logTokenError(ctx context.Context, r *http.Request, err error) 
 	}
 	s.log.LogAttrs(ctx, level, "token request refused", slog.String("error", rfc.ErrorField),
 		slog.String("hint", rfc.HintField), slog.String("debug", rfc.DebugField), slog.String("grant_type", r.PostFormValue("grant_type")))
-}
-
-func (s *Server) revoke(rw http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	err := s.provider.NewRevocationRequest(ctx, r)
-	s.provider.WriteRevocationResponse(ctx, rw, err)
-}
-
-func (s *Server) introspect(rw http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	// RFC 7662 §2.1: the caller authenticates as a client (Basic) or with a bearer access token, as fosite checks.
-	resp, err := s.provider.NewIntrospectionRequest(ctx, r, s.newSession("", time.Time{}))
-	if err != nil {
-		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
-			s.log.ErrorContext(ctx, "introspection failed", slog.String("debug", rfc.DebugField))
-		}
-	}
-	s.provider.WriteIntrospectionResponse(ctx, rw, resp)
 }
 
 func (s *Server) userinfo(rw http.ResponseWriter, r *http.Request) {
