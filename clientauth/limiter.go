@@ -37,14 +37,8 @@ const (
 // clients. See the package documentation for the rules, the limits and why the legitimate client keeps
 // working.
 //
-// Install it as fosite's strategy, with fosite's own strategy as Next and a CachingHasher as fosite's
-// secrets hasher:
-//
-//	hasher := &clientauth.CachingHasher{Hasher: &fosite.BCrypt{Config: &fosite.Config{}}}
-//	limiter := &clientauth.Limiter{Storage: store}
-//	cfg := &fosite.Config{ClientSecretsHasher: hasher, ClientAuthenticationStrategy: limiter.AuthenticateClient}
-//	provider := compose.Compose(cfg, store, strategy, factories...)
-//	limiter.Next = provider.(*fosite.Fosite).DefaultClientAuthenticationStrategy
+// Install it as fosite's ClientAuthenticationStrategy, with fosite's own strategy as Next and a
+// CachingHasher as fosite's ClientSecretsHasher (see the package example).
 //
 // Set the fields before first use and do not change them afterwards. A Limiter is safe for concurrent
 // use.
