@@ -102,8 +102,8 @@ func (l *Limiter) AuthenticateClient(ctx context.Context, r *http.Request, form 
 		// Nothing to guess: Next answers (fosite: invalid_request, credentials missing).
 		return l.Next(ctx, r, form)
 	}
-	a := &attempt{l: l, clientID: cred.clientID, address: l.address(r), now: l.now(), addressCount: -1, clientCount: -1}
-	if cred.method == methodAssertion && l.blocked.suspect(a.address, a.now) {
+	a := &attempt{l: l, r: r, clientID: cred.clientID, now: l.now(), addressCount: -1, clientCount: -1}
+	if cred.method == methodAssertion && l.blocked.suspect(a.addr(), a.now) {
 		// Verifying an assertion costs a signature check and may fetch the client's keys: an address
 		// over its limit is refused before that. Only addresses this process saw at their limit are
 		// looked up, so that valid assertions cost no extra read.
@@ -196,9 +196,10 @@ type attemptKey struct{}
 // context, before it computes a hash (permit); the Limiter then reads what happened.
 type attempt struct {
 	l        *Limiter
+	r        *http.Request
 	clientID string
-	address  string
 	now      time.Time
+	address  string // see addr
 
 	once sync.Once
 	err  error // permit's decision
@@ -208,6 +209,15 @@ type attempt struct {
 	refusedByClient bool
 	addressCount    int // -1: not read yet
 	clientCount     int // -1: not read yet
+}
+
+// addr returns the address the attempt counts under, worked out when first needed (a cached secret
+// never needs it).
+func (a *attempt) addr() string {
+	if a.address == "" {
+		a.address = a.l.address(a.r)
+	}
+	return a.address
 }
 
 // permit reports whether a hash may be computed for this attempt: nil, or the error to fail with. It
@@ -249,12 +259,12 @@ func (a *attempt) checkAddress(ctx context.Context) error {
 	if max == 0 {
 		return nil
 	}
-	n, err := a.l.Storage.GetAttempts(ctx, keyAddress+a.address, a.now, a.l.window())
+	n, err := a.l.Storage.GetAttempts(ctx, keyAddress+a.addr(), a.now, a.l.window())
 	if err != nil {
 		return a.storageError(err)
 	}
 	a.addressCount = n
-	a.l.blocked.observe(a.address, n >= max, a.now, a.l.window())
+	a.l.blocked.observe(a.addr(), n >= max, a.now, a.l.window())
 	if n >= max {
 		a.refused = pending.ErrTooManyAttempts.WithHint("Too many failed client authentications from this address.")
 		return a.refused
@@ -274,10 +284,10 @@ func (a *attempt) countAddress(ctx context.Context) error {
 	if max == 0 {
 		return nil
 	}
-	if err := a.count(ctx, keyAddress+a.address, max, &a.addressCount); err != nil {
+	if err := a.count(ctx, keyAddress+a.addr(), max, &a.addressCount); err != nil {
 		return err
 	}
-	a.l.blocked.observe(a.address, a.addressCount >= max, a.now, a.l.window())
+	a.l.blocked.observe(a.addr(), a.addressCount >= max, a.now, a.l.window())
 	return nil
 }
 
@@ -315,8 +325,9 @@ func (a *attempt) count(ctx context.Context, key string, max int, n *int) error 
 func (a *attempt) knownKeys(period time.Duration) (current, previous string) {
 	n := a.now.UnixNano() / int64(period)
 	// The address goes first, with its length, so that client IDs holding "|" cannot collide.
+	address := a.addr()
 	key := func(n int64) string {
-		return keyKnown + strconv.FormatInt(n, 10) + "|" + strconv.Itoa(len(a.address)) + "|" + a.address + "|" + a.clientID
+		return keyKnown + strconv.FormatInt(n, 10) + "|" + strconv.Itoa(len(address)) + "|" + address + "|" + a.clientID
 	}
 	return key(n), key(n - 1)
 }
