@@ -49,6 +49,8 @@ import (
 	"github.com/fosite-contrib/grants/clientauth"
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/handler/rfc7009"
+	"github.com/fosite-contrib/grants/handler/rfc7662"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 	"github.com/fosite-contrib/grants/notify"
@@ -176,6 +178,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.cookies = cj
 
+	// Failed client authentications are counted per client and per address in the store; past a limit,
+	// secrets this server has not verified recently are refused without a bcrypt (see package clientauth).
+	clientAuth := &clientauth.Limiter{Storage: opts.Store, Now: opts.Now}
 	s.fosite = &fosite.Config{
 		GlobalSecret:                opts.GlobalSecret,
 		IDTokenIssuer:               opts.Issuer,
@@ -191,7 +196,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		// under a keyed MAC so each poll does not pay a bcrypt (see package clientauth).
 		ClientSecretsHasher: &clientauth.CachingHasher{Hasher: &fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}},
 		// jwks_uri: bounded, SSRF-safe, cached, invalid_client on any failure (loopback only in dev).
-		JWKSFetcherStrategy: &clientauth.JWKSFetcher{AllowLoopback: opts.Dev, Now: opts.Now},
+		JWKSFetcherStrategy:          &clientauth.JWKSFetcher{AllowLoopback: opts.Dev, Now: opts.Now},
+		ClientAuthenticationStrategy: clientAuth.AuthenticateClient,
 	}
 	keyGetter := func(context.Context) (interface{}, error) { return opts.SigningKey, nil }
 	strategy := &fcompose.CommonStrategy{
@@ -231,6 +237,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		factories = append(factories, s.reciprocalOAuth.Factory, s.reciprocalOAuth.ScopeFactory)
 	}
 	s.provider = compose.Compose(s.fosite, opts.Store, strategy, factories...)
+	clientAuth.Next = s.provider.Fosite.DefaultClientAuthenticationStrategy
 
 	if err := registerDemoClients(ctx, opts.Store); err != nil {
 		return nil, err
@@ -357,8 +364,12 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /.well-known/jwks.json", s.jwks)
 	m.HandleFunc("/oauth2/token", s.token)
 	m.Handle("/oauth2/device/auth", s.deviceGrant.Authorization)
-	m.HandleFunc("/oauth2/revoke", s.revoke)
-	m.HandleFunc("/oauth2/introspect", s.introspect)
+	m.Handle("/oauth2/revoke", &rfc7009.Endpoint{Provider: s.provider.Fosite})
+	m.Handle("/oauth2/introspect", &rfc7662.Endpoint{
+		Provider:   s.provider.Fosite,
+		NewSession: func() fosite.Session { return s.newSession("", time.Time{}) },
+		Allowed:    demoIntrospectionPolicy,
+	})
 	m.HandleFunc("/userinfo", s.userinfo)
 	m.HandleFunc("/oauth2/auth", s.authorize)
 	m.HandleFunc("GET /login", s.loginPage)
@@ -418,8 +429,8 @@ func (s *Server) discovery(rw http.ResponseWriter, r *http.Request) {
 		"code_challenge_methods_supported":                 []string{"S256", "plain"},
 		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256", "PS256"},
-		"revocation_endpoint_auth_methods_supported":       []string{"client_secret_basic", "client_secret_post", "none"},
-		"introspection_endpoint_auth_methods_supported":    []string{"client_secret_basic"},
+		"revocation_endpoint_auth_methods_supported":       []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+		"introspection_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 	}
 	for k, v := range s.provider.Metadata() {
 		m[k] = v
@@ -468,24 +479,6 @@ func (s *Server) logTokenError(ctx context.Context, r *http.Request, err error) 
 	}
 	s.log.LogAttrs(ctx, level, "token request refused", slog.String("error", rfc.ErrorField),
 		slog.String("hint", rfc.HintField), slog.String("debug", rfc.DebugField), slog.String("grant_type", r.PostFormValue("grant_type")))
-}
-
-func (s *Server) revoke(rw http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	err := s.provider.NewRevocationRequest(ctx, r)
-	s.provider.WriteRevocationResponse(ctx, rw, err)
-}
-
-func (s *Server) introspect(rw http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	// RFC 7662 §2.1: the caller authenticates as a client (Basic) or with a bearer access token, as fosite checks.
-	resp, err := s.provider.NewIntrospectionRequest(ctx, r, s.newSession("", time.Time{}))
-	if err != nil {
-		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
-			s.log.ErrorContext(ctx, "introspection failed", slog.String("debug", rfc.DebugField))
-		}
-	}
-	s.provider.WriteIntrospectionResponse(ctx, rw, resp)
 }
 
 func (s *Server) userinfo(rw http.ResponseWriter, r *http.Request) {

@@ -100,7 +100,8 @@ func AuthenticateClient(ctx context.Context, a ClientAuthenticator, r *http.Requ
 	client, err := a.AuthenticateClient(ctx, r, form)
 	if err != nil {
 		rfc := fosite.ErrorToRFC6749Error(err)
-		if rfc.ErrorField == fosite.ErrServerError.ErrorField || rfc.ErrorField == fosite.ErrInvalidRequest.ErrorField || rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
+		if rfc.ErrorField == fosite.ErrServerError.ErrorField || rfc.ErrorField == fosite.ErrInvalidRequest.ErrorField || rfc.ErrorField == fosite.ErrInvalidClient.ErrorField ||
+			rfc.CodeField == http.StatusTooManyRequests { // a failure limit (clientauth.Limiter): 429, not a failed authentication
 			return nil, err
 		}
 		// Anything else fosite says about a failed authentication (a known jti, a misconfiguration) is,
