@@ -18,7 +18,26 @@ type CIBALinkStore struct {
 	links map[string]linkchannel.Link
 }
 
-var _ linkchannel.Store = (*CIBALinkStore)(nil)
+var (
+	_ linkchannel.Store = (*CIBALinkStore)(nil)
+	_ linkchannel.Store = (*MemoryStore)(nil)
+)
+
+// CreateCIBALink implements linkchannel.Store on the MemoryStore's own CIBALinkStore, which Purge
+// purges.
+func (s *MemoryStore) CreateCIBALink(ctx context.Context, l *linkchannel.Link) error {
+	return s.links.CreateCIBALink(ctx, l)
+}
+
+// GetCIBALink implements linkchannel.Store.
+func (s *MemoryStore) GetCIBALink(ctx context.Context, signature string) (*linkchannel.Link, error) {
+	return s.links.GetCIBALink(ctx, signature)
+}
+
+// UseCIBALink implements linkchannel.Store.
+func (s *MemoryStore) UseCIBALink(ctx context.Context, signature string, now time.Time, outcome string) error {
+	return s.links.UseCIBALink(ctx, signature, now, outcome)
+}
 
 // CreateCIBALink implements linkchannel.Store.
 func (s *CIBALinkStore) CreateCIBALink(_ context.Context, l *linkchannel.Link) error {
@@ -65,4 +84,19 @@ func (s *CIBALinkStore) UseCIBALink(_ context.Context, signature string, now tim
 	l.UsedAt, l.Outcome = now.UTC(), outcome
 	s.links[signature] = l
 	return nil
+}
+
+// Purge deletes the links that expired before before and returns how many. (MemoryStore.Purge calls
+// it with its retention period, as the SQL store keeps links.)
+func (s *CIBALinkStore) Purge(before time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for sig, l := range s.links {
+		if l.ExpiresAt.Before(before) {
+			delete(s.links, sig)
+			n++
+		}
+	}
+	return n
 }
