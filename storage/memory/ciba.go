@@ -13,8 +13,9 @@ import (
 
 // cibaStore holds the CIBA grant's records (ciba.RecordStorage). Its zero value is ready to use.
 type cibaStore struct {
-	mu      sync.RWMutex
-	records map[string]*ciba.Record // by Ref
+	mu       sync.RWMutex
+	records  map[string]*ciba.Record // by Ref
+	expiries expiryQueue[string]
 }
 
 var _ ciba.RecordStorage = (*MemoryStore)(nil)
@@ -37,6 +38,7 @@ func (s *MemoryStore) CreateCIBARecord(_ context.Context, r *ciba.Record) error 
 		return pending.ErrCollision
 	}
 	s.ciba.records[r.Ref] = cloneCIBARecord(r)
+	s.ciba.expiries.add(r.Ref, r.ExpiresAt)
 	return nil
 }
 

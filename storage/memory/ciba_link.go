@@ -14,8 +14,9 @@ import (
 // handler/ciba/linkchannel) in memory. Its zero value is ready to use; it is safe for concurrent use.
 // Nothing survives a restart.
 type CIBALinkStore struct {
-	mu    sync.Mutex
-	links map[string]linkchannel.Link
+	mu       sync.Mutex
+	links    map[string]linkchannel.Link
+	expiries expiryQueue[string]
 }
 
 var (
@@ -55,6 +56,7 @@ func (s *CIBALinkStore) CreateCIBALink(_ context.Context, l *linkchannel.Link) e
 	c := *l
 	c.Scopes = slices.Clone(l.Scopes)
 	s.links[l.Signature] = c
+	s.expiries.add(l.Signature, l.ExpiresAt)
 	return nil
 }
 
@@ -86,17 +88,8 @@ func (s *CIBALinkStore) UseCIBALink(_ context.Context, signature string, now tim
 	return nil
 }
 
-// Purge deletes the links that expired before before and returns how many. (MemoryStore.Purge calls
-// it with its retention period, as the SQL store keeps links.)
+// Purge deletes the links that expired before before and returns how many, in batches (see
+// MemoryStore.Purge, which calls it with its retention period, as the SQL store keeps links).
 func (s *CIBALinkStore) Purge(before time.Time) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for sig, l := range s.links {
-		if l.ExpiresAt.Before(before) {
-			delete(s.links, sig)
-			n++
-		}
-	}
-	return n
+	return purgeQueue(&s.mu, &s.links, &s.expiries, before, func(l linkchannel.Link) time.Time { return l.ExpiresAt }, nil)
 }

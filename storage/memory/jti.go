@@ -57,7 +57,7 @@ func (s *MemoryStore) SetClientAssertionJWT(_ context.Context, jti string, exp t
 	j := &s.jtis
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.forgetExpired(s.now())
+	j.forgetExpired(s.now(), -1)
 	if _, ok := j.expires[jti]; ok {
 		return fosite.ErrJTIKnown
 	}
@@ -79,15 +79,19 @@ func (s *MemoryStore) MarkJWTUsedForTime(ctx context.Context, jti string, exp ti
 	return s.SetClientAssertionJWT(ctx, jti, exp)
 }
 
-// forgetExpired forgets the IDs that expired before now and returns how many; j.mu must be held.
-func (j *jtiStore) forgetExpired(now time.Time) int {
-	n := 0
-	for len(j.byTime) > 0 && j.byTime[0].exp.Before(now) {
+// forgetExpired takes up to limit (all when negative) entries that expired before now off the heap,
+// forgets their IDs, and returns how many entries it took and how many IDs it forgot; j.mu must be held.
+func (j *jtiStore) forgetExpired(now time.Time, limit int) (taken, forgot int) {
+	for len(j.byTime) > 0 && j.byTime[0].exp.Before(now) && taken != limit {
 		e := heap.Pop(&j.byTime).(jtiEntry)
+		taken++
 		if cur, ok := j.expires[e.jti]; ok && cur.Equal(e.exp) {
 			delete(j.expires, e.jti)
-			n++
+			forgot++
 		}
 	}
-	return n
+	if taken > 0 && cap(j.byTime) > 1024 && cap(j.byTime) > 4*len(j.byTime) {
+		j.byTime = append(jtiHeap(nil), j.byTime...) // give back what a burst took; a heap copied in order is a heap
+	}
+	return taken, forgot
 }

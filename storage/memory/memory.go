@@ -40,6 +40,9 @@ type MemoryStore struct {
 	userCodes map[grantKey]string // (kind, user-code signature) → handle signature
 	attempts  map[string]attempt
 	clients   map[string]fosite.Client
+	// grantsExp and attemptsExp queue the keys of grants and attempts by expiry, for Purge.
+	grantsExp   expiryQueue[grantKey]
+	attemptsExp expiryQueue[string]
 
 	// Per-grant stores, each defined (and safe as a zero value) in that grant's file.
 	tokens     tokenStore
@@ -159,6 +162,7 @@ func (s *MemoryStore) CreatePendingGrant(_ context.Context, g *pending.Grant) er
 		s.userCodes[ukey] = g.HandleSignature
 	}
 	s.grants[key] = cloneGrant(g)
+	s.grantsExp.add(key, g.ExpiresAt)
 	return nil
 }
 
@@ -211,6 +215,7 @@ func (s *MemoryStore) DecidePendingGrant(_ context.Context, kind pending.Kind, s
 		req.GrantedAudience = append(fosite.Arguments{}, d.GrantedAudience...)
 		if !d.ExpiresAt.IsZero() {
 			c.ExpiresAt = d.ExpiresAt
+			s.grantsExp.add(grantKey{kind, sig}, c.ExpiresAt)
 		}
 	} else {
 		c.State = pending.StateDenied
@@ -257,6 +262,7 @@ func (s *MemoryStore) IncrementAttempts(_ context.Context, key string, now time.
 	a := s.attempts[key]
 	if a.count == 0 || !now.Before(a.start.Add(window)) {
 		a = attempt{start: now, end: now.Add(window)}
+		s.attemptsExp.add(key, a.end)
 	}
 	a.count++
 	s.attempts[key] = a

@@ -30,6 +30,9 @@ type tokenStore struct {
 	oidc    map[string]*storedRequest
 	par     map[string]*storedRequest
 	grants  map[string]*tokenGrant // by request ID
+
+	// Each map's keys queued by expiry, for Purge; grantsExp holds revoked grants with no tokens left.
+	codesExp, accessExp, refreshExp, pkceExp, oidcExp, parExp, grantsExp expiryQueue[string]
 }
 
 // storedRequest is a stored fosite request with what the store needs to know about it.
@@ -65,11 +68,13 @@ func newStored(req fosite.Requester, expiry fosite.TokenType) *storedRequest {
 	return r
 }
 
-func put(m *map[string]*storedRequest, key string, r *storedRequest) {
+// put stores r under key in *m and queues it by expiry in q.
+func put(m *map[string]*storedRequest, q *expiryQueue[string], key string, r *storedRequest) {
 	if *m == nil {
 		*m = map[string]*storedRequest{}
 	}
 	(*m)[key] = r
+	q.add(key, r.expiresAt)
 }
 
 // get returns a copy of what m holds under key (m is one of t's maps, read under t's lock).
@@ -96,7 +101,7 @@ func (t *tokenStore) grant(id string) *tokenGrant {
 	return g
 }
 
-// forget removes sig from the lists of grant id, and the grant when nothing is left of it.
+// forget removes sig from the lists of grant id.
 func (t *tokenStore) forget(id, sig string, refresh bool) {
 	g := t.grants[id]
 	if g == nil {
@@ -107,9 +112,29 @@ func (t *tokenStore) forget(id, sig string, refresh bool) {
 	} else {
 		g.access = slices.DeleteFunc(g.access, func(s string) bool { return s == sig })
 	}
-	if len(g.access) == 0 && len(g.refresh) == 0 && g.revokedAt.IsZero() {
-		delete(t.grants, id)
+	t.settle(id, g)
+}
+
+// settle deletes the record of grant id when nothing is left of it, or, when the grant was revoked,
+// queues it for Purge, which keeps it for the retention period.
+func (t *tokenStore) settle(id string, g *tokenGrant) {
+	if len(g.access) > 0 || len(g.refresh) > 0 {
+		return
 	}
+	if g.revokedAt.IsZero() {
+		delete(t.grants, id)
+		return
+	}
+	t.grantsExp.add(id, g.revokedAt)
+}
+
+// expiry is when Purge may drop the record: its revocation time once it has no tokens left (Purge
+// keeps it for the retention period after that), else never.
+func (g *tokenGrant) expiry() time.Time {
+	if len(g.access) > 0 || len(g.refresh) > 0 {
+		return time.Time{}
+	}
+	return g.revokedAt
 }
 
 // CreateAuthorizeCodeSession implements oauth2.AuthorizeCodeStorage (RFC 6749 §4.1.2).
@@ -117,7 +142,7 @@ func (s *MemoryStore) CreateAuthorizeCodeSession(_ context.Context, code string,
 	t := &s.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	put(&t.codes, code, newStored(req, fosite.AuthorizeCode))
+	put(&t.codes, &t.codesExp, code, newStored(req, fosite.AuthorizeCode))
 	return nil
 }
 
@@ -153,7 +178,7 @@ func (s *MemoryStore) CreatePKCERequestSession(_ context.Context, sig string, re
 	t := &s.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	put(&t.pkce, sig, newStored(req, fosite.AuthorizeCode))
+	put(&t.pkce, &t.pkceExp, sig, newStored(req, fosite.AuthorizeCode))
 	return nil
 }
 
@@ -180,7 +205,7 @@ func (s *MemoryStore) CreateOpenIDConnectSession(_ context.Context, code string,
 	t := &s.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	put(&t.oidc, code, newStored(req, fosite.AuthorizeCode))
+	put(&t.oidc, &t.oidcExp, code, newStored(req, fosite.AuthorizeCode))
 	return nil
 }
 
@@ -207,7 +232,7 @@ func (s *MemoryStore) CreatePARSession(_ context.Context, requestURI string, req
 	t := &s.tokens
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	put(&t.par, requestURI, newStored(req, fosite.PushedAuthorizeRequestContext))
+	put(&t.par, &t.parExp, requestURI, newStored(req, fosite.PushedAuthorizeRequestContext))
 	return nil
 }
 
@@ -247,7 +272,7 @@ func (s *MemoryStore) CreateAccessTokenSession(_ context.Context, sig string, re
 	if !g.revokedAt.IsZero() {
 		return nil
 	}
-	put(&t.access, sig, newStored(req, fosite.AccessToken))
+	put(&t.access, &t.accessExp, sig, newStored(req, fosite.AccessToken))
 	g.access = append(g.access, sig)
 	return nil
 }
@@ -282,7 +307,7 @@ func (s *MemoryStore) CreateRefreshTokenSession(_ context.Context, sig, _ string
 	g := t.grant(req.GetID())
 	r := newStored(req, fosite.RefreshToken)
 	r.active = g.revokedAt.IsZero()
-	put(&t.refresh, sig, r)
+	put(&t.refresh, &t.refreshExp, sig, r)
 	g.refresh = append(g.refresh, sig)
 	return nil
 }
@@ -343,7 +368,9 @@ func (s *MemoryStore) RevokeRefreshToken(_ context.Context, requestID string) er
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.deactivate(requestID)
-	t.grant(requestID).revokedAt = s.now()
+	g := t.grant(requestID)
+	g.revokedAt = s.now()
+	t.settle(requestID, g)
 	return nil
 }
 
@@ -376,7 +403,5 @@ func (t *tokenStore) deleteAccess(requestID string) {
 		delete(t.access, sig)
 	}
 	g.access = nil
-	if len(g.refresh) == 0 && g.revokedAt.IsZero() {
-		delete(t.grants, requestID)
-	}
+	t.settle(requestID, g)
 }
