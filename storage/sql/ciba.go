@@ -129,8 +129,9 @@ func (s *Store) MarkCIBARecordNotified(ctx context.Context, ref string) error {
 	return pending.ErrStateChanged
 }
 
-// PurgeCIBARecords deletes the CIBA records that expired before before and returns how many.
+// PurgeCIBARecords deletes the CIBA records that expired before before and returns how many, in
+// batches like Purge.
 func (s *Store) PurgeCIBARecords(ctx context.Context, before time.Time) (int, error) {
-	n, err := s.execAffected(ctx, "DELETE FROM ciba_requests WHERE expires_at < ?", before.UnixNano())
-	return int(n), wrap(err, "purge CIBA records")
+	st := purgeStep{"CIBA records", "ciba_requests", "ref", "expires_at < ?", before.UnixNano()}
+	return s.purgeBatches(ctx, st.what, s.purgeQuery(st), st.before)
 }
