@@ -96,8 +96,14 @@ func serve(ctx context.Context, args []string) error {
 		if *keysPath == "" {
 			*keysPath = defaultKeysPath(*db)
 		}
-		if opts.GlobalSecret, opts.SigningKey, err = loadOrCreateKeys(*keysPath); err != nil {
+		var created bool
+		if opts.GlobalSecret, opts.SigningKey, created, err = loadOrCreateKeys(*keysPath); err != nil {
 			return err
+		}
+		if s, ok := store.(*sqlstore.Store); ok {
+			if err := verifyKeys(ctx, s, opts, *keysPath, *db, created); err != nil {
+				return err
+			}
 		}
 	}
 	// Expired grants, codes and tokens are not needed for correctness but pile up (both stores).
