@@ -153,6 +153,13 @@ func (l *Limiter) AuthenticateClient(ctx context.Context, r *http.Request, form 
 			return nil, err
 		}
 	}
+	if cred.method == methodAssertion && errors.Is(err, fosite.ErrInvalidRequest) {
+		// fosite v0.49.0 answers some client assertions it cannot verify (a key ID its key set does not
+		// hold, no key for signatures) with invalid_request; RFC 7523 §3.2 makes every invalid client
+		// JWT invalid_client.
+		return nil, fosite.ErrInvalidClient.WithHint("The client assertion could not be verified.").WithWrap(err).
+			WithDebug(fosite.ErrorToRFC6749Error(err).GetDescription())
+	}
 	return nil, err
 }
 

@@ -337,11 +337,12 @@ func TestLimiterPrivateKeyJWT(t *testing.T) {
 	}))
 	now := time.Now() // fosite checks exp and iat with the real clock
 
-	// An unknown kid makes fosite fetch the keys again on every attempt.
+	// An unknown kid makes fosite fetch the keys again on every attempt. Whatever fosite calls it, a
+	// client JWT that cannot be verified is invalid_client (RFC 7523 §3.2).
 	for range 5 {
 		err := f.form("192.0.2.1", assertionForm(assertion(t, bogus, "unknown", "phone", now)))
-		require.Error(t, err)
-		require.Less(t, fosite.ErrorToRFC6749Error(err).CodeField, 500)
+		require.ErrorIs(t, err, fosite.ErrInvalidClient)
+		require.Equal(t, 401, fosite.ErrorToRFC6749Error(err).CodeField)
 	}
 	fetched := jwks.fetches.Load()
 	require.GreaterOrEqual(t, fetched, int64(5))

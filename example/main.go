@@ -96,15 +96,21 @@ func serve(ctx context.Context, args []string) error {
 		if *keysPath == "" {
 			*keysPath = defaultKeysPath(*db)
 		}
-		if opts.GlobalSecret, opts.SigningKey, err = loadOrCreateKeys(*keysPath); err != nil {
+		var created bool
+		if opts.GlobalSecret, opts.SigningKey, created, err = loadOrCreateKeys(*keysPath); err != nil {
 			return err
 		}
 		if s, ok := store.(*sqlstore.Store); ok {
-			// Expired grants, codes and tokens are not needed for correctness but pile up.
-			go func() {
-				_ = s.RunPurge(ctx, 15*time.Minute, func(err error) { log.Error("purge failed", "error", err) })
-			}()
+			if err := verifyKeys(ctx, s, opts, *keysPath, *db, created); err != nil {
+				return err
+			}
 		}
+	}
+	// Expired grants, codes and tokens are not needed for correctness but pile up (both stores).
+	if p, ok := store.(purger); ok {
+		go func() {
+			_ = p.RunPurge(ctx, 15*time.Minute, func(err error) { log.Error("purge failed", "error", err) })
+		}()
 	}
 
 	srv, err := server.New(ctx, opts)
@@ -141,6 +147,11 @@ func serve(ctx context.Context, args []string) error {
 		return hs.Shutdown(sctx)
 	}
 	return nil
+}
+
+// purger is a store that purges what expired in the background (storage/sql and storage/memory).
+type purger interface {
+	RunPurge(ctx context.Context, every time.Duration, onError func(error)) error
 }
 
 func dbFlag(name string, args []string) (string, error) {

@@ -221,7 +221,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	factories := []fcompose.Factory{
 		fcompose.OAuth2AuthorizeExplicitFactory,
 		fcompose.OAuth2ClientCredentialsGrantFactory,
-		fcompose.OAuth2RefreshTokenGrantFactory,
+		compose.RefreshTokenGrantFactory, // fosite's refresh grant, safe under concurrent refreshes (handler/refresh)
 		fcompose.OpenIDConnectExplicitFactory,
 		fcompose.OpenIDConnectRefreshFactory,
 		fcompose.OAuth2TokenIntrospectionFactory,

@@ -84,6 +84,8 @@ type options struct {
 	newPARSession func() fosite.Session
 	clientTTL     time.Duration
 	clientTTLSet  bool
+	// onPurgeBatch, when set (by tests), is told about every purge batch.
+	onPurgeBatch func(what string, rows int64, took time.Duration)
 }
 
 // WithClock sets the clock the store reads where fosite's interfaces give it no time (client assertion
