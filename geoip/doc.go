@@ -83,6 +83,6 @@
 // and Close take the write lock briefly). A lookup decodes only the fields a Place needs: about 2 µs
 // with a City database and 4 µs with City and ASN on a loaded 2-core machine, with 2–3 small
 // allocations (go test -run x -bench Locate -benchmem ./geoip/, 125,000 networks). Open reads each
-// file's metadata and checks one lookup; it does not verify every record (maxminddb's Verify takes
-// seconds on a City database).
+// file's metadata and checks one lookup; it does not verify every record (maxminddb's Verify walks the
+// whole file, which is slow on a large City database).
 package geoip

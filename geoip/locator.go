@@ -47,7 +47,7 @@ type database struct {
 // Country, ASN or ISP database (GeoLite2-City, GeoIP2-Country, GeoLite2-ASN, GeoIP2-ISP,
 // DBIP-City-Lite, …). A missing, unreadable or corrupt file, or one of another kind, is an error
 // naming the file, and nothing stays open. Open reads each file's metadata and checks one lookup;
-// it does not walk the whole file (a large City database takes seconds to verify).
+// it does not walk the whole file (maxminddb's Verify does, which is slow on a large City database).
 //
 // The files are memory-mapped: replace a file by renaming a new one over it (as geoipupdate does),
 // never by writing into it, then call Reload.
