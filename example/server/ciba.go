@@ -313,14 +313,14 @@ func (s *Server) cibaPage(rw http.ResponseWriter, r *http.Request) {
 	if who == nil {
 		return
 	}
-	s.renderCIBARequests(rw, r, who, http.StatusOK, "", "")
+	s.renderCIBARequests(rw, r, who, http.StatusOK, "", nil)
 }
 
-func (s *Server) renderCIBARequests(rw http.ResponseWriter, r *http.Request, who *signedIn, status int, done, errMsg string) {
+func (s *Server) renderCIBARequests(rw http.ResponseWriter, r *http.Request, who *signedIn, status int, done string, errMsg *pageError) {
 	reqs, err := s.cibaGrant.Decider.Pending(r.Context(), who.Subject)
 	if err != nil {
 		s.log.Error("ciba: listing requests failed", slog.String("error", err.Error()))
-		errMsg = "Something went wrong. Try again."
+		errMsg = &pageError{What: "Your requests could not be listed.", Next: "Reload the page in a moment."}
 	}
 	views := make([]cibaRequestView, 0, len(reqs))
 	for _, q := range reqs {
@@ -337,7 +337,7 @@ func (s *Server) renderCIBARequests(rw http.ResponseWriter, r *http.Request, who
 // cibaDecide approves or denies one of the signed-in user's requests.
 func (s *Server) cibaDecide(rw http.ResponseWriter, r *http.Request) {
 	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
-		s.renderCIBARequests(rw, r, who, http.StatusForbidden, "", "The form expired. Try again.")
+		s.renderCIBARequests(rw, r, who, http.StatusForbidden, "", &pageError{What: "The form expired, so nothing was changed.", Next: "Choose again below."})
 	})
 	if !ok {
 		return
@@ -351,13 +351,13 @@ func (s *Server) cibaDecide(rw http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(err, ciba.ErrRequestNotFound):
-		s.renderCIBARequests(rw, r, who, http.StatusConflict, "", "That request was already answered, or it expired.")
+		s.renderCIBARequests(rw, r, who, http.StatusConflict, "", &pageError{What: "That request was already answered, or it expired.", Next: "Nothing was changed. If you still want to sign in, start again in the app."})
 	case err != nil:
-		s.renderCIBARequests(rw, r, who, statusOf(err), "", "Something went wrong. Try again.")
+		s.renderCIBARequests(rw, r, who, statusOf(err), "", &pageError{What: "Something went wrong on our side, and nothing was changed.", Next: "Try again in a moment."})
 	case approve:
-		s.renderCIBARequests(rw, r, who, http.StatusOK, "Approved. You can return to the app.", "")
+		s.renderCIBARequests(rw, r, who, http.StatusOK, "Approved. You can return to the app: it continues on its own.", nil)
 	default:
-		s.renderCIBARequests(rw, r, who, http.StatusOK, "Denied. The app gets no access.", "")
+		s.renderCIBARequests(rw, r, who, http.StatusOK, "Denied. The app gets no access.", nil)
 	}
 }
 
@@ -377,11 +377,14 @@ func (s *Server) cibaEnrollPage(rw http.ResponseWriter, r *http.Request) {
 	e, err := s.cibaGrant.Enrollment.Lookup(r.Context(), code, caller(r, who))
 	if err != nil {
 		data["Error"] = cibaUserMessage(err)
+		data["Code"] = typedCode(code)
 		s.render(rw, statusOf(err), "ciba_enroll_enter", data)
 		return
 	}
 	data["E"] = e
 	data["ClientName"] = clientNameOf(e.Request)
+	data["Facts"] = requestFacts{ClientName: clientNameOf(e.Request), ClientID: e.ClientID, Device: e.Device,
+		CreatedAt: e.CreatedAt, Now: s.grantsNow(), Account: who.Subject}
 	data["Scopes"] = describeScopes(e.Scopes)
 	data["Email"] = demoUsers[who.Subject].Email
 	data["FromLink"] = r.URL.Query().Get("entered") == ""
@@ -391,7 +394,8 @@ func (s *Server) cibaEnrollPage(rw http.ResponseWriter, r *http.Request) {
 // cibaEnrollDecide links the signed-in user's e-mail as their device and approves, or denies.
 func (s *Server) cibaEnrollDecide(rw http.ResponseWriter, r *http.Request) {
 	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
-		s.render(rw, http.StatusForbidden, "ciba_enroll_enter", map[string]interface{}{"Who": who, "Error": "The form expired. Enter the code again."})
+		s.render(rw, http.StatusForbidden, "ciba_enroll_enter", map[string]interface{}{"Who": who, "Code": typedCode(r.PostFormValue("user_code")),
+			"Error": pageError{What: "The form expired, so nothing was changed.", Next: "Check the code below and press Continue."}})
 	})
 	if !ok {
 		return
@@ -408,7 +412,7 @@ func (s *Server) cibaEnrollDecide(rw http.ResponseWriter, r *http.Request) {
 		e, err = s.cibaGrant.Enrollment.Deny(r.Context(), code, caller(r, who), who.Subject)
 	}
 	if err != nil {
-		s.render(rw, statusOf(err), "ciba_enroll_enter", map[string]interface{}{"Who": who, "Error": cibaUserMessage(err)})
+		s.render(rw, statusOf(err), "ciba_enroll_enter", map[string]interface{}{"Who": who, "Error": cibaUserMessage(err), "Code": typedCode(code)})
 		return
 	}
 	s.render(rw, http.StatusOK, "ciba_enroll_done", map[string]interface{}{"Who": who, "Approved": approve, "ClientName": clientNameOf(e.Request)})
@@ -421,14 +425,15 @@ func clientNameOf(r ciba.Request) string {
 	return r.ClientID
 }
 
-func cibaUserMessage(err error) string {
+// cibaUserMessage says what went wrong with a typed enrolment code, and what to do.
+func cibaUserMessage(err error) pageError {
 	switch {
 	case errors.Is(err, pending.ErrTooManyAttempts):
-		return "Too many wrong codes were entered. Wait a few minutes and try again."
+		return pageError{What: "Too many wrong codes were entered, so codes are not being checked for now.", Next: "Wait 15 minutes, then enter the code again."}
 	case errors.Is(err, pending.ErrInvalidUserCode), errors.Is(err, ciba.ErrRequestNotFound):
-		return "That code is not valid. Check it in the app: it may have expired or been used already."
+		return pageError{What: "That code does not match any app waiting for you.", Next: "Check it against the code the app shows. If the app shows a new code, the old one expired: use the new one."}
 	}
-	return "Something went wrong. Try again."
+	return pageError{What: "Something went wrong on our side, and nothing was changed.", Next: "Try again in a moment."}
 }
 
 // adminCIBADecide approves or denies a CIBA request by its auth_req_id (form auth_req_id, optional

@@ -312,6 +312,7 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /{$}", s.home)
+	m.HandleFunc("GET /assets/pages.js", s.pagesScript)
 	m.HandleFunc("GET /.well-known/openid-configuration", s.discovery)
 	m.HandleFunc("GET /.well-known/oauth-authorization-server", s.discovery)
 	m.HandleFunc("GET /.well-known/jwks.json", s.jwks)
