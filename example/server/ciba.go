@@ -166,7 +166,8 @@ func (s *Server) setupCIBA(ctx context.Context) error {
 		NewSession: func(_ context.Context, subject string, authTime time.Time) fosite.Session {
 			return s.newSession(subject, authTime)
 		},
-		Now: s.opts.Now, Logger: s.log,
+		DescribeAccount: demoAccountName,
+		Now:             s.opts.Now, Logger: s.log,
 	}
 	if s.opts.CIBA.AskDateOfBirth {
 		lc.Knowledge = demoBirthDateCheck{}
@@ -416,6 +417,14 @@ func (s *Server) cibaEnrollDecide(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.render(rw, http.StatusOK, "ciba_enroll_done", map[string]interface{}{"Who": who, "Approved": approve, "ClientName": clientNameOf(e.Request)})
+}
+
+// demoAccountName names a demo account on the link page: "Alice Liddell (alice@example.com)".
+func demoAccountName(_ context.Context, subject string) string {
+	if u, ok := demoUsers[subject]; ok {
+		return u.Name + " (" + u.Email + ")"
+	}
+	return subject
 }
 
 func clientNameOf(r ciba.Request) string {
