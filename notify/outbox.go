@@ -208,6 +208,7 @@ var outboxPage = template.Must(template.New("outbox").Parse(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Dev outbox</title>
 <style>
 * { box-sizing: border-box; }

@@ -136,6 +136,8 @@ type requestFacts struct {
 	Device               pending.DeviceInfo
 	CreatedAt, Now       time.Time
 	Account              string
+	// AccountLabel names the Account line; empty means "Your account".
+	AccountLabel string
 }
 
 // maxTypedCode bounds how much of a typed code a page gives back.

@@ -309,7 +309,7 @@ func (s *Server) kioskViews(reqs []rfc8628.KioskRequest, account string) []kiosk
 	for _, q := range reqs {
 		out = append(out, kioskView{KioskRequest: q, Scopes: describeScopes(q.RequestedScopes), Facts: requestFacts{
 			ClientName: clientName(q.Client), ClientID: q.Client.GetID(), Device: q.Device,
-			CreatedAt: q.CreatedAt, Now: now, Account: account,
+			CreatedAt: q.CreatedAt, Now: now, Account: account, AccountLabel: "Customer's account",
 		}})
 	}
 	return out
@@ -374,7 +374,7 @@ func kioskMessage(err error) pageError {
 	case errors.Is(err, rfc8628.ErrUnknownAccount):
 		return pageError{What: "No account has that identifier.", Next: "Check the spelling with the customer, or try their e-mail address."}
 	case errors.Is(err, rfc8628.ErrInvalidUserCode):
-		return pageError{What: "That code does not match a pending request of this account.", Next: "Ask the customer to read the code from the device again. If the device shows a new code, the request below may be an old one."}
+		return pageError{What: "That code does not match a pending request of this account.", Next: "Ask the customer to read the code from the device again. If the device shows a new code, this request may be an old one: search again."}
 	case errors.Is(err, pending.ErrTooManyAttempts):
 		return pageError{What: "Too many wrong codes were typed for this account.", Next: "Wait 15 minutes before trying again."}
 	}
