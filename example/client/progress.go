@@ -142,7 +142,6 @@ type waitModel struct {
 	now    func() time.Time
 	styles waitStyles
 	st     waitStatus
-	ended  bool
 }
 
 type (
@@ -163,7 +162,6 @@ func (m waitModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tick:
 		return m, tickEvery()
 	case finished:
-		m.ended = true
 		return m, tea.Quit
 	}
 	return m, nil
@@ -188,9 +186,6 @@ func (m waitModel) View() string {
 	if st.SlowDowns > 0 {
 		b.WriteString(s.note.Render("  " + st.slowDownNote()))
 		b.WriteString("\n")
-	}
-	if !m.ended {
-		b.WriteString(s.dim.Render("  Ctrl-C to give up") + "\n")
 	}
 	return b.String()
 }
