@@ -137,6 +137,7 @@ func TestOTPKioskPageWrongCode(t *testing.T) {
 	smtp, opt := withSMTP(t)
 	e := start(t, opt)
 	require.NoError(t, chromedp.Run(ctx,
+		phone(),
 		chromedp.Navigate(e.url+"/demo/kiosk"),
 		chromedp.SendKeys("#login_hint", "ACCT-1002", chromedp.ByQuery),
 		chromedp.Click("#continue", chromedp.ByQuery),
@@ -156,6 +157,9 @@ func TestOTPKioskPageWrongCode(t *testing.T) {
 		chromedp.Click("#verify", chromedp.ByQuery),
 		chromedp.WaitVisible("#error", chromedp.ByQuery),
 		chromedp.Text("#error", &errText, chromedp.ByQuery),
+	))
+	fitsPhone(t, ctx, "OTP kiosk after a wrong code")
+	require.NoError(t, chromedp.Run(ctx,
 		chromedp.SendKeys("#code", code, chromedp.ByQuery),
 		chromedp.Click("#verify", chromedp.ByQuery),
 		chromedp.WaitVisible("#granted", chromedp.ByQuery),
