@@ -54,6 +54,10 @@ type MemoryStore struct {
 	jtis       jtiStore
 	signIn     signInStore
 	links      CIBALinkStore
+	// Issue 16: enrolled CIBA devices, SMS reply codes, party A's reciprocal links.
+	devices         CIBADeviceStore
+	sms             CIBASMSStore
+	reciprocalLinks ReciprocalLinkStore
 }
 
 // Option configures New.
