@@ -2,6 +2,7 @@ package smschannel
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -137,8 +138,9 @@ type Config struct {
 	MaxLifetime time.Duration
 
 	// Knowledge, when set, asks for extra knowledge factors in an approving reply: the prompt asks for
-	// each field's Label, and the words after the code are the answers, in the fields' order, passed to
-	// Knowledge.Verify under the fields' names. The link channel's checks work here unchanged.
+	// each field's Prompt (or Label), and the words after the code are the answers, in the fields'
+	// order, passed to Knowledge.Verify under the fields' names. The link channel's checks work here
+	// unchanged.
 	Knowledge linkchannel.KnowledgeCheck
 
 	// Now is the clock; nil means time.Now. Rand is the randomness; nil means crypto/rand.
@@ -223,7 +225,8 @@ type PromptData struct {
 	BindingMessage string
 	// Code is the reply code.
 	Code string
-	// Questions are the knowledge-check labels the approving reply must answer, in order.
+	// Questions are what the approving reply must answer, in order: each knowledge-check field's Prompt
+	// (or Label).
 	Questions []string
 	// ExpiresAt is when the code stops working; ExpiresInMinutes the same as minutes from now, rounded
 	// up.
@@ -362,7 +365,7 @@ func (c *Channel) questions(ctx context.Context, subject string) []string {
 	}
 	var qs []string
 	for _, f := range c.cfg.Knowledge.Fields(ctx, subject) {
-		qs = append(qs, f.Label)
+		qs = append(qs, cmp.Or(f.Prompt, f.Label))
 	}
 	return qs
 }

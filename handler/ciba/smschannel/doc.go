@@ -65,7 +65,7 @@
 // # Extra knowledge factors
 //
 // With Config.Knowledge (the link channel's linkchannel.KnowledgeCheck, so one check serves both
-// channels) the prompt asks for each field's Label after the code ("Reply YES 4821 followed by the last
+// channels) the prompt asks for each field's Prompt (or Label) after the code ("Reply YES 4821 followed by the last
 // 4 digits of your account number"), and an approving reply must carry the answers: "YES 4821 1001".
 // Wrong answers count per user (the same limits); the person is told by text message and may reply
 // again with the same code. Denying never needs an answer.
