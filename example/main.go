@@ -26,6 +26,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -105,6 +106,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	pprofAddr := fs.String("pprof", "", "also serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off by default")
 	reciprocalPartner := fs.String("reciprocal-partner", "", "issuer URL of a partner server for the Reciprocal OAuth demo (another instance of this example); in -dev mode plain http to loopback is allowed")
 	cibaPing := fs.String("ciba-ping-url", server.DefaultCIBAPingEndpoint, "`URL` where demo-ciba-ping is called back (its backchannel_client_notification_endpoint); the demo client's ciba -mode ping -listen must match")
+	cibaKnowledge := fs.String("ciba-knowledge", "", "ask for a knowledge factor before a CIBA approval by e-mail link or text-message reply: `check` is "+strings.Join(server.KnowledgeChecks, " or ")+" (DEMO answers in the README)")
 	cibaPush := fs.String("ciba-push-url", server.DefaultCIBAPushEndpoint, "`URL` where demo-ciba-push receives its tokens (its backchannel_client_notification_endpoint); the demo client's ciba -mode push -listen must match")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -143,7 +145,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer closeStore()
 	opts := server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev, Store: store}
 	opts.Reciprocal = server.ReciprocalOptions{Partner: *reciprocalPartner, AllowLoopbackHTTP: *dev}
-	opts.CIBA = server.CIBAOptions{PingEndpoint: *cibaPing, PushEndpoint: *cibaPush}
+	opts.CIBA = server.CIBAOptions{PingEndpoint: *cibaPing, PushEndpoint: *cibaPush, Knowledge: *cibaKnowledge}
+	if key := os.Getenv("GRANTS_SMS_WEBHOOK_KEY"); key != "" {
+		opts.CIBA.SMSWebhookKey = []byte(key) // the SMS provider's auth token
+	}
 	if *db != "memory" {
 		if *keysPath == "" {
 			*keysPath = defaultKeysPath(*db)
