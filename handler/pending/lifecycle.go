@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -200,7 +201,7 @@ func ValidateApproval(g *Grant, d *Decision) error {
 		d.GrantedScopes = requested
 	}
 	for _, s := range d.GrantedScopes {
-		if !requested.Has(s) {
+		if !requested.Has(s) && !chosen(requested, d.ChosenScopes, s) {
 			return fosite.ErrInvalidScope.WithHintf("The scope '%s' was not requested.", s)
 		}
 	}
@@ -220,6 +221,16 @@ func ValidateApproval(g *Grant, d *Decision) error {
 		}
 	}
 	return nil
+}
+
+// chosen reports whether scope was chosen in place of a requested scope (Decision.ChosenScopes).
+func chosen(requested fosite.Arguments, choices map[string][]string, scope string) bool {
+	for r, scopes := range choices {
+		if requested.Has(r) && slices.Contains(scopes, scope) {
+			return true
+		}
+	}
+	return false
 }
 
 // Decide records a decision on g, once: an approval is checked with ValidateApproval first (d is
