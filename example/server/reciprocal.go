@@ -76,8 +76,8 @@ func (s *Server) reciprocalOptions() reciprocal.Options {
 		OutboundTimeout:   o.timeout(),
 		// draft §2.1: party B MAY also put `reciprocal` in its authorization response.
 		InAuthorizationResponse: true,
-		Now:               s.opts.Now,
-		Logger:            s.log,
+		Now:                     s.opts.Now,
+		Logger:                  s.log,
 	}
 }
 
