@@ -54,7 +54,8 @@
 //   - CIBA: backchannel_token_delivery_mode (poll, ping, push) required for CIBA clients;
 //     backchannel_client_notification_endpoint required for ping and push and https (Policy.
 //     AllowLoopbackHTTP admits loopback, over http too, for development);
-//     backchannel_authentication_request_signing_alg asymmetric; backchannel_user_code_parameter;
+//     backchannel_authentication_request_signing_alg asymmetric; backchannel_user_code_parameter only
+//     when Policy.BackchannelUserCodeParameter says the server checks user codes;
 //   - client_name, software_id, software_version, contacts: bounded, no control characters.
 //
 // Unknown fields are ignored (RFC 7591 §2), and so are software statements, which this package does not

@@ -39,3 +39,12 @@ func TestReciprocalLinkStorageConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestCIBAUserCodeStorageConformance(t *testing.T) {
+	t.Run("MemoryStore", func(t *testing.T) {
+		storagetest.RunCIBAUserCodeStorageTests(t, func(*testing.T) ciba.UserCodeStorage { return memory.New() })
+	})
+	t.Run("CIBAUserCodeStore", func(t *testing.T) {
+		storagetest.RunCIBAUserCodeStorageTests(t, func(*testing.T) ciba.UserCodeStorage { return &memory.CIBAUserCodeStore{} })
+	})
+}

@@ -34,3 +34,9 @@ func TestReciprocalLinkStorageConformance(t *testing.T) {
 		})
 	})
 }
+
+func TestCIBAUserCodeStorageConformance(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		storagetest.RunCIBAUserCodeStorageTests(t, func(t *testing.T) ciba.UserCodeStorage { return open(t, b.fresh(t)) })
+	})
+}
