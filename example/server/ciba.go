@@ -76,6 +76,9 @@ type cibaState struct {
 	// devices are the users' enrolled authentication devices, kept in the store (ciba_devices), so
 	// that after a restart an enrolled user still takes the normal path.
 	devices *ciba.Devices
+	// hintTokens verifies login_hint_tokens; userCodes checks CIBA user codes (ciba_token.go).
+	hintTokens *ciba.LoginHintTokens
+	userCodes  *ciba.UserCodes
 
 	link *linkchannel.Channel
 	sms  *smschannel.Channel
@@ -99,6 +102,7 @@ func init() {
 // enroller, and ping and push callbacks through the outbox.
 func (s *Server) cibaOptions() ciba.Options {
 	s.ciba.devices = s.newDevices()
+	s.ciba.hintTokens, s.ciba.userCodes = s.newLoginHintTokens(), s.newUserCodes()
 	iss := s.opts.Issuer
 	o := ciba.Options{
 		BackchannelURL:    iss + "/oauth2/bc-authorize",
@@ -107,6 +111,7 @@ func (s *Server) cibaOptions() ciba.Options {
 		Resolver:          cibaResolver{s},
 		Devices:           cibaDevices{s},
 		Enroller:          s.ciba.devices,
+		UserCodes:         s.ciba.userCodes,
 		AllowLoopbackHTTP: s.opts.Dev, // DEMO: the example client listens on loopback http
 		Now:               s.opts.Now,
 		Logger:            s.log,
@@ -187,6 +192,9 @@ func (s *Server) setupCIBA(ctx context.Context) error {
 	if err := s.setupSMS(); err != nil {
 		return err
 	}
+	if err := s.setupCIBAHintClients(ctx); err != nil {
+		return err
+	}
 	return s.seedDevices(ctx)
 }
 
@@ -227,20 +235,24 @@ func (s *Server) cibaRoutes(m *http.ServeMux) {
 	s.smsRoutes(m)
 }
 
-// cibaResolver resolves the demo's login hints (CIBA Core §7.1): a user name or an e-mail address;
-// id_token_hint names the subject of an ID token this server issued. login_hint_token is not supported.
+// cibaResolver resolves the demo's hints (CIBA Core §7.1) through one directory (demoSubjectOf): a
+// login_hint is a user name, e-mail address, phone number or account number; a login_hint_token is a JWT
+// signed by the client's registered key carrying an RFC 9493 subject identifier (ciba_token.go);
+// id_token_hint names the subject of an ID token this server issued.
 type cibaResolver struct{ s *Server }
 
 func (r cibaResolver) ResolveHint(ctx context.Context, h ciba.Hint) (*ciba.User, error) {
 	var subject string
 	switch h.Kind {
 	case ciba.HintLoginHint:
-		v := strings.ToLower(strings.TrimSpace(h.Value))
-		for _, u := range demoUsers {
-			if v == u.Subject || v == strings.ToLower(u.Email) {
-				subject = u.Subject
-			}
+		subject = demoSubjectOf(h.Value)
+	case ciba.HintLoginHintToken:
+		// A JWT signed by the client's registered key, naming the user by an RFC 9493 identifier.
+		id, err := r.s.ciba.hintTokens.Verify(ctx, h)
+		if err != nil {
+			return nil, err
 		}
+		subject = r.s.subjectOfIdentifier(id)
 	case ciba.HintIDTokenHint:
 		if _, ok := demoUsers[h.Subject]; ok {
 			subject = h.Subject

@@ -166,42 +166,25 @@ func originOf(issuer string) string {
 	return u.Scheme + "://" + u.Host
 }
 
-// notifyDevices reaches a user's devices through the channel of each kind: e-mail through the link
-// channel, text messages through the SMS reply channel; in-app devices need no message (the request is
-// listed on the /ciba page).
+// notifyDevices reaches the user on their preferred device (the first of n.Devices, see
+// ciba.Devices.Reachable), through the channel of its kind: e-mail through the link channel, text
+// messages through the SMS reply channel; an in-app device needs no message (the request is listed on
+// the /ciba page, which shows every pending request whatever the device). The request is decided once,
+// wherever: a link or a reply used after a decision on another device changes nothing and says so.
 func (s *Server) notifyDevices(ctx context.Context, n ciba.Notification) error {
 	if len(n.Devices) == 0 {
 		return notify.Permanent(errors.New("example: the user has no device"))
 	}
-	var links, texts []ciba.Device
-	for _, dev := range n.Devices {
-		switch dev.Kind {
-		case deviceKindApp:
-		case smschannel.DeviceKind:
-			texts = append(texts, dev)
-		default:
-			links = append(links, dev)
-		}
-	}
-	if len(links)+len(texts) == 0 {
-		return nil // in-app devices only
-	}
 	if s.ciba.link == nil || s.ciba.sms == nil {
 		return errors.New("example: the CIBA channels are not set up")
 	}
-	if len(links) > 0 {
-		n := n
-		n.Devices = links
-		if err := s.ciba.link.Notify(ctx, n); err != nil {
-			return err
-		}
+	n.Devices = n.Devices[:1]
+	switch n.Devices[0].Kind {
+	case deviceKindApp:
+		return nil
+	case smschannel.DeviceKind:
+		return s.ciba.sms.Notify(ctx, n)
+	default:
+		return s.ciba.link.Notify(ctx, n)
 	}
-	if len(texts) > 0 {
-		n := n
-		n.Devices = texts
-		if err := s.ciba.sms.Notify(ctx, n); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -389,6 +389,7 @@ func (s *Server) routes() {
 	s.otpRoutes(m)
 	s.reciprocalRoutes(m)
 	s.registrationRoutes(m)
+	s.accountRoutes(m)
 }
 
 // newSession is the session tokens are issued with: an OpenID Connect session for subject.
