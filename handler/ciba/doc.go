@@ -81,4 +81,20 @@
 // Code lookups are attempt-limited (pending.Limiter: per address and for all anonymous callers, per
 // account for signed-in ones; Options.UserCodeLimits). Standard clients that ignore the extra
 // members simply poll.
+//
+// # Users' devices, user codes and login_hint_tokens
+//
+// Devices keeps users' authentication devices in a DeviceStorage (storage/memory, storage/sql): it is
+// the DeviceEnroller of the fallback, the list an account page manages (enrol, name, prefer, remove;
+// exactly one preferred device per user), and what a HintResolver returns (Reachable, the preferred one
+// first), so an enrolled user takes the normal path after a restart and on every instance.
+//
+// UserCodes is a UserCodeChecker over a UserCodeStorage: each user's user_code (§7.1) kept as a keyed
+// hash, checked in constant time, wrong codes limited per user (DefaultUserCodeCheckLimits). Give it as
+// Options.UserCodes, and discovery then says backchannel_user_code_parameter_supported.
+//
+// LoginHintTokens reads a login_hint_token as a JWT signed with a key the client registered (jwks or
+// jwks_uri, asymmetric algorithms only), for this server (aud) and not expired (exp, required), carrying
+// an RFC 9493 subject identifier (sub_id: email, phone_number, opaque, iss_sub). A HintResolver calls
+// Verify and resolves the identifier through the same directory as a login_hint.
 package ciba
