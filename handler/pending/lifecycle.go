@@ -10,6 +10,8 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/storage"
 
+	"github.com/fosite-contrib/grants/audit"
+
 	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
@@ -52,6 +54,10 @@ type Lifecycle struct {
 	// Replayed, when not nil, is told of every replay after the revocation (e.g. to audit it), with the
 	// revocation's error.
 	Replayed func(ctx context.Context, g *Grant, revocationErr error)
+	// Policy is the grant's cross-device security policy (see Policy); the zero value turns nothing on.
+	Policy Policy
+	// Audit receives an event whenever a policy acts and whenever a grant is flagged; nil records none.
+	Audit audit.Sink
 }
 
 // MaxStartAttempts bounds the draws of Start when a code is taken. With 20^8 user codes, three
@@ -180,6 +186,11 @@ func (l *Lifecycle) LookupUserCode(ctx context.Context, typed string, who Caller
 		// The right code of a request already decided: no guess, and nothing to decide.
 		return nil, ErrInvalidUserCode.WithHint("The request was already approved or denied.")
 	}
+	if burned, err := l.burn(ctx, g, who, now); err != nil {
+		return nil, err
+	} else if burned {
+		return nil, ErrInvalidUserCode.WithHint("This code was entered by too many people and no longer works. Start again on your device.")
+	}
 	return g, nil
 }
 
@@ -231,6 +242,9 @@ func ValidateApproval(g *Grant, d *Decision) error {
 func (l *Lifecycle) Decide(ctx context.Context, g *Grant, d *Decision, also func(ctx context.Context) error) (err error) {
 	if d.Approved {
 		if err := ValidateApproval(g, d); err != nil {
+			return err
+		}
+		if err := l.checkProximity(ctx, g, d); err != nil {
 			return err
 		}
 	}
