@@ -454,7 +454,7 @@ func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
 	req, err := p.NewAccessRequest(ctx, r, s.newSession("", time.Time{}))
 	if err != nil {
 		s.logTokenError(ctx, r, err)
-		rfc6749.SetAuthenticateHeader(rw, r, err)
+		rfc6749.SetErrorHeaders(rw, r, err)
 		p.WriteAccessError(ctx, rw, req, rfc6749.Sanitize(err))
 		return
 	}

@@ -87,7 +87,7 @@ func (e *BackchannelEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request)
 }
 
 func (e *BackchannelEndpoint) fail(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
-	rfc6749.SetAuthenticateHeader(rw, r, err)
+	rfc6749.SetErrorHeaders(rw, r, err)
 	rfc6749.LogRefused(ctx, e.options.Logger, "backchannel authentication request refused", err)
 	WriteError(rw, err)
 }

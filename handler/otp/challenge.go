@@ -86,7 +86,7 @@ func WriteChallengeResponse(rw http.ResponseWriter, resp *ChallengeResponse) {
 }
 
 func (e *ChallengeEndpoint) writeError(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
-	rfc6749.SetAuthenticateHeader(rw, r, err)
+	rfc6749.SetErrorHeaders(rw, r, err)
 	rfc := fosite.ErrorToRFC6749Error(err)
 	if rfc.CodeField == http.StatusTooManyRequests {
 		q := e.options.Quotas

@@ -91,13 +91,14 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 			Kind: pending.KindDeviceCode, Storage: store, Codes: pending.NewCodesWithRand(config, opts.Rand), Issuer: issuer,
 			UserCodeFormat: opts.UserCodeFormat, HandleParam: "device_code",
 			Limiter: &pending.Limiter{Storage: store, Scope: "device-user-code", Limits: opts.UserCodeLimits},
-			Now:     opts.Now, Logger: opts.Logger,
+			Now:     opts.Now, Logger: opts.Logger, Policy: opts.Policy, Audit: opts.Audit,
 		},
 		kiosk:  kiosk,
 		audit:  opts.Audit,
 		logger: opts.Logger,
 	}
 	g.TokenHandler.lifecycle.Replayed = g.TokenHandler.replayed
+	issuer.Ceiling = g.TokenHandler.lifecycle.Policy.CeilingFor
 	g.Authorization = &DeviceAuthorizationEndpoint{
 		provider: rfc6749.Provider(config, store, opts.AuthorizationURL),
 		config:   config, lifecycle: g.lifecycle, deactivation: kiosk, options: &g.options,
@@ -107,7 +108,7 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 		g.Alerter = &Alerter{
 			Sender: a.Sender, Outbox: a.Outbox, Kick: a.Kick, Recipients: a.Recipients, Storage: store.(AlertStorage),
 			Config: config, DeactivateURL: a.DeactivateURL, LinkLifetime: a.LinkLifetime, Render: a.Render,
-			Audit: opts.Audit, Now: opts.Now,
+			Audit: opts.Audit, Now: opts.Now, lifecycle: g.lifecycle,
 		}
 		g.Verifier.alerter = g.Alerter
 	}
