@@ -54,6 +54,11 @@ type Lifecycle struct {
 	// Replayed, when not nil, is told of every replay after the revocation (e.g. to audit it), with the
 	// revocation's error.
 	Replayed func(ctx context.Context, g *Grant, revocationErr error)
+	// DenyEffects, when not nil, runs in the transaction of a denial the lifecycle makes on its own
+	// (Flag of a pending grant), to queue what a denial sends (a CIBA ping or push error callback);
+	// Kick, when not nil, is called after that transaction commits.
+	DenyEffects func(ctx context.Context, g *Grant) error
+	Kick        func()
 	// Policy is the grant's cross-device security policy (see Policy); the zero value turns nothing on.
 	Policy Policy
 	// Audit receives an event whenever a policy acts and whenever a grant is flagged; nil records none.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/ory/fosite"
@@ -56,12 +57,12 @@ func (l *Lifecycle) Admit(ctx context.Context, in Initiation) error {
 	}
 	now := clock.Now(l.Now)
 	for _, c := range []struct {
-		key, what string
-		limit     int
+		key, what, hint string
+		limit           int
 	}{
-		{"client|" + clientID, "client", lim.PerClient},
-		{"address|" + in.Address, "address", lim.PerAddress},
-		{"user|" + in.Subject, "user", lim.PerUser},
+		{"client|" + clientID, "client", "This client has started too many requests lately.", lim.PerClient},
+		{"address|" + in.Address, "address", "Too many requests came from this address lately.", lim.PerAddress},
+		{"user|" + in.Subject, "user", "This user has been asked too often lately.", lim.PerUser},
 	} {
 		if c.limit <= 0 || (c.what == "user" && in.Subject == "") {
 			continue
@@ -79,7 +80,8 @@ func (l *Lifecycle) Admit(ctx context.Context, in Initiation) error {
 				}
 				l.auditPolicy(ctx, PolicyRateLimit, clientID, subject, in.Address, map[string]any{"limit": c.what, "window_seconds": int64(lim.Window / time.Second)})
 			}
-			return ErrTooManyRequests.WithHintf("Too many requests were started by this %s. Try again in %d minutes.", c.what, max(1, int(lim.Window/time.Minute))).
+			return ErrTooManyRequests.WithWrap(rfc6749.RetryAfter(lim.Window)).
+				WithHintf("%s Try again in %s.", c.hint, minutes(lim.Window)).
 				WithDebugf("%d requests per %s by this %s, limit %d.", n, lim.Window, c.what, c.limit)
 		}
 	}
@@ -204,12 +206,17 @@ func (l *Lifecycle) Flag(ctx context.Context, g *Grant, reason, by string) (err 
 		return rfc6749.ServerError(err)
 	}
 	r := Remediation{Kind: l.Kind, RequestID: g.Request.GetID(), ClientID: g.ClientID(), Subject: g.Subject, Reason: reason, By: by, Time: now}
+	kick := false
 	switch g.State {
 	case StatePending:
 		err = l.Storage.DecidePendingGrant(ctx, l.Kind, g.HandleSignature, Decision{Approved: false, Subject: g.Subject, Actor: flagActor(reason, by)}, now)
-		if errors.Is(err, ErrStateChanged) {
+		switch {
+		case errors.Is(err, ErrStateChanged):
 			// Decided meanwhile: end it as an approved one.
 			err = idx.ExpirePendingGrant(ctx, l.Kind, g.HandleSignature, now)
+		case err == nil && l.DenyEffects != nil:
+			err = l.DenyEffects(ctx, g)
+			kick = err == nil && l.Kick != nil
 		}
 	default:
 		err = idx.ExpirePendingGrant(ctx, l.Kind, g.HandleSignature, now)
@@ -231,6 +238,9 @@ func (l *Lifecycle) Flag(ctx context.Context, g *Grant, reason, by string) (err 
 	if err = storage.MaybeCommitTx(ctx, l.Storage); err != nil {
 		return rfc6749.ServerError(err)
 	}
+	if kick {
+		l.Kick()
+	}
 	l.audit(ctx, audit.Event{Type: audit.EventFlagged, Subject: g.Subject, Actor: by, ClientID: g.ClientID(), RequestID: r.RequestID,
 		Time: now, Data: map[string]any{"reason": reason, "state": string(g.State), "tokens_revoked": r.TokensRevoked}})
 	if l.Logger != nil {
@@ -239,6 +249,31 @@ func (l *Lifecycle) Flag(ctx context.Context, g *Grant, reason, by string) (err 
 			slog.String("reason", reason))
 	}
 	return nil
+}
+
+// FlagRequest flags the grant whose request ID is requestID (see Flag): for an administrator or a
+// staff tool acting on a report. Errors: ErrNotFound (no such grant of this kind), server_error.
+func (l *Lifecycle) FlagRequest(ctx context.Context, requestID, reason, by string) error {
+	idx, ok := l.Storage.(IndexStorage)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("Flagging a grant needs a store implementing pending.IndexStorage.")
+	}
+	g, err := idx.GetPendingGrantByRequestID(ctx, l.Kind, requestID)
+	if errors.Is(err, ErrNotFound) {
+		return fosite.ErrNotFound.WithWrap(ErrNotFound).WithHint("No request of this kind has that ID.")
+	} else if err != nil {
+		return rfc6749.ServerError(err)
+	}
+	return l.Flag(ctx, g, reason, by)
+}
+
+// minutes says d in whole minutes, for a person.
+func minutes(d time.Duration) string {
+	n := max(1, int((d+time.Minute-1)/time.Minute))
+	if n == 1 {
+		return "a minute"
+	}
+	return strconv.Itoa(n) + " minutes"
 }
 
 func flagActor(reason, by string) string {

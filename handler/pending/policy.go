@@ -132,7 +132,7 @@ func tighter(a, b time.Duration) time.Duration {
 var (
 	// ErrTooManyRequests: the client, its address, or the user it names has started too many flows
 	// lately (temporarily_unavailable, 429). Try again later.
-	ErrTooManyRequests = NewError("temporarily_unavailable", "Too many requests were started. Try again later.", http.StatusTooManyRequests)
+	ErrTooManyRequests = NewError("temporarily_unavailable", "The request was refused by a rate limit.", http.StatusTooManyRequests)
 	// ErrUntrustedNetwork: the client may not start a flow from this network (unauthorized_client).
 	ErrUntrustedNetwork = NewError("unauthorized_client", "The client is not allowed to start this request from its network.", http.StatusBadRequest)
 	// ErrUntrustedClient: this server requires devices registered on their own, authenticating with
