@@ -440,6 +440,7 @@ func (e *BackchannelEndpoint) NewResponse(ctx context.Context, req *Authenticati
 	if req.RequestedExpiry > 0 {
 		lifespan = min(req.RequestedExpiry, e.options.MaxRequestLifespan)
 	}
+	lifespan = e.lifecycle.CapLifespan(req.GetClient(), lifespan)
 	var interval time.Duration
 	if req.Metadata.TokenDeliveryMode != ModePush {
 		interval = e.options.PollingInterval

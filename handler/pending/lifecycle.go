@@ -156,8 +156,9 @@ func (l *Lifecycle) Start(ctx context.Context, g *Grant, opt StartOptions) (Star
 
 // LookupUserCode returns the live, pending grant of this kind whose user code a person typed (RFC 8628
 // §3.3), normalised as §6.1 recommends. A code that names nothing counts as a failed guess by who (see
-// Limiter); a code of a grant that was already decided, or that expired, is refused the same way but
-// is not a guess. Errors: ErrInvalidUserCode, ErrTooManyAttempts, server_error.
+// Limiter); a code of a grant that was already decided, that expired, or that is burned
+// (Policy.BurnAfterAccounts) gets the same answer, so that the answer never tells a real code from a
+// wrong one, but is not a guess. Errors: ErrInvalidUserCode, ErrTooManyAttempts, server_error.
 //
 // The returned grant carries no session.
 func (l *Lifecycle) LookupUserCode(ctx context.Context, typed string, who Caller) (*Grant, error) {
@@ -189,12 +190,12 @@ func (l *Lifecycle) LookupUserCode(ctx context.Context, typed string, who Caller
 		return nil, rfc6749.ServerError(err)
 	case g.State != StatePending:
 		// The right code of a request already decided: no guess, and nothing to decide.
-		return nil, ErrInvalidUserCode.WithHint("The request was already approved or denied.")
+		return nil, ErrInvalidUserCode
 	}
 	if burned, err := l.burn(ctx, g, who, now); err != nil {
 		return nil, err
 	} else if burned {
-		return nil, ErrInvalidUserCode.WithHint("This code was entered by too many people and no longer works. Start again on your device.")
+		return nil, ErrInvalidUserCode
 	}
 	return g, nil
 }

@@ -51,11 +51,14 @@ func (l *Lifecycle) Admit(ctx context.Context, in Initiation) error {
 			return ErrUntrustedNetwork.WithDebugf("%s is not in the client's networks.", in.Address)
 		}
 	}
+	now := clock.Now(l.Now)
+	if err := l.checkOneOpen(ctx, in, now); err != nil {
+		return err
+	}
 	lim := p.Initiation
 	if lim.Window <= 0 {
 		return nil
 	}
-	now := clock.Now(l.Now)
 	for _, c := range []struct {
 		key, what, hint string
 		limit           int
@@ -86,6 +89,42 @@ func (l *Lifecycle) Admit(ctx context.Context, in Initiation) error {
 		}
 	}
 	return nil
+}
+
+// checkOneOpen refuses a request while the same client's earlier one for the same user is pending
+// (Policy.OneOpenRequest).
+func (l *Lifecycle) checkOneOpen(ctx context.Context, in Initiation, now time.Time) error {
+	if !l.Policy.OneOpenRequest || in.Subject == "" {
+		return nil
+	}
+	idx, ok := l.Storage.(IndexStorage)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("Policy.OneOpenRequest needs a store implementing pending.IndexStorage.")
+	}
+	open, err := idx.ListPendingGrantsBySubject(ctx, l.Kind, in.Subject, now)
+	if err != nil {
+		return rfc6749.ServerError(err)
+	}
+	for _, g := range open {
+		if g.ClientID() == in.Client.GetID() {
+			l.auditPolicy(ctx, PolicyOneOpen, g.ClientID(), in.Subject, in.Address, map[string]any{"open_request_id": g.Request.GetID()})
+			return ErrOpenRequest.WithWrap(rfc6749.RetryAfter(g.ExpiresAt.Sub(now))).
+				WithHint("Wait until the user answers the earlier request or it expires.")
+		}
+	}
+	return nil
+}
+
+// CapLifespan returns want within the code lifetime ceiling of client (Policy: Ceiling.CodeLifespan),
+// for a grant to compute its codes' expiry with.
+func (l *Lifecycle) CapLifespan(client fosite.Client, want time.Duration) time.Duration {
+	if client == nil {
+		return want
+	}
+	if c := l.Policy.ceiling(client.GetID()).CodeLifespan; c > 0 && c < want {
+		return c
+	}
+	return want
 }
 
 // CheckScopes refuses requested scopes beyond the ceiling of the client (Policy: limited scopes):

@@ -48,6 +48,11 @@ type Policy struct {
 	// (a code mailed to many people): its grant is flagged (ReasonBurnedCode) and can no longer be
 	// approved. Zero or negative: off.
 	BurnAfterAccounts int
+	// OneOpenRequest allows at most one open (pending) request per client and user: a new one is refused
+	// with ErrOpenRequest while an earlier one waits for the user. For flows whose requests name a user
+	// (CIBA). Two requests arriving within the same instant may both pass the check; the per-user rate
+	// limit still bounds them.
+	OneOpenRequest bool
 	// Locator finds where a request came from (GeoIP), for the approval page and RefuseAcrossNetworks;
 	// nil: network prefixes only.
 	Locator Locator
@@ -81,9 +86,13 @@ type Ceiling struct {
 	Scopes []string
 	// AccessTokenLifespan and RefreshTokenLifespan cap the lifetimes of the tokens a flow issues.
 	AccessTokenLifespan, RefreshTokenLifespan time.Duration
-	// NoRefreshTokens: the flow issues no refresh token at all (refreshed tokens would follow the
-	// server's refresh_token settings, not this ceiling).
+	// NoRefreshTokens: the flow issues no refresh token at all. (A refresh token the flow did issue is
+	// rotated with the server's refresh_token lifespan when it is used, as fosite does: to bound the
+	// whole chain, issue none.)
 	NoRefreshTokens bool
+	// CodeLifespan caps how long the flow's codes and requests live: device and user codes, CIBA
+	// requests (requested_expiry included), one-time-passcode challenges.
+	CodeLifespan time.Duration
 }
 
 // CeilingFor returns the ceiling for clientID: Ceiling and ClientCeilings[clientID] together, the
@@ -115,6 +124,7 @@ func (p *Policy) ceiling(clientID string) Ceiling {
 	c.AccessTokenLifespan = tighter(c.AccessTokenLifespan, g.AccessTokenLifespan)
 	c.RefreshTokenLifespan = tighter(c.RefreshTokenLifespan, g.RefreshTokenLifespan)
 	c.NoRefreshTokens = c.NoRefreshTokens || g.NoRefreshTokens
+	c.CodeLifespan = tighter(c.CodeLifespan, g.CodeLifespan)
 	return c
 }
 
@@ -138,6 +148,9 @@ var (
 	// ErrUntrustedClient: this server requires devices registered on their own, authenticating with
 	// private_key_jwt (unauthorized_client).
 	ErrUntrustedClient = NewError("unauthorized_client", "Only clients that authenticate with their own key (private_key_jwt) may start this request.", http.StatusBadRequest)
+	// ErrOpenRequest: a request of this client for this user still waits for a decision
+	// (Policy.OneOpenRequest; temporarily_unavailable, 429 with Retry-After until it expires).
+	ErrOpenRequest = NewError("temporarily_unavailable", "A request of this client for this user is still waiting for a decision.", http.StatusTooManyRequests)
 	// ErrAcrossNetworks: the approval comes from another network than the request (access_denied, 403).
 	ErrAcrossNetworks = NewError("access_denied", "The request was made from another network than this approval. Approve it from the network of the device that asked.", http.StatusForbidden)
 )
@@ -145,6 +158,7 @@ var (
 // Names of the policies in audit events ("policy" of EventPolicyRefused).
 const (
 	PolicyRateLimit      = "rate_limit"
+	PolicyOneOpen        = "one_open_request"
 	PolicyNetwork        = "trusted_network"
 	PolicyClient         = "trusted_device"
 	PolicyScopes         = "limited_scopes"

@@ -126,6 +126,7 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceResponse(ctx context.Context, req
 	now := clock.Now(e.options.Now)
 	req.RequestedAt = now
 	lifespan, _ := e.options.lifespans(req.GetClient())
+	lifespan = e.lifecycle.CapLifespan(req.GetClient(), lifespan)
 	stored := req.Request // a copy: what is stored does not change with req
 	g := &pending.Grant{
 		Request:   &stored,
