@@ -118,6 +118,14 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 	return g, nil
 }
 
+// Flag ends the device grant requestID, found abused (pending.Lifecycle.Flag): a pending request is
+// denied, an approved or redeemed one ended and every token it issued revoked, Options.Policy.Events
+// told, the flag audited. reason is one of pending's Reason constants; by names who flagged it.
+// Errors: fosite.ErrNotFound, server_error.
+func (g *Grant) Flag(ctx context.Context, requestID, reason, by string) error {
+	return g.lifecycle.FlagRequest(ctx, requestID, reason, by)
+}
+
 // Options returns the options the grant runs with, defaults filled in.
 func (g *Grant) Options() Options { return g.options }
 
