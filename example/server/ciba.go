@@ -103,7 +103,7 @@ func (s *Server) cibaOptions() ciba.Options {
 		Devices:           cibaDevices{s},
 		Enroller:          cibaEnroller{s},
 		AllowLoopbackHTTP: s.opts.Dev, // DEMO: the example client listens on loopback http
-		Policy:            s.policy(s.opts.Policy.CIBA),
+		Policy:            s.policy(cibaPolicy(s.opts.Policy.CIBA)),
 		Audit:             s.kiosk.auditLog,
 		Now:               s.opts.Now,
 		Logger:            s.log,
@@ -112,6 +112,16 @@ func (s *Server) cibaOptions() ciba.Options {
 		o.Outbox, o.Kick = compose.OutboxCallbacks{Queue: s.queue}, s.kick
 	}
 	return o
+}
+
+// cibaPolicy is the CIBA policy: the library's defaults (5 requests per user per 15 minutes) and, unless
+// set, at most 300 requests per client per 15 minutes, which stops a client asking many users at once
+// (RFC 10027 example B4.1) while leaving room for a busy call centre. DEMO: size it to your clients.
+func cibaPolicy(p pending.Policy) pending.Policy {
+	if p.Initiation.PerClient == 0 {
+		p.Initiation.PerClient = 300
+	}
+	return p
 }
 
 // demoCIBAHash is bcrypt(cost 10) of DemoCIBASecret, computed once.
