@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -254,4 +255,27 @@ func TestAdminFlag(t *testing.T) {
 	status, body = e.admin("/admin/flag", url.Values{"grant": {"photos"}, "request_id": {requestID}})
 	require.Equal(t, http.StatusBadRequest, status, "%v", body)
 	require.Equal(t, "invalid_request", body["error"])
+}
+
+// placeTable is a pending.Locator over a fixed table (the geoip package's tests run its MaxMind reader
+// over databases they generate; here the page is what is under test).
+type placeTable map[string]pending.Place
+
+func (p placeTable) Locate(_ context.Context, a netip.Addr) (pending.Place, error) {
+	return p[a.String()], nil
+}
+
+// TestApprovalPageSaysWhere: with a locator, the approval page says where the request came from, in
+// words, beside the address; the device and the person are on one network here, so no warning.
+func TestApprovalPageSaysWhere(t *testing.T) {
+	t.Parallel()
+	e := start(t, func(o *server.Options) {
+		o.Policy.Locator = placeTable{"127.0.0.1": {City: "Springfield", Region: "Illinois", CountryName: "United States", ASN: 64500, Organization: "Home ISP"}}
+	})
+	status, da := e.post("/oauth2/device/auth", url.Values{"client_id": {"demo-device"}, "scope": {"openid"}}, nil)
+	require.Equal(t, http.StatusOK, status, "%v", da)
+	status, page := e.browser("alice", "alice-password").get("/device?user_code=" + url.QueryEscape(da["user_code"].(string)))
+	require.Equal(t, http.StatusOK, status)
+	require.Contains(t, page, `near <b data-fact="place">Springfield, Illinois, United States, Home ISP</b>`)
+	require.NotContains(t, page, `id="other-network"`)
 }
