@@ -149,7 +149,7 @@ func userMessage(err error) string {
 		return "Too many wrong codes were entered. Wait a few minutes and try again."
 	case errors.Is(err, rfc8628.ErrInvalidUserCode):
 		return "That code is not valid. Check it on your device: it may have expired or been used already."
-	case err != nil && strings.HasPrefix(err.Error(), "hydragrants: this device approval"):
+	case errors.Is(err, hydragrants.ErrNotThisBrowser):
 		return "This approval was not started in this browser, or it has expired. Enter the code from your device again."
 	}
 	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField < 500 && rfc.GetDescription() != "" {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/hydra/v2/driver"
@@ -44,6 +45,10 @@ type Options struct {
 	HydraLogLevel string
 	// Dev allows an http issuer, and loopback http callbacks for CIBA ping and push (development only).
 	Dev bool
+	// PollingInterval is the device grant's and CIBA's polling interval; zero means 5 seconds.
+	PollingInterval time.Duration
+	// Now is the grants' clock (Hydra keeps its own); nil means time.Now.
+	Now func() time.Time
 }
 
 // Server is Ory Hydra v2.3.0 with this module's device grant and CIBA, on one listener: Hydra's public
@@ -104,15 +109,19 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.device = compose.NewDeviceGrant(rfc8628.Options{
 		AuthorizationURL: issuer + "/oauth2/device/auth",
 		VerificationURI:  issuer + "/device",
+		PollingInterval:  opts.PollingInterval,
+		Now:              opts.Now,
 		Logger:           opts.Logger,
 	})
-	s.worker = &outbox.Worker{Deliverer: outbox.NewWebhook(outbox.WebhookConfig{AllowLoopback: opts.Dev}), Logger: opts.Logger}
+	s.worker = &outbox.Worker{Deliverer: outbox.NewWebhook(outbox.WebhookConfig{AllowLoopback: opts.Dev}), Logger: opts.Logger, Now: opts.Now}
 	s.ciba = compose.NewCIBAGrant(ciba.Options{
-		BackchannelURL: issuer + "/oauth2/bc-authorize",
-		Resolver:       demoResolver{},
-		Devices:        adminDevice{log: opts.Logger}, // DEMO: requests wait for POST /admin/ciba/approve
-		Kick:           s.worker.Kick,
-		Logger:         opts.Logger,
+		BackchannelURL:  issuer + "/oauth2/bc-authorize",
+		PollingInterval: opts.PollingInterval,
+		Now:             opts.Now,
+		Resolver:        demoResolver{},
+		Devices:         adminDevice{log: opts.Logger}, // DEMO: requests wait for POST /admin/ciba/approve
+		Kick:            s.worker.Kick,
+		Logger:          opts.Logger,
 	})
 
 	logger := logrusx.New("Ory Hydra", config.Version)
@@ -168,7 +177,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}()
 
-	s.consent = &hydragrants.DeviceConsent{Registry: reg, Verifier: s.device.Verifier, Done: s.deviceDone}
+	s.consent = &hydragrants.DeviceConsent{Registry: reg, Verifier: s.device.Verifier, Done: s.deviceDone, Now: opts.Now}
 	s.routes(ctx)
 	return s, nil
 }

@@ -136,8 +136,11 @@ func (d *DeviceConsent) Intercept(next http.Handler) http.Handler {
 	})
 }
 
-// errNotThisBrowser answers a step of the flow without the cookie Start set (or with another one).
-var errNotThisBrowser = errors.New("hydragrants: this device approval was not started in this browser, or it has expired; enter the code again")
+// ErrNotThisBrowser is wrapped in the invalid_request (400) that answers a step of a device approval
+// without the cookie Start set in the browser (or with a forged, foreign or expired one).
+var ErrNotThisBrowser = errors.New("hydragrants: this device approval was not started in this browser, or it has expired")
+
+var errNotThisBrowser = fosite.ErrInvalidRequest.WithHint("This device approval was not started in this browser, or it has expired; enter the code again.").WithWrap(ErrNotThisBrowser)
 
 // serve continues a device approval Hydra sent back (with a login or consent verifier).
 func (d *DeviceConsent) serve(w http.ResponseWriter, r *http.Request) {
