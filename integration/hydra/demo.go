@@ -14,19 +14,36 @@ import (
 	"github.com/ory/x/sqlxx"
 
 	"github.com/fosite-contrib/grants/handler/ciba"
+	"github.com/fosite-contrib/grants/handler/otp"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 )
 
 // DEMO: fixed users with known passwords. An operator's login app has its own user directory; Hydra
 // keeps none.
 type demoUser struct {
-	subject, password, name, email string
+	subject, password, name, email, phone string
 }
 
 var demoUsers = map[string]demoUser{
-	"alice": {"alice", "alice-password", "Alice Liddell", "alice@example.com"},
-	"bob":   {"bob", "bob-password", "Bob Builder", "bob@example.com"},
-	"carol": {"carol", "carol-password", "Carol Danvers", "carol@example.com"},
+	"alice": {"alice", "alice-password", "Alice Liddell", "alice@example.com", "+15551234567"},
+	"bob":   {"bob", "bob-password", "Bob Builder", "bob@example.com", ""},
+	"carol": {"carol", "carol-password", "Carol Danvers", "carol@example.com", ""},
+}
+
+// demoAccount is the OTP grant's directory: a user name, e-mail address or phone number identifies a
+// demo user, whose codes go to their e-mail address and phone.
+func demoAccount(_ context.Context, hint string) (*otp.Account, error) {
+	for _, u := range demoUsers {
+		if strings.EqualFold(hint, u.subject) || strings.EqualFold(hint, u.email) || (u.phone != "" && hint == u.phone) {
+			a := &otp.Account{Subject: u.subject}
+			if u.phone != "" {
+				a.Destinations = append(a.Destinations, otp.Destination{Type: otp.SMS, Address: u.phone})
+			}
+			a.Destinations = append(a.Destinations, otp.Destination{Type: otp.Email, Address: u.email})
+			return a, nil
+		}
+	}
+	return nil, otp.ErrUnknownAccount
 }
 
 // checkPassword returns the user, comparing the password in constant time.
@@ -104,6 +121,11 @@ func demoClients() []*client.Client {
 			GrantTypes:              sqlxx.StringSliceJSONFormat{grantDevice, "client_credentials", "refresh_token", "authorization_code"},
 			ResponseTypes:           sqlxx.StringSliceJSONFormat{"code"},
 			RedirectURIs:            sqlxx.StringSliceJSONFormat{"http://127.0.0.1:9999/callback"},
+			TokenEndpointAuthMethod: "client_secret_basic",
+		},
+		{
+			ID: "demo-kiosk", Name: "Hardware store kiosk", Secret: "demo-kiosk-secret", Scope: "openid profile", SubjectType: "public",
+			GrantTypes:              sqlxx.StringSliceJSONFormat{string(otp.DefaultGrantType)},
 			TokenEndpointAuthMethod: "client_secret_basic",
 		},
 		{

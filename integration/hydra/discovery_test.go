@@ -32,6 +32,8 @@ func TestDiscoveryListsTheGrants(t *testing.T) {
 		require.Equal(t, []any{
 			"authorization_code", "implicit", "client_credentials", "refresh_token", // Hydra's
 			"urn:ietf:params:oauth:grant-type:device_code", "urn:openid:params:grant-type:ciba",
+			"https://github.com/fosite-contrib/grants/grant-type/otp",
 		}, doc["grant_types_supported"])
+		require.Equal(t, e.url+"/oauth2/otp", doc["otp_challenge_endpoint"])
 	}
 }

@@ -22,8 +22,10 @@ import (
 
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/ciba"
+	"github.com/fosite-contrib/grants/handler/otp"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	"github.com/fosite-contrib/grants/integration/hydra/hydragrants"
+	"github.com/fosite-contrib/grants/notify"
 	"github.com/fosite-contrib/grants/outbox"
 )
 
@@ -51,7 +53,7 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Server is Ory Hydra v2.3.0 with this module's device grant and CIBA, on one listener: Hydra's public
+// Server is Ory Hydra v2.3.0 with this module's device grant, CIBA and OTP grant, on one listener: Hydra's public
 // routes, Hydra's admin API under /admin/ (behind the admin token), the grants' endpoints, the device
 // verification page, a demo login and consent app, and the scripted-approval admin API.
 type Server struct {
@@ -60,6 +62,8 @@ type Server struct {
 	grants   hydragrants.Grants
 	device   *compose.DeviceGrant
 	ciba     *compose.CIBAGrant
+	otp      *compose.OTPGrant
+	outbox   *notify.Outbox // DEMO: OTP messages are kept in memory and shown at /dev/outbox
 	consent  *hydragrants.DeviceConsent
 	worker   *outbox.Worker
 	handler  http.Handler
@@ -124,6 +128,24 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Logger:          opts.Logger,
 	})
 
+	s.outbox = notify.NewOutbox(100)
+	s.outbox.Now = opts.Now
+	s.otp = compose.NewOTPGrant(otp.Options{
+		ChallengeURL: issuer + "/oauth2/otp",
+		Directory:    otp.DirectoryFunc(demoAccount),
+		Sender:       s.outbox,
+		NewSession: func(ctx context.Context, info otp.SessionInfo) (fosite.Session, error) {
+			amr := []string{"otp"}
+			if info.Channel == otp.SMS {
+				amr = append(amr, "sms")
+			}
+			sess, _, err := hydragrants.NewSession(ctx, s.reg, info.Client, hydragrants.Identity{Subject: info.Subject, AuthenticatedAt: info.AuthTime, AMR: amr})
+			return sess, err
+		},
+		Now:    opts.Now,
+		Logger: opts.Logger,
+	})
+
 	logger := logrusx.New("Ory Hydra", config.Version)
 	cfg, err := config.New(ctx, logger,
 		configx.DisableEnvLoading(), // the flags say it all; a stray DSN in the environment must not win
@@ -152,6 +174,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	reg.WithExtraFositeFactories([]fositex.Factory{
 		s.grants.Factory(s.device.Factory),
 		s.grants.Factory(s.ciba.Factory),
+		s.grants.Factory(s.otp.Factory),
 	})
 	if err := reg.Init(ctx, false, true, &contextx.Default{}, nil, nil); err != nil {
 		return nil, fmt.Errorf("hydra: %w", err)
@@ -159,7 +182,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.reg = reg
 	driver.CallRegistry(ctx, reg) // composes the provider: the grants' factories run here
 	store := s.grants.Store()
-	if store == nil || s.device.Grant == nil || s.ciba.Grant == nil {
+	if store == nil || s.device.Grant == nil || s.ciba.Grant == nil || s.otp.Grant == nil {
 		return nil, errors.New("hydra did not compose the grants")
 	}
 	if err := createDemoClients(ctx, reg); err != nil {
@@ -191,12 +214,16 @@ func (s *Server) routes(ctx context.Context) {
 
 	m := http.NewServeMux()
 	m.Handle("/", s.consent.Intercept(public))
-	discovery := hydragrants.Discovery(public, s.device.Grant, s.ciba.Grant)
+	discovery := hydragrants.Discovery(public, s.device.Grant, s.ciba.Grant, s.otp.Grant)
 	m.Handle("GET /.well-known/openid-configuration", discovery)
 	m.Handle("GET /.well-known/oauth-authorization-server", discovery)
 
 	m.Handle("POST /oauth2/device/auth", s.device.Authorization)
 	m.Handle("POST /oauth2/bc-authorize", s.ciba.Backchannel)
+	m.Handle("POST /oauth2/otp", s.otp.Challenge)
+	if s.opts.Dev {
+		m.Handle("GET /dev/outbox", s.outbox) // DEMO: one-time codes, readable by anyone who can reach the server
+	}
 
 	m.HandleFunc("GET /device", s.devicePage)
 	m.HandleFunc("POST /device", s.deviceLookup)
