@@ -121,6 +121,7 @@ func TestCIBAPollInsideHydra(t *testing.T) {
 
 // TestCIBAErrorsInsideHydra: denial, unknown users and unauthenticated clients get CIBA's answers.
 func TestCIBAErrorsInsideHydra(t *testing.T) {
+	t.Parallel()
 	e := start(t, sqliteBackend)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

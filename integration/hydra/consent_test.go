@@ -91,6 +91,7 @@ func TestDeviceApprovalThroughHydraLoginAndConsent(t *testing.T) {
 // TestDeviceApprovalRefusals: a consent or login refused denies the device request; a link into the flow
 // taken to another browser leads nowhere; a replayed step changes nothing and is no server error.
 func TestDeviceApprovalRefusals(t *testing.T) {
+	t.Parallel()
 	e := start(t, sqliteBackend)
 	ctx := context.Background()
 	cfg := e.oauth2Config("demo-device", "", "openid")
@@ -133,9 +134,9 @@ func TestDeviceApprovalRefusals(t *testing.T) {
 		_, _, page = attacker.postForm(e.url+"/device", url.Values{"csrf": {hidden(t, page, "csrf")}, "user_code": {da.UserCode}})
 		_, _, page = attacker.postForm(e.url+"/device/continue", url.Values{"csrf": {hidden(t, page, "csrf")}, "user_code": {da.UserCode}})
 		challenge := hidden(t, page, "challenge")
-		status, at, page := victim.get(e.url + "/login?login_challenge=" + url.QueryEscape(challenge))
+		status, _, page := victim.get(e.url + "/login?login_challenge=" + url.QueryEscape(challenge))
 		require.Equal(t, http.StatusOK, status, page)
-		status, at, page = victim.postForm(e.url+"/login", url.Values{"challenge": {hidden(t, page, "challenge")},
+		status, at, page := victim.postForm(e.url+"/login", url.Values{"challenge": {hidden(t, page, "challenge")},
 			"username": {"alice"}, "password": {"alice-password"}, "action": {"signin"}})
 		require.NotEqual(t, "/consent", at.Path, "the victim never reaches a consent for the attacker's device")
 		require.Less(t, status, 500, page)

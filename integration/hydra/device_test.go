@@ -81,6 +81,7 @@ func TestDeviceGrantWithXOAuth2(t *testing.T) {
 // TestDeviceReplayRevokesHydraTokens: a device code presented again gets invalid_grant, and the tokens
 // its redemption issued are revoked in Hydra (RFC 6749 §4.1.2's defence, applied to device codes).
 func TestDeviceReplayRevokesHydraTokens(t *testing.T) {
+	t.Parallel()
 	e := start(t, sqliteBackend)
 	da := e.deviceAuth("demo-device", "openid offline_access")
 	status, body := e.admin("/admin/device/approve", url.Values{"user_code": {da.UserCode}, "subject": {"bob"}})
@@ -100,6 +101,7 @@ func TestDeviceReplayRevokesHydraTokens(t *testing.T) {
 
 // TestDeviceGrantErrors: what a device, or somebody guessing, sees besides success.
 func TestDeviceGrantErrors(t *testing.T) {
+	t.Parallel()
 	e := start(t, sqliteBackend)
 	ctx := context.Background()
 

@@ -124,8 +124,9 @@ func start(t *testing.T, b backend) *env {
 	return &env{t: t, srv: srv, url: issuer, db: db, clock: c}
 }
 
-// forEachBackend runs fn with a server on each backend, as parallel subtests.
+// forEachBackend runs fn with a server on each backend, as parallel subtests of a parallel test.
 func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
+	t.Parallel()
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()

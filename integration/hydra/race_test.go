@@ -126,3 +126,46 @@ func TestRedemptionIsOneTransaction(t *testing.T) {
 		require.Equal(t, 1, e.hydraAccessTokens(t, requestID))
 	})
 }
+
+// TestConsumeInHydraTransactions: the Store consumes a pending grant in Hydra's own transactions
+// (Hydra's BeginTX, which on PostgreSQL is repeatable read). A second transaction that read the grant
+// before the first consumed it cannot consume it too: on PostgreSQL that shows as a serialization
+// failure, which the Store reports as pending.ErrStateChanged — a lost race, not a server error.
+func TestConsumeInHydraTransactions(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		s := e.srv.Store()
+		da := e.deviceAuth("demo-device", "openid")
+		status, body := e.admin("/admin/device/approve", url.Values{"user_code": {da.UserCode}, "subject": {"alice"}})
+		require.Equal(t, http.StatusOK, status, "%v", body)
+		g, err := s.GetPendingGrantByRequestID(ctx, pending.KindDeviceCode, body["request_id"].(string))
+		require.NoError(t, err)
+
+		if s.SQL().Dialect() == "postgres" {
+			late, err := s.BeginTX(ctx)
+			require.NoError(t, err)
+			defer func() { _ = s.Rollback(late) }()
+			seen, err := s.GetPendingGrant(late, g.Kind, g.HandleSignature, nil) // the late transaction's snapshot
+			require.NoError(t, err)
+			require.Equal(t, pending.StateApproved, seen.State)
+
+			first, err := s.BeginTX(ctx)
+			require.NoError(t, err)
+			require.NoError(t, s.ConsumePendingGrant(first, g.Kind, g.HandleSignature))
+			require.NoError(t, s.Commit(first))
+
+			require.ErrorIs(t, s.ConsumePendingGrant(late, g.Kind, g.HandleSignature), pending.ErrStateChanged)
+		} else {
+			// SQLite's write transactions take the lock when they begin: the second waits for the first.
+			first, err := s.BeginTX(ctx)
+			require.NoError(t, err)
+			require.NoError(t, s.ConsumePendingGrant(first, g.Kind, g.HandleSignature))
+			require.NoError(t, s.Commit(first))
+			second, err := s.BeginTX(ctx)
+			require.NoError(t, err)
+			require.ErrorIs(t, s.ConsumePendingGrant(second, g.Kind, g.HandleSignature), pending.ErrStateChanged)
+			require.NoError(t, s.Rollback(second))
+		}
+		require.Equal(t, pending.StateConsumed, e.deviceState(t, g.Request.GetID()))
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+	"github.com/ory/hydra/v2/aead"
 	"github.com/ory/hydra/v2/consent"
 	"github.com/ory/hydra/v2/driver"
 	"github.com/ory/hydra/v2/flow"
@@ -290,28 +291,41 @@ func (d *DeviceConsent) now() time.Time {
 var cookieAAD = []byte("fosite-contrib/grants hydra device approval v1")
 
 func (d *DeviceConsent) seal(ctx context.Context, ap deviceApproval) (string, error) {
+	return sealApproval(ctx, d.Registry.FlowCipher(), ap)
+}
+
+func (d *DeviceConsent) open(ctx context.Context, v string) (deviceApproval, error) {
+	return openApproval(ctx, d.Registry.FlowCipher(), v, d.now())
+}
+
+// maxCookieBytes bounds a cookie value worth decrypting (a sealed approval is about 250 bytes).
+const maxCookieBytes = 2048
+
+// sealApproval seals ap with c (Hydra's flow cipher: XChaCha20-Poly1305 under Hydra's system secret),
+// bound to its purpose.
+func sealApproval(ctx context.Context, c aead.Cipher, ap deviceApproval) (string, error) {
 	b, err := json.Marshal(ap)
 	if err != nil {
 		return "", err
 	}
-	return d.Registry.FlowCipher().Encrypt(ctx, b, cookieAAD)
+	return c.Encrypt(ctx, b, cookieAAD)
 }
 
-// open unseals a cookie value (attacker input: anything that is not a live approval sealed by this
-// server is an error).
-func (d *DeviceConsent) open(ctx context.Context, v string) (deviceApproval, error) {
+// openApproval unseals a cookie value. It is attacker input: anything that is not a complete approval
+// sealed with c for this purpose and unexpired at now is errNotThisBrowser.
+func openApproval(ctx context.Context, c aead.Cipher, v string, now time.Time) (deviceApproval, error) {
 	var ap deviceApproval
-	if v == "" || len(v) > 4096 {
+	if v == "" || len(v) > maxCookieBytes {
 		return ap, errNotThisBrowser
 	}
-	b, err := d.Registry.FlowCipher().Decrypt(ctx, v, cookieAAD)
+	b, err := c.Decrypt(ctx, v, cookieAAD)
 	if err != nil {
 		return ap, errNotThisBrowser
 	}
 	if err := json.Unmarshal(b, &ap); err != nil || ap.UserCode == "" || ap.RequestID == "" || ap.ClientID == "" {
 		return deviceApproval{}, errNotThisBrowser
 	}
-	if !d.now().Before(time.Unix(ap.Expires, 0)) {
+	if !now.Before(time.Unix(ap.Expires, 0)) {
 		return deviceApproval{}, errNotThisBrowser
 	}
 	return ap, nil
