@@ -94,4 +94,3 @@ func TestDeviceApprovalInChromium(t *testing.T) {
 	require.Equal(t, "alice", e.verifyIDToken(tok.Extra("id_token").(string))["sub"])
 	require.Equal(t, true, e.introspect(tok.AccessToken)["active"])
 }
-
