@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -21,11 +23,12 @@ type cibaClient struct {
 }
 
 type cibaError struct {
-	Status int
-	Code   string `json:"error"`
+	Status      int
+	Code        string `json:"error"`
+	Description string `json:"error_description"`
 }
 
-func (e *cibaError) Error() string { return fmt.Sprintf("%d %s", e.Status, e.Code) }
+func (e *cibaError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Description) }
 
 // call POSTs form with the client's credentials (client_secret_basic) and decodes the JSON answer.
 func (c *cibaClient) call(ctx context.Context, path string, form url.Values, out any) error {
@@ -83,10 +86,10 @@ func TestCIBAPollInsideHydra(t *testing.T) {
 		require.Equal(t, 600, s.ExpiresIn)
 
 		_, err = c.poll(ctx, s)
-		require.Equal(t, &cibaError{Status: http.StatusBadRequest, Code: "authorization_pending"}, err)
+		requireCIBAError(t, err, http.StatusBadRequest, "authorization_pending")
 		_, err = c.poll(ctx, s)
-		require.Equal(t, &cibaError{Status: http.StatusBadRequest, Code: "slow_down"}, err, "polled sooner than the interval (§11)")
-		e.clock.Add(7 * time.Second) // the interval, raised by 5 seconds, has passed
+		requireCIBAError(t, err, http.StatusBadRequest, "slow_down") // polled sooner than the interval (§11)
+		e.clock.Add(7 * time.Second)                                 // the interval, raised by 5 seconds, has passed
 
 		status, body := e.admin("/admin/ciba/approve", url.Values{"auth_req_id": {s.AuthReqID}})
 		require.Equal(t, http.StatusOK, status, "%v", body)
@@ -115,7 +118,7 @@ func TestCIBAPollInsideHydra(t *testing.T) {
 
 		// The auth_req_id was spent.
 		_, err = c.poll(ctx, s)
-		require.Equal(t, &cibaError{Status: http.StatusBadRequest, Code: "invalid_grant"}, err)
+		requireCIBAError(t, err, http.StatusBadRequest, "invalid_grant")
 	})
 }
 
@@ -133,7 +136,7 @@ func TestCIBAErrorsInsideHydra(t *testing.T) {
 		status, body := e.admin("/admin/ciba/deny", url.Values{"auth_req_id": {s.AuthReqID}})
 		require.Equal(t, http.StatusOK, status, "%v", body)
 		_, err = c.poll(ctx, s)
-		require.Equal(t, &cibaError{Status: http.StatusBadRequest, Code: "access_denied"}, err)
+		requireCIBAError(t, err, http.StatusBadRequest, "access_denied")
 	})
 
 	t.Run("approving for another user than the hint named", func(t *testing.T) {
@@ -146,13 +149,13 @@ func TestCIBAErrorsInsideHydra(t *testing.T) {
 
 	t.Run("unknown user", func(t *testing.T) {
 		_, err := c.authenticate(ctx, url.Values{"scope": {"openid"}, "login_hint": {"mallory"}})
-		require.Equal(t, &cibaError{Status: http.StatusBadRequest, Code: "unknown_user_id"}, err)
+		requireCIBAError(t, err, http.StatusBadRequest, "unknown_user_id")
 	})
 
 	t.Run("wrong secret", func(t *testing.T) {
 		bad := &cibaClient{base: e.url, id: "demo-ciba-poll", secret: "wrong"}
 		_, err := bad.authenticate(ctx, url.Values{"scope": {"openid"}, "login_hint": {"alice"}})
-		require.Equal(t, &cibaError{Status: http.StatusUnauthorized, Code: "invalid_client"}, err)
+		requireCIBAError(t, err, http.StatusUnauthorized, "invalid_client")
 	})
 
 	t.Run("a client registered for no CIBA", func(t *testing.T) {
@@ -178,4 +181,70 @@ func errorAs(err error, target **cibaError) bool {
 		*target = e
 	}
 	return ok
+}
+
+// TestCIBAPingInsideHydra: a client created through Hydra's admin API, registered for ping mode in its
+// metadata, is pinged at its notification endpoint once the user decided (through the durable outbox),
+// then fetches its tokens.
+func TestCIBAPingInsideHydra(t *testing.T) {
+	t.Parallel()
+	e := start(t, sqliteBackend)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	pings := make(chan *http.Request, 1)
+	bodies := make(chan map[string]any, 1)
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]any
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		pings <- r
+		bodies <- m
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(cb.Close)
+
+	status, created := e.adminJSON(http.MethodPost, "/admin/clients", map[string]any{
+		"client_id": "ping-client", "client_secret": "ping-client-secret", "token_endpoint_auth_method": "client_secret_basic",
+		"grant_types": []string{"urn:openid:params:grant-type:ciba"}, "scope": "openid",
+		"metadata": map[string]any{"backchannel_token_delivery_mode": "ping", "backchannel_client_notification_endpoint": cb.URL + "/cb"},
+	})
+	require.Equal(t, http.StatusCreated, status, "%v", created)
+
+	c := &cibaClient{base: e.url, id: "ping-client", secret: "ping-client-secret"}
+	s, err := c.authenticate(ctx, url.Values{"scope": {"openid"}, "login_hint": {"carol"}, "client_notification_token": {"a-bearer-token-for-the-callback"}})
+	require.NoError(t, err)
+	status, body := e.admin("/admin/ciba/approve", url.Values{"auth_req_id": {s.AuthReqID}})
+	require.Equal(t, http.StatusOK, status, "%v", body)
+
+	select {
+	case r := <-pings:
+		require.Equal(t, "Bearer a-bearer-token-for-the-callback", r.Header.Get("Authorization"), "CIBA Core §10.2")
+		require.Equal(t, map[string]any{"auth_req_id": s.AuthReqID}, <-bodies)
+	case <-ctx.Done():
+		t.Fatal("no ping arrived")
+	}
+	tok, err := c.poll(ctx, s)
+	require.NoError(t, err)
+	require.Equal(t, "carol", e.verifyIDToken(tok["id_token"].(string))["sub"])
+}
+
+// adminJSON calls the admin API with a JSON body.
+func (e *env) adminJSON(method, path string, body any) (int, map[string]any) {
+	e.t.Helper()
+	b, err := json.Marshal(body)
+	require.NoError(e.t, err)
+	req, err := http.NewRequest(method, e.url+path, bytes.NewReader(b))
+	require.NoError(e.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	return e.do(req)
+}
+
+// requireCIBAError checks that err is the CIBA error code with HTTP status.
+func requireCIBAError(t *testing.T, err error, status int, code string) {
+	t.Helper()
+	var ce *cibaError
+	require.True(t, errorAs(err, &ce), "%v", err)
+	require.Equal(t, status, ce.Status, "%v", err)
+	require.Equal(t, code, ce.Code, "%v", err)
 }

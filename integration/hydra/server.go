@@ -119,13 +119,14 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	})
 	s.worker = &outbox.Worker{Deliverer: outbox.NewWebhook(outbox.WebhookConfig{AllowLoopback: opts.Dev}), Logger: opts.Logger, Now: opts.Now}
 	s.ciba = compose.NewCIBAGrant(ciba.Options{
-		BackchannelURL:  issuer + "/oauth2/bc-authorize",
-		PollingInterval: opts.PollingInterval,
-		Now:             opts.Now,
-		Resolver:        demoResolver{},
-		Devices:         adminDevice{log: opts.Logger}, // DEMO: requests wait for POST /admin/ciba/approve
-		Kick:            s.worker.Kick,
-		Logger:          opts.Logger,
+		BackchannelURL:    issuer + "/oauth2/bc-authorize",
+		PollingInterval:   opts.PollingInterval,
+		Now:               opts.Now,
+		Resolver:          demoResolver{},
+		Devices:           adminDevice{log: opts.Logger}, // DEMO: requests wait for POST /admin/ciba/approve
+		Kick:              s.worker.Kick,
+		AllowLoopbackHTTP: opts.Dev, // DEMO: ping and push callbacks to http://127.0.0.1 in dev mode
+		Logger:            opts.Logger,
 	})
 
 	s.outbox = notify.NewOutbox(100)
