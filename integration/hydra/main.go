@@ -87,6 +87,11 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer srv.Close()
+	// Expired pending grants, attempt counters and outbox rows of the grants are not needed for
+	// correctness but pile up (Hydra's own expired tokens are flushed by `hydra janitor`).
+	go func() {
+		_ = srv.Store().SQL().RunPurge(ctx, 15*time.Minute, func(err error) { log.Error("purge failed", "error", err) })
+	}()
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
