@@ -45,10 +45,13 @@ type options struct {
 	profileDir  string
 	fresh       bool
 	profileFor  time.Duration
+	floodRate   int
+	floodSettle time.Duration
+	exampleSrc  string
 }
 
 var allScenarios = []string{"device_auth", "poll_public", "poll_confidential", "poll_private_key_jwt", "client_credentials",
-	"ciba_auth", "ciba_auth_email", "ciba_poll", "redeem", "fleet"}
+	"ciba_auth", "ciba_auth_email", "ciba_poll", "redeem", "fleet", "flood"}
 
 func main() {
 	var o options
@@ -73,6 +76,9 @@ func main() {
 	flag.BoolVar(&o.fresh, "fresh", true, "start a new example server (and, for sqlite, a new database file) for each scenario, so that no scenario runs on the state, heap or garbage another left; false: one server per store")
 	flag.StringVar(&o.profileDir, "profile", "", "after the measured runs of each scenario, run the example server once more under its CPU profiler and write <dir>/<store>-<scenario>.pprof (go tool pprof -top <file>)")
 	flag.DurationVar(&o.profileFor, "profile-duration", 3*time.Second, "how long each profiled run lasts (whole seconds)")
+	flag.IntVar(&o.floodRate, "flood-rate", 100, "flood scenario: wrong-secret token requests per second from "+floodAddr)
+	flag.DurationVar(&o.floodSettle, "flood-settle", 5*time.Second, "flood scenario: how long the flood may run before the first flooded run if the server never answers 429")
+	flag.StringVar(&o.exampleSrc, "example-src", ".", "module root to build the example server from (another checkout, to compare commits)")
 	flag.BoolVar(&useRawClient, "raw", true, "send the measured requests with a minimal HTTP/1.1 client (false: Go's net/http client, which costs about as much CPU per request as the server)")
 	flag.Parse()
 
@@ -171,8 +177,12 @@ func run(ctx context.Context, o options) error {
 	}
 	defer logf.Close()
 
-	bin := filepath.Join(o.workDir, "example-server")
+	bin, err := filepath.Abs(filepath.Join(o.workDir, "example-server"))
+	if err != nil {
+		return err
+	}
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./example")
+	build.Dir = o.exampleSrc
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		return fmt.Errorf("go build ./example: %w", err)
@@ -181,7 +191,8 @@ func run(ctx context.Context, o options) error {
 	rep := &report{Started: time.Now().UTC(), Command: strings.Join(os.Args, " "), LoadStart: uptime(),
 		Settings: map[string]any{"n": o.n, "warmup": o.warmup, "connections": o.conns, "runs": o.runs,
 			"redeem_n": o.redeemN, "redeem_n_peer": o.redeemPeer, "server_cpu": o.serverCPU, "load_cpu": o.loadCPU, "fleet_codes": o.fleetCodes,
-			"fleet_duration_s": o.fleetFor.Seconds(), "raw_client": useRawClient, "fresh_server_per_scenario": o.fresh}}
+			"fleet_duration_s": o.fleetFor.Seconds(), "raw_client": useRawClient, "fresh_server_per_scenario": o.fresh,
+			"flood_rate": o.floodRate, "example_src": o.exampleSrc}}
 	fmt.Printf("load at start: %s\n", rep.LoadStart)
 
 	var peer *server
@@ -467,6 +478,16 @@ func runScenarios(ctx context.Context, o options, store string, start func() (*s
 				return out, fmt.Errorf("profiling %s: %w", sc.name, err)
 			}
 		}
+	}
+	if o.scenarios["flood"] {
+		if err := ready(); err != nil {
+			return out, err
+		}
+		rs, err := runFlood(ctx, o, ours, c)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, rs...)
 	}
 	if o.scenarios["fleet"] {
 		if err := ready(); err != nil {

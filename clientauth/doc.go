@@ -1,6 +1,9 @@
-// Package clientauth makes repeated OAuth 2.0 client authentication cheap
-// without weakening how client secrets are stored, and fetches the keys of
-// private_key_jwt clients safely (see "Keys at jwks_uri" below).
+// Package clientauth makes OAuth 2.0 client authentication cheap for the
+// clients that get it right and bounded for those that do not, without
+// weakening how client secrets are stored: CachingHasher remembers verified
+// secrets, Limiter counts failures and refuses, without a hash, what would
+// need one past a limit, and JWKSFetcher fetches the keys of private_key_jwt
+// clients safely (see "Keys at jwks_uri" below).
 //
 // # The problem
 //
@@ -69,6 +72,120 @@
 // probe tells them nothing about other entries. A hit is of course much faster
 // than a miss, but a hit only happens for a secret that is correct, which the
 // response itself already reveals to whoever sent it.
+//
+// # Failed authentications: Limiter
+//
+// The cache does nothing for wrong secrets: each costs a full bcrypt, so a
+// dozen wrong secrets per second keep two cores busy and every other client
+// waits. [Limiter] is a fosite.ClientAuthenticationStrategy in front of
+// fosite's own. It counts failed client authentications per network address
+// and per client ID, in the store (pending.AttemptStorage), so the limits
+// hold across server instances; and once a limit is reached it refuses the
+// attempts that would cost a hash, before the hash is computed.
+//
+//	hasher := &clientauth.CachingHasher{Hasher: &fosite.BCrypt{Config: cfg}}
+//	limiter := &clientauth.Limiter{Storage: store}
+//	cfg.ClientSecretsHasher = hasher
+//	cfg.ClientAuthenticationStrategy = limiter.AuthenticateClient
+//	provider := compose.Compose(cfg, store, strategy, factories...)
+//	limiter.Next = provider.Fosite.DefaultClientAuthenticationStrategy
+//
+// The Limiter refuses a hash through the CachingHasher: it hands its
+// decision to Compare in the request's context, and Compare asks for it only
+// on a cache miss. fosite must therefore compare secrets with a CachingHasher
+// (with another Hasher the address limit still applies to client assertions,
+// but nothing stops a hash). Nothing new is exposed: Compare's answer for a
+// cached pair is unchanged, the decision never sees the secret, and a refusal
+// is the same whatever secret was presented.
+//
+// Every endpoint that authenticates clients through fosite's
+// AuthenticateClient is covered: the token endpoint, the device, CIBA and OTP
+// endpoints of this module, and the introspection and revocation endpoints of
+// handler/rfc7662 and handler/rfc7009. (fosite's own NewIntrospectionRequest
+// compares secrets by itself and is not.)
+//
+// # The rules
+//
+//   - One method per request (RFC 6749 §2.3: "The client MUST NOT use more
+//     than one authentication method in each request"): HTTP Basic,
+//     client_secret in the body and a client assertion exclude one another,
+//     and a client_id in the body beside HTTP Basic must name the same
+//     client. Otherwise: 400 invalid_request, not counted.
+//   - A failure is any 4xx answer of the wrapped strategy to a request that
+//     names a client: a wrong or missing secret, a wrong method, an unknown
+//     client, a bad, replayed or unverifiable client assertion. It counts
+//     once for the address, and once for the client ID when that client is
+//     registered (an unknown ID has no secret to protect, and counting it
+//     would let anyone create counters). A 5xx is the server's trouble and
+//     does not count. A counter at its limit is read, not written again, so
+//     a blocked address costs the store one read per request.
+//   - An address at its limit is refused every attempt that needs a hash (a
+//     secret not verified recently) and every client assertion, before the
+//     assertion is parsed (so its keys are not fetched either).
+//   - A client ID at its limit is refused, from any address, the attempts
+//     that need a hash, except from an address the client authenticated from
+//     with a checked secret in the last one to two Remember periods. Those
+//     refusals count against their address. Client assertions are not
+//     refused by the client limit: they need no hash, and their key fetches
+//     are the fetcher's to bound per client.
+//   - A secret CachingHasher has verified recently needs no hash, so it is
+//     never refused: not by the client limit, and not even from a blocked
+//     address (it is not a guess: whoever sends it holds the secret).
+//   - A refusal is 429 temporarily_unavailable (RFC 6585), the same answer as
+//     this module's other failure limits (pending.ErrTooManyAttempts). Not
+//     401 invalid_client: the secret was not checked, and a legitimate client
+//     refused that way would be told its credentials are wrong and might give
+//     up on them; a 429 says "later", which is the truth. Nothing in it
+//     depends on the secret presented, so it tells a guesser nothing. There
+//     is no Retry-After: fosite's error writers have no place for it, and the
+//     window's end is not known exactly (at most Window after the refusal).
+//
+// # Limits and their defaults
+//
+//	PerAddress  20 failures per window per address (IPv6: per /64)  DefaultPerAddress
+//	PerClient   100 failures per window per client ID               DefaultPerClient
+//	Window      15 minutes, fixed, from a key's first failure      DefaultWindow
+//	Remember    24 hours (a mark counts for one to two of them)     DefaultRemember
+//
+// A negative PerAddress or PerClient turns that limit off, a negative
+// Remember the known-address exemption. The client limit is five times the
+// address limit so that one address alone cannot reach it. The in-memory
+// hint of blocked addresses (see below) holds at most 4096 addresses.
+//
+// # Why the legitimate client keeps working
+//
+// A flood from one address stops at that address's limit: 20 hashes per 15
+// minutes, after which its guesses cost a read each. Other clients and other
+// addresses are untouched. A flood from many addresses against one client
+// can bring that client to its limit, and from then on an unverified secret
+// for it is refused; but the client's own requests carry a secret that is
+// either in CachingHasher's cache (a hit: no hash, never refused) or comes
+// from an address it authenticated from before (a known address: its secret
+// is checked, once per TTL, and cached again). The known-address marks live
+// in the store, so they survive a restart and serve every instance, whose
+// caches start empty. What the limit can still refuse is a right secret that
+// is not cached, from an address the client never used successfully, while
+// the client is under attack: the one case that cannot be told apart from a
+// guess without the hash the limit exists to save.
+//
+// An address shared by an attacker and an innocent client (a NAT) is blocked
+// for both, except for the innocent client's cached secret. Behind a reverse
+// proxy set Limiter.Address, or every client shares the proxy's address.
+//
+// # Precision and cost
+//
+// Checking and counting are separate steps, so concurrent failures from one
+// address may pass its limit by up to the number of attempts in flight when
+// it is reached (a flood of 100 requests per second against bcrypt cost 10 on
+// one core got 34 to 43 answers of 401 before the first 429). Windows are fixed,
+// not sliding. A successful authentication from the cache costs the store
+// nothing. A hash computation costs one or two reads first (address, client,
+// and a known-address mark when the client is at its limit), and a success
+// after it one read (and, once per Remember period, one write) to mark the
+// address. A client assertion costs no read unless this process saw its
+// address at the limit: a process keeps those addresses in memory, as a hint
+// that is checked against the store, and learns of an address blocked
+// through another instance at its first failure there.
 //
 // # Keys at jwks_uri
 //

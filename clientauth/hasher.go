@@ -109,11 +109,19 @@ func (h *CachingHasher) Hash(ctx context.Context, data []byte) ([]byte, error) {
 // that the wrapped Hasher confirmed within the last TTL is answered from the
 // cache; anything else, including every wrong secret, goes to the wrapped
 // Hasher, whose error is returned unchanged.
+//
+// When ctx comes from a Limiter's AuthenticateClient, a pair that is not
+// cached goes to the wrapped Hasher only if the Limiter permits it; otherwise
+// Compare returns the Limiter's refusal without computing anything. A cached
+// pair never asks the Limiter.
 func (h *CachingHasher) Compare(ctx context.Context, hash, data []byte) error {
 	if h.Hasher == nil {
 		return errNoHasher
 	}
 	if h.ttl() < 0 {
+		if err := permitHash(ctx); err != nil {
+			return err
+		}
 		return h.Hasher.Compare(ctx, hash, data)
 	}
 	h.init()
@@ -121,6 +129,9 @@ func (h *CachingHasher) Compare(ctx context.Context, hash, data []byte) error {
 	mac := h.mac(hash, data)
 	if h.lookup(mac) {
 		return nil
+	}
+	if err := permitHash(ctx); err != nil {
+		return err
 	}
 	return h.compareMiss(ctx, hash, data, mac)
 }

@@ -39,48 +39,73 @@ type keys struct {
 	SigningKeyPEM string `json:"signing_key_pem"`
 }
 
-// loadOrCreateKeys reads the keys file, creating it (mode 0600) with new keys on first start. All
-// instances sharing one database must share this file. DEMO: a production server keeps these in a
-// secret manager or an HSM.
-func loadOrCreateKeys(path string) ([]byte, *rsa.PrivateKey, error) {
+// loadOrCreateKeys reads the keys file, creating it (mode 0600) with new keys on first start; created
+// reports that it did. All instances sharing one database must share this file. DEMO: a production
+// server keeps these in a secret manager or an HSM.
+func loadOrCreateKeys(path string) (secret []byte, key *rsa.PrivateKey, created bool, err error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		secret := make([]byte, 32)
 		if _, err := rand.Read(secret); err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		key, err := rsa.GenerateKey(rand.Reader, 2048)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		k := keys{GlobalSecret: secret, SigningKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))}
 		out, err := json.MarshalIndent(k, "", "  ")
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		if err := os.WriteFile(path, out, 0o600); err != nil {
-			return nil, nil, fmt.Errorf("write keys file: %w", err)
+			return nil, nil, false, fmt.Errorf("write keys file: %w", err)
 		}
-		return secret, key, nil
+		return secret, key, true, nil
 	} else if err != nil {
-		return nil, nil, fmt.Errorf("read keys file: %w", err)
+		return nil, nil, false, fmt.Errorf("read keys file: %w", err)
 	}
 	var k keys
 	if err := json.Unmarshal(b, &k); err != nil {
-		return nil, nil, fmt.Errorf("keys file %s: %w", path, err)
+		return nil, nil, false, fmt.Errorf("keys file %s: %w", path, err)
 	}
 	block, _ := pem.Decode([]byte(k.SigningKeyPEM))
 	if block == nil || len(k.GlobalSecret) < 32 {
-		return nil, nil, fmt.Errorf("keys file %s is incomplete", path)
+		return nil, nil, false, fmt.Errorf("keys file %s is incomplete", path)
 	}
-	key, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+	key, err = x509.ParsePKCS1PrivateKey(block.Bytes)
 	if err != nil {
-		return nil, nil, fmt.Errorf("keys file %s: %w", path, err)
+		return nil, nil, false, fmt.Errorf("keys file %s: %w", path, err)
 	}
-	return k.GlobalSecret, key, nil
+	return k.GlobalSecret, key, false, nil
+}
+
+// verifyKeys refuses to serve with keys other than those the database was created with
+// (sqlstore.Store.VerifyKeys): such a server could read none of the tokens and sealed records, and its
+// audit log would look tampered with from its first event. A keys file made just now for such a
+// database is removed again, since it matches nothing.
+func verifyKeys(ctx context.Context, s *sqlstore.Store, opts server.Options, keysPath, dsn string, created bool) error {
+	pub, err := server.AuditPublicKey(opts)
+	if err != nil {
+		return err
+	}
+	fp, err := sqlstore.NewKeyFingerprint(opts.GlobalSecret, pub)
+	if err != nil {
+		return err
+	}
+	err = s.VerifyKeys(ctx, fp)
+	if !errors.Is(err, sqlstore.ErrKeysMismatch) {
+		return err
+	}
+	const flags = "(-keys names the keys file, -db the database)"
+	if created {
+		_ = os.Remove(keysPath)
+		return fmt.Errorf("there is no keys file at %s, and the database %s was created with other keys: %w %s", keysPath, redactDSN(dsn), err, flags)
+	}
+	return fmt.Errorf("the keys file %s does not match the database %s: %w %s", keysPath, redactDSN(dsn), err, flags)
 }
 
 // defaultKeysPath puts the keys next to a SQLite file, or in the working directory for PostgreSQL.

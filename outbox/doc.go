@@ -1,6 +1,7 @@
 // Package outbox delivers the notifications the grants send — CIBA ping and push callbacks
-// (OpenID CIBA Core §10.2, §10.3), the alert e-mails and text messages of the device grant — so
-// that none is lost and none is sent for a change that did not happen.
+// (OpenID CIBA Core §10.2, §10.3), the alert e-mails and text messages of the device grant, security
+// events pushed to resource servers (RFC 8935) — so that none is lost and none is sent for a change
+// that did not happen.
 //
 // # Why an outbox
 //
@@ -93,6 +94,11 @@
 // fine), 408, 429 and 5xx are retried, and 3xx and every other 4xx fail for good — after a
 // 401 or 403 the token is wrong, and the CIBA conformance suite checks that the server does
 // not retry. Network errors are retried; a refused address is not.
+//
+// Security Event Tokens pushed to receivers (RFC 8935; package secevent queues them with
+// SecurityEventMessage) go through the same Webhook, with that RFC's answers: 202 Accepted is the
+// only success, a 400 is the receiver's refusal ({"err": "invalid_key", ...}, kept in the attempt's
+// error) and is not retried, and the rest is judged as above.
 //
 // # What is logged
 //

@@ -55,6 +55,11 @@ type WebhookConfig struct {
 // 5xx are retried; 3xx and any other 4xx (401 and 403 included: the CIBA conformance suite requires
 // no retry after a 401) fail for good. Network errors are retried. At most MaxResponseBytes of the
 // answer are read, then discarded (a larger answer does not change the outcome).
+//
+// A message of Kind KindSecurityEvent is a SET push (RFC 8935 Section 2): only 202 Accepted is
+// success (§2.2; another 2xx fails for good, since a receiver that answers it is not one); a 400 is
+// the receiver's refusal (§2.3) and fails for good, its "err" code and description in the error; the
+// rest is judged as above.
 type Webhook struct {
 	cfg    WebhookConfig
 	client *http.Client
@@ -97,8 +102,12 @@ func (w *Webhook) Deliver(ctx context.Context, m Message) (Result, error) {
 	for k, v := range m.Header {
 		req.Header.Set(k, v)
 	}
+	set := m.Kind == KindSecurityEvent
 	if req.Header.Get("Content-Type") == "" {
 		req.Header.Set("Content-Type", "application/json")
+		if set {
+			req.Header.Set("Content-Type", SETContentType)
+		}
 	}
 	req.Header.Set("User-Agent", w.cfg.UserAgent)
 
@@ -114,14 +123,22 @@ func (w *Webhook) Deliver(ctx context.Context, m Message) (Result, error) {
 		}
 		return Result{}, err
 	}
-	// The answer is ignored; reading it (up to the cap, where the client stops with an error) lets the
-	// connection be reused.
+	// The answer is ignored (but for a SET receiver's refusal); reading it (up to the cap, where the
+	// client stops with an error) lets the connection be reused.
+	refusal := ""
+	if set && resp.StatusCode == http.StatusBadRequest {
+		refusal = setRefusal(resp.Body)
+	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
 
 	res := Result{StatusCode: resp.StatusCode}
 	code := resp.StatusCode
 	switch {
+	case set && code == http.StatusAccepted:
+		return res, nil
+	case set && code >= 200 && code < 300:
+		return res, Permanent(fmt.Errorf("webhook %s: HTTP %d: a SET receiver acknowledges with 202 Accepted (RFC 8935 section 2.2)", u.Host, code))
 	case code >= 200 && code < 300:
 		return res, nil
 	case code >= 300 && code < 400:
@@ -130,7 +147,7 @@ func (w *Webhook) Deliver(ctx context.Context, m Message) (Result, error) {
 		res.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), clock.Now(w.cfg.Now))
 		return res, fmt.Errorf("webhook %s: HTTP %d", u.Host, code)
 	default:
-		return res, Permanent(fmt.Errorf("webhook %s: HTTP %d", u.Host, code))
+		return res, Permanent(fmt.Errorf("webhook %s: HTTP %d%s", u.Host, code, refusal))
 	}
 }
 

@@ -49,6 +49,8 @@ import (
 	"github.com/fosite-contrib/grants/clientauth"
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/handler/rfc7009"
+	"github.com/fosite-contrib/grants/handler/rfc7662"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 	"github.com/fosite-contrib/grants/notify"
@@ -176,6 +178,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	}
 	s.cookies = cj
 
+	// Failed client authentications are counted per client and per address in the store; past a limit,
+	// secrets this server has not verified recently are refused without a bcrypt (see package clientauth).
+	clientAuth := &clientauth.Limiter{Storage: opts.Store, Now: opts.Now}
 	s.fosite = &fosite.Config{
 		GlobalSecret:                opts.GlobalSecret,
 		IDTokenIssuer:               opts.Issuer,
@@ -191,7 +196,8 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		// under a keyed MAC so each poll does not pay a bcrypt (see package clientauth).
 		ClientSecretsHasher: &clientauth.CachingHasher{Hasher: &fosite.BCrypt{Config: &fosite.Config{HashCost: 10}}},
 		// jwks_uri: bounded, SSRF-safe, cached, invalid_client on any failure (loopback only in dev).
-		JWKSFetcherStrategy: &clientauth.JWKSFetcher{AllowLoopback: opts.Dev, Now: opts.Now},
+		JWKSFetcherStrategy:          &clientauth.JWKSFetcher{AllowLoopback: opts.Dev, Now: opts.Now},
+		ClientAuthenticationStrategy: clientAuth.AuthenticateClient,
 	}
 	keyGetter := func(context.Context) (interface{}, error) { return opts.SigningKey, nil }
 	strategy := &fcompose.CommonStrategy{
@@ -215,7 +221,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	factories := []fcompose.Factory{
 		fcompose.OAuth2AuthorizeExplicitFactory,
 		fcompose.OAuth2ClientCredentialsGrantFactory,
-		fcompose.OAuth2RefreshTokenGrantFactory,
+		compose.RefreshTokenGrantFactory, // fosite's refresh grant, safe under concurrent refreshes (handler/refresh)
 		fcompose.OpenIDConnectExplicitFactory,
 		fcompose.OpenIDConnectRefreshFactory,
 		fcompose.OAuth2TokenIntrospectionFactory,
@@ -231,6 +237,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		factories = append(factories, s.reciprocalOAuth.Factory, s.reciprocalOAuth.ScopeFactory)
 	}
 	s.provider = compose.Compose(s.fosite, opts.Store, strategy, factories...)
+	clientAuth.Next = s.provider.Fosite.DefaultClientAuthenticationStrategy
 
 	if err := registerDemoClients(ctx, opts.Store); err != nil {
 		return nil, err
@@ -306,19 +313,64 @@ func (s *Server) Reciprocal() *compose.ReciprocalGrant { return s.reciprocalOAut
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
+	if isAPIPath(r.URL.Path) {
+		rw = &apiMethodErrors{ResponseWriter: rw}
+	}
 	s.mux.ServeHTTP(rw, r)
+}
+
+// isAPIPath reports whether path belongs to an API (JSON) endpoint rather than a page.
+func isAPIPath(path string) bool {
+	for _, p := range []string{"/oauth2/", "/admin/", "/.well-known/", "/userinfo"} {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// apiMethodErrors turns the router's plain-text 405 Method Not Allowed into an RFC 6749 §5.2 style
+// JSON error (with the router's Allow header), as the API endpoints answer everything else.
+type apiMethodErrors struct {
+	http.ResponseWriter
+	swallow bool
+}
+
+func (w *apiMethodErrors) WriteHeader(status int) {
+	if status != http.StatusMethodNotAllowed || w.swallow {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.swallow = true
+	w.Header().Del("Content-Length")
+	writeJSON(w.ResponseWriter, status, map[string]string{
+		"error":             "invalid_request",
+		"error_description": "The HTTP method is not allowed here; see the Allow header.",
+	})
+}
+
+func (w *apiMethodErrors) Write(b []byte) (int, error) {
+	if w.swallow {
+		return len(b), nil // the router's text body, replaced by the JSON above
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /{$}", s.home)
+	m.HandleFunc("GET /assets/pages.js", s.pagesScript)
 	m.HandleFunc("GET /.well-known/openid-configuration", s.discovery)
 	m.HandleFunc("GET /.well-known/oauth-authorization-server", s.discovery)
 	m.HandleFunc("GET /.well-known/jwks.json", s.jwks)
 	m.HandleFunc("/oauth2/token", s.token)
 	m.Handle("/oauth2/device/auth", s.deviceGrant.Authorization)
-	m.HandleFunc("/oauth2/revoke", s.revoke)
-	m.HandleFunc("/oauth2/introspect", s.introspect)
+	m.Handle("/oauth2/revoke", &rfc7009.Endpoint{Provider: s.provider.Fosite})
+	m.Handle("/oauth2/introspect", &rfc7662.Endpoint{
+		Provider:   s.provider.Fosite,
+		NewSession: func() fosite.Session { return s.newSession("", time.Time{}) },
+		Allowed:    demoIntrospectionPolicy,
+	})
 	m.HandleFunc("/userinfo", s.userinfo)
 	m.HandleFunc("/oauth2/auth", s.authorize)
 	m.HandleFunc("GET /login", s.loginPage)
@@ -362,24 +414,27 @@ func (s *Server) newSession(subject string, authTime time.Time) *openid.DefaultS
 func (s *Server) discovery(rw http.ResponseWriter, r *http.Request) {
 	iss := s.opts.Issuer
 	m := map[string]interface{}{
-		"issuer":                                           iss,
-		"authorization_endpoint":                           iss + "/oauth2/auth",
-		"token_endpoint":                                   iss + "/oauth2/token",
-		"jwks_uri":                                         iss + "/.well-known/jwks.json",
-		"userinfo_endpoint":                                iss + "/userinfo",
-		"revocation_endpoint":                              iss + "/oauth2/revoke",
-		"introspection_endpoint":                           iss + "/oauth2/introspect",
-		"response_types_supported":                         []string{"code"},
-		"response_modes_supported":                         []string{"query"},
-		"subject_types_supported":                          []string{"public"},
-		"id_token_signing_alg_values_supported":            []string{"RS256"},
-		"scopes_supported":                                 demoScopes,
-		"claims_supported":                                 []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "name", "email"},
-		"code_challenge_methods_supported":                 []string{"S256", "plain"},
+		"issuer":                                iss,
+		"authorization_endpoint":                iss + "/oauth2/auth",
+		"token_endpoint":                        iss + "/oauth2/token",
+		"jwks_uri":                              iss + "/.well-known/jwks.json",
+		"userinfo_endpoint":                     iss + "/userinfo",
+		"revocation_endpoint":                   iss + "/oauth2/revoke",
+		"introspection_endpoint":                iss + "/oauth2/introspect",
+		"response_types_supported":              []string{"code"},
+		"response_modes_supported":              []string{"query"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"scopes_supported":                      demoScopes,
+		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "name", "email"},
+		"code_challenge_methods_supported":      s.pkceMethods(),
+		// Request objects by reference are refused (fosite fetches none for these clients); the default
+		// of OpenID Connect Discovery §3 is true, so say so.
+		"request_uri_parameter_supported":                  false,
 		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256", "PS256"},
-		"revocation_endpoint_auth_methods_supported":       []string{"client_secret_basic", "client_secret_post", "none"},
-		"introspection_endpoint_auth_methods_supported":    []string{"client_secret_basic"},
+		"revocation_endpoint_auth_methods_supported":       []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
+		"introspection_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post", "private_key_jwt"},
 	}
 	for k, v := range s.provider.Metadata() {
 		m[k] = v
@@ -397,20 +452,21 @@ func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := s.provider
 	if err := rfc6749.CheckTokenRequest(rw, r); err != nil {
-		p.WriteAccessError(ctx, rw, nil, err)
+		p.WriteAccessError(ctx, rw, nil, rfc6749.Sanitize(err))
 		return
 	}
 	req, err := p.NewAccessRequest(ctx, r, s.newSession("", time.Time{}))
 	if err != nil {
 		s.logTokenError(ctx, r, err)
 		rfc6749.SetAuthenticateHeader(rw, r, err)
-		p.WriteAccessError(ctx, rw, req, err)
+		p.WriteAccessError(ctx, rw, req, rfc6749.Sanitize(err))
 		return
 	}
+	grantClientCredentials(req)
 	resp, err := p.NewAccessResponse(ctx, req)
 	if err != nil {
 		s.logTokenError(ctx, r, err)
-		p.WriteAccessError(ctx, rw, req, err)
+		p.WriteAccessError(ctx, rw, req, rfc6749.Sanitize(err))
 		return
 	}
 	p.WriteAccessResponse(ctx, rw, req, resp)
@@ -430,22 +486,28 @@ func (s *Server) logTokenError(ctx context.Context, r *http.Request, err error) 
 		slog.String("hint", rfc.HintField), slog.String("debug", rfc.DebugField), slog.String("grant_type", r.PostFormValue("grant_type")))
 }
 
-func (s *Server) revoke(rw http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	err := s.provider.NewRevocationRequest(ctx, r)
-	s.provider.WriteRevocationResponse(ctx, rw, err)
+// pkceMethods are the PKCE code_challenge_method values the authorization endpoint accepts (RFC 7636
+// §4.3; RFC 8414 §2): S256, and plain only when fosite is configured to allow it.
+func (s *Server) pkceMethods() []string {
+	if s.fosite.EnablePKCEPlainChallengeMethod {
+		return []string{"S256", "plain"}
+	}
+	return []string{"S256"}
 }
 
-func (s *Server) introspect(rw http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	// RFC 7662 §2.1: the caller authenticates as a client (Basic) or with a bearer access token, as fosite checks.
-	resp, err := s.provider.NewIntrospectionRequest(ctx, r, s.newSession("", time.Time{}))
-	if err != nil {
-		if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField >= 500 {
-			s.log.ErrorContext(ctx, "introspection failed", slog.String("debug", rfc.DebugField))
-		}
+// grantClientCredentials grants a client_credentials request the scopes and audience it asked for.
+// fosite's handler has already refused any the client may not have (RFC 6749 §4.4.2, §3.3), but leaves
+// granting to the server, so without this the token would carry no scope at all.
+func grantClientCredentials(req fosite.AccessRequester) {
+	if !req.GetGrantTypes().ExactOne("client_credentials") {
+		return
 	}
-	s.provider.WriteIntrospectionResponse(ctx, rw, resp)
+	for _, scope := range req.GetRequestedScopes() {
+		req.GrantScope(scope)
+	}
+	for _, aud := range req.GetRequestedAudience() {
+		req.GrantAudience(aud)
+	}
 }
 
 func (s *Server) userinfo(rw http.ResponseWriter, r *http.Request) {
@@ -481,9 +543,13 @@ func (s *Server) userinfo(rw http.ResponseWriter, r *http.Request) {
 	writeJSON(rw, http.StatusOK, claims)
 }
 
+// writeJSON writes v as JSON. Answers are not cached (Cache-Control: no-store) unless the handler set
+// its own Cache-Control first, as the JWKS does.
 func writeJSON(rw http.ResponseWriter, status int, v interface{}) {
 	rw.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	rw.Header().Set("Cache-Control", "no-store")
+	if rw.Header().Get("Cache-Control") == "" {
+		rw.Header().Set("Cache-Control", "no-store")
+	}
 	rw.WriteHeader(status)
 	enc := json.NewEncoder(rw)
 	enc.SetIndent("", "  ")

@@ -228,6 +228,11 @@ func (e *BackchannelEndpoint) requestParameters(ctx context.Context, client fosi
 		}
 	}
 	params := map[string]interface{}{}
+	for name, v := range claims {
+		if s, ok := v.(string); ok && !rfc6749.IsText(s) {
+			return nil, fosite.ErrInvalidRequest.WithHintf("The request object's claim '%s' is not valid UTF-8 text.", name)
+		}
+	}
 	for _, name := range requestObjectParams {
 		v, present := claims[name]
 		if !present || v == nil {

@@ -67,7 +67,8 @@ func TestBackchannelErrors(t *testing.T) {
 		{"garbage_id_token_hint", req{form: alice("login_hint", "", "id_token_hint", "not-a-jwt"), user: pollClient, pass: secret}, 400, "unknown_user_id"},
 		{"binding_message_too_long", req{form: alice("binding_message", strings.Repeat("x", 65)), user: pollClient, pass: secret}, 400, "invalid_binding_message"},
 		{"binding_message_control_character", req{form: alice("binding_message", "pay\n1000"), user: pollClient, pass: secret}, 400, "invalid_binding_message"},
-		{"binding_message_invalid_utf8", req{form: alice("binding_message", "caf\xe9"), user: pollClient, pass: secret}, 400, "invalid_binding_message"},
+		// Not text at all: refused before the binding message is judged, as every parameter that is not text.
+		{"binding_message_invalid_utf8", req{form: alice("binding_message", "caf\xe9"), user: pollClient, pass: secret}, 400, "invalid_request"},
 		{"requested_expiry_zero", req{form: alice("requested_expiry", "0"), user: pollClient, pass: secret}, 400, "invalid_request"},
 		{"requested_expiry_negative", req{form: alice("requested_expiry", "-5"), user: pollClient, pass: secret}, 400, "invalid_request"},
 		{"requested_expiry_not_integer", req{form: alice("requested_expiry", "1.5"), user: pollClient, pass: secret}, 400, "invalid_request"},

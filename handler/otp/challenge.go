@@ -93,7 +93,7 @@ func (e *ChallengeEndpoint) writeError(ctx context.Context, rw http.ResponseWrit
 		rw.Header().Set("Retry-After", strconv.Itoa(int((q.Window+time.Second-1)/time.Second)))
 	}
 	rfc6749.LogRefused(ctx, e.options.Logger, "otp challenge request refused", err)
-	e.provider.WriteAccessError(ctx, rw, nil, err)
+	e.provider.WriteAccessError(ctx, rw, nil, rfc6749.Sanitize(err))
 }
 
 // Request is a parsed challenge request.

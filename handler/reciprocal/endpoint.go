@@ -38,7 +38,7 @@ func (e *TokenEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := rfc6749.CheckTokenRequest(rw, r); err != nil {
-		e.Provider.WriteAccessError(ctx, rw, nil, err)
+		e.Provider.WriteAccessError(ctx, rw, nil, rfc6749.Sanitize(err))
 		return
 	}
 	if r.PostForm.Get("grant_type") != string(GrantType) {
@@ -48,7 +48,7 @@ func (e *TokenEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	req, err := e.Provider.NewAccessRequest(ctx, r, e.NewSession())
 	if err != nil {
 		rfc6749.SetAuthenticateHeader(rw, r, err)
-		e.Provider.WriteAccessError(ctx, rw, req, err)
+		e.Provider.WriteAccessError(ctx, rw, req, rfc6749.Sanitize(err))
 		return
 	}
 	WriteAcknowledgement(rw)

@@ -333,7 +333,7 @@ func (e *Endpoint) writeError(rw http.ResponseWriter, r *http.Request, err error
 	if status == 0 {
 		status = http.StatusInternalServerError
 	}
-	writeJSON(rw, status, map[string]string{"error": rfc.ErrorField, "error_description": description})
+	writeJSON(rw, status, map[string]string{"error": rfc.ErrorField, "error_description": rfc6749.DescriptionChars(description)})
 }
 
 func writeJSON(rw http.ResponseWriter, status int, v any) {

@@ -97,6 +97,11 @@ func (p *Policy) Parse(body []byte) (*Metadata, error) {
 	if dec.More() {
 		return nil, metadataError("The request body must hold one JSON object only.")
 	}
+	var all any
+	if err := json.Unmarshal(body, &all); err != nil || holdsNUL(all) {
+		// Text with a NUL cannot be meant, and must not reach a store (PostgreSQL refuses it).
+		return nil, metadataError("Client metadata must not hold NUL characters.")
+	}
 	f := fields{raw: raw}
 	m := &Metadata{
 		TokenEndpointAuthMethod:               f.str("token_endpoint_auth_method"),
@@ -144,6 +149,27 @@ func (p *Policy) Parse(body []byte) (*Metadata, error) {
 type fields struct {
 	raw map[string]json.RawMessage
 	err error
+}
+
+// holdsNUL reports whether any key or string in a decoded JSON value holds a NUL character.
+func holdsNUL(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.IndexByte(v, 0) >= 0
+	case []any:
+		for _, x := range v {
+			if holdsNUL(x) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, x := range v {
+			if strings.IndexByte(k, 0) >= 0 || holdsNUL(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (f *fields) decode(name string, v any, kind string) {

@@ -69,7 +69,7 @@ func (e *DeviceAuthorizationEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.
 func (e *DeviceAuthorizationEndpoint) WriteError(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
 	rfc6749.SetAuthenticateHeader(rw, r, err)
 	rfc6749.LogRefused(ctx, e.options.Logger, "device authorization request refused", err)
-	e.provider.WriteAccessError(ctx, rw, nil, err)
+	e.provider.WriteAccessError(ctx, rw, nil, rfc6749.Sanitize(err))
 }
 
 // NewDeviceRequest validates a device authorization request (RFC 8628 §3.1): the client authenticates

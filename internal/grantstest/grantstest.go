@@ -140,6 +140,9 @@ type Options struct {
 	// Configure, when not nil, may change the device grant's options before Compose reads them
 	// (limits, lifespans, intervals, audit, alerts, kiosk).
 	Configure func(*rfc8628.Options)
+	// Fosite, when not nil, may change fosite's configuration before Compose reads it (client
+	// authentication, hashers, token URLs).
+	Fosite func(*fosite.Config)
 	// SigningKey, when not nil, replaces the key getter of the ID token signer (to make signing fail).
 	SigningKey func(context.Context) (interface{}, error)
 }
@@ -167,6 +170,12 @@ func NewUnstarted(t testing.TB, configure func(*rfc8628.Options)) *Server {
 	return newServer(t, Options{Configure: configure})
 }
 
+// NewUnstartedWith is NewWith without the HTTP server.
+func NewUnstartedWith(t testing.TB, o Options) *Server {
+	t.Helper()
+	return newServer(t, o)
+}
+
 func newServer(t testing.TB, o Options) *Server {
 	t.Helper()
 	ctx := context.Background()
@@ -185,6 +194,9 @@ func newServer(t testing.TB, o Options) *Server {
 	}
 	if configure != nil {
 		configure(&opts)
+	}
+	if o.Fosite != nil {
+		o.Fosite(cfg)
 	}
 	store := memory.New()
 	keyGetter := func(context.Context) (interface{}, error) { return k, nil }

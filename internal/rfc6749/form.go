@@ -6,6 +6,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/ory/fosite"
 )
@@ -15,8 +17,9 @@ import (
 const MaxFormBytes = 64 << 10
 
 // ParseForm reads an RFC 6749 style request: POST, application/x-www-form-urlencoded, at most
-// MaxFormBytes. Every parameter may appear at most once (RFC 6749 §3.1); a parameter sent empty counts
-// as absent. Errors are invalid_request with a hint saying what was wrong.
+// MaxFormBytes. Every parameter may appear at most once (RFC 6749 §3.1) and must be text (CheckText);
+// a parameter sent empty counts as absent. Errors are invalid_request with a hint saying what was
+// wrong.
 func ParseForm(r *http.Request) (url.Values, error) {
 	if r.Method != http.MethodPost {
 		return nil, fosite.ErrInvalidRequest.WithHintf("HTTP method is '%s', expected 'POST'.", r.Method)
@@ -41,7 +44,34 @@ func ParseForm(r *http.Request) (url.Values, error) {
 			form[k] = v
 		}
 	}
+	if err := CheckText(form); err != nil {
+		return nil, err
+	}
 	return form, nil
+}
+
+// CheckText refuses parameters that are not text: names or values that are not valid UTF-8 or that
+// hold a NUL character. Such input cannot be meant, and it must not reach a store (PostgreSQL refuses
+// both in text columns, SQLite keeps them): every store gives the same answer, invalid_request.
+func CheckText(form url.Values) error {
+	for k, vs := range form {
+		if !isText(k) {
+			return fosite.ErrInvalidRequest.WithHint("A parameter name is not valid UTF-8 text.")
+		}
+		for _, v := range vs {
+			if !isText(v) {
+				return fosite.ErrInvalidRequest.WithHintf("The parameter '%s' is not valid UTF-8 text.", k)
+			}
+		}
+	}
+	return nil
+}
+
+// IsText reports whether s is valid UTF-8 without NUL.
+func IsText(s string) bool { return isText(s) }
+
+func isText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 // ClientAuthenticator authenticates the client of a request as the token endpoint does (RFC 6749 §2.3,
@@ -70,7 +100,8 @@ func AuthenticateClient(ctx context.Context, a ClientAuthenticator, r *http.Requ
 	client, err := a.AuthenticateClient(ctx, r, form)
 	if err != nil {
 		rfc := fosite.ErrorToRFC6749Error(err)
-		if rfc.ErrorField == fosite.ErrServerError.ErrorField || rfc.ErrorField == fosite.ErrInvalidRequest.ErrorField || rfc.ErrorField == fosite.ErrInvalidClient.ErrorField {
+		if rfc.ErrorField == fosite.ErrServerError.ErrorField || rfc.ErrorField == fosite.ErrInvalidRequest.ErrorField || rfc.ErrorField == fosite.ErrInvalidClient.ErrorField ||
+			rfc.CodeField == http.StatusTooManyRequests { // a failure limit (clientauth.Limiter): 429, not a failed authentication
 			return nil, err
 		}
 		// Anything else fosite says about a failed authentication (a known jti, a misconfiguration) is,
@@ -106,7 +137,7 @@ func CheckTokenRequest(rw http.ResponseWriter, r *http.Request) error {
 			return fosite.ErrInvalidRequest.WithHintf("The parameter '%s' must not be included more than once.", k)
 		}
 	}
-	return nil
+	return CheckText(r.PostForm)
 }
 
 func checkFormContentType(r *http.Request) error {

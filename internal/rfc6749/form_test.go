@@ -49,6 +49,8 @@ func TestParseForm(t *testing.T) {
 		{name: "empty body", method: http.MethodPost, contentType: formType, body: "", want: url.Values{}},
 		{name: "unknown parameters kept", method: http.MethodPost, contentType: formType, body: "client_id=a&x=y",
 			want: url.Values{"client_id": {"a"}, "x": {"y"}}},
+		{name: "UTF-8 text", method: http.MethodPost, contentType: formType, body: "client_id=a&login_hint=J%C3%BCrgen",
+			want: url.Values{"client_id": {"a"}, "login_hint": {"Jürgen"}}},
 		{name: "exactly the limit", method: http.MethodPost, contentType: formType, body: "a=" + strings.Repeat("b", rfc6749.MaxFormBytes-2),
 			want: url.Values{"a": {strings.Repeat("b", rfc6749.MaxFormBytes-2)}}},
 
@@ -62,6 +64,11 @@ func TestParseForm(t *testing.T) {
 		{name: "repeated identical parameter", method: http.MethodPost, contentType: formType, body: "scope=a&scope=a"},
 		{name: "repeated with one empty", method: http.MethodPost, contentType: formType, body: "scope=&scope=a"},
 		{name: "malformed escape", method: http.MethodPost, contentType: formType, body: "client_id=%zz"},
+		{name: "NUL in a value", method: http.MethodPost, contentType: formType, body: "client_id=a&login_hint=al%00ice"},
+		{name: "value not UTF-8", method: http.MethodPost, contentType: formType, body: "client_id=a&login_hint=%FF"},
+		{name: "overlong UTF-8", method: http.MethodPost, contentType: formType, body: "client_id=a&login_hint=%C0%AF"},
+		{name: "name not UTF-8", method: http.MethodPost, contentType: formType, body: "client_id=a&%FE=1"},
+		{name: "NUL in a name", method: http.MethodPost, contentType: formType, body: "client_id=a&x%00=1"},
 		{name: "one byte over the limit", method: http.MethodPost, contentType: formType, body: "a=" + strings.Repeat("b", rfc6749.MaxFormBytes-1)},
 		{name: "far over the limit", method: http.MethodPost, contentType: formType, body: "a=" + strings.Repeat("b", 4*rfc6749.MaxFormBytes)},
 	} {
@@ -112,6 +119,10 @@ func FuzzParseForm(f *testing.F) {
 		for k, v := range got {
 			if len(v) != 1 || v[0] == "" {
 				t.Fatalf("ParseForm(%q) returned %q = %q", body, k, v)
+			}
+			// Only text reaches a store: valid UTF-8, no NUL, in names and values.
+			if !rfc6749.IsText(k) || !rfc6749.IsText(v[0]) {
+				t.Fatalf("ParseForm(%q) returned %q = %q, which is not text", body, k, v)
 			}
 		}
 	})

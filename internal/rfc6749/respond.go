@@ -73,8 +73,9 @@ func WithoutCredentials(form url.Values) url.Values {
 }
 
 // DescriptionChars keeps only the characters RFC 6749 §5.2 allows in error_description (%x20-21 /
-// %x23-5B / %x5D-7E).
+// %x23-5B / %x5D-7E); a section sign becomes the word "section".
 func DescriptionChars(s string) string {
+	s = strings.ReplaceAll(s, "§", "section ")
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -83,4 +84,15 @@ func DescriptionChars(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// Sanitize returns err as the RFC6749Error fosite writes, with its description and hint kept to the
+// characters RFC 6749 §5.2 allows in error_description (DescriptionChars): hints may quote what a client
+// sent. The copy keeps err's cause, so errors.Is still sees through it.
+func Sanitize(err error) *fosite.RFC6749Error {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	c := *rfc
+	c.DescriptionField = DescriptionChars(rfc.DescriptionField)
+	c.HintField = DescriptionChars(rfc.HintField)
+	return &c
 }

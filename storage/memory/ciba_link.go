@@ -14,11 +14,31 @@ import (
 // handler/ciba/linkchannel) in memory. Its zero value is ready to use; it is safe for concurrent use.
 // Nothing survives a restart.
 type CIBALinkStore struct {
-	mu    sync.Mutex
-	links map[string]linkchannel.Link
+	mu       sync.Mutex
+	links    map[string]linkchannel.Link
+	expiries expiryQueue[string]
 }
 
-var _ linkchannel.Store = (*CIBALinkStore)(nil)
+var (
+	_ linkchannel.Store = (*CIBALinkStore)(nil)
+	_ linkchannel.Store = (*MemoryStore)(nil)
+)
+
+// CreateCIBALink implements linkchannel.Store on the MemoryStore's own CIBALinkStore, which Purge
+// purges.
+func (s *MemoryStore) CreateCIBALink(ctx context.Context, l *linkchannel.Link) error {
+	return s.links.CreateCIBALink(ctx, l)
+}
+
+// GetCIBALink implements linkchannel.Store.
+func (s *MemoryStore) GetCIBALink(ctx context.Context, signature string) (*linkchannel.Link, error) {
+	return s.links.GetCIBALink(ctx, signature)
+}
+
+// UseCIBALink implements linkchannel.Store.
+func (s *MemoryStore) UseCIBALink(ctx context.Context, signature string, now time.Time, outcome string) error {
+	return s.links.UseCIBALink(ctx, signature, now, outcome)
+}
 
 // CreateCIBALink implements linkchannel.Store.
 func (s *CIBALinkStore) CreateCIBALink(_ context.Context, l *linkchannel.Link) error {
@@ -36,6 +56,7 @@ func (s *CIBALinkStore) CreateCIBALink(_ context.Context, l *linkchannel.Link) e
 	c := *l
 	c.Scopes = slices.Clone(l.Scopes)
 	s.links[l.Signature] = c
+	s.expiries.add(l.Signature, l.ExpiresAt)
 	return nil
 }
 
@@ -65,4 +86,10 @@ func (s *CIBALinkStore) UseCIBALink(_ context.Context, signature string, now tim
 	l.UsedAt, l.Outcome = now.UTC(), outcome
 	s.links[signature] = l
 	return nil
+}
+
+// Purge deletes the links that expired before before and returns how many, in batches (see
+// MemoryStore.Purge, which calls it with its retention period, as the SQL store keeps links).
+func (s *CIBALinkStore) Purge(before time.Time) int {
+	return purgeQueue(&s.mu, &s.links, &s.expiries, before, func(l linkchannel.Link) time.Time { return l.ExpiresAt }, nil)
 }

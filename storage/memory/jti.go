@@ -45,7 +45,7 @@ func (h *jtiHeap) Pop() any {
 func (s *MemoryStore) ClientAssertionJWTValid(_ context.Context, jti string) error {
 	s.jtis.mu.Lock()
 	defer s.jtis.mu.Unlock()
-	if exp, ok := s.jtis.expires[jti]; ok && exp.After(time.Now()) {
+	if exp, ok := s.jtis.expires[jti]; ok && exp.After(s.now()) {
 		return fosite.ErrJTIKnown
 	}
 	return nil
@@ -57,13 +57,7 @@ func (s *MemoryStore) SetClientAssertionJWT(_ context.Context, jti string, exp t
 	j := &s.jtis
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	now := time.Now()
-	for len(j.byTime) > 0 && j.byTime[0].exp.Before(now) {
-		e := heap.Pop(&j.byTime).(jtiEntry)
-		if cur, ok := j.expires[e.jti]; ok && cur.Equal(e.exp) {
-			delete(j.expires, e.jti)
-		}
-	}
+	j.forgetExpired(s.now(), -1)
 	if _, ok := j.expires[jti]; ok {
 		return fosite.ErrJTIKnown
 	}
@@ -83,4 +77,21 @@ func (s *MemoryStore) IsJWTUsed(ctx context.Context, jti string) (bool, error) {
 // MarkJWTUsedForTime implements rfc7523.RFC7523KeyStorage on the same memory.
 func (s *MemoryStore) MarkJWTUsedForTime(ctx context.Context, jti string, exp time.Time) error {
 	return s.SetClientAssertionJWT(ctx, jti, exp)
+}
+
+// forgetExpired takes up to limit (all when negative) entries that expired before now off the heap,
+// forgets their IDs, and returns how many entries it took and how many IDs it forgot; j.mu must be held.
+func (j *jtiStore) forgetExpired(now time.Time, limit int) (taken, forgot int) {
+	for len(j.byTime) > 0 && j.byTime[0].exp.Before(now) && taken != limit {
+		e := heap.Pop(&j.byTime).(jtiEntry)
+		taken++
+		if cur, ok := j.expires[e.jti]; ok && cur.Equal(e.exp) {
+			delete(j.expires, e.jti)
+			forgot++
+		}
+	}
+	if taken > 0 && cap(j.byTime) > 1024 && cap(j.byTime) > 4*len(j.byTime) {
+		j.byTime = append(jtiHeap(nil), j.byTime...) // give back what a burst took; a heap copied in order is a heap
+	}
+	return taken, forgot
 }

@@ -12,8 +12,9 @@ import (
 
 // kioskStore holds the single-use keys of the kiosk and alert features. Its zero value is ready to use.
 type kioskStore struct {
-	mu   sync.Mutex
-	once map[string]time.Time // key → expiry
+	mu       sync.Mutex
+	once     map[string]time.Time // key → expiry
+	expiries expiryQueue[string]
 }
 
 var (
@@ -129,6 +130,7 @@ func (s *MemoryStore) ExpirePendingGrant(_ context.Context, kind pending.Kind, s
 		c := cloneGrant(g)
 		c.ExpiresAt = now
 		s.grants[grantKey{kind, sig}] = c
+		s.grantsExp.add(grantKey{kind, sig}, now)
 	}
 	return nil
 }
@@ -143,14 +145,13 @@ func (s *MemoryStore) UseOnce(_ context.Context, key string, expiresAt, now time
 	if exp, ok := s.kiosk.once[key]; ok && now.Before(exp) {
 		return pending.ErrStateChanged
 	}
-	// Forget expired keys now and then, so the map does not grow without bound.
-	if len(s.kiosk.once) > 1024 {
-		for k, exp := range s.kiosk.once {
-			if !now.Before(exp) {
-				delete(s.kiosk.once, k)
-			}
+	// Forget a few expired keys each time, so the map does not grow without bound between purges.
+	for _, e := range s.kiosk.expiries.due(now.Add(1), 8) {
+		if exp, ok := s.kiosk.once[e.key]; ok && !now.Before(exp) {
+			delete(s.kiosk.once, e.key)
 		}
 	}
 	s.kiosk.once[key] = expiresAt
+	s.kiosk.expiries.add(key, expiresAt)
 	return nil
 }

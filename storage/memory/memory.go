@@ -2,6 +2,13 @@
 // stores this module adds (pending grants, attempt counters, clients registered at run time).
 //
 // Nothing survives a restart. For anything users depend on, use storage/sql.
+//
+// # Housekeeping
+//
+// Nothing expired is needed (expiry is checked on read), but it takes memory: run Purge now and then,
+// or RunPurge in the background. They delete what the SQL store's Purge deletes, with the same
+// retention (WithRetention, 24 hours by default) for spent and expired pending grants and
+// authorization codes, so that a replay is still recognised.
 package memory
 
 import (
@@ -18,31 +25,58 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/clock"
 )
 
 // MemoryStore embeds fosite's MemoryStore and adds this module's stores. Create it with New.
 //
-// It also fixes a data race of fosite v0.49.0's MemoryStore, whose RevokeRefreshToken writes the refresh
-// token map while holding only another map's lock: every refresh-token method here runs under one
-// more lock of its own.
+// Of fosite's MemoryStore it keeps the clients, users and RFC 7523 keys; codes, tokens and sessions
+// live in a store of its own (tokens.go), which rotates refresh tokens atomically and can be purged.
 type MemoryStore struct {
 	*storage.MemoryStore
+
+	opts options
 
 	mu        sync.RWMutex
 	grants    map[grantKey]*pending.Grant
 	userCodes map[grantKey]string // (kind, user-code signature) → handle signature
 	attempts  map[string]attempt
 	clients   map[string]fosite.Client
-
-	refreshMu sync.RWMutex
+	// grantsExp and attemptsExp queue the keys of grants and attempts by expiry, for Purge.
+	grantsExp   expiryQueue[grantKey]
+	attemptsExp expiryQueue[string]
 
 	// Per-grant stores, each defined (and safe as a zero value) in that grant's file.
+	tokens     tokenStore
 	reciprocal reciprocalStore
 	kiosk      kioskStore
 	outbox     outboxStore
 	jtis       jtiStore
 	signIn     signInStore
+	links      CIBALinkStore
 }
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	now       func() time.Time
+	retention time.Duration
+}
+
+// WithClock sets the clock the store reads where its callers give it no time (JWT ID expiry,
+// pushed-request expiry, RunPurge). nil means time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// WithRetention sets how long Purge keeps pending grants, authorization codes and the grants' own
+// records after they expire, so that a replay is still recognised. The default is 24 hours.
+func WithRetention(d time.Duration) Option {
+	return func(o *options) { o.retention = d }
+}
+
+func (s *MemoryStore) now() time.Time { return clock.Now(s.opts.now) }
 
 type grantKey struct {
 	kind pending.Kind
@@ -50,8 +84,8 @@ type grantKey struct {
 }
 
 type attempt struct {
-	start time.Time
-	count int
+	start, end time.Time // end: when the window that began at start ends, for Purge
+	count      int
 }
 
 var (
@@ -61,9 +95,14 @@ var (
 )
 
 // New returns an empty store.
-func New() *MemoryStore {
+func New(opts ...Option) *MemoryStore {
+	o := options{retention: 24 * time.Hour}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	return &MemoryStore{
 		MemoryStore: storage.NewMemoryStore(),
+		opts:        o,
 		grants:      map[grantKey]*pending.Grant{},
 		userCodes:   map[grantKey]string{},
 		attempts:    map[string]attempt{},
@@ -119,6 +158,7 @@ func (s *MemoryStore) CreatePendingGrant(_ context.Context, g *pending.Grant) er
 		s.userCodes[ukey] = g.HandleSignature
 	}
 	s.grants[key] = cloneGrant(g)
+	s.grantsExp.add(key, g.ExpiresAt)
 	return nil
 }
 
@@ -171,6 +211,7 @@ func (s *MemoryStore) DecidePendingGrant(_ context.Context, kind pending.Kind, s
 		req.GrantedAudience = append(fosite.Arguments{}, d.GrantedAudience...)
 		if !d.ExpiresAt.IsZero() {
 			c.ExpiresAt = d.ExpiresAt
+			s.grantsExp.add(grantKey{kind, sig}, c.ExpiresAt)
 		}
 	} else {
 		c.State = pending.StateDenied
@@ -216,7 +257,8 @@ func (s *MemoryStore) IncrementAttempts(_ context.Context, key string, now time.
 	defer s.mu.Unlock()
 	a := s.attempts[key]
 	if a.count == 0 || !now.Before(a.start.Add(window)) {
-		a = attempt{start: now}
+		a = attempt{start: now, end: now.Add(window)}
+		s.attemptsExp.add(key, a.end)
 	}
 	a.count++
 	s.attempts[key] = a
@@ -232,41 +274,6 @@ func (s *MemoryStore) GetAttempts(_ context.Context, key string, now time.Time, 
 		return 0, nil
 	}
 	return a.count, nil
-}
-
-// CreateRefreshTokenSession wraps fosite's under the store's refresh lock (see the type's doc).
-func (s *MemoryStore) CreateRefreshTokenSession(ctx context.Context, sig, accessSig string, req fosite.Requester) error {
-	s.refreshMu.Lock()
-	defer s.refreshMu.Unlock()
-	return s.MemoryStore.CreateRefreshTokenSession(ctx, sig, accessSig, req)
-}
-
-// GetRefreshTokenSession wraps fosite's under the store's refresh lock.
-func (s *MemoryStore) GetRefreshTokenSession(ctx context.Context, sig string, session fosite.Session) (fosite.Requester, error) {
-	s.refreshMu.RLock()
-	defer s.refreshMu.RUnlock()
-	return s.MemoryStore.GetRefreshTokenSession(ctx, sig, session)
-}
-
-// DeleteRefreshTokenSession wraps fosite's under the store's refresh lock.
-func (s *MemoryStore) DeleteRefreshTokenSession(ctx context.Context, sig string) error {
-	s.refreshMu.Lock()
-	defer s.refreshMu.Unlock()
-	return s.MemoryStore.DeleteRefreshTokenSession(ctx, sig)
-}
-
-// RevokeRefreshToken wraps fosite's under the store's refresh lock.
-func (s *MemoryStore) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	s.refreshMu.Lock()
-	defer s.refreshMu.Unlock()
-	return s.MemoryStore.RevokeRefreshToken(ctx, requestID)
-}
-
-// RotateRefreshToken wraps fosite's under the store's refresh lock.
-func (s *MemoryStore) RotateRefreshToken(ctx context.Context, requestID, sig string) error {
-	s.refreshMu.Lock()
-	defer s.refreshMu.Unlock()
-	return s.MemoryStore.RotateRefreshToken(ctx, requestID, sig)
 }
 
 // cloneGrant returns a copy of g that shares nothing mutable with it: what the store keeps is never

@@ -51,6 +51,12 @@
 // BeginTX (fosite's storage.MaybeBeginTx does this), every method uses the transaction carried by the
 // context, so a grant is consumed if and only if its tokens are stored.
 //
+// Refresh token rotation (RotateRefreshToken) is one conditional UPDATE too (deactivate the presented
+// token WHERE it is still active), so of concurrent refreshes with one token exactly one rotates it;
+// the others get fosite.ErrInactiveToken, which package handler/refresh answers with invalid_grant.
+// On PostgreSQL every change to several tokens of one grant first takes a transaction-scoped advisory
+// lock on the grant, so concurrent rotations, reuse detections and revocations do not deadlock.
+//
 // # Errors
 //
 // Database failures are returned wrapped, never as success: handlers turn them into server_error. The
@@ -61,6 +67,15 @@
 // Expired rows are not needed for correctness (expiry is checked on read) but accumulate. Purge
 // deletes them; RunPurge calls it periodically. Pending grants and authorization codes are kept for a
 // retention period after expiry (WithRetention, default 24h) so that a replay is still recognised.
+// Purge deletes 500 rows per transaction and pauses between batches, so that live requests are not
+// held up by it (on SQLite they take the write lock between batches).
+//
+// # Keys
+//
+// Tokens, codes and sealed records are only readable with the keys they were written with. VerifyKeys
+// records a fingerprint of the server's keys (NewKeyFingerprint: an HMAC under the token secret and the
+// audit key's thumbprint) on the first start and refuses other keys later with ErrKeysMismatch; call it
+// before serving.
 //
 // # Schema notes
 //

@@ -143,35 +143,6 @@ func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, se
 	return req, nil
 }
 
-// DeleteRefreshTokenSession implements oauth2.RefreshTokenStorage.
-func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
-	return s.deleteRequest(ctx, tableRefreshTokens, signature)
-}
-
-// RotateRefreshToken implements oauth2.RefreshTokenStorage: when a refresh token is used, every
-// refresh token of its grant becomes inactive and every access token of it is deleted (RFC 6819
-// §5.2.2.3), before fosite stores the new pair.
-func (s *Store) RotateRefreshToken(ctx context.Context, requestID, refreshTokenSignature string) error {
-	if err := s.RevokeRefreshToken(ctx, requestID); err != nil {
-		return err
-	}
-	return s.RevokeAccessToken(ctx, requestID)
-}
-
-// RevokeRefreshToken implements oauth2.TokenRevocationStorage (RFC 7009 §2.1): the refresh tokens of
-// the grant with that request ID become inactive. They stay stored, so that reuse is recognised.
-func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error {
-	_, err := s.exec(ctx, "UPDATE "+tableRefreshTokens+" SET active = ? WHERE request_id = ?", false, requestID)
-	return wrap(err, "revoke refresh tokens")
-}
-
-// RevokeAccessToken implements oauth2.TokenRevocationStorage (RFC 7009 §2.1): the access tokens of the
-// grant with that request ID are deleted.
-func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
-	_, err := s.exec(ctx, "DELETE FROM "+tableAccessTokens+" WHERE request_id = ?", requestID)
-	return wrap(err, "revoke access tokens")
-}
-
 // CreatePKCERequestSession implements pkce.PKCERequestStorage (RFC 7636).
 func (s *Store) CreatePKCERequestSession(ctx context.Context, signature string, req fosite.Requester) error {
 	return s.createRequest(ctx, tablePKCE, signature, fosite.AuthorizeCode, req, "")

@@ -183,20 +183,6 @@ func (s *Store) ListOutboxAttempts(ctx context.Context, id string) ([]outbox.Att
 	return out, wrap(rows.Err(), "list outbox attempts")
 }
 
-// PurgeOutbox implements outbox.Storage. Attempts go with their message (ON DELETE CASCADE).
-func (s *Store) PurgeOutbox(ctx context.Context, before time.Time) (int, error) {
-	// Delete the attempts explicitly too, so SQLite databases opened without foreign keys stay clean.
-	if _, err := s.exec(ctx, "DELETE FROM outbox_attempts WHERE message_id IN (SELECT id FROM outbox_messages WHERE state <> ? AND finished_at < ?)",
-		string(outbox.StatePending), before.UnixNano()); err != nil {
-		return 0, wrap(err, "purge outbox attempts")
-	}
-	n, err := s.execAffected(ctx, "DELETE FROM outbox_messages WHERE state <> ? AND finished_at < ?", string(outbox.StatePending), before.UnixNano())
-	if err != nil {
-		return 0, wrap(err, "purge outbox messages")
-	}
-	return int(n), nil
-}
-
 func scanOutbox(rows *sql.Rows) (outbox.Record, error) {
 	var (
 		r                               outbox.Record

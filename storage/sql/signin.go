@@ -44,24 +44,3 @@ func (s *Store) DeleteSignInSession(ctx context.Context, idHash string) error {
 	_, err := s.exec(ctx, "DELETE FROM signin_sessions WHERE id_hash = ?", idHash)
 	return wrap(err, "delete sign-in session")
 }
-
-// purgeSignInBatch is how many expired sign-in sessions one purge statement deletes, so that no
-// statement holds SQLite's write lock for long.
-const purgeSignInBatch = 500
-
-// purgeSignInSessions deletes the sign-in sessions expired at now, in batches, and returns how many it
-// deleted.
-func (s *Store) purgeSignInSessions(ctx context.Context, now time.Time) (int, error) {
-	total := 0
-	for {
-		n, err := s.execAffected(ctx, "DELETE FROM signin_sessions WHERE id_hash IN (SELECT id_hash FROM signin_sessions WHERE expires_at <= ? LIMIT ?)",
-			now.UnixNano(), purgeSignInBatch)
-		if err != nil {
-			return total, wrap(err, "purge sign-in sessions")
-		}
-		total += int(n)
-		if n < purgeSignInBatch || ctx.Err() != nil {
-			return total, ctx.Err()
-		}
-	}
-}

@@ -86,8 +86,10 @@ type options struct {
 	newPARSession func() fosite.Session
 	clientTTL     time.Duration
 	clientTTLSet  bool
-	contextTx     func(context.Context) *sql.Tx // WithContextTx
-	clients       ClientSource                  // WithClients
+	// onPurgeBatch, when set (by tests), is told about every purge batch.
+	onPurgeBatch func(what string, rows int64, took time.Duration)
+	contextTx    func(context.Context) *sql.Tx // WithContextTx
+	clients      ClientSource                  // WithClients
 }
 
 // WithClock sets the clock the store reads where fosite's interfaces give it no time (client assertion
