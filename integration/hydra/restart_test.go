@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +16,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
 
 var (
@@ -135,4 +138,16 @@ func TestSIGKILLBetweenApprovalAndRedemption(t *testing.T) {
 	status, body = e.pollDevice("demo-device", done.DeviceCode)
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Equal(t, "invalid_grant", body["error"], "a code redeemed before the crash is still spent")
+}
+
+// TestRestartWithAnotherSecretIsRefused: a server started on a database with another system secret than
+// the one it was created with stops at once, saying so, instead of serving tokens it cannot read.
+func TestRestartWithAnotherSecretIsRefused(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "hydra.db")
+	srv, err := New(context.Background(), Options{Issuer: "http://127.0.0.1:1", DB: db, Secret: testSecret, AdminToken: adminToken, Dev: true, HydraLogLevel: "fatal"})
+	require.NoError(t, err)
+	require.NoError(t, srv.Close())
+	_, err = New(context.Background(), Options{Issuer: "http://127.0.0.1:1", DB: db, Secret: strings.Repeat("x", 40), AdminToken: adminToken, Dev: true, HydraLogLevel: "fatal"})
+	require.ErrorIs(t, err, sqlstore.ErrKeysMismatch)
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/fosite-contrib/grants/integration/hydra/hydragrants"
 	"github.com/fosite-contrib/grants/notify"
 	"github.com/fosite-contrib/grants/outbox"
+	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
 
 // Options configure the server.
@@ -181,10 +182,29 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("hydra: %w", err)
 	}
 	s.reg = reg
+	started := false
+	defer func() {
+		if !started {
+			_ = reg.Persister().Connection(ctx).Close()
+		}
+	}()
 	driver.CallRegistry(ctx, reg) // composes the provider: the grants' factories run here
 	store := s.grants.Store()
 	if store == nil || s.device.Grant == nil || s.ciba.Grant == nil || s.otp.Grant == nil {
 		return nil, errors.New("hydra did not compose the grants")
+	}
+	// A server started with another system secret than the database's could read none of the grants'
+	// handles and sealed records (nor Hydra's keys): refuse to start, as the bundled example does.
+	secret, err := s.config().GetGlobalSecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fp, err := sqlstore.NewKeyFingerprint(secret, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.SQL().VerifyKeys(ctx, fp); err != nil {
+		return nil, err
 	}
 	if err := createDemoClients(ctx, reg); err != nil {
 		return nil, err
@@ -201,6 +221,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		}
 	}()
 
+	started = true
 	s.consent = &hydragrants.DeviceConsent{Registry: reg, Verifier: s.device.Verifier, Done: s.deviceDone, Now: opts.Now}
 	s.routes(ctx)
 	return s, nil
