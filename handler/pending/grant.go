@@ -146,4 +146,7 @@ type Decision struct {
 	ChosenScopes map[string][]string
 	// ExpiresAt, when not zero, replaces the grant's expiry (a pickup window after approval).
 	ExpiresAt time.Time
+	// From is the network address the decision was made from, when known: Policy.RefuseAcrossNetworks
+	// compares it with the request's.
+	From string
 }
