@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/go-jose/go-jose/v3"
@@ -442,4 +443,58 @@ func TestWithFositeCompose(t *testing.T) {
 	a := s.post("/token", url2("client_credentials"), "svc", s.proof(key))
 	require.Equal(t, http.StatusInternalServerError, a.status)
 	require.Equal(t, "server_error", a.str("error"))
+}
+
+// countingTransport counts the requests it sends.
+type countingTransport struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestProverTransport: the client side. A Prover's transport signs every request, answers
+// use_dpop_nonce by retrying once with the server's nonce, and keeps that nonce for the next request.
+func TestProverTransport(t *testing.T) {
+	t.Parallel()
+	s := newTokenServer(t, dpop.Options{RequireNonce: true}, nil)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	p, err := dpop.NewProver(key)
+	require.NoError(t, err)
+	p.Now = s.clock.Now
+	counter := &countingTransport{}
+	client := &http.Client{Transport: p.Transport(counter)}
+	get := func() map[string]any {
+		req, err := http.NewRequest(http.MethodPost, s.url+"/token", strings.NewReader(url2("client_credentials").Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("svc", clientPass)
+		res, err := client.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		var m map[string]any
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&m))
+		require.Equal(t, http.StatusOK, res.StatusCode, "%v", m)
+		return m
+	}
+	tok := get()
+	require.Equal(t, "DPoP", tok["token_type"])
+	require.Equal(t, 2, counter.n, "one use_dpop_nonce, one retry")
+	require.Equal(t, p.JKT(), s.boundTo(tok["access_token"].(string)))
+	get()
+	require.Equal(t, 3, counter.n, "the nonce was kept")
+
+	proof, err := p.Proof(http.MethodGet, "https://rs.example/api?q=1#f", "tok", "")
+	require.NoError(t, err)
+	parsed, err := dpop.ParseProof(proof, dpop.DefaultAlgorithms)
+	require.NoError(t, err)
+	require.Equal(t, "https://rs.example/api", parsed.URL)
+	require.Equal(t, dpop.AccessTokenHash("tok"), parsed.ATH)
+	require.Equal(t, p.JKT(), parsed.JKT)
 }
