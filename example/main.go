@@ -105,6 +105,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	pprofAddr := fs.String("pprof", "", "also serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off by default")
 	reciprocalPartner := fs.String("reciprocal-partner", "", "issuer URL of a partner server for the Reciprocal OAuth demo (another instance of this example); in -dev mode plain http to loopback is allowed")
 	cibaPing := fs.String("ciba-ping-url", server.DefaultCIBAPingEndpoint, "`URL` where demo-ciba-ping is called back (its backchannel_client_notification_endpoint); the demo client's ciba -mode ping -listen must match")
+	dpopNonce := fs.Bool("dpop-nonce", false, "require a server nonce in every DPoP proof (RFC 9449 section 8)")
 	cibaPush := fs.String("ciba-push-url", server.DefaultCIBAPushEndpoint, "`URL` where demo-ciba-push receives its tokens (its backchannel_client_notification_endpoint); the demo client's ciba -mode push -listen must match")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -144,6 +145,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	opts := server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev, Store: store}
 	opts.Reciprocal = server.ReciprocalOptions{Partner: *reciprocalPartner, AllowLoopbackHTTP: *dev}
 	opts.CIBA = server.CIBAOptions{PingEndpoint: *cibaPing, PushEndpoint: *cibaPush}
+	opts.DPoP = server.DPoPOptions{RequireNonce: *dpopNonce}
 	if *db != "memory" {
 		if *keysPath == "" {
 			*keysPath = defaultKeysPath(*db)

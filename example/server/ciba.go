@@ -102,6 +102,7 @@ func (s *Server) cibaOptions() ciba.Options {
 		Resolver:          cibaResolver{s},
 		Devices:           cibaDevices{s},
 		Enroller:          cibaEnroller{s},
+		DPoP:              s.dpop,     // a proof at the backchannel request binds the request's tokens
 		AllowLoopbackHTTP: s.opts.Dev, // DEMO: the example client listens on loopback http
 		Now:               s.opts.Now,
 		Logger:            s.log,
