@@ -182,4 +182,3 @@ func nonceError(res *http.Response) bool {
 	}
 	return false
 }
-

@@ -287,7 +287,7 @@ func TestNewVerifierRefusesSymmetricAlgorithms(t *testing.T) {
 func TestNormalizeURL(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		"https://as.example/oauth2/token":          "https://as.example/oauth2/token",
+		"https://as.example/oauth2/token":           "https://as.example/oauth2/token",
 		"HTTPS://AS.EXAMPLE:443/oauth2/token?a=b#c": "https://as.example/oauth2/token",
 		"http://as.example:80":                      "http://as.example/",
 		"http://as.example:8080/a/b/../c/./d":       "http://as.example:8080/a/c/d",
