@@ -27,6 +27,10 @@
 // A factory panics when the store or the strategy lacks what its grant needs, naming the missing
 // interface, or when the grant's options cannot work: a misconfigured server fails at start-up.
 //
+// NewDPoP adds sender-constrained tokens (RFC 9449, package dpop) to every grant composed with it: its
+// handler must run after every other token handler, which Compose sees to; with fosite's compose.Compose
+// list its factory last.
+//
 // Compose a *fosite.Config once: fosite registers handlers on it and ignores a second handler of the
 // same type, so composing the same configuration again keeps the first grant (and its store).
 package compose
