@@ -271,11 +271,28 @@ func TestDPoPBadProofs(t *testing.T) {
 	require.Equal(t, "DPoP", res.String(t, "token_type"))
 }
 
-// TestDPoPCIBAPoll: demo-ciba-poll proves a key at the backchannel request; its token request must
-// prove the same one, and gets tokens bound to it.
+// TestDPoPCIBAPoll: demo-ciba-poll proves a key at the backchannel request (the binding is kept with
+// the pending request, in memory and in SQLite); its token request must prove the same one, and gets
+// tokens bound to it.
 func TestDPoPCIBAPoll(t *testing.T) {
 	t.Parallel()
-	e := startCIBA(t)
+	for _, backend := range []string{"memory", "sqlite"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			testDPoPCIBAPoll(t, backend)
+		})
+	}
+}
+
+func testDPoPCIBAPoll(t *testing.T, backend string) {
+	e := startCIBA(t, func(o *server.Options) {
+		if backend == "sqlite" {
+			st, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "grants.db"))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = st.Close() })
+			o.Store = st
+		}
+	})
 	c, other := newGoClient(t), newGoClient(t)
 	status, ack := e.post("/oauth2/bc-authorize", url.Values{"scope": {"openid"}, "login_hint": {"alice"}},
 		mergeHeaders(cibaBasic("demo-ciba-poll", server.DemoCIBASecret), http.Header{"Dpop": {c.proof(http.MethodPost, e.url+"/oauth2/bc-authorize", e.clock.Now())}}))
