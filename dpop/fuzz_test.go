@@ -75,3 +75,25 @@ func FuzzNormalizeURL(f *testing.F) {
 		require.NotContains(t, out, "#")
 	})
 }
+
+// FuzzAccessToken feeds the Authorization header parser of protected resources attacker input.
+// Properties: it never panics; it returns a token only with the scheme DPoP or Bearer, and the token is
+// one non-empty word.
+func FuzzAccessToken(f *testing.F) {
+	for _, s := range []string{"DPoP abc", "Bearer abc", "dpop  abc", "Basic dXNlcjpwdw==", "DPoP", "DPoP a b", "Bearer\tx", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		r, err := http.NewRequest(http.MethodGet, "https://rs.example/api", nil)
+		require.NoError(t, err)
+		r.Header.Set("Authorization", header)
+		token, scheme := dpop.AccessToken(r)
+		if token == "" {
+			require.Empty(t, scheme)
+			return
+		}
+		require.Contains(t, []string{"DPoP", "Bearer"}, scheme)
+		require.NotContains(t, token, " ")
+		require.NotContains(t, token, "\t")
+	})
+}
