@@ -51,8 +51,9 @@ type Options struct {
 	// Nonces makes and checks the nonces when RequireNonce is set; nil means HMACNonces keyed by the
 	// secret given to NewVerifier, with NonceLifetime.
 	Nonces Nonces
-	// NonceLifetime is how long a default nonce is accepted; zero means DefaultNonceLifetime (5
-	// minutes).
+	// NonceLifetime is how long a default nonce is accepted, and, with a Nonces of your own, how long
+	// the jti of a proof judged by its nonce is remembered (make it at least your nonces' lifetime);
+	// zero means DefaultNonceLifetime (5 minutes).
 	NonceLifetime time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
