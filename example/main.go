@@ -109,6 +109,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	reciprocalPartner := fs.String("reciprocal-partner", "", "issuer URL of a partner server for the Reciprocal OAuth demo (another instance of this example); in -dev mode plain http to loopback is allowed")
 	cibaPing := fs.String("ciba-ping-url", server.DefaultCIBAPingEndpoint, "`URL` where demo-ciba-ping is called back (its backchannel_client_notification_endpoint); the demo client's ciba -mode ping -listen must match")
 	cibaKnowledge := fs.String("ciba-knowledge", "", "ask for a knowledge factor before a CIBA approval by e-mail link or text-message reply: `check` is "+strings.Join(server.KnowledgeChecks, " or ")+" (DEMO answers in the README)")
+	dpopNonce := fs.Bool("dpop-nonce", false, "require a server nonce in every DPoP proof (RFC 9449 section 8)")
 	geoipPaths := fs.String("geoip", "", "comma-separated MaxMind DB `files` (City, Country, ASN or ISP; GeoLite2 or GeoIP2) that place request addresses on the approval pages")
 	refuseAcross := fs.Bool("refuse-across-networks", false, "refuse approvals made from another network than the device's (RFC 10027: establish proximity)")
 	var setReceivers stringList
@@ -155,6 +156,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if key := os.Getenv("GRANTS_SMS_WEBHOOK_KEY"); key != "" {
 		opts.CIBA.SMSWebhookKey = []byte(key) // the SMS provider's auth token
 	}
+	opts.DPoP = server.DPoPOptions{RequireNonce: *dpopNonce}
 	opts.Policy.RefuseAcrossNetworks = *refuseAcross
 	for _, u := range setReceivers {
 		opts.Policy.SecurityEventReceivers = append(opts.Policy.SecurityEventReceivers, secevent.Receiver{URL: u, Audience: u})

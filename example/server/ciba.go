@@ -112,6 +112,7 @@ func (s *Server) cibaOptions() ciba.Options {
 		Devices:           cibaDevices{s},
 		Enroller:          s.ciba.devices,
 		UserCodes:         s.ciba.userCodes,
+		DPoP:              s.dpop,     // a proof at the backchannel request binds the request's tokens
 		AllowLoopbackHTTP: s.opts.Dev, // DEMO: the example client listens on loopback http
 		Policy:            s.policy(cibaPolicy(s.opts.Policy.CIBA)),
 		Audit:             s.kiosk.auditLog,
