@@ -264,3 +264,39 @@ func TestAccountPageInChromium(t *testing.T) {
 	require.Contains(t, e.outboxMail("dave@example.com").Text, "Demo CIBA app (poll)")
 	require.Equal(t, n, e.outboxCount(davePhone))
 }
+
+// Seed 001's audit trail of every decision, for CIBA too: the approval by text reply, the redemption,
+// the fallback's approval at the enrolment page and a denial on /ciba are in the example's hash-chained
+// audit log, which still verifies.
+func TestCIBADecisionsInAuditLog(t *testing.T) {
+	t.Parallel()
+	e := startCIBA(t)
+	id := e.ask("demo-ciba-poll", "dave", nil)["auth_req_id"].(string)
+	require.Equal(t, http.StatusOK, e.inbound(davePhone, "YES "+e.smsCode(), true))
+	status, body := e.redeem("demo-ciba-poll", id)
+	require.Equal(t, http.StatusOK, status, "%v", body)
+
+	ack := e.ask("demo-ciba-poll", "bob", nil)
+	b := e.browser("bob", "bob-password")
+	code := ack["user_code"].(string)
+	_, page := b.get("/ciba/enroll?entered=1&user_code=" + url.QueryEscape(code))
+	status, page = b.postForm("/ciba/enroll", url.Values{"csrf": {csrfOf(t, page)}, "user_code": {code}, "action": {"approve"}})
+	require.Equal(t, http.StatusOK, status, page)
+
+	e.ask("demo-ciba-poll", "carol", nil)
+	c := e.browser("carol", "carol-password")
+	_, list := c.get("/ciba")
+	ref := regexp.MustCompile(`name="ref" value="([^"]+)"`).FindStringSubmatch(list)[1]
+	status, _ = c.postForm("/ciba", url.Values{"csrf": {csrfOf(t, list)}, "ref": {ref}, "action": {"deny"}})
+	require.Equal(t, http.StatusOK, status)
+
+	var got []string
+	for _, ev := range ksAuditEvents(t, e.env) {
+		if ev.Grant == "ciba" {
+			got = append(got, ev.Subject+" "+ev.Type[strings.LastIndexByte(ev.Type, '/')+1:])
+		}
+	}
+	require.Equal(t, []string{"dave approved", "dave redeemed", "bob approved", "carol denied"}, got)
+	status, v := ksAuditVerify(t, e.env)
+	require.Equal(t, http.StatusOK, status, "%v", v)
+}

@@ -126,6 +126,14 @@
 // answer shape, and the client learns who approved only from the ID token. Fallback requests are
 // decided through their user code only; the Decider never lists or decides them.
 //
+// # Audit trail
+//
+// With Options.Audit (an *audit.Log), every request, approval, denial, redemption (for push, when the
+// tokens leave with the approval) and replay is recorded under the request's ID, by the lifecycle
+// (pending.Lifecycle.AuditTrail), after it has committed: whichever device or page decided, the event
+// is the same. Events carry the subject, the actor when it is not the subject, the client, the scopes
+// and the addresses; never auth_req_id, a user code or the hint.
+//
 // # Users' devices, user codes and login_hint_tokens
 //
 // Devices keeps users' authentication devices in a DeviceStorage (storage/memory, storage/sql): it is
