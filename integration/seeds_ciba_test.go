@@ -265,9 +265,10 @@ func TestAccountPageInChromium(t *testing.T) {
 	require.Equal(t, n, e.outboxCount(davePhone))
 }
 
-// Seed 001's audit trail of every decision, for CIBA too: the approval by text reply, the redemption,
-// the fallback's approval at the enrolment page and a denial on /ciba are in the example's hash-chained
-// audit log, which still verifies.
+// Seed 001's audit trail of every decision, for CIBA too: each request, the approval by text reply, the
+// redemption, the fallback's approval at the enrolment page (the request named nobody known yet) and a
+// denial on /ciba are in the example's hash-chained audit log, under each request's ID, and the log
+// still verifies.
 func TestCIBADecisionsInAuditLog(t *testing.T) {
 	t.Parallel()
 	e := startCIBA(t)
@@ -291,12 +292,20 @@ func TestCIBADecisionsInAuditLog(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 
 	var got []string
+	requests := map[string]bool{}
 	for _, ev := range ksAuditEvents(t, e.env) {
 		if ev.Grant == "ciba" {
 			got = append(got, ev.Subject+" "+ev.Type[strings.LastIndexByte(ev.Type, '/')+1:])
+			require.Equal(t, "demo-ciba-poll", ev.ClientID)
+			requests[ev.RequestID] = true
 		}
 	}
-	require.Equal(t, []string{"dave approved", "dave redeemed", "bob approved", "carol denied"}, got)
+	require.Equal(t, []string{
+		"dave requested", "dave approved", "dave redeemed",
+		" requested", "bob approved",
+		"carol requested", "carol denied",
+	}, got)
+	require.Len(t, requests, 3, "one request ID per request")
 	status, v := ksAuditVerify(t, e.env)
 	require.Equal(t, http.StatusOK, status, "%v", v)
 }

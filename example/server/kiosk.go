@@ -179,11 +179,17 @@ func (s *Server) AuditJWKS() jose.JSONWebKeySet {
 // VerifyAuditLog verifies the whole audit chain in st with the keys in jwks (JSON), against anchor
 // ("<seq>:<hash>") when it is not empty. It is the audit-verify command's work.
 func VerifyAuditLog(ctx context.Context, st audit.Storage, jwks []byte, anchor string) (audit.Report, error) {
+	return ReadAuditLog(ctx, st, jwks, anchor, nil)
+}
+
+// ReadAuditLog is VerifyAuditLog that also passes each verified event, in order, to visit (when not
+// nil); an error of visit stops the reading.
+func ReadAuditLog(ctx context.Context, st audit.Storage, jwks []byte, anchor string, visit func(seq int64, e audit.Event) error) (audit.Report, error) {
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(jwks, &set); err != nil {
 		return audit.Report{}, fmt.Errorf("read the key set: %w", err)
 	}
-	v := &audit.Verifier{Keys: audit.KeySet(&set)}
+	v := &audit.Verifier{Keys: audit.KeySet(&set), Visit: visit}
 	if anchor != "" {
 		h, err := audit.ParseHead(anchor)
 		if err != nil {
