@@ -58,8 +58,8 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 	lc := &pending.Lifecycle{
 		Kind: pending.KindCIBA, Storage: store, Codes: pending.NewCodesWithRand(config, opts.Rand), Issuer: issuer,
 		UserCodeFormat: opts.UserCodeFormat, HandleParam: "auth_req_id",
-		Limiter: &pending.Limiter{Storage: store, Scope: "ciba-user-code", Limits: opts.UserCodeLimits},
-		Now:     opts.Now, Logger: opts.Logger,
+		Limiter: &pending.Limiter{Storage: store, Scope: "ciba-user-code", Limits: opts.UserCodeLimits, Observer: opts.Observer},
+		Now:     opts.Now, Logger: opts.Logger, Observer: opts.Observer,
 	}
 	g := &Grant{options: opts}
 	sealer := &Sealer{Config: config}

@@ -33,7 +33,7 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 	}
 	lc := &pending.Lifecycle{
 		Kind: pending.KindOTP, Storage: store, Codes: pending.NewCodesWithRand(config, opts.Rand), Issuer: issuer,
-		HandleParam: "oob_code", Now: opts.Now, Logger: opts.Logger,
+		HandleParam: "oob_code", Now: opts.Now, Logger: opts.Logger, Observer: opts.Observer,
 	}
 	g := &Grant{options: opts}
 	g.TokenHandler = &TokenHandler{lifecycle: lc, store: store, options: &g.options}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fosite-contrib/grants/internal/rfc6749"
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // Caller is who makes a guess (types a user code, presents a credential), as the limits count it: the
@@ -36,6 +37,8 @@ type Limiter struct {
 	// Scope separates the counters of different uses (e.g. "device-user-code").
 	Scope string
 	Limits
+	// Observer, when not nil, is told of every refusal (Scope and the counter that was full).
+	Observer observe.Limits
 }
 
 // Limits are the failure limits of a Limiter. A zero limit is off.
@@ -102,6 +105,7 @@ func (l *Limiter) Allow(ctx context.Context, who Caller, now time.Time) error {
 			return rfc6749.ServerError(err)
 		}
 		if n >= limits[i] {
+			l.refused(ctx, who, i)
 			if i == 0 {
 				return ErrTooManyAttempts.WithHint("Too many wrong codes were entered from here. Try again later.")
 			}
