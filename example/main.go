@@ -65,13 +65,27 @@ func serve(ctx context.Context, args []string) error {
 	verbose := fs.Bool("v", false, "log debug lines too (every poll)")
 	pprofAddr := fs.String("pprof", "", "also serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off by default")
 	reciprocalPartner := fs.String("reciprocal-partner", "", "issuer URL of a partner server for the Reciprocal OAuth demo (another instance of this example); in -dev mode plain http to loopback is allowed")
+	opsAddr := fs.String("ops-addr", defaultOpsAddr, `serve /metrics (Prometheus), /healthz and /readyz on this address, apart from the public one; "off" for none. Traces go over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set`)
+	logFormat := fs.String("log-format", "text", `log lines as "text" or "json"`)
 	_ = fs.Parse(args)
 
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log, err := newLogger(os.Stderr, *logFormat, level)
+	if err != nil {
+		return err
+	}
+	tel, err := newTelemetry(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tel.shutdown(sctx)
+	}()
 
 	if *issuer == "" {
 		*issuer = "http://" + *addr
@@ -85,12 +99,13 @@ func serve(ctx context.Context, args []string) error {
 		fmt.Fprintf(os.Stderr, "admin token (set -admin-token or GRANTS_ADMIN_TOKEN to choose one): %s\n", *adminToken)
 	}
 
-	store, closeStore, err := openStore(ctx, *db)
+	store, closeStore, err := openStore(ctx, *db, tel.observer)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	opts := server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev, Store: store}
+	tel.watchStore(store)
+	opts := server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev, Store: store, Observer: tel.observer}
 	opts.Reciprocal = server.ReciprocalOptions{Partner: *reciprocalPartner, AllowLoopbackHTTP: *dev}
 	if *db != "memory" {
 		if *keysPath == "" {
@@ -125,6 +140,13 @@ func serve(ctx context.Context, args []string) error {
 	log.Info("listening", "issuer", *issuer, "addr", ln.Addr().String(), "db", redactDSN(*db))
 	fmt.Fprintf(os.Stderr, "open %s — sign in as alice / alice-password; try: go run ./example/client device\n", *issuer)
 
+	if *opsAddr != "off" {
+		stopOps, err := serveOps(*opsAddr, opsHandler(tel.registry, readiness(store)), log)
+		if err != nil {
+			return err
+		}
+		defer stopOps()
+	}
 	if *pprofAddr != "" {
 		stopProfiler, err := serveProfiler(*pprofAddr)
 		if err != nil {
