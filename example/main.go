@@ -141,7 +141,7 @@ func serve(ctx context.Context, args []string) error {
 	fmt.Fprintf(os.Stderr, "open %s — sign in as alice / alice-password; try: go run ./example/client device\n", *issuer)
 
 	if *opsAddr != "off" {
-		stopOps, err := serveOps(*opsAddr, opsHandler(tel.registry, readiness(store)), log)
+		stopOps, err := serveOps(*opsAddr, server.OpsHandler(tel.registry, store), log)
 		if err != nil {
 			return err
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -134,26 +133,6 @@ func tracerProviderFromEnv(ctx context.Context) (trace.TracerProvider, func(cont
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	return tp, tp.Shutdown, nil
-}
-
-// readiness is the store check of /readyz: the SQL store must answer and have every migration; the
-// memory store is always ready.
-func readiness(store server.Store) []observe.Check {
-	if r, ok := store.(interface{ CheckReady(context.Context) error }); ok {
-		return []observe.Check{{Name: "store", Run: r.CheckReady}}
-	}
-	return nil
-}
-
-// opsHandler serves the operations endpoints: /metrics (Prometheus text format), /healthz (the
-// process serves) and /readyz (checks hold).
-func opsHandler(reg *prometheus.Registry, checks []observe.Check) http.Handler {
-	h := &observe.Health{Checks: checks}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	mux.HandleFunc("GET /healthz", h.Live)
-	mux.HandleFunc("GET /readyz", h.Ready)
-	return mux
 }
 
 // serveOps serves h on addr until the returned function is called. When addr is the default and is

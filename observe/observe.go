@@ -58,7 +58,7 @@ type Limits interface {
 }
 
 // Outbox is told about every delivery attempt of the durable outbox: the message kind (set by the code
-// that queued it, such as "ciba-ping"), the outcome ("delivered", "retry" or "failed") and how long
+// that queued it, such as "ciba.ping"), the outcome ("delivered", "retry" or "failed") and how long
 // the attempt took. ctx is the worker's, not a request's.
 type Outbox interface {
 	OutboxAttempt(ctx context.Context, kind, outcome string, took time.Duration)

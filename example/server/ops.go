@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/fosite-contrib/grants/handler/ciba"
 	"github.com/fosite-contrib/grants/handler/otp"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
@@ -66,4 +69,19 @@ func (l requestLog) HTTPRequest(ctx context.Context, method string) (context.Con
 		l.log.LogAttrs(ctx, level, "request", slog.String("method", method), slog.String("route", route),
 			slog.Int("status", status), slog.Duration("took", time.Since(start)))
 	}
+}
+
+// OpsHandler serves the operations endpoints, for a listener apart from the public one: /metrics (the
+// registry's metrics, Prometheus text format), /healthz (the process serves) and /readyz (the store
+// answers and, for the SQL store, has every migration; the memory store is always ready).
+func OpsHandler(reg *prometheus.Registry, store Store) http.Handler {
+	h := &observe.Health{}
+	if r, ok := store.(interface{ CheckReady(context.Context) error }); ok {
+		h.Checks = append(h.Checks, observe.Check{Name: "store", Run: r.CheckReady})
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /healthz", h.Live)
+	mux.HandleFunc("GET /readyz", h.Ready)
+	return mux
 }
