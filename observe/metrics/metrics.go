@@ -251,7 +251,7 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.opts.Grants != nil {
 		counts, err := c.opts.Grants.CountGrants(ctx, now)
 		if err != nil {
-			failed = 1
+			failed, counts = 1, nil
 		}
 		for _, n := range counts {
 			ch <- prometheus.MustNewConstMetric(c.grants, prometheus.GaugeValue, float64(n.Count), n.Grant, n.State)
