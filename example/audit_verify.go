@@ -12,7 +12,9 @@ import (
 	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
 
-func init() { subcommands["audit-verify"] = auditVerifyCommand }
+func init() {
+	subcommands["audit-verify"] = subcommand{"verify the audit log's hash chain and signatures with public keys only", auditVerifyCommand}
+}
 
 // auditVerifyCommand verifies the audit chain of a database with public keys only:
 //

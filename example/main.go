@@ -6,6 +6,8 @@
 //	go run ./example -db postgres://…         # many instances on one PostgreSQL
 //	go run ./example migrate -db ./grants.db  # apply the schema migrations and exit
 //	go run ./example purge -db ./grants.db    # delete expired grants, codes and tokens and exit
+//	go run ./example audit-verify -db ./grants.db -jwks audit-jwks.json  # check the audit chain
+//	go run ./example -h                       # every flag and subcommand
 //
 // See the README for the demo users and clients and a walk through each grant.
 package main
@@ -17,11 +19,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"sort"
 	"syscall"
 	"time"
 
@@ -31,31 +35,66 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:])
+	err := run(ctx, os.Args[1:], os.Stderr)
 	stop()
+	if errors.Is(err, flag.ErrHelp) {
+		return // the usage was printed on request
+	}
+	if errors.Is(err, errUsage) {
+		os.Exit(2) // already explained, with the usage
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "example:", err)
 		os.Exit(1)
 	}
 }
 
-// subcommands other than serving; each parses its own flags.
-var subcommands = map[string]func(ctx context.Context, args []string) error{
-	"migrate": migrateCommand,
-	"purge":   purgeCommand,
+// subcommand is a command other than serving; it parses its own flags.
+type subcommand struct {
+	summary string
+	run     func(ctx context.Context, args []string) error
 }
 
-func run(ctx context.Context, args []string) error {
+// subcommands lists the commands other than serving.
+var subcommands = map[string]subcommand{
+	"migrate": {"apply the schema migrations to -db and exit", migrateCommand},
+	"purge":   {"delete expired grants, codes and tokens from -db and exit", purgeCommand},
+}
+
+// errUsage is a command line that was already explained together with the usage.
+var errUsage = errors.New("usage")
+
+// run runs a subcommand, or serves; usage and flag errors go to stderr. -h answers flag.ErrHelp.
+func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) > 0 {
 		if cmd, ok := subcommands[args[0]]; ok {
-			return cmd(ctx, args[1:])
+			return cmd.run(ctx, args[1:])
 		}
 	}
-	return serve(ctx, args)
+	return serve(ctx, args, stderr)
 }
 
-func serve(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("example", flag.ExitOnError)
+// usage prints how to serve, the subcommands, and the serving flags.
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintln(w, "usage: example [flags]              serve the example authorization server")
+	fmt.Fprintln(w, "       example <command> [flags]    run a maintenance command and exit")
+	fmt.Fprintln(w, "\ncommands (each takes -h):")
+	names := make([]string, 0, len(subcommands))
+	for name := range subcommands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(w, "  %-13s %s\n", name, subcommands[name].summary)
+	}
+	fmt.Fprintln(w, "\nflags:")
+	fs.PrintDefaults()
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("example", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(stderr, fs) }
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (loopback by default)")
 	issuer := fs.String("issuer", "", "public base URL of the server (default http://<addr>)")
 	db := fs.String("db", "grants.db", `storage: a SQLite file path, a postgres:// URL, or "memory"`)
@@ -67,13 +106,25 @@ func serve(ctx context.Context, args []string) error {
 	reciprocalPartner := fs.String("reciprocal-partner", "", "issuer URL of a partner server for the Reciprocal OAuth demo (another instance of this example); in -dev mode plain http to loopback is allowed")
 	opsAddr := fs.String("ops-addr", defaultOpsAddr, `serve /metrics (Prometheus), /healthz and /readyz on this address, apart from the public one; "off" for none. Traces go over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set`)
 	logFormat := fs.String("log-format", "text", `log lines as "text" or "json"`)
-	_ = fs.Parse(args)
+	cibaPing := fs.String("ciba-ping-url", server.DefaultCIBAPingEndpoint, "`URL` where demo-ciba-ping is called back (its backchannel_client_notification_endpoint); the demo client's ciba -mode ping -listen must match")
+	cibaPush := fs.String("ciba-push-url", server.DefaultCIBAPushEndpoint, "`URL` where demo-ciba-push receives its tokens (its backchannel_client_notification_endpoint); the demo client's ciba -mode push -listen must match")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "example: unknown command %q\n\n", fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
 
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log, err := newLogger(os.Stderr, *logFormat, level)
+	log, err := newLogger(stderr, *logFormat, level)
 	if err != nil {
 		return err
 	}
@@ -96,7 +147,7 @@ func serve(ctx context.Context, args []string) error {
 			return err
 		}
 		*adminToken = hex.EncodeToString(b)
-		fmt.Fprintf(os.Stderr, "admin token (set -admin-token or GRANTS_ADMIN_TOKEN to choose one): %s\n", *adminToken)
+		fmt.Fprintf(stderr, "admin token (set -admin-token or GRANTS_ADMIN_TOKEN to choose one): %s\n", *adminToken)
 	}
 
 	store, closeStore, err := openStore(ctx, *db, tel.observer)
@@ -107,6 +158,7 @@ func serve(ctx context.Context, args []string) error {
 	tel.watchStore(store)
 	opts := server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev, Store: store, Observer: tel.observer}
 	opts.Reciprocal = server.ReciprocalOptions{Partner: *reciprocalPartner, AllowLoopbackHTTP: *dev}
+	opts.CIBA = server.CIBAOptions{PingEndpoint: *cibaPing, PushEndpoint: *cibaPush}
 	if *db != "memory" {
 		if *keysPath == "" {
 			*keysPath = defaultKeysPath(*db)
@@ -138,7 +190,7 @@ func serve(ctx context.Context, args []string) error {
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	log.Info("listening", "issuer", *issuer, "addr", ln.Addr().String(), "db", redactDSN(*db))
-	fmt.Fprintf(os.Stderr, "open %s — sign in as alice / alice-password; try: go run ./example/client device\n", *issuer)
+	fmt.Fprintf(stderr, "open %s — sign in as alice / alice-password; try: go run ./example/client device\n", *issuer)
 
 	if *opsAddr != "off" {
 		stopOps, err := serveOps(*opsAddr, server.OpsHandler(tel.registry, store), log)

@@ -431,7 +431,7 @@ func TestCIBAEnrollmentFallback(t *testing.T) {
 	// The code is spent.
 	status, html = b.get("/ciba/enroll?user_code=" + url.QueryEscape(code))
 	require.Equal(t, http.StatusBadRequest, status)
-	require.Contains(t, html, "not valid")
+	require.Contains(t, html, "does not match any app waiting for you")
 
 	// Next time bob is reached on the device he linked.
 	ack = e.ask("demo-ciba-poll", "bob", nil)

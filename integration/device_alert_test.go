@@ -196,8 +196,12 @@ func TestRepeatApprovalWarning(t *testing.T) {
 	status, da := e.post("/oauth2/device/auth", url.Values{"client_id": {"demo-device"}, "scope": {"openid"}}, nil)
 	require.Equal(t, http.StatusOK, status)
 	_, page := alice.get("/device?entered=1&user_code=" + url.QueryEscape(da["user_code"].(string)))
-	require.Contains(t, page, "You approved demo-device 1 time(s) recently")
+	require.Contains(t, page, "You already connected demo-device once in the last 24 hours")
 	require.Contains(t, page, `action="/device/deactivate"`)
+	require.Contains(t, page, "If you did not start this yourself", "the repeat page keeps the phishing warning")
+	_, linked := alice.get("/device?user_code=" + url.QueryEscape(da["user_code"].(string)))
+	require.Contains(t, linked, "You already connected demo-device once")
+	require.Contains(t, linked, "Check the code", "arriving by link on the repeat page still asks to check the code")
 	rid := regexp.MustCompile(`name="request_id" value="([^"]+)"`).FindStringSubmatch(page)
 	require.NotNil(t, rid)
 
@@ -222,7 +226,7 @@ func TestRepeatApprovalWarning(t *testing.T) {
 	status, da = e.post("/oauth2/device/auth", url.Values{"client_id": {"demo-device"}, "scope": {"openid"}}, nil)
 	require.Equal(t, http.StatusOK, status)
 	_, page = alice.get("/device?entered=1&user_code=" + url.QueryEscape(da["user_code"].(string)))
-	require.NotContains(t, page, "recently")
+	require.NotContains(t, page, "You already connected")
 	require.Contains(t, page, "Allow")
 }
 

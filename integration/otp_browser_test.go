@@ -125,8 +125,8 @@ func TestOTPKioskPageInChromium(t *testing.T) {
 		chromedp.Text("#scopes", &scopes, chromedp.ByQuery),
 	))
 	require.Equal(t, "alice", strings.TrimSpace(subject))
-	for _, s := range []string{"openid", "profile", "usage:read"} {
-		require.Contains(t, scopes, s)
+	for _, s := range []string{"Confirm who you are", "See your name", "See your energy use"} {
+		require.Contains(t, scopes, s, "the granted access is in words")
 	}
 }
 
@@ -137,6 +137,7 @@ func TestOTPKioskPageWrongCode(t *testing.T) {
 	smtp, opt := withSMTP(t)
 	e := start(t, opt)
 	require.NoError(t, chromedp.Run(ctx,
+		phone(),
 		chromedp.Navigate(e.url+"/demo/kiosk"),
 		chromedp.SendKeys("#login_hint", "ACCT-1002", chromedp.ByQuery),
 		chromedp.Click("#continue", chromedp.ByQuery),
@@ -156,11 +157,17 @@ func TestOTPKioskPageWrongCode(t *testing.T) {
 		chromedp.Click("#verify", chromedp.ByQuery),
 		chromedp.WaitVisible("#error", chromedp.ByQuery),
 		chromedp.Text("#error", &errText, chromedp.ByQuery),
+	))
+	fitsPhone(t, ctx, "OTP kiosk after a wrong code")
+	require.NoError(t, chromedp.Run(ctx,
 		chromedp.SendKeys("#code", code, chromedp.ByQuery),
 		chromedp.Click("#verify", chromedp.ByQuery),
 		chromedp.WaitVisible("#granted", chromedp.ByQuery),
 		chromedp.Text("#subject", &subject, chromedp.ByQuery),
 	))
-	require.Contains(t, errText, "4 attempts are left")
+	require.True(t, strings.HasPrefix(strings.TrimSpace(errText), "That code is not right. You have 4 more tries."), "the attempts left come first: %q", errText)
+	require.Contains(t, errText, "b***@e***.com", "it says where to look for the code")
+	require.NotContains(t, errText, "invalid_grant")
+	require.NotContains(t, errText, "The provided authorization grant")
 	require.Equal(t, "bob", strings.TrimSpace(subject))
 }

@@ -115,7 +115,7 @@ func (p *pair) link(t *testing.T, user string, scopes ...string) (a, b *browser)
 	require.Equal(t, "/reciprocal", a.location(t, back.String()).Path)
 	status, page := a.get("/reciprocal")
 	require.Equal(t, http.StatusOK, status)
-	require.Contains(t, page, "it asks for <code>openid profile</code>", "B's token response carried its reciprocal scope")
+	require.Contains(t, page, "asks for <code>openid profile</code>", "B's token response carried its reciprocal scope")
 	if len(scopes) > 0 {
 		a.grant(t, scopes...)
 	}

@@ -2,6 +2,8 @@ package notify
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"html/template"
 	"net/http"
@@ -125,12 +127,16 @@ func (o *Outbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'; script-src '"+outboxRefreshHash+"'; frame-ancestors 'none'")
 	views := make([]outboxView, len(entries))
 	for i, e := range entries {
 		views[i] = outboxView{outboxEntry: e, Segments: linkify(e.Text)}
 	}
-	_ = outboxPage.Execute(w, views)
+	var newest uint64
+	if len(entries) > 0 {
+		newest = entries[0].Seq
+	}
+	_ = outboxPage.Execute(w, outboxPageData{Entries: views, Newest: newest, Script: template.JS(outboxRefreshScript)})
 }
 
 func wantsJSON(r *http.Request) bool {
@@ -143,6 +149,27 @@ func wantsJSON(r *http.Request) bool {
 	accept := r.Header.Get("Accept")
 	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
 }
+
+type outboxPageData struct {
+	Entries []outboxView
+	// Newest is the sequence number of the newest message shown (0 for none); the page's script
+	// reloads when the outbox has a newer one.
+	Newest uint64
+	Script template.JS
+}
+
+// outboxRefreshScript keeps the page current: every two seconds while the tab is visible it asks for
+// the newest message's sequence number (the JSON view) and reloads when there is a newer one, so a
+// code or link shows up without pressing Refresh, and the page does not jump while nothing changes.
+const outboxRefreshScript = `(function(){var shown=Number(document.body.dataset.newest||0);
+function check(){if(document.hidden){return;}fetch(location.pathname+"?format=json",{cache:"no-store"}).then(function(r){return r.json();}).then(function(m){if(m.length&&m[0].seq!==shown){location.reload();}}).catch(function(){});}
+setInterval(check,2000);document.addEventListener("visibilitychange",check);})();`
+
+// outboxRefreshHash allows exactly outboxRefreshScript in the page's Content-Security-Policy.
+var outboxRefreshHash = func() string {
+	sum := sha256.Sum256([]byte(outboxRefreshScript))
+	return "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+}()
 
 type outboxView struct {
 	outboxEntry
@@ -181,9 +208,11 @@ var outboxPage = template.Must(template.New("outbox").Parse(`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Dev outbox</title>
 <style>
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 50rem; padding: 0 1rem; color: #222; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 50rem; padding: 0 1rem; color: #222; overflow-wrap: anywhere; }
 .msg { border: 1px solid #ccc; border-radius: 6px; padding: .75rem 1rem; margin: 1rem 0; }
 .meta { color: #555; font-size: .9rem; }
 .channel { font-weight: bold; text-transform: uppercase; }
@@ -192,17 +221,17 @@ iframe { width: 100%; height: 20rem; border: 1px solid #ddd; }
 .tag { background: #eef; border-radius: 3px; padding: 0 .3rem; margin-right: .3rem; }
 </style>
 </head>
-<body>
+<body data-newest="{{.Newest}}">
 <h1>Dev outbox</h1>
-<p class="meta">Messages the server would have sent, newest first. Development only: they contain codes and sign-in links. <a href="?format=json">JSON</a> · <a href="">Refresh</a></p>
-{{range .}}<article class="msg" id="m{{.Seq}}">
+<p class="meta">Messages the server would have sent, newest first. Development only: they contain codes and sign-in links. This page updates itself when a message arrives. <a href="?format=json">JSON</a> · <a href="">Refresh</a></p>
+{{range .Entries}}<article class="msg" id="m{{.Seq}}">
 <div class="meta"><span class="channel">{{.Channel}}</span> to <strong>{{.To}}</strong> at {{.SentAt.Format "2006-01-02 15:04:05 MST"}}{{with .Locale}} · {{.}}{{end}}</div>
 {{with .Meta}}<div class="meta">{{range $k, $v := .}}<span class="tag">{{$k}}={{$v}}</span>{{end}}</div>{{end}}
 {{with .Subject}}<h2>{{.}}</h2>{{end}}
 <pre>{{range .Segments}}{{if .URL}}<a href="{{.URL}}">{{.URL}}</a>{{else}}{{.Text}}{{end}}{{end}}</pre>
 {{with .HTML}}<details open><summary>HTML body</summary><iframe sandbox="" title="HTML body" srcdoc="{{.}}"></iframe></details>{{end}}
 </article>
-{{else}}<p>No messages yet.</p>
-{{end}}</body>
+{{else}}<p id="empty">No messages yet. Keep this page open: new messages appear here on their own.</p>
+{{end}}<script id="outbox-refresh">{{.Script}}</script></body>
 </html>
 `))

@@ -1,6 +1,8 @@
 package notify_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -108,7 +110,14 @@ func TestOutboxPageEscapesEverythingAndLinksURLs(t *testing.T) {
 	require.NoError(t, err)
 	page := string(body)
 
-	require.NotContains(t, page, "<script>")
+	// The only script is the page's own refresher, allowed by its hash and nothing else.
+	require.Equal(t, 1, strings.Count(page, "<script"), "no script but the refresher")
+	_, script, ok := strings.Cut(page, `<script id="outbox-refresh">`)
+	require.True(t, ok)
+	script, _, _ = strings.Cut(script, "</script>")
+	sum := sha256.Sum256([]byte(script))
+	require.Contains(t, res.Header.Get("Content-Security-Policy"), "; script-src 'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"';",
+		"scripts are allowed by that hash only")
 	require.NotContains(t, page, "<img")
 	require.NotContains(t, page, "<b>alert")
 	require.Contains(t, page, "&lt;script&gt;alert(2)&lt;/script&gt;")

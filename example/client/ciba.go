@@ -46,8 +46,10 @@ type cibaOptions struct {
 	CallbackPath string
 	// HTTPClient makes every request; nil means a client with a 30-second timeout.
 	HTTPClient *http.Client
-	// Sleep waits between polls; nil means a timer. Tests use it to move a clock instead.
+	// Sleep waits between polls and Now tells the time; nil means a timer and time.Now. Tests move a
+	// clock instead.
 	Sleep func(ctx context.Context, d time.Duration) error
+	Now   func() time.Time
 	// Listener, when set, is used instead of listening on Listen (tests).
 	Listener net.Listener
 }
@@ -125,19 +127,6 @@ type cibaAck struct {
 	VerificationURIComplete string `json:"verification_uri_complete"`
 }
 
-// cibaTokens is a token response (OIDC Core §3.1.3.3), or a push callback (CIBA Core §10.3.1, §12).
-type cibaTokens struct {
-	AuthReqID    string `json:"auth_req_id,omitempty"`
-	AccessToken  string `json:"access_token"`
-	TokenType    string `json:"token_type,omitempty"`
-	RefreshToken string `json:"refresh_token,omitempty"`
-	IDToken      string `json:"id_token,omitempty"`
-	ExpiresIn    int64  `json:"expires_in,omitempty"`
-	Scope        string `json:"scope,omitempty"`
-	Error        string `json:"error,omitempty"`
-	Description  string `json:"error_description,omitempty"`
-}
-
 // runCIBA runs one CIBA sign-in (CIBA Core §7–§11) and prints the tokens as JSON.
 func runCIBA(ctx context.Context, opts cibaOptions, stdout io.Writer) error {
 	client := opts.HTTPClient
@@ -151,12 +140,15 @@ func runCIBA(ctx context.Context, opts cibaOptions, stdout io.Writer) error {
 	if opts.Sleep == nil {
 		opts.Sleep = sleep
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	md, err := discoverCIBA(ctx, client, opts.Issuer)
 	if err != nil {
 		return err
 	}
 	if len(md.BackchannelDeliveryModes) > 0 && !contains(md.BackchannelDeliveryModes, opts.Mode) {
-		return fmt.Errorf("discovery: %s does not support the %s delivery mode (it supports %s)", opts.Issuer, opts.Mode, strings.Join(md.BackchannelDeliveryModes, ", "))
+		return &failure{msg: fmt.Sprintf("The server at %s does not deliver tokens in %s mode (it supports %s); pass -mode with one of those.", opts.Issuer, opts.Mode, strings.Join(md.BackchannelDeliveryModes, ", "))}
 	}
 	form := url.Values{"scope": {strings.Join(opts.Scopes, " ")}}
 	if opts.LoginHint != "" {
@@ -167,9 +159,10 @@ func runCIBA(ctx context.Context, opts cibaOptions, stdout io.Writer) error {
 		binding = randomBinding()
 	}
 	form.Set("binding_message", binding)
+	auth := clientAuth{ID: opts.ClientID, Secret: opts.ClientSecret}
 
 	// Ping and push: listen before asking, so no callback can come before we are ready.
-	var callbacks <-chan cibaTokens
+	var callbacks <-chan tokenResponse
 	if opts.Mode != "poll" {
 		token, err := randomToken()
 		if err != nil {
@@ -179,10 +172,10 @@ func runCIBA(ctx context.Context, opts cibaOptions, stdout io.Writer) error {
 		ln := opts.Listener
 		if ln == nil {
 			if ln, err = net.Listen("tcp", opts.Listen); err != nil {
-				return fmt.Errorf("listening for %s callbacks on %s (the address the server has registered for %s): %w", opts.Mode, opts.Listen, opts.ClientID, err)
+				return &failure{err: err, msg: fmt.Sprintf("Cannot listen for %s callbacks on %s (the address the server calls %s back on): is another client still running there? Stop it, or start the server with -ciba-%s-url and pass the same address here with -listen.", opts.Mode, opts.Listen, opts.ClientID, opts.Mode)}
 			}
 		}
-		ch := make(chan cibaTokens, 4)
+		ch := make(chan tokenResponse, 4)
 		srv := &http.Server{Handler: callbackHandler(opts.CallbackPath, token, ch), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		// Shut down gracefully: the callback that ends the wait must still get its 204, or the server
@@ -196,15 +189,13 @@ func runCIBA(ctx context.Context, opts cibaOptions, stdout io.Writer) error {
 	}
 
 	var ack cibaAck
-	if err := postForm(ctx, client, md.BackchannelEndpoint, opts, form, &ack); err != nil {
-		return describeCIBA("backchannel authentication request", err)
+	if err := postForm(ctx, client, md.BackchannelEndpoint, auth, form, &ack); err != nil {
+		return describeFailure(opts.Issuer, err)
 	}
 	if ack.AuthReqID == "" || ack.ExpiresIn <= 0 {
-		return errors.New("the acknowledgement lacks auth_req_id or expires_in (CIBA Core §7.3)")
+		return &failure{msg: "The server's acknowledgement lacks auth_req_id or expires_in (CIBA Core §7.3); it is not a CIBA server."}
 	}
-	deadline := time.Now().Add(time.Duration(ack.ExpiresIn) * time.Second)
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
+	expiry := opts.Now().Add(time.Duration(ack.ExpiresIn) * time.Second)
 	if ack.UserCode != "" && ack.VerificationURI != "" {
 		fmt.Fprintf(stdout, "%s cannot be reached on a device yet. To link one and approve, open %s\nand enter the code: %s\n", hintOrUser(opts.LoginHint), ack.VerificationURI, ack.UserCode)
 		if ack.VerificationURIComplete != "" {
@@ -215,31 +206,37 @@ func runCIBA(ctx context.Context, opts cibaOptions, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "Asked %s to approve on their device.\n", hintOrUser(opts.LoginHint))
 	}
 	fmt.Fprintf(stdout, "Binding message: %s (check that the device shows the same)\n", binding)
-	fmt.Fprintf(stdout, "Waiting (%s mode, request valid for %ds; Ctrl-C to give up)...\n", opts.Mode, ack.ExpiresIn)
+	fmt.Fprintln(stdout, "Ctrl-C to give up.")
 
-	var tok *cibaTokens
+	poll := pollConfig{
+		client: client, endpoint: md.TokenEndpoint, auth: auth, issuer: opts.Issuer,
+		form:     url.Values{"grant_type": {"urn:openid:params:grant-type:ciba"}, "auth_req_id": {ack.AuthReqID}},
+		interval: time.Duration(ack.Interval) * time.Second, expiry: expiry, sleep: opts.Sleep, now: opts.Now,
+		what: "approval",
+	}
+	var tok *tokenResponse
 	switch opts.Mode {
 	case "poll":
-		tok, err = pollCIBA(ctx, client, md.TokenEndpoint, opts, ack)
+		poll.progress = newProgress(stdout, opts.Now)
+		tok, err = pollToken(ctx, poll)
 	case "ping":
-		if err = awaitCallback(ctx, callbacks, ack.AuthReqID, nil); err == nil {
+		if err = awaitCallback(ctx, stdout, opts, expiry, callbacks, ack.AuthReqID, nil); err == nil {
 			fmt.Fprintln(stdout, "Pinged; fetching the tokens.")
-			tok, err = pollCIBA(ctx, client, md.TokenEndpoint, opts, ack)
+			poll.first, poll.what = true, "the tokens"
+			poll.progress = newProgress(stdout, opts.Now)
+			tok, err = pollToken(ctx, poll)
 		}
 	case "push":
-		var pushed cibaTokens
-		if err = awaitCallback(ctx, callbacks, ack.AuthReqID, &pushed); err == nil {
+		var pushed tokenResponse
+		if err = awaitCallback(ctx, stdout, opts, expiry, callbacks, ack.AuthReqID, &pushed); err == nil {
 			if pushed.Error != "" {
-				err = &grantError{code: pushed.Error, msg: explainCIBA(pushed.Error, pushed.Description)}
+				err = explain(&oauthErr{Code: pushed.Error, Description: pushed.Description})
 			} else {
 				tok = &pushed
 			}
 		}
 	}
 	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return errors.New("expired_token: nobody approved before the request expired; run the command again")
-		}
 		return err
 	}
 	tok.AuthReqID, tok.Error, tok.Description = "", "", ""
@@ -256,42 +253,20 @@ func hintOrUser(hint string) string {
 	return strconv.Quote(hint)
 }
 
-// pollCIBA polls the token endpoint (CIBA Core §10.1) until the request is decided: it waits the
-// interval between polls and adds 5 seconds after slow_down (§11).
-func pollCIBA(ctx context.Context, client *http.Client, tokenURL string, opts cibaOptions, ack cibaAck) (*cibaTokens, error) {
-	interval := time.Duration(ack.Interval) * time.Second
-	if interval <= 0 {
-		interval = 5 * time.Second // CIBA Core §7.3 default
-	}
-	form := url.Values{"grant_type": {"urn:openid:params:grant-type:ciba"}, "auth_req_id": {ack.AuthReqID}}
-	first := opts.Mode == "ping" // after a ping the tokens are ready: ask at once
-	for {
-		if !first {
-			if err := opts.Sleep(ctx, interval); err != nil {
-				return nil, err
-			}
-		}
-		first = false
-		var tok cibaTokens
-		err := postForm(ctx, client, tokenURL, opts, form, &tok)
-		var oe *oauthErr
-		switch {
-		case err == nil:
-			return &tok, nil
-		case errors.As(err, &oe) && oe.Code == "authorization_pending":
-		case errors.As(err, &oe) && oe.Code == "slow_down":
-			interval += 5 * time.Second
-		default:
-			return nil, describeCIBA("token request", err)
-		}
-	}
-}
-
-// awaitCallback waits for the callback about authReqID; into, when not nil, receives a push body.
-func awaitCallback(ctx context.Context, ch <-chan cibaTokens, authReqID string, into *cibaTokens) error {
+// awaitCallback waits for the ping or push about authReqID until the request expires, showing the
+// time left; into, when not nil, receives a push body.
+func awaitCallback(ctx context.Context, stdout io.Writer, opts cibaOptions, expiry time.Time, ch <-chan tokenResponse, authReqID string, into *tokenResponse) error {
+	p := newProgress(stdout, opts.Now)
+	p.Update(waitStatus{What: "approval (the server will call back)", Expiry: expiry})
+	defer p.Done()
+	ctx, cancel := context.WithDeadline(ctx, time.Now().Add(expiry.Sub(opts.Now())))
+	defer cancel()
 	for {
 		select {
 		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return &failure{code: "expired_token", msg: "The request expired before anyone approved it; run the command again to get a new one."}
+			}
 			return ctx.Err()
 		case cb := <-ch:
 			if subtle.ConstantTimeCompare([]byte(cb.AuthReqID), []byte(authReqID)) != 1 {
@@ -311,7 +286,7 @@ const maxCallbackBytes = 64 << 10
 // callbackHandler receives ping and push callbacks (CIBA Core §10.2, §10.3): a POST with
 // "Authorization: Bearer <client_notification_token>" and a JSON body. It answers 204, or 401 when the
 // token is not the one this client sent, and passes good bodies to ch.
-func callbackHandler(path, token string, ch chan<- cibaTokens) http.Handler {
+func callbackHandler(path, token string, ch chan<- tokenResponse) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != path {
 			http.NotFound(rw, r)
@@ -328,7 +303,7 @@ func callbackHandler(path, token string, ch chan<- cibaTokens) http.Handler {
 			http.Error(rw, "unauthorized", http.StatusUnauthorized)
 			return
 		}
-		var cb cibaTokens
+		var cb tokenResponse
 		if err := json.NewDecoder(io.LimitReader(r.Body, maxCallbackBytes)).Decode(&cb); err != nil || cb.AuthReqID == "" {
 			http.Error(rw, "a JSON body with auth_req_id is required", http.StatusBadRequest)
 			return
@@ -339,85 +314,6 @@ func callbackHandler(path, token string, ch chan<- cibaTokens) http.Handler {
 		}
 		rw.WriteHeader(http.StatusNoContent)
 	})
-}
-
-// oauthErr is an RFC 6749 §5.2 error answer.
-type oauthErr struct {
-	Status      int
-	Code        string `json:"error"`
-	Description string `json:"error_description"`
-}
-
-func (e *oauthErr) Error() string { return fmt.Sprintf("HTTP %d %s", e.Status, e.Code) }
-
-// postForm POSTs form with HTTP Basic client authentication (RFC 6749 §2.3.1) and decodes a 200 JSON
-// answer into out; any other answer is an *oauthErr.
-func postForm(ctx context.Context, client *http.Client, endpoint string, opts cibaOptions, form url.Values, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Accept", "application/json")
-	req.SetBasicAuth(url.QueryEscape(opts.ClientID), url.QueryEscape(opts.ClientSecret))
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataBytes))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		e := &oauthErr{Status: resp.StatusCode}
-		_ = json.Unmarshal(body, e)
-		return e
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return fmt.Errorf("%s answered something that is not JSON: %w", endpoint, err)
-	}
-	return nil
-}
-
-// cibaExplanations say what the CIBA Core §11 and §13 error codes mean for the person running the
-// client.
-var cibaExplanations = map[string]string{
-	"access_denied":            "the user declined",
-	"expired_token":            "nobody approved before the request expired; run the command again",
-	"invalid_client":           "the server did not accept the client; check -client-id and -client-secret",
-	"unauthorized_client":      "this client may not use CIBA, or not in this delivery mode",
-	"invalid_scope":            "the server refused the requested scope; check -scope",
-	"invalid_request":          "the server rejected the request as malformed",
-	"invalid_grant":            "the auth_req_id is not valid (already used, or another client's)",
-	"unknown_user_id":          "the server knows no user by that -login-hint",
-	"expired_login_hint_token": "the login hint token has expired",
-	"invalid_binding_message":  "the server refused the binding message; make it shorter and plainer",
-	"missing_user_code":        "the server requires a user_code for this client",
-	"invalid_user_code":        "the user_code is wrong",
-	"transaction_failed":       "the server could not complete the sign-in",
-}
-
-func explainCIBA(code, desc string) string {
-	msg := cibaExplanations[code]
-	if msg == "" {
-		msg = "the server refused"
-	}
-	if desc != "" {
-		msg += fmt.Sprintf(" (server says: %s)", desc)
-	}
-	return msg
-}
-
-func describeCIBA(step string, err error) error {
-	var oe *oauthErr
-	if !errors.As(err, &oe) {
-		return fmt.Errorf("%s: %w", step, err)
-	}
-	if oe.Code == "" {
-		return fmt.Errorf("%s failed: HTTP %d", step, oe.Status)
-	}
-	return &grantError{code: oe.Code, msg: explainCIBA(oe.Code, oe.Description), err: err}
 }
 
 // discoverCIBA fetches the discovery document and checks it names a backchannel endpoint.
@@ -432,16 +328,16 @@ func discoverCIBA(ctx context.Context, client *http.Client, issuer string) (*cib
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("discovery: %w", err)
+		return nil, unreachable(issuer, err)
 	}
 	defer resp.Body.Close()
 	var md cibaMetadata
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxMetadataBytes)).Decode(&md); err != nil {
-		return nil, fmt.Errorf("discovery: %w", err)
+		return nil, &failure{msg: fmt.Sprintf("The discovery document of %s is not JSON; check -issuer.", issuer), err: err}
 	}
 	md.TokenEndpoint = base.TokenEndpoint
 	if md.BackchannelEndpoint == "" {
-		return nil, fmt.Errorf("discovery: %s does not advertise a backchannel_authentication_endpoint (CIBA Core §4); it does not support CIBA", issuer)
+		return nil, &failure{msg: fmt.Sprintf("The server at %s does not offer CIBA (no backchannel_authentication_endpoint in its discovery document); check -issuer.", issuer)}
 	}
 	return &md, nil
 }

@@ -103,8 +103,8 @@ func TestRunCIBA(t *testing.T) {
 		wantSleep []time.Duration
 	}{
 		{name: "poll", mode: "poll", script: []answer{oauthError("authorization_pending"), oauthError("slow_down"), tokens},
-			wantOut: []string{`"access_token": "at-1"`, "Asked \"alice\""}, wantSleep: []time.Duration{2 * time.Second, 2 * time.Second, 7 * time.Second}},
-		{name: "poll denied", mode: "poll", script: []answer{oauthError("access_denied")}, wantErr: "access_denied: the user declined"},
+			wantOut: []string{`"access_token": "at-1"`, "Asked \"alice\"", "Note: The server asked us to check less often; now every 7 s."}, wantSleep: []time.Duration{2 * time.Second, 2 * time.Second, 7 * time.Second}},
+		{name: "poll denied", mode: "poll", script: []answer{oauthError("access_denied")}, wantErr: "The request was denied on the approval page, so nothing was granted; run the command again to ask once more. (access_denied)"},
 		{name: "poll with fallback", mode: "poll", fallback: true, script: []answer{tokens},
 			wantOut: []string{"enter the code: WDJB-MJHT", "/ciba/enroll?user_code=WDJB-MJHT", "█"}},
 		{name: "ping", mode: "ping", script: []answer{tokens}, push: map[string]any{"auth_req_id": "req-1"}, wantOut: []string{"Pinged", `"id_token"`}},
@@ -112,7 +112,7 @@ func TestRunCIBA(t *testing.T) {
 			push:    map[string]any{"auth_req_id": "req-1", "access_token": "at-push", "token_type": "Bearer", "id_token": "x.y.z", "expires_in": 3600},
 			wantOut: []string{`"access_token": "at-push"`}},
 		{name: "push error", mode: "push", script: []answer{oauthError("unauthorized_client")},
-			push: map[string]any{"auth_req_id": "req-1", "error": "access_denied", "error_description": "no"}, wantErr: "access_denied: the user declined (server says: no)"},
+			push: map[string]any{"auth_req_id": "req-1", "error": "access_denied", "error_description": "no"}, wantErr: "The request was denied on the approval page, so nothing was granted; run the command again to ask once more. (access_denied)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -188,7 +188,7 @@ func FuzzCallbackHandler(f *testing.F) {
 	f.Add("Bearer secret-token", `{"auth_req_id":`)
 	f.Add("", "")
 	f.Fuzz(func(t *testing.T, authorization, body string) {
-		ch := make(chan cibaTokens, 1)
+		ch := make(chan tokenResponse, 1)
 		h := callbackHandler("/cb", "secret-token", ch)
 		req := httptest.NewRequest(http.MethodPost, "/cb", strings.NewReader(body))
 		req.Header.Set("Authorization", authorization)

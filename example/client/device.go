@@ -30,6 +30,10 @@ type deviceOptions struct {
 	// HTTPClient makes every request; nil means a client with a 30-second
 	// timeout per request (x/oauth2's DeviceAuth ignores the context).
 	HTTPClient *http.Client
+	// Sleep waits between polls and Now tells the time; nil means a timer and time.Now. Tests move
+	// a clock instead.
+	Sleep func(ctx context.Context, d time.Duration) error
+	Now   func() time.Time
 }
 
 // deviceCommand parses the flags of the device subcommand and runs it.
@@ -72,21 +76,28 @@ func deviceCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 // runDevice runs the device authorization grant (RFC 8628 §3) against the
-// server at opts.Issuer with golang.org/x/oauth2: it asks for a device code,
+// server at opts.Issuer: it asks for a device code with golang.org/x/oauth2,
 // shows the user code, the verification URIs and a QR code of
 // verification_uri_complete (§3.3.1), polls the token endpoint until the user
-// decides (§3.4, §3.5), and prints the token response as JSON.
+// decides (§3.4, §3.5) while showing the time left, the checks made and the
+// interval, and prints the token response as JSON.
 func runDevice(ctx context.Context, opts deviceOptions, stdout io.Writer) error {
 	client := opts.HTTPClient
 	if client == nil {
 		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	md, err := discover(ctx, client, opts.Issuer)
 	if err != nil {
 		return err
 	}
 	if md.DeviceAuthorizationEndpoint == "" {
-		return fmt.Errorf("discovery: %s does not advertise a device_authorization_endpoint (RFC 8628 §4); it does not support the device grant", opts.Issuer)
+		return &failure{msg: fmt.Sprintf("The server at %s does not offer the device grant (no device_authorization_endpoint in its discovery document); check -issuer.", opts.Issuer)}
 	}
 
 	cfg := &oauth2.Config{
@@ -100,6 +111,7 @@ func runDevice(ctx context.Context, opts deviceOptions, stdout io.Writer) error 
 		},
 	}
 	var authOpts []oauth2.AuthCodeOption
+	authClient := client
 	if opts.ClientSecret != "" {
 		if opts.AuthMethod == "client_secret_post" {
 			cfg.Endpoint.AuthStyle = oauth2.AuthStyleInParams
@@ -108,30 +120,95 @@ func runDevice(ctx context.Context, opts deviceOptions, stdout io.Writer) error 
 		} else {
 			// DeviceAuth has no header auth of its own; RFC 8628 §3.1 lets a
 			// confidential client authenticate there as at the token endpoint.
-			client = withBasicAuth(client, md.DeviceAuthorizationEndpoint, opts.ClientID, opts.ClientSecret)
+			authClient = withBasicAuth(client, md.DeviceAuthorizationEndpoint, opts.ClientID, opts.ClientSecret)
 		}
 	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, client)
-
-	da, err := cfg.DeviceAuth(ctx, authOpts...)
+	da, err := cfg.DeviceAuth(context.WithValue(ctx, oauth2.HTTPClient, authClient), authOpts...)
 	if err != nil {
-		return describe("device authorization request", err)
+		return describe(opts.Issuer, err)
 	}
 	if da.DeviceCode == "" || da.UserCode == "" || da.VerificationURI == "" {
-		return errors.New("device authorization response lacks device_code, user_code or verification_uri (RFC 8628 §3.2)")
+		return &failure{msg: "The server's answer lacks device_code, user_code or verification_uri (RFC 8628 §3.2); it is not a device grant server."}
+	}
+	expiry := time.Time{}
+	if !da.Expiry.IsZero() {
+		// x/oauth2 computed Expiry with the real clock; count it on ours.
+		expiry = opts.Now().Add(time.Until(da.Expiry).Round(time.Second))
 	}
 	showInstructions(stdout, da)
 
-	tok, err := cfg.DeviceAccessToken(ctx, da)
+	auth := clientAuth{ID: opts.ClientID, Secret: opts.ClientSecret, Post: opts.AuthMethod == "client_secret_post"}
+	form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {da.DeviceCode}}
+	tok, err := pollToken(ctx, pollConfig{
+		client: client, endpoint: md.TokenEndpoint, auth: auth, form: form, issuer: opts.Issuer,
+		interval: time.Duration(da.Interval) * time.Second, expiry: expiry, sleep: opts.Sleep, now: opts.Now,
+		progress: newProgress(stdout, opts.Now), what: "approval",
+	})
 	if err != nil {
-		// DeviceAccessToken stops at da.Expiry with the context's deadline.
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-			return errors.New("expired_token: the code expired before anyone approved it; run the command again")
-		}
-		return describe("token request", err)
+		return err
 	}
 	fmt.Fprintln(stdout, "\nSigned in. Token response:")
-	return printToken(stdout, tok)
+	return printTokens(stdout, tok, opts.Now)
+}
+
+// pollConfig configures pollToken.
+type pollConfig struct {
+	client   *http.Client
+	endpoint string
+	auth     clientAuth
+	form     url.Values
+	issuer   string
+	// interval is the server's polling interval (0 means 5 s, RFC 8628 §3.2 and CIBA Core §7.3);
+	// expiry when the request stops being valid (zero: unknown).
+	interval time.Duration
+	expiry   time.Time
+	// first polls at once (after a CIBA ping the tokens are ready).
+	first    bool
+	sleep    func(ctx context.Context, d time.Duration) error
+	now      func() time.Time
+	progress progress
+	what     string
+}
+
+// pollToken polls the token endpoint until the request is decided (RFC 8628 §3.4, §3.5; CIBA Core
+// §10.1, §11): it waits the interval between polls, adds 5 seconds for good after each slow_down, and
+// shows the progress. Failures are one sentence (see failure).
+func pollToken(ctx context.Context, c pollConfig) (*tokenResponse, error) {
+	st := waitStatus{What: c.what, Expiry: c.expiry, Interval: c.interval}
+	if st.Interval <= 0 {
+		st.Interval = 5 * time.Second
+	}
+	c.progress.Update(st)
+	defer c.progress.Done()
+	for first := c.first; ; first = false {
+		if !first {
+			if err := c.sleep(ctx, st.Interval); err != nil {
+				return nil, err
+			}
+		}
+		if !c.expiry.IsZero() && !c.now().Before(c.expiry) {
+			return nil, &failure{code: "expired_token", msg: "The request expired before anyone approved it; run the command again to get a new one."}
+		}
+		var tok tokenResponse
+		err := postForm(ctx, c.client, c.endpoint, c.auth, c.form, &tok)
+		st.Polls++
+		var oe *oauthErr
+		switch {
+		case err == nil:
+			st.LastAnswer = "approved"
+			c.progress.Update(st)
+			return &tok, nil
+		case errors.As(err, &oe) && oe.Code == "authorization_pending":
+			st.LastAnswer = "not approved yet"
+		case errors.As(err, &oe) && oe.Code == "slow_down":
+			st.Interval += 5 * time.Second
+			st.SlowDowns++
+			st.LastAnswer = "asked to slow down"
+		default:
+			return nil, describeFailure(c.issuer, err)
+		}
+		c.progress.Update(st)
+	}
 }
 
 // showInstructions tells the user where to go (RFC 8628 §3.3).
@@ -141,15 +218,21 @@ func showInstructions(w io.Writer, da *oauth2.DeviceAuthResponse) {
 		fmt.Fprintf(w, "\nOr open %s\nor scan this QR code with your phone:\n\n", da.VerificationURIComplete)
 		fmt.Fprint(w, qrcode.Terminal(da.VerificationURIComplete))
 	}
-	interval := da.Interval
-	if interval == 0 {
-		interval = 5 // RFC 8628 §3.2 default
-	}
-	fmt.Fprintf(w, "\nWaiting for approval (checking every %ds", interval)
-	if !da.Expiry.IsZero() {
-		fmt.Fprintf(w, ", code valid until %s", da.Expiry.Local().Format(time.Kitchen))
-	}
-	fmt.Fprintln(w, "; Ctrl-C to give up)...")
+	fmt.Fprintln(w, "\nCtrl-C to give up.")
+}
+
+// tokenResponse is a token response (RFC 6749 §5.1, OIDC Core §3.1.3.3), or a CIBA push callback
+// (CIBA Core §10.3.1, §12).
+type tokenResponse struct {
+	AuthReqID    string `json:"auth_req_id,omitempty"`
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type,omitempty"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	IDToken      string `json:"id_token,omitempty"`
+	ExpiresIn    int64  `json:"expires_in,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	Error        string `json:"error,omitempty"`
+	Description  string `json:"error_description,omitempty"`
 }
 
 // tokenOutput is the token response as printed.
@@ -163,84 +246,36 @@ type tokenOutput struct {
 	Scope        string `json:"scope,omitempty"`
 }
 
-func printToken(w io.Writer, tok *oauth2.Token) error {
+func printTokens(w io.Writer, tok *tokenResponse, now func() time.Time) error {
 	out := tokenOutput{
-		AccessToken:  tok.AccessToken,
-		TokenType:    tok.TokenType,
-		RefreshToken: tok.RefreshToken,
-		ExpiresIn:    tok.ExpiresIn,
+		AccessToken: tok.AccessToken, TokenType: tok.TokenType, RefreshToken: tok.RefreshToken,
+		IDToken: tok.IDToken, ExpiresIn: tok.ExpiresIn, Scope: tok.Scope,
 	}
-	if !tok.Expiry.IsZero() {
-		out.Expiry = tok.Expiry.Format(time.RFC3339)
-	}
-	if s, ok := tok.Extra("id_token").(string); ok {
-		out.IDToken = s
-	}
-	if s, ok := tok.Extra("scope").(string); ok {
-		out.Scope = s
+	if tok.ExpiresIn > 0 {
+		out.Expiry = now().Add(time.Duration(tok.ExpiresIn) * time.Second).Format(time.RFC3339)
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }
 
-// explanations say in plain words what the RFC 6749 §5.2 and RFC 8628 §3.5
-// error codes mean for the person running the client.
-var explanations = map[string]string{
-	"access_denied":          "the user declined",
-	"expired_token":          "the code expired before anyone approved it; run the command again",
-	"invalid_client":         "the server did not accept the client; check -client-id and -client-secret",
-	"unauthorized_client":    "this client is not allowed to use the device grant",
-	"invalid_scope":          "the server refused the requested scope; check -scope",
-	"invalid_request":        "the server rejected the request as malformed",
-	"invalid_grant":          "the device code is not valid (already used or unknown)",
-	"unsupported_grant_type": "the token endpoint does not support the device grant",
-	"slow_down":              "the server asked the client to poll less often",
-}
-
-// describe turns an x/oauth2 error into one line: the RFC error code, what
-// it means, and the server's own description when it gave one.
-func describe(step string, err error) error {
+// describe turns an error of x/oauth2's DeviceAuth into one sentence.
+func describe(issuer string, err error) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) {
-		return fmt.Errorf("%s: %w", step, err)
+		return describeFailure(issuer, err)
 	}
-	code, desc := re.ErrorCode, re.ErrorDescription
-	if code == "" {
+	e := &oauthErr{Code: re.ErrorCode, Description: re.ErrorDescription}
+	if re.Response != nil {
+		e.Status = re.Response.StatusCode
+		e.RetryAfter = re.Response.Header.Get("Retry-After")
+	}
+	if e.Code == "" {
 		// DeviceAuth does not parse error bodies (RFC 6749 §5.2); do it here.
-		var body struct {
-			Code        string `json:"error"`
-			Description string `json:"error_description"`
-		}
-		if json.Unmarshal(re.Body, &body) == nil {
-			code, desc = body.Code, body.Description
-		}
+		_ = json.Unmarshal(re.Body, e)
 	}
-	if code == "" {
-		status := ""
-		if re.Response != nil {
-			status = re.Response.Status
-		}
-		return fmt.Errorf("%s failed: HTTP %s", step, status)
-	}
-	msg := explanations[code]
-	if msg == "" {
-		msg = "the server refused the " + step
-	}
-	if desc != "" {
-		msg += fmt.Sprintf(" (server says: %s)", desc)
-	}
-	return &grantError{code: code, msg: msg, err: err}
+	return explain(e)
 }
-
-// grantError is an OAuth error response, printed as "code: explanation".
-type grantError struct {
-	code, msg string
-	err       error
-}
-
-func (e *grantError) Error() string { return e.code + ": " + e.msg }
-func (e *grantError) Unwrap() error { return e.err }
 
 // withBasicAuth returns a client that adds HTTP Basic client authentication
 // (RFC 6749 §2.3.1, with the form-encoding it requires) to POST requests for

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -166,11 +167,14 @@ func formEncode(s string) string {
 }
 
 func defaultOptions(s *deviceServer) deviceOptions {
+	clk := &testClock{t: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)}
 	return deviceOptions{
 		Issuer:     s.srv.URL,
 		ClientID:   "demo-device",
 		AuthMethod: "client_secret_basic",
 		Scopes:     []string{"openid", "profile", "offline_access"},
+		Now:        clk.Now,
+		Sleep:      func(ctx context.Context, d time.Duration) error { clk.Add(d); return ctx.Err() },
 	}
 }
 
@@ -183,6 +187,7 @@ func TestRunDevice(t *testing.T) {
 		options   func(*deviceOptions)
 		wantErr   string // prefix of the error; empty for success
 		wantPolls int
+		wantOut   []string
 	}{
 		{
 			name: "approved after two pending polls",
@@ -192,25 +197,35 @@ func TestRunDevice(t *testing.T) {
 			wantPolls: 3,
 		},
 		{
+			name: "slowed down",
+			configure: func(s *deviceServer) {
+				s.script = []answer{oauthError("authorization_pending"), oauthError("slow_down"), tokens}
+			},
+			wantPolls: 3,
+			wantOut: []string{"Waiting for approval: 9 min 59 s left, 1 check, checking every 1 s, not approved yet",
+				"Note: The server asked us to check less often; now every 6 s.",
+				"Waiting for approval: 9 min 52 s left, 3 checks, checking every 6 s, approved"},
+		},
+		{
 			name:      "user declines",
 			configure: func(s *deviceServer) { s.script = []answer{oauthError("access_denied")} },
-			wantErr:   "access_denied: the user declined",
+			wantErr:   "The request was denied on the approval page, so nothing was granted; run the command again to ask once more. (access_denied)",
 			wantPolls: 1,
 		},
 		{
 			name:      "server says the code expired",
 			configure: func(s *deviceServer) { s.script = []answer{oauthError("expired_token")} },
-			wantErr:   "expired_token: the code expired",
+			wantErr:   "The request expired before anyone approved it; run the command again to get a new one. (expired_token)",
 			wantPolls: 1,
 		},
 		{
 			name: "code expires while waiting",
 			configure: func(s *deviceServer) {
-				s.expiresIn = 1
+				s.expiresIn = 2
 				s.script = []answer{oauthError("authorization_pending")}
 			},
-			wantErr:   "expired_token: the code expired",
-			wantPolls: -1, // zero or one poll, depending on which timer fires first
+			wantErr:   "The request expired before anyone approved it; run the command again to get a new one. (expired_token)",
+			wantPolls: 1, // at 1 s; at 2 s the code has expired, and the client says so without asking
 		},
 		{
 			name: "confidential client with client_secret_basic",
@@ -239,17 +254,17 @@ func TestRunDevice(t *testing.T) {
 				s.script = []answer{tokens}
 			},
 			options: func(o *deviceOptions) { o.ClientID, o.ClientSecret = "tv", "guess" },
-			wantErr: "invalid_client: the server did not accept the client; check -client-id and -client-secret (server says: Client authentication failed.)",
+			wantErr: "The server did not accept this client's credentials; check -client-id and -client-secret (the demo secrets are in the README). (invalid_client)",
 		},
 		{
 			name:      "server without the device grant",
 			configure: func(s *deviceServer) { s.noDevice = true },
-			wantErr:   "discovery: ",
+			wantErr:   "The server at http://127.0.0.1:",
 		},
 		{
 			name:      "issuer mismatch",
 			configure: func(s *deviceServer) { s.issuer = "https://elsewhere.example" },
-			wantErr:   `discovery: the server calls itself "https://elsewhere.example"`,
+			wantErr:   `The server calls itself "https://elsewhere.example"`,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -273,6 +288,9 @@ func TestRunDevice(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assertSignedIn(t, s, out.String())
+			for _, w := range tc.wantOut {
+				require.Contains(t, out.String(), w)
+			}
 		})
 	}
 }
@@ -286,11 +304,13 @@ func assertSignedIn(t *testing.T, s *deviceServer, out string) {
 	require.Contains(t, out, "enter the code: "+testUserCode)
 	require.Contains(t, out, "Or open "+complete)
 	require.Contains(t, out, qrcode.Terminal(complete))
-	require.Contains(t, out, "checking every 1s")
+	require.Contains(t, out, "checking every 1 s")
 
 	before, jsonText, ok := strings.Cut(out, "Signed in. Token response:\n")
 	require.True(t, ok, "output: %s", out)
-	require.Contains(t, before, "Waiting for approval")
+	require.Contains(t, before, "Waiting for approval: 10 min 00 s left", "the time left, before the first check")
+	_, waiting, _ := strings.Cut(before, "Ctrl-C to give up.")
+	require.NotContains(t, waiting, "\x1b", "no terminal control sequences in the progress when stdout is not a terminal")
 	var got map[string]any
 	require.NoError(t, json.Unmarshal([]byte(jsonText), &got))
 	require.Equal(t, "at-1", got["access_token"])
@@ -335,7 +355,7 @@ func TestRunArguments(t *testing.T) {
 		{"unknown flag", []string{"device", "-nope"}, 2, "flag provided but not defined: -nope"},
 		{"stray argument", []string{"device", "extra"}, 2, `unexpected argument "extra"`},
 		{"bad auth method", []string{"device", "-auth-method", "private_key_jwt"}, 2, `unknown -auth-method "private_key_jwt"`},
-		{"unreachable server", []string{"device", "-issuer", "http://127.0.0.1:1"}, 1, "client: discovery:"},
+		{"unreachable server", []string{"device", "-issuer", "http://127.0.0.1:1"}, 1, "client: Cannot reach the server at http://127.0.0.1:1: is it running? Start it with `go run ./example`, or pass -issuer with its address.\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -31,7 +31,7 @@ func discover(ctx context.Context, client *http.Client, issuer string) (*metadat
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("discovery: %w", err)
+		return nil, unreachable(issuer, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxMetadataBytes))
@@ -39,19 +39,19 @@ func discover(ctx context.Context, client *http.Client, issuer string) (*metadat
 		return nil, fmt.Errorf("discovery: reading %s: %w", u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("discovery: GET %s: %s", u, resp.Status)
+		return nil, &failure{msg: fmt.Sprintf("The server at %s has no discovery document (GET %s answered %s); check -issuer.", issuer, u, resp.Status)}
 	}
 	var md metadata
 	if err := json.Unmarshal(body, &md); err != nil {
-		return nil, fmt.Errorf("discovery: %s is not a JSON metadata document: %w", u, err)
+		return nil, &failure{msg: fmt.Sprintf("The discovery document at %s is not JSON; check -issuer.", u), err: err}
 	}
 	// OpenID Connect Discovery 1.0 §4.3: the issuer value returned MUST be
 	// identical to the Issuer URL that was used to retrieve the configuration.
 	if strings.TrimSuffix(md.Issuer, "/") != issuer {
-		return nil, fmt.Errorf("discovery: the server calls itself %q, not %q; pass -issuer %s", md.Issuer, issuer, md.Issuer)
+		return nil, &failure{msg: fmt.Sprintf("The server calls itself %q, not %q; pass -issuer %s.", md.Issuer, issuer, md.Issuer)}
 	}
 	if md.TokenEndpoint == "" {
-		return nil, fmt.Errorf("discovery: %s has no token_endpoint", u)
+		return nil, &failure{msg: fmt.Sprintf("The discovery document at %s names no token_endpoint; this server cannot issue tokens to this client.", u)}
 	}
 	return &md, nil
 }

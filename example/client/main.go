@@ -2,10 +2,18 @@
 // module. Each grant is a subcommand:
 //
 //	go run ./example/client device [-issuer URL] [-client-id ID] [-client-secret S] [-scope "a b"]
+//	go run ./example/client ciba -mode poll|ping|push -login-hint alice
+//	go run ./example/client otp -login-hint "1 Main St"
 //
 // It talks to any server that publishes OpenID Connect discovery metadata,
 // including the bundled example server (go run ./example). Press Ctrl-C to
 // give up while it waits.
+//
+// While it waits it shows the time left, the checks made, the polling interval
+// and a note when the server answers slow_down: redrawn in place on a terminal
+// (bubbletea), as one plain line per change when stdout is a pipe or a file.
+// Every failure is one sentence that says what to do, with the server's error
+// code in brackets.
 package main
 
 import (

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -76,7 +77,7 @@ func otpCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		return errUsage
 	}
-	if opts.LoginHint == "" || fs.NArg() > 0 {
+	if strings.TrimSpace(opts.LoginHint) == "" || fs.NArg() > 0 {
 		fs.Usage()
 		return errUsage
 	}
@@ -84,7 +85,9 @@ func otpCommand(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return runOTP(ctx, opts, stdout)
 }
 
-// runOTP runs the OTP grant: identify, pick a channel, send, type the code, redeem.
+// runOTP runs the OTP grant: identify, pick a channel, send, type the code, redeem. An answer that is
+// not one of the choices, or is empty, is asked again with a word on why; a wrong code is asked again
+// with the tries left.
 func runOTP(ctx context.Context, o otpOptions, out io.Writer) error {
 	hc := o.HTTPClient
 	if hc == nil {
@@ -95,15 +98,20 @@ func runOTP(ctx context.Context, o otpOptions, out io.Writer) error {
 		in = os.Stdin
 	}
 	answers := bufio.NewScanner(in)
-	ask := func(prompt string) (string, error) {
-		fmt.Fprint(out, prompt)
-		if !answers.Scan() {
-			if err := answers.Err(); err != nil {
-				return "", err
+	ask := func(prompt, empty string) (string, error) {
+		for {
+			fmt.Fprint(out, prompt)
+			if !answers.Scan() {
+				if err := answers.Err(); err != nil {
+					return "", err
+				}
+				return "", &failure{msg: "No answer was typed (the input ended); run the command again."}
 			}
-			return "", errors.New("no answer (end of input)")
+			if a := strings.TrimSpace(answers.Text()); a != "" {
+				return a, nil
+			}
+			fmt.Fprintln(out, empty)
 		}
-		return strings.TrimSpace(answers.Text()), nil
 	}
 
 	var meta struct {
@@ -112,10 +120,10 @@ func runOTP(ctx context.Context, o otpOptions, out io.Writer) error {
 		GrantTypes    []string `json:"grant_types_supported"`
 	}
 	if err := otpGetJSON(ctx, hc, strings.TrimSuffix(o.Issuer, "/")+"/.well-known/openid-configuration", &meta); err != nil {
-		return fmt.Errorf("discovery: %w", err)
+		return describeFailure(o.Issuer, err)
 	}
 	if meta.Challenge == "" || meta.TokenEndpoint == "" {
-		return errors.New("discovery: the server publishes no otp_challenge_endpoint or token_endpoint")
+		return &failure{msg: fmt.Sprintf("The server at %s does not offer the one-time-code grant (no otp_challenge_endpoint in its discovery document); check -issuer.", o.Issuer)}
 	}
 	grantType := otpGrantType
 	for _, g := range meta.GrantTypes {
@@ -123,23 +131,27 @@ func runOTP(ctx context.Context, o otpOptions, out io.Writer) error {
 			grantType = g
 		}
 	}
+	auth := clientAuth{ID: o.ClientID, Secret: o.ClientSecret}
 
 	form := url.Values{"login_hint": {o.LoginHint}, "scope": {strings.Join(o.Scopes, " ")}}
 	if o.Channel != "" {
 		form.Set("channel_hint", o.Channel)
 	}
 	var ch otpChallenge
-	if err := otpPost(ctx, hc, o, meta.Challenge, form, &ch); err != nil {
-		return err
+	if err := postForm(ctx, hc, meta.Challenge, auth, form, &ch); err != nil {
+		return describeFailure(o.Issuer, err)
 	}
 	if o.Channel == "" {
+		if len(ch.Channels) == 0 {
+			return &failure{msg: "The server offered no way to send a code to that person; check -login-hint."}
+		}
 		fmt.Fprintln(out, "Where should the code go?")
 		for i, c := range ch.Channels {
-			fmt.Fprintf(out, "  %d) %s to %s\n", i+1, c.Type, c.Destination)
+			fmt.Fprintf(out, "  %d) %s to %s\n", i+1, channelWords(c.Type), c.Destination)
 		}
 		var pick *otpChannel
 		for pick == nil {
-			a, err := ask("Choose a number: ")
+			a, err := ask(fmt.Sprintf("Choose 1 to %d: ", len(ch.Channels)), "Type a number from the list, then press Enter.")
 			if err != nil {
 				return err
 			}
@@ -149,30 +161,45 @@ func runOTP(ctx context.Context, o otpOptions, out io.Writer) error {
 					break
 				}
 			}
+			if pick == nil {
+				fmt.Fprintf(out, "%q is not one of the choices: type a number from 1 to %d.\n", a, len(ch.Channels))
+			}
 		}
 		var sent otpChallenge
-		if err := otpPost(ctx, hc, o, meta.Challenge, url.Values{"oob_code": {ch.OOBCode}, "channel": {pick.ID}}, &sent); err != nil {
-			return err
+		if err := postForm(ctx, hc, meta.Challenge, auth, url.Values{"oob_code": {ch.OOBCode}, "channel": {pick.ID}}, &sent); err != nil {
+			return describeFailure(o.Issuer, err)
 		}
-		fmt.Fprintf(out, "A code was sent by %s to %s; it expires in %d seconds.\n", pick.Type, pick.Destination, sent.ExpiresIn)
+		fmt.Fprintf(out, "A code was sent by %s to %s; it works for %s.\n", channelWords(pick.Type), pick.Destination, durationWords(sent.ExpiresIn))
 	} else {
-		fmt.Fprintf(out, "A code was sent on %s; it expires in %d seconds.\n", ch.Channel, ch.ExpiresIn)
+		fmt.Fprintf(out, "A code was sent on %s; it works for %s.\n", ch.Channel, durationWords(ch.ExpiresIn))
 	}
 
 	for {
-		code, err := ask("Code: ")
+		code, err := ask("Code: ", "Type the code from the message, then press Enter.")
 		if err != nil {
 			return err
 		}
 		var tok map[string]interface{}
-		err = otpPost(ctx, hc, o, meta.TokenEndpoint, url.Values{"grant_type": {grantType}, "oob_code": {ch.OOBCode}, "binding_code": {code}}, &tok)
-		var oe *otpError
-		if errors.As(err, &oe) && oe.Code == "invalid_grant" && strings.Contains(oe.Description, "attempts are left") {
-			fmt.Fprintln(out, oe.Description)
-			continue
+		err = postForm(ctx, hc, meta.TokenEndpoint, auth, url.Values{"grant_type": {grantType}, "oob_code": {ch.OOBCode}, "binding_code": {code}}, &tok)
+		var oe *oauthErr
+		if errors.As(err, &oe) && oe.Code == "invalid_grant" {
+			if m := attemptsLeft.FindStringSubmatch(oe.Description); m != nil {
+				tries := m[1] + " tries"
+				if m[1] == "1" {
+					tries = "1 try"
+				}
+				fmt.Fprintf(out, "That code is not right; %s left. Check the message and type it again.\n", tries)
+				continue
+			}
+			if strings.Contains(oe.Description, "Start a new one") {
+				return &failure{code: oe.Code, err: err, msg: "Too many wrong codes: this code no longer works; run the command again to get a new one."}
+			}
+			if strings.Contains(oe.Description, "already been used") {
+				return &failure{code: oe.Code, err: err, msg: "That code was already used; run the command again to get a new one."}
+			}
 		}
 		if err != nil {
-			return err
+			return describeFailure(o.Issuer, err)
 		}
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
@@ -180,22 +207,31 @@ func runOTP(ctx context.Context, o otpOptions, out io.Writer) error {
 	}
 }
 
-// otpError is an RFC 6749 §5.2 error answer.
-type otpError struct {
-	Code        string `json:"error"`
-	Description string `json:"error_description"`
+// attemptsLeft finds the tries left in the OTP grant's invalid_grant description.
+var attemptsLeft = regexp.MustCompile(`(\d+) attempts? (?:are|is) left`)
+
+// channelWords names a delivery channel for a person.
+func channelWords(t string) string {
+	switch t {
+	case "sms":
+		return "text message"
+	case "email":
+		return "e-mail"
+	case "voice":
+		return "phone call"
+	}
+	return t
 }
 
-func (e *otpError) Error() string { return e.Code + ": " + e.Description }
-
-func otpPost(ctx context.Context, hc *http.Client, o otpOptions, endpoint string, form url.Values, out interface{}) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
-	if err != nil {
-		return err
+// durationWords says "10 minutes" for seconds.
+func durationWords(secs int64) string {
+	switch {
+	case secs <= 0:
+		return "a short while"
+	case secs < 120:
+		return fmt.Sprintf("%d seconds", secs)
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(o.ClientID), url.QueryEscape(o.ClientSecret)) // RFC 6749 §2.3.1
-	return otpDo(hc, req, out)
+	return fmt.Sprintf("%d minutes", secs/60)
 }
 
 func otpGetJSON(ctx context.Context, hc *http.Client, u string, out interface{}) error {
@@ -204,10 +240,6 @@ func otpGetJSON(ctx context.Context, hc *http.Client, u string, out interface{})
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	return otpDo(hc, req, out)
-}
-
-func otpDo(hc *http.Client, req *http.Request, out interface{}) error {
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err
@@ -218,14 +250,10 @@ func otpDo(hc *http.Client, req *http.Request, out interface{}) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e otpError
-		if json.Unmarshal(body, &e) == nil && e.Code != "" {
-			if ra := resp.Header.Get("Retry-After"); ra != "" {
-				e.Description += " (retry after " + ra + " seconds)"
-			}
-			return &e
-		}
-		return fmt.Errorf("%s answered %s", req.URL, resp.Status)
+		return &failure{msg: fmt.Sprintf("%s answered %s; check -issuer.", u, resp.Status)}
 	}
-	return json.Unmarshal(body, out)
+	if err := json.Unmarshal(body, out); err != nil {
+		return &failure{msg: fmt.Sprintf("%s is not JSON; check -issuer.", u), err: err}
+	}
+	return nil
 }

@@ -55,9 +55,9 @@ func TestOTPAgainstExampleServer(t *testing.T) {
 	require.NoError(t, <-done)
 
 	text := out.String()
-	require.Contains(t, text, "1) sms to ***-***-4567")
-	require.Contains(t, text, "2) email to a***@e***.com")
-	require.Contains(t, text, "4 attempts are left")
+	require.Contains(t, text, "1) text message to ***-***-4567")
+	require.Contains(t, text, "2) e-mail to a***@e***.com")
+	require.Contains(t, text, "That code is not right; 4 tries left.")
 	var tok map[string]interface{}
 	require.NoError(t, json.Unmarshal(out.Bytes()[bytes.IndexByte(out.Bytes(), '{'):], &tok))
 	require.NotEmpty(t, tok["access_token"])

@@ -166,7 +166,8 @@ func (s *Server) setupCIBA(ctx context.Context) error {
 		NewSession: func(_ context.Context, subject string, authTime time.Time) fosite.Session {
 			return s.newSession(subject, authTime)
 		},
-		Now: s.opts.Now, Logger: s.log,
+		DescribeAccount: demoAccountName,
+		Now:             s.opts.Now, Logger: s.log,
 	}
 	if s.opts.CIBA.AskDateOfBirth {
 		lc.Knowledge = demoBirthDateCheck{}
@@ -313,14 +314,14 @@ func (s *Server) cibaPage(rw http.ResponseWriter, r *http.Request) {
 	if who == nil {
 		return
 	}
-	s.renderCIBARequests(rw, r, who, http.StatusOK, "", "")
+	s.renderCIBARequests(rw, r, who, http.StatusOK, "", nil)
 }
 
-func (s *Server) renderCIBARequests(rw http.ResponseWriter, r *http.Request, who *signedIn, status int, done, errMsg string) {
+func (s *Server) renderCIBARequests(rw http.ResponseWriter, r *http.Request, who *signedIn, status int, done string, errMsg *pageError) {
 	reqs, err := s.cibaGrant.Decider.Pending(r.Context(), who.Subject)
 	if err != nil {
 		s.log.Error("ciba: listing requests failed", slog.String("error", err.Error()))
-		errMsg = "Something went wrong. Try again."
+		errMsg = &pageError{What: "Your requests could not be listed.", Next: "Reload the page in a moment."}
 	}
 	views := make([]cibaRequestView, 0, len(reqs))
 	for _, q := range reqs {
@@ -337,7 +338,7 @@ func (s *Server) renderCIBARequests(rw http.ResponseWriter, r *http.Request, who
 // cibaDecide approves or denies one of the signed-in user's requests.
 func (s *Server) cibaDecide(rw http.ResponseWriter, r *http.Request) {
 	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
-		s.renderCIBARequests(rw, r, who, http.StatusForbidden, "", "The form expired. Try again.")
+		s.renderCIBARequests(rw, r, who, http.StatusForbidden, "", &pageError{What: "The form expired, so nothing was changed.", Next: "Choose again below."})
 	})
 	if !ok {
 		return
@@ -351,13 +352,13 @@ func (s *Server) cibaDecide(rw http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(err, ciba.ErrRequestNotFound):
-		s.renderCIBARequests(rw, r, who, http.StatusConflict, "", "That request was already answered, or it expired.")
+		s.renderCIBARequests(rw, r, who, http.StatusConflict, "", &pageError{What: "That request was already answered, or it expired.", Next: "Nothing was changed. If you still want to sign in, start again in the app."})
 	case err != nil:
-		s.renderCIBARequests(rw, r, who, statusOf(err), "", "Something went wrong. Try again.")
+		s.renderCIBARequests(rw, r, who, statusOf(err), "", &pageError{What: "Something went wrong on our side, and nothing was changed.", Next: "Try again in a moment."})
 	case approve:
-		s.renderCIBARequests(rw, r, who, http.StatusOK, "Approved. You can return to the app.", "")
+		s.renderCIBARequests(rw, r, who, http.StatusOK, "Approved. You can return to the app: it continues on its own.", nil)
 	default:
-		s.renderCIBARequests(rw, r, who, http.StatusOK, "Denied. The app gets no access.", "")
+		s.renderCIBARequests(rw, r, who, http.StatusOK, "Denied. The app gets no access.", nil)
 	}
 }
 
@@ -377,11 +378,14 @@ func (s *Server) cibaEnrollPage(rw http.ResponseWriter, r *http.Request) {
 	e, err := s.cibaGrant.Enrollment.Lookup(r.Context(), code, caller(r, who))
 	if err != nil {
 		data["Error"] = cibaUserMessage(err)
+		data["Code"] = typedCode(code)
 		s.render(rw, statusOf(err), "ciba_enroll_enter", data)
 		return
 	}
 	data["E"] = e
 	data["ClientName"] = clientNameOf(e.Request)
+	data["Facts"] = requestFacts{ClientName: clientNameOf(e.Request), ClientID: e.ClientID, Device: e.Device,
+		CreatedAt: e.CreatedAt, Now: s.grantsNow(), Account: who.Subject}
 	data["Scopes"] = describeScopes(e.Scopes)
 	data["Email"] = demoUsers[who.Subject].Email
 	data["FromLink"] = r.URL.Query().Get("entered") == ""
@@ -391,7 +395,8 @@ func (s *Server) cibaEnrollPage(rw http.ResponseWriter, r *http.Request) {
 // cibaEnrollDecide links the signed-in user's e-mail as their device and approves, or denies.
 func (s *Server) cibaEnrollDecide(rw http.ResponseWriter, r *http.Request) {
 	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
-		s.render(rw, http.StatusForbidden, "ciba_enroll_enter", map[string]interface{}{"Who": who, "Error": "The form expired. Enter the code again."})
+		s.render(rw, http.StatusForbidden, "ciba_enroll_enter", map[string]interface{}{"Who": who, "Code": typedCode(r.PostFormValue("user_code")),
+			"Error": pageError{What: "The form expired, so nothing was changed.", Next: "Check the code below and press Continue."}})
 	})
 	if !ok {
 		return
@@ -408,10 +413,18 @@ func (s *Server) cibaEnrollDecide(rw http.ResponseWriter, r *http.Request) {
 		e, err = s.cibaGrant.Enrollment.Deny(r.Context(), code, caller(r, who), who.Subject)
 	}
 	if err != nil {
-		s.render(rw, statusOf(err), "ciba_enroll_enter", map[string]interface{}{"Who": who, "Error": cibaUserMessage(err)})
+		s.render(rw, statusOf(err), "ciba_enroll_enter", map[string]interface{}{"Who": who, "Error": cibaUserMessage(err), "Code": typedCode(code)})
 		return
 	}
 	s.render(rw, http.StatusOK, "ciba_enroll_done", map[string]interface{}{"Who": who, "Approved": approve, "ClientName": clientNameOf(e.Request)})
+}
+
+// demoAccountName names a demo account on the link page: "Alice Liddell (alice@example.com)".
+func demoAccountName(_ context.Context, subject string) string {
+	if u, ok := demoUsers[subject]; ok {
+		return u.Name + " (" + u.Email + ")"
+	}
+	return subject
 }
 
 func clientNameOf(r ciba.Request) string {
@@ -421,14 +434,15 @@ func clientNameOf(r ciba.Request) string {
 	return r.ClientID
 }
 
-func cibaUserMessage(err error) string {
+// cibaUserMessage says what went wrong with a typed enrolment code, and what to do.
+func cibaUserMessage(err error) pageError {
 	switch {
 	case errors.Is(err, pending.ErrTooManyAttempts):
-		return "Too many wrong codes were entered. Wait a few minutes and try again."
+		return pageError{What: "Too many wrong codes were entered, so codes are not being checked for now.", Next: "Wait 15 minutes, then enter the code again."}
 	case errors.Is(err, pending.ErrInvalidUserCode), errors.Is(err, ciba.ErrRequestNotFound):
-		return "That code is not valid. Check it in the app: it may have expired or been used already."
+		return pageError{What: "That code does not match any app waiting for you.", Next: "Check it against the code the app shows. If the app shows a new code, the old one expired: use the new one."}
 	}
-	return "Something went wrong. Try again."
+	return pageError{What: "Something went wrong on our side, and nothing was changed.", Next: "Try again in a moment."}
 }
 
 // adminCIBADecide approves or denies a CIBA request by its auth_req_id (form auth_req_id, optional

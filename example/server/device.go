@@ -97,8 +97,9 @@ func describeScopes(scopes []string) []scopeView {
 }
 
 // devicePage is the verification URI (RFC 8628 §3.3). Without a code it asks for one; with one (typed,
-// or from verification_uri_complete) it shows who asks for what, from where, and asks the user to check
-// that the code matches the one on their device (§3.3.1, §5.4).
+// or from verification_uri_complete) it shows who asks for what, from where and when, and asks the
+// user to check that the code matches the one on their device (§3.3.1, §5.4). A code that fails keeps
+// what the person typed in the field.
 func (s *Server) devicePage(rw http.ResponseWriter, r *http.Request) {
 	who := s.requireSignIn(rw, r)
 	if who == nil {
@@ -114,25 +115,47 @@ func (s *Server) devicePage(rw http.ResponseWriter, r *http.Request) {
 	a, err := s.deviceGrant.Verifier.LookupFor(r.Context(), code, caller(r, who))
 	if err != nil {
 		data["Error"] = userMessage(err)
+		data["Code"] = typedCode(code)
 		s.render(rw, statusOf(err), "device_enter", data)
 		return
 	}
 	data["A"] = a
-	data["ClientName"] = a.Client.GetID()
+	data["ClientName"] = clientName(a.Client)
 	data["Scopes"] = describeScopes(a.RequestedScopes)
 	data["FromLink"] = r.URL.Query().Get("entered") == ""
-	data["Age"] = s.grantsNow().Sub(a.CreatedAt).Round(time.Second)
-	if len(a.RecentApprovals) > 0 {
-		s.render(rw, http.StatusOK, "device_confirm_repeat", data)
-		return
-	}
+	data["Repeat"] = a.RecentApprovals
+	data["Facts"] = requestFacts{ClientName: clientName(a.Client), ClientID: a.Client.GetID(), Device: a.Device,
+		CreatedAt: a.CreatedAt, Now: s.grantsNow(), Account: who.Subject}
 	s.render(rw, http.StatusOK, "device_confirm", data)
+}
+
+// requestFacts are what every approval page says about a request (template "device_facts"): which
+// client asks, what device, from where, when, and for which account.
+type requestFacts struct {
+	ClientName, ClientID string
+	Device               pending.DeviceInfo
+	CreatedAt, Now       time.Time
+	Account              string
+	// AccountLabel names the Account line; empty means "Your account".
+	AccountLabel string
+}
+
+// maxTypedCode bounds how much of a typed code a page gives back.
+const maxTypedCode = 64
+
+// typedCode is what the person typed, to put back in the field after an error.
+func typedCode(code string) string {
+	if len(code) > maxTypedCode {
+		return ""
+	}
+	return code
 }
 
 // deviceDecide records the signed-in user's approval or denial.
 func (s *Server) deviceDecide(rw http.ResponseWriter, r *http.Request) {
 	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
-		s.render(rw, http.StatusForbidden, "device_enter", map[string]interface{}{"Who": who, "Error": "The form expired. Enter the code again."})
+		s.render(rw, http.StatusForbidden, "device_enter", map[string]interface{}{"Who": who, "Code": typedCode(r.PostFormValue("user_code")),
+			"Error": pageError{What: "The form expired, so nothing was changed.", Next: "Check the code below and press Continue."}})
 	})
 	if !ok {
 		return
@@ -161,10 +184,10 @@ func (s *Server) deviceDecide(rw http.ResponseWriter, r *http.Request) {
 		a, err = s.deviceGrant.Verifier.Deny(ctx, code, caller(r, who), who.Subject, "")
 	}
 	if err != nil {
-		s.render(rw, statusOf(err), "device_enter", map[string]interface{}{"Who": who, "Error": userMessage(err)})
+		s.render(rw, statusOf(err), "device_enter", map[string]interface{}{"Who": who, "Error": userMessage(err), "Code": typedCode(code)})
 		return
 	}
-	s.render(rw, http.StatusOK, "device_done", map[string]interface{}{"Who": who, "Approved": approved, "ClientName": a.Client.GetID()})
+	s.render(rw, http.StatusOK, "device_done", map[string]interface{}{"Who": who, "Approved": approved, "ClientName": clientName(a.Client)})
 }
 
 // grantsNow is the grants' clock.
@@ -276,13 +299,24 @@ func writeRFCError(rw http.ResponseWriter, err error) {
 
 func statusOf(err error) int { return fosite.ErrorToRFC6749Error(err).CodeField }
 
-// userMessage turns an error into a sentence for a person.
-func userMessage(err error) string {
+// pageError is an error as a page shows it: what happened, then what to do next.
+type pageError struct {
+	What, Next string
+}
+
+// userMessage says what went wrong with a typed user code, and what to do.
+func userMessage(err error) pageError {
 	switch {
 	case errors.Is(err, pending.ErrTooManyAttempts):
-		return "Too many wrong codes were entered. Wait a few minutes and try again."
+		return pageError{
+			What: "Too many wrong codes were entered, so codes are not being checked for now.",
+			Next: "Wait 15 minutes, then enter the code again. This protects your account from people guessing codes.",
+		}
 	case errors.Is(err, rfc8628.ErrInvalidUserCode):
-		return "That code is not valid. Check it on your device: it may have expired or been used already."
+		return pageError{
+			What: "That code does not match any device waiting to connect.",
+			Next: "Check it against the code on your device's screen and try again. If the device shows a new code, the old one expired: use the new one.",
+		}
 	}
-	return "Something went wrong. Try again."
+	return pageError{What: "Something went wrong on our side, and nothing was changed.", Next: "Try again in a moment."}
 }

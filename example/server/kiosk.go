@@ -66,7 +66,6 @@ func init() {
 	demoUsers["staff"] = demoUser{Subject: "staff", Name: "Kiosk Staff", Email: "staff@example.com", Password: "staff-password"}
 	titles["kiosk"] = "Kiosk"
 	titles["kiosk_done"] = "Kiosk"
-	titles["device_confirm_repeat"] = "Connect a device"
 	titles["device_deactivated"] = "Device disconnected"
 }
 
@@ -245,14 +244,35 @@ func (s *Server) kioskPage(rw http.ResponseWriter, r *http.Request) {
 	if who == nil {
 		return
 	}
-	data := map[string]interface{}{"Who": who}
+	s.renderKioskStaff(rw, r, who, http.StatusOK, strings.TrimSpace(r.URL.Query().Get("login_hint")), nil)
+}
+
+// kioskTyped is what the staff member typed into one request's form, given back after an error.
+type kioskTyped struct {
+	UserCode, Method, Reference string
+	Error                       *pageError
+}
+
+// proofingMethods are the kiosk's choices of ID check.
+var proofingMethods = []struct{ Value, Label string }{
+	{"", "(choose)"}, {"id_card", "National ID card"}, {"passport", "Passport"}, {"driving_licence", "Driving licence"},
+}
+
+// renderKioskStaff renders the staff page for the account hint: its pending requests, and, after a
+// failed decision, that request with what was typed and why it failed.
+func (s *Server) renderKioskStaff(rw http.ResponseWriter, r *http.Request, who *signedIn, status int, hint string, failed *kioskDecisionFailure) {
+	data := map[string]interface{}{"Who": who, "LoginHint": hint, "ProofingMethods": proofingMethods, "Typed": map[string]kioskTyped{}}
 	if !kioskStaff[who.Subject] {
-		data["Error"] = "Only kiosk staff may use this page. Sign in as a staff member."
+		data["Error"] = pageError{What: "Only kiosk staff may use this page.", Next: "Sign out, then sign in with a staff account."}
 		s.render(rw, http.StatusForbidden, "kiosk", data)
 		return
 	}
-	hint := strings.TrimSpace(r.URL.Query().Get("login_hint"))
-	data["LoginHint"] = hint
+	if failed != nil {
+		status = statusOf(failed.err)
+		msg := kioskMessage(failed.err)
+		data["Typed"] = map[string]kioskTyped{failed.d.RequestID: {UserCode: typedCode(failed.d.UserCode),
+			Method: failed.d.Proofing.Method, Reference: failed.d.Proofing.Reference, Error: &msg}}
+	}
 	if hint != "" {
 		reqs, err := s.deviceGrant.Kiosk.Pending(r.Context(), who.Subject, hint)
 		if err != nil {
@@ -260,31 +280,56 @@ func (s *Server) kioskPage(rw http.ResponseWriter, r *http.Request) {
 			s.render(rw, statusOf(err), "kiosk", data)
 			return
 		}
-		data["Requests"] = kioskViews(reqs)
+		views := s.kioskViews(reqs, hint)
+		data["Requests"] = views
 		data["Searched"] = true
+		if failed != nil && !hasRequest(views, failed.d.RequestID) {
+			// The request is gone (decided elsewhere or expired): say so above the list.
+			data["Error"] = kioskMessage(failed.err)
+		}
 	}
-	s.render(rw, http.StatusOK, "kiosk", data)
+	s.render(rw, status, "kiosk", data)
+}
+
+// kioskDecisionFailure is a staff decision that failed, to show again with its error.
+type kioskDecisionFailure struct {
+	d   rfc8628.KioskDecision
+	err error
 }
 
 type kioskView struct {
 	rfc8628.KioskRequest
-	ClientID string
-	Scopes   []scopeView
-	Age      time.Duration
+	Facts  requestFacts
+	Scopes []scopeView
 }
 
-func kioskViews(reqs []rfc8628.KioskRequest) []kioskView {
+func (s *Server) kioskViews(reqs []rfc8628.KioskRequest, account string) []kioskView {
+	now := s.grantsNow()
 	out := make([]kioskView, 0, len(reqs))
 	for _, q := range reqs {
-		out = append(out, kioskView{KioskRequest: q, ClientID: q.Client.GetID(), Scopes: describeScopes(q.RequestedScopes), Age: q.Age.Round(time.Second)})
+		out = append(out, kioskView{KioskRequest: q, Scopes: describeScopes(q.RequestedScopes), Facts: requestFacts{
+			ClientName: clientName(q.Client), ClientID: q.Client.GetID(), Device: q.Device,
+			CreatedAt: q.CreatedAt, Now: now, Account: account, AccountLabel: "Customer's account",
+		}})
 	}
 	return out
 }
 
-// kioskDecide records a staff member's approval or denial.
+func hasRequest(views []kioskView, id string) bool {
+	for _, v := range views {
+		if v.RequestID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// kioskDecide records a staff member's approval or denial. When it fails, the page shows the account's
+// requests again, with what the staff member typed and the reason next to the request.
 func (s *Server) kioskDecide(rw http.ResponseWriter, r *http.Request) {
 	who, ok := s.signedInPost(rw, r, func(who *signedIn) {
-		s.render(rw, http.StatusForbidden, "kiosk", map[string]interface{}{"Who": who, "Error": "The form expired or was not sent from this page. Search again."})
+		s.render(rw, http.StatusForbidden, "kiosk", map[string]interface{}{"Who": who, "LoginHint": strings.TrimSpace(r.PostFormValue("login_hint")),
+			"Error": pageError{What: "The form expired or was not sent from this page, so nothing was changed.", Next: "Search for the account again."}})
 	})
 	if !ok {
 		return
@@ -292,14 +337,13 @@ func (s *Server) kioskDecide(rw http.ResponseWriter, r *http.Request) {
 	approve := r.PostFormValue("action") == "approve"
 	d := kioskDecisionFrom(r, who.Subject)
 	a, err := s.kioskApply(r.Context(), approve, d)
-	data := map[string]interface{}{"Who": who, "LoginHint": d.LoginHint}
 	if err != nil {
-		data["Error"] = kioskMessage(err)
-		s.render(rw, statusOf(err), "kiosk", data)
+		s.renderKioskStaff(rw, r, who, http.StatusOK, d.LoginHint, &kioskDecisionFailure{d: d, err: err})
 		return
 	}
+	data := map[string]interface{}{"Who": who, "LoginHint": d.LoginHint}
 	data["Approved"] = approve
-	data["ClientID"] = a.Client.GetID()
+	data["ClientID"] = clientName(a.Client)
 	data["RequestID"] = a.RequestID
 	s.render(rw, http.StatusOK, "kiosk_done", data)
 }
@@ -322,21 +366,22 @@ func (s *Server) kioskApply(ctx context.Context, approve bool, d rfc8628.KioskDe
 	return s.deviceGrant.Kiosk.Deny(ctx, d)
 }
 
-func kioskMessage(err error) string {
+// kioskMessage says what went wrong for kiosk staff, and what to do.
+func kioskMessage(err error) pageError {
 	switch {
 	case errors.Is(err, rfc8628.ErrNotStaff):
-		return "Only kiosk staff may do this."
+		return pageError{What: "Only kiosk staff may do this.", Next: "Sign in with a staff account."}
 	case errors.Is(err, rfc8628.ErrUnknownAccount):
-		return "No account has that identifier. Check the spelling with the customer."
+		return pageError{What: "No account has that identifier.", Next: "Check the spelling with the customer, or try their e-mail address."}
 	case errors.Is(err, rfc8628.ErrInvalidUserCode):
-		return "That code does not match a pending request of this account. Ask the customer to read it again from the device."
+		return pageError{What: "That code does not match a pending request of this account.", Next: "Ask the customer to read the code from the device again. If the device shows a new code, this request may be an old one: search again."}
 	case errors.Is(err, pending.ErrTooManyAttempts):
-		return "Too many wrong codes. Wait a few minutes."
+		return pageError{What: "Too many wrong codes were typed for this account.", Next: "Wait 15 minutes before trying again."}
 	}
 	if rfc := fosite.ErrorToRFC6749Error(err); rfc.CodeField < 500 && rfc.HintField != "" {
-		return rfc.HintField
+		return pageError{What: rfc.HintField, Next: "Correct it and try again."}
 	}
-	return "Something went wrong. Try again."
+	return pageError{What: "Something went wrong on our side, and nothing was changed.", Next: "Try again in a moment."}
 }
 
 // adminGet guards a GET admin endpoint with the admin bearer token.
@@ -441,7 +486,7 @@ func (s *Server) deviceDeactivateOwn(rw http.ResponseWriter, r *http.Request) {
 	}
 	d, err := s.deviceGrant.Alerter.DeactivateFor(r.Context(), who.Subject, r.PostFormValue("request_id"))
 	if err != nil {
-		s.render(rw, statusOf(err), "device_deactivated", map[string]interface{}{"Who": who, "Error": "No device connection of yours has that ID."})
+		s.render(rw, statusOf(err), "device_deactivated", map[string]interface{}{"Who": who, "Error": "No device connection of yours has that ID: it may have been disconnected already."})
 		return
 	}
 	s.render(rw, http.StatusOK, "device_deactivated", map[string]interface{}{"Who": who, "ClientID": d.ClientID})

@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -166,56 +168,130 @@ func otpDescribeScopes(scopes []string) []string {
 
 func (s *Server) otpKioskStep(rw http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		s.renderKiosk(rw, r, http.StatusBadRequest, map[string]interface{}{"Step": "identify", "Error": "The form could not be read."})
+		s.renderKiosk(rw, r, http.StatusBadRequest, map[string]interface{}{"Step": "identify",
+			"Error": pageError{What: "The form could not be read.", Next: "Start again."}})
 		return
 	}
 	c, err := r.Cookie(kioskCSRFCookie)
 	if err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostForm.Get("csrf"))) != 1 {
-		s.renderKiosk(rw, r, http.StatusForbidden, map[string]interface{}{"Step": "identify", "Error": "The page expired. Start again."})
+		s.renderKiosk(rw, r, http.StatusForbidden, map[string]interface{}{"Step": "identify", "Hint": r.PostForm.Get("login_hint"),
+			"Error": pageError{What: "This page expired, so nothing was sent.", Next: "Press Continue to start again."}})
 		return
 	}
 	ctx := r.Context()
+	hint := r.PostForm.Get("login_hint")
 	switch r.PostForm.Get("step") {
 	case "identify":
-		hint := r.PostForm.Get("login_hint")
 		var ch otp.ChallengeResponse
 		if err := s.kioskCall(ctx, otpChallengePath, url.Values{"login_hint": {hint}, "scope": {strings.Join(otpScopes, " ")}}, &ch); err != nil {
-			s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "identify", "Error": err.Error(), "Hint": hint})
+			s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "identify", "Error": kioskWords(err, ""), "Hint": hint})
 			return
 		}
-		s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "channel", "OOB": ch.OOBCode, "Channels": ch.Channels})
+		s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "channel", "OOB": ch.OOBCode, "Channels": ch.Channels, "Hint": hint})
 	case "send":
 		oob, channel := r.PostForm.Get("oob_code"), r.PostForm.Get("channel")
+		destination := r.PostForm.Get("destination_" + channel)
 		var sent otp.ChallengeResponse
 		if err := s.kioskCall(ctx, otpChallengePath, url.Values{"oob_code": {oob}, "channel": {channel}}, &sent); err != nil {
-			s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "identify", "Error": err.Error()})
+			s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "identify", "Error": kioskWords(err, ""), "Hint": hint})
 			return
 		}
-		s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "code", "OOB": oob, "Channel": channel,
-			"Destination": r.PostForm.Get("destination"), "ExpiresIn": sent.ExpiresIn / 60})
+		s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "code", "OOB": oob, "Channel": channel, "Hint": hint,
+			"Destination": destination, "ExpiresIn": sent.ExpiresIn / 60})
 	case "redeem":
-		oob := r.PostForm.Get("oob_code")
+		oob, code, destination := r.PostForm.Get("oob_code"), r.PostForm.Get("code"), r.PostForm.Get("destination")
 		var tok struct {
 			AccessToken string `json:"access_token"`
 			Scope       string `json:"scope"`
 		}
 		err := s.kioskCall(ctx, "/oauth2/token", url.Values{"grant_type": {string(otp.DefaultGrantType)}, "oob_code": {oob},
-			"binding_code": {r.PostForm.Get("code")}}, &tok)
+			"binding_code": {code}}, &tok)
 		if err != nil {
-			s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "code", "OOB": oob, "Error": err.Error(),
-				"Channel": r.PostForm.Get("channel"), "Destination": r.PostForm.Get("destination")})
+			msg := kioskWords(err, destination)
+			step := "code"
+			if msg.StartAgain {
+				step = "identify" // this challenge is over: a new code is needed
+			}
+			s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": step, "OOB": oob, "Error": msg, "Hint": hint,
+				"Channel": r.PostForm.Get("channel"), "Destination": destination})
 			return
 		}
 		info, err := s.kioskUserinfo(ctx, tok.AccessToken)
 		if err != nil {
-			s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "identify", "Error": err.Error()})
+			s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "identify", "Error": kioskWords(err, ""), "Hint": hint})
 			return
 		}
 		s.renderKiosk(rw, r, http.StatusOK, map[string]interface{}{"Step": "done", "Subject": info["sub"], "Name": info["name"],
-			"Granted": strings.Fields(tok.Scope)})
+			"Granted": otpDescribeScopes(strings.Fields(tok.Scope))})
 	default:
-		s.renderKiosk(rw, r, http.StatusBadRequest, map[string]interface{}{"Step": "identify", "Error": "Unknown step."})
+		s.renderKiosk(rw, r, http.StatusBadRequest, map[string]interface{}{"Step": "identify", "Hint": hint,
+			"Error": pageError{What: "The kiosk did not understand that step.", Next: "Start again."}})
 	}
+}
+
+// kioskError is an answer of the authorization server that the kiosk could not use.
+type kioskError struct {
+	Status      int
+	Code        string // the RFC 6749 §5.2 error code; empty when the server could not be reached
+	Description string
+	RetryAfter  string
+	err         error
+}
+
+func (e *kioskError) Error() string {
+	if e.Code == "" {
+		return fmt.Sprintf("the server could not be reached: %v", e.err)
+	}
+	return e.Code + ": " + e.Description
+}
+
+func (e *kioskError) Unwrap() error { return e.err }
+
+// kioskMessageView is what the kiosk page says about a failure; StartAgain sends the customer back to
+// the first step (the code no longer works).
+type kioskMessageView struct {
+	pageError
+	StartAgain bool
+}
+
+var attemptsLeft = regexp.MustCompile(`(\d+) attempts? (?:are|is) left`)
+
+// kioskWords turns the authorization server's answer into words for the customer at the kiosk, with
+// what to do next first. destination is where the code went (masked), when known.
+func kioskWords(err error, destination string) kioskMessageView {
+	var ke *kioskError
+	if !errors.As(err, &ke) || ke.Code == "" {
+		return kioskMessageView{pageError: pageError{What: "The kiosk cannot reach the sign-in service right now.", Next: "Try again in a minute, or ask a member of staff."}}
+	}
+	where := "the message we just sent you"
+	if destination != "" {
+		where = "the latest message we sent to " + destination
+	}
+	d := ke.Description
+	switch {
+	case ke.Code == "invalid_grant" && attemptsLeft.MatchString(d):
+		n, _ := strconv.Atoi(attemptsLeft.FindStringSubmatch(d)[1])
+		tries := "1 more try"
+		if n != 1 {
+			tries = fmt.Sprintf("%d more tries", n)
+		}
+		return kioskMessageView{pageError: pageError{What: "That code is not right. You have " + tries + ".", Next: "Check " + where + " and type the code again."}}
+	case ke.Code == "invalid_grant" && strings.Contains(d, "Start a new one"):
+		return kioskMessageView{StartAgain: true, pageError: pageError{What: "Too many wrong codes: for your safety, that code no longer works.", Next: "Press Continue to get a new code."}}
+	case ke.Code == "invalid_grant" && strings.Contains(d, "already been used"):
+		return kioskMessageView{StartAgain: true, pageError: pageError{What: "That code was already used.", Next: "Press Continue to get a new code."}}
+	case ke.Code == "expired_token" || (ke.Code == "invalid_grant" && strings.Contains(d, "unknown")):
+		return kioskMessageView{StartAgain: true, pageError: pageError{What: "That code has expired.", Next: "Press Continue to get a new code."}}
+	case ke.Status == http.StatusTooManyRequests || ke.Code == "slow_down":
+		next := "Try again later."
+		if secs, err := strconv.Atoi(ke.RetryAfter); err == nil && secs > 0 {
+			next = "Try again " + relative(time.Time{}, time.Time{}.Add(time.Duration(secs)*time.Second)) + "."
+		}
+		return kioskMessageView{pageError: pageError{What: "Too many codes were asked for.", Next: next}}
+	case ke.Code == "invalid_request" && strings.Contains(d, "login_hint"):
+		return kioskMessageView{pageError: pageError{What: "Type your service address, account number, phone number or e-mail first.", Next: "Then press Continue."}}
+	}
+	return kioskMessageView{pageError: pageError{What: "The sign-in service refused: " + d, Next: "Ask a member of staff for help."}}
 }
 
 // kioskCall posts form to the authorization server as demo-kiosk (client_secret_basic) and decodes the
@@ -243,25 +319,28 @@ func (s *Server) kioskUserinfo(ctx context.Context, accessToken string) (map[str
 func kioskDo(req *http.Request, out interface{}) error {
 	resp, err := otpKioskClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("the server could not be reached: %w", err)
+		return &kioskError{err: err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return err
+		return &kioskError{err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		var e struct {
+		e := &kioskError{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
+		var b struct {
 			Error       string `json:"error"`
 			Description string `json:"error_description"`
 		}
-		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s: %s", e.Error, e.Description)
+		if json.Unmarshal(body, &b) == nil && b.Error != "" {
+			e.Code, e.Description = b.Error, b.Description
+		} else {
+			e.Code, e.Description = "server_error", "the server answered "+resp.Status
 		}
-		return fmt.Errorf("the server answered %s", resp.Status)
+		return e
 	}
 	if err := json.Unmarshal(body, out); err != nil {
-		return errors.New("the server's answer could not be read")
+		return &kioskError{Code: "server_error", Description: "the server's answer could not be read", err: err}
 	}
 	return nil
 }

@@ -368,6 +368,7 @@ func (w *apiMethodErrors) Write(b []byte) (int, error) {
 func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /{$}", s.home)
+	m.HandleFunc("GET /assets/pages.js", s.pagesScript)
 	m.HandleFunc("GET /.well-known/openid-configuration", s.discovery)
 	m.HandleFunc("GET /.well-known/oauth-authorization-server", s.discovery)
 	m.HandleFunc("GET /.well-known/jwks.json", s.jwks)
@@ -422,20 +423,23 @@ func (s *Server) newSession(subject string, authTime time.Time) *openid.DefaultS
 func (s *Server) discovery(rw http.ResponseWriter, r *http.Request) {
 	iss := s.opts.Issuer
 	m := map[string]interface{}{
-		"issuer":                                           iss,
-		"authorization_endpoint":                           iss + "/oauth2/auth",
-		"token_endpoint":                                   iss + "/oauth2/token",
-		"jwks_uri":                                         iss + "/.well-known/jwks.json",
-		"userinfo_endpoint":                                iss + "/userinfo",
-		"revocation_endpoint":                              iss + "/oauth2/revoke",
-		"introspection_endpoint":                           iss + "/oauth2/introspect",
-		"response_types_supported":                         []string{"code"},
-		"response_modes_supported":                         []string{"query"},
-		"subject_types_supported":                          []string{"public"},
-		"id_token_signing_alg_values_supported":            []string{"RS256"},
-		"scopes_supported":                                 demoScopes,
-		"claims_supported":                                 []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "name", "email"},
-		"code_challenge_methods_supported":                 []string{"S256", "plain"},
+		"issuer":                                iss,
+		"authorization_endpoint":                iss + "/oauth2/auth",
+		"token_endpoint":                        iss + "/oauth2/token",
+		"jwks_uri":                              iss + "/.well-known/jwks.json",
+		"userinfo_endpoint":                     iss + "/userinfo",
+		"revocation_endpoint":                   iss + "/oauth2/revoke",
+		"introspection_endpoint":                iss + "/oauth2/introspect",
+		"response_types_supported":              []string{"code"},
+		"response_modes_supported":              []string{"query"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"scopes_supported":                      demoScopes,
+		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "name", "email"},
+		"code_challenge_methods_supported":      s.pkceMethods(),
+		// Request objects by reference are refused (fosite fetches none for these clients); the default
+		// of OpenID Connect Discovery §3 is true, so say so.
+		"request_uri_parameter_supported":                  false,
 		"token_endpoint_auth_methods_supported":            []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
 		"token_endpoint_auth_signing_alg_values_supported": []string{"RS256", "ES256", "PS256"},
 		"revocation_endpoint_auth_methods_supported":       []string{"client_secret_basic", "client_secret_post", "private_key_jwt", "none"},
@@ -467,6 +471,7 @@ func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
 		p.WriteAccessError(ctx, rw, req, rfc6749.Sanitize(err))
 		return
 	}
+	grantClientCredentials(req)
 	resp, err := p.NewAccessResponse(ctx, req)
 	if err != nil {
 		s.logTokenError(ctx, r, err)
@@ -488,6 +493,30 @@ func (s *Server) logTokenError(ctx context.Context, r *http.Request, err error) 
 	}
 	s.log.LogAttrs(ctx, level, "token request refused", slog.String("error", rfc.ErrorField),
 		slog.String("hint", rfc.HintField), slog.String("debug", rfc.DebugField), slog.String("grant_type", r.PostFormValue("grant_type")))
+}
+
+// pkceMethods are the PKCE code_challenge_method values the authorization endpoint accepts (RFC 7636
+// §4.3; RFC 8414 §2): S256, and plain only when fosite is configured to allow it.
+func (s *Server) pkceMethods() []string {
+	if s.fosite.EnablePKCEPlainChallengeMethod {
+		return []string{"S256", "plain"}
+	}
+	return []string{"S256"}
+}
+
+// grantClientCredentials grants a client_credentials request the scopes and audience it asked for.
+// fosite's handler has already refused any the client may not have (RFC 6749 §4.4.2, §3.3), but leaves
+// granting to the server, so without this the token would carry no scope at all.
+func grantClientCredentials(req fosite.AccessRequester) {
+	if !req.GetGrantTypes().ExactOne("client_credentials") {
+		return
+	}
+	for _, scope := range req.GetRequestedScopes() {
+		req.GrantScope(scope)
+	}
+	for _, aud := range req.GetRequestedAudience() {
+		req.GrantAudience(aud)
+	}
 }
 
 func (s *Server) userinfo(rw http.ResponseWriter, r *http.Request) {
@@ -523,9 +552,13 @@ func (s *Server) userinfo(rw http.ResponseWriter, r *http.Request) {
 	writeJSON(rw, http.StatusOK, claims)
 }
 
+// writeJSON writes v as JSON. Answers are not cached (Cache-Control: no-store) unless the handler set
+// its own Cache-Control first, as the JWKS does.
 func writeJSON(rw http.ResponseWriter, status int, v interface{}) {
 	rw.Header().Set("Content-Type", "application/json;charset=UTF-8")
-	rw.Header().Set("Cache-Control", "no-store")
+	if rw.Header().Get("Cache-Control") == "" {
+		rw.Header().Set("Cache-Control", "no-store")
+	}
 	rw.WriteHeader(status)
 	enc := json.NewEncoder(rw)
 	enc.SetIndent("", "  ")

@@ -95,6 +95,9 @@ type Config struct {
 	// DescribeScope turns a scope into plain language for locale; nil, or an empty answer, uses the
 	// built-in English descriptions of the OpenID scopes, then the scope name itself.
 	DescribeScope func(locale, scope string) string
+	// DescribeAccount names the account of subject on the link page ("Alice Liddell
+	// (alice@example.com)"); nil, or an empty answer, shows the subject itself.
+	DescribeAccount func(ctx context.Context, subject string) string
 	// MaxLifetime caps a link's lifetime; 0 means the link lives as long as the request.
 	MaxLifetime time.Duration
 

@@ -42,11 +42,15 @@ type PageData struct {
 	View string
 	// Token is the link token, for the form's hidden "token" field (ViewConfirm only).
 	Token string
-	// ClientName, Scopes (in plain language), BindingMessage and ExpiresAt describe the request.
+	// ClientName, Scopes (in plain language), BindingMessage, SentAt and ExpiresAt describe the request.
 	ClientName     string
 	Scopes         []string
 	BindingMessage string
+	SentAt         time.Time
 	ExpiresAt      time.Time
+	// Account names the account that approves with this link (Config.DescribeAccount, else the
+	// subject), so that the person sees whose access they give.
+	Account string
 	// Fields are the knowledge-check inputs to show with Approve.
 	Fields []Field
 	// Error is a sentence for the person after a wrong answer.
@@ -141,7 +145,13 @@ func (c *Channel) ended(rw http.ResponseWriter, l *Link) bool {
 func (c *Channel) confirmData(r *http.Request, l *Link, token string) PageData {
 	d := PageData{
 		View: ViewConfirm, Token: token, ClientName: l.ClientName, Scopes: c.describe(l.Locale, l.Scopes),
-		BindingMessage: l.BindingMessage, ExpiresAt: l.ExpiresAt, Locale: l.Locale,
+		BindingMessage: l.BindingMessage, SentAt: l.CreatedAt, ExpiresAt: l.ExpiresAt, Locale: l.Locale,
+		Account: l.Subject,
+	}
+	if c.cfg.DescribeAccount != nil {
+		if a := c.cfg.DescribeAccount(r.Context(), l.Subject); a != "" {
+			d.Account = a
+		}
 	}
 	if c.cfg.Knowledge != nil {
 		d.Fields = c.cfg.Knowledge.Fields(r.Context(), l.Subject)
