@@ -61,7 +61,7 @@ func (s spans) ancestors(sp tracetest.SpanStub) []string {
 func attr(sp tracetest.SpanStub, key attribute.Key) string {
 	for _, kv := range sp.Attributes {
 		if kv.Key == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
