@@ -171,7 +171,7 @@ func (s *Server) setupCIBA(ctx context.Context) error {
 	}
 	if s.opts.CIBA.AskDateOfBirth {
 		lc.Knowledge = demoBirthDateCheck{}
-		lc.Limiter = &pending.Limiter{Storage: s.store, Scope: "ciba-link-knowledge", Limits: pending.Limits{PerAccount: 5, Window: 15 * time.Minute}}
+		lc.Limiter = &pending.Limiter{Storage: s.store, Scope: "ciba-link-knowledge", Limits: pending.Limits{PerAccount: 5, Window: 15 * time.Minute}, Observer: s.ops.observer}
 	}
 	if s.ciba.link, err = linkchannel.New(lc); err != nil {
 		return err

@@ -42,7 +42,7 @@
 // ("device_code", "ciba", "otp"); step one of observe's steps; outcome and answer "ok", "approved",
 // "denied", an OAuth error code from a fixed list (observe.Outcome) or "other_error"; decision
 // "approved" or "denied"; limiter a limiter's name ("device-user-code", "ciba-user-code",
-// "client-auth") and counter "address", "global", "account", "global-signed-in" or "client"; kind an
+// "client-auth", "registration-token") and counter "address", "global", "account", "global-signed-in" or "client"; kind an
 // outbox message kind ("ciba.ping", "ciba.push", "device.alert", …) and outcome "delivered", "retry"
 // or "failed"; system "sqlite" or "postgresql" and operation a statement's verb and table ("update
 // pending_grants", "commit"); route the router's pattern ("unmatched" when none matched), method one
