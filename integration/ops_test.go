@@ -236,13 +236,20 @@ func TestMetricsAfterRealFlows(t *testing.T) {
 // ready once a migration is missing or the store is closed, and alive all along.
 func TestReadyz(t *testing.T) {
 	t.Parallel()
-	e := startOps(t)
+	reg := prometheus.NewRegistry()
+	store, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "grants.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	reg.MustRegister(metrics.StoreGauges(metrics.StoreOptions{Grants: store, Outbox: store}))
+	ops := httptest.NewServer(server.OpsHandler(reg, store))
+	t.Cleanup(ops.Close)
+	e := &opsEnv{cibaEnv: &cibaEnv{env: &env{t: t}}, store: store, ops: ops.URL}
 	status, body := e.get("/readyz")
 	require.Equal(t, http.StatusOK, status, body)
 	require.JSONEq(t, `{"status":"ready"}`, body)
 
 	// A migration the database has not applied (as after deploying a newer server without migrating).
-	_, err := e.store.DB().Exec("DELETE FROM grants_schema_migrations WHERE version_id = 90")
+	_, err = e.store.DB().Exec("DELETE FROM grants_schema_migrations WHERE version_id = 90")
 	require.NoError(t, err)
 	status, body = e.get("/readyz")
 	require.Equal(t, http.StatusServiceUnavailable, status, body)
