@@ -19,7 +19,8 @@ import (
 // made the call.
 //
 // The observer sits between database/sql and the driver, so every store method is covered, including
-// methods added later, without a wrapper around the store's many interfaces.
+// methods added later, without a wrapper around the store's many interfaces. It has no effect on a
+// store made by OpenDB: that connection pool, and its driver, are the caller's.
 func WithObserver(o observe.Store) Option {
 	return func(opts *options) { opts.observer = o }
 }

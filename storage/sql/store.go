@@ -40,6 +40,8 @@ type Store struct {
 	stmts sync.Map
 	// clients caches GetClient for opts.clientTTL (WithClientCache).
 	clients clientCache
+	// borrowed is true when another component owns db (OpenDB): Close leaves it open.
+	borrowed bool
 }
 
 var (
@@ -87,6 +89,8 @@ type options struct {
 	clientTTLSet  bool
 	// onPurgeBatch, when set (by tests), is told about every purge batch.
 	onPurgeBatch func(what string, rows int64, took time.Duration)
+	contextTx    func(context.Context) *sql.Tx // WithContextTx
+	clients      ClientSource                  // WithClients
 	// observer is told about every database call (WithObserver).
 	observer observe.Store
 }
@@ -144,17 +148,7 @@ func WithPARSession(fn func() fosite.Session) Option {
 // that take the write lock when they begin (_txlock=immediate), so concurrent writers queue instead of
 // failing. In-memory SQLite databases are not supported: each pooled connection would see its own.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	o := options{migrate: true, retention: 24 * time.Hour, busyTimeout: 10 * time.Second}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.newPARSession == nil {
-		o.newPARSession = func() fosite.Session { return openid.NewDefaultSession() }
-	}
-	if !o.clientTTLSet {
-		o.clientTTL = DefaultClientCacheTTL
-	}
-
+	o := newOptions(opts)
 	s := &Store{opts: o}
 	var driver, source string
 	switch {
@@ -228,12 +222,16 @@ func sqliteSource(dsn string, busy time.Duration) (string, error) {
 	return base + "?" + q.Encode(), nil
 }
 
-// Close closes the database. Transactions still open are rolled back by the database.
+// Close closes the database. Transactions still open are rolled back by the database. A store made by
+// OpenDB closes only what it prepared, and leaves the database to its owner.
 func (s *Store) Close() error {
 	s.stmts.Range(func(_, v any) bool {
 		_ = v.(*sql.Stmt).Close()
 		return true
 	})
+	if s.borrowed {
+		return nil
+	}
 	return s.db.Close()
 }
 
@@ -251,10 +249,12 @@ func (s *Store) Dialect() string {
 // txKey is the context key of the transaction begun by BeginTX.
 type txKey struct{}
 
-// txState is what travels in the context: the transaction and the store that began it.
+// txState is what travels in the context: the transaction and the store that began it. joined is true
+// when the transaction is another component's (WithContextTx): its owner commits or rolls it back.
 type txState struct {
-	tx    *sql.Tx
-	store *Store
+	tx     *sql.Tx
+	store  *Store
+	joined bool
 }
 
 // BeginTX begins a transaction and returns a context carrying it; every method of the store called
@@ -264,6 +264,9 @@ type txState struct {
 func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return ctx, errors.New("sqlstore: a transaction is already in progress in this context")
+	}
+	if tx := s.contextTx(ctx); tx != nil {
+		return context.WithValue(ctx, txKey{}, &txState{tx: tx, store: s, joined: true}), nil
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -278,15 +281,19 @@ func (s *Store) Commit(ctx context.Context) error {
 	if !ok {
 		return errors.New("sqlstore: commit: no transaction in context")
 	}
+	if st.joined {
+		return nil
+	}
 	if err := st.tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
 	return nil
 }
 
-// withTx runs fn in the transaction ctx carries, or else in a new one, which fn's error rolls back.
+// withTx runs fn in the transaction ctx carries (one this store began, or one WithContextTx finds), or
+// else in a new one, which fn's error rolls back.
 func (s *Store) withTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
-	if _, ok := ctx.Value(txKey{}).(*txState); ok {
+	if _, ok := ctx.Value(txKey{}).(*txState); ok || s.contextTx(ctx) != nil {
 		return fn(ctx)
 	}
 	if ctx, err = s.BeginTX(ctx); err != nil {
@@ -309,6 +316,9 @@ func (s *Store) Rollback(ctx context.Context) error {
 	if !ok {
 		return errors.New("sqlstore: rollback: no transaction in context")
 	}
+	if st.joined {
+		return nil
+	}
 	if err := st.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return fmt.Errorf("sqlstore: rollback: %w", err)
 	}
@@ -322,10 +332,14 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// q returns the transaction carried by ctx when it was begun by this store, else the database.
+// q returns the transaction carried by ctx when it was begun (or joined) by this store, or the one
+// WithContextTx finds in ctx, else the database.
 func (s *Store) q(ctx context.Context) querier {
 	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.store == s {
 		return st.tx
+	}
+	if tx := s.contextTx(ctx); tx != nil {
+		return tx
 	}
 	return s.db
 }
@@ -362,6 +376,11 @@ func placeholders(n int) string {
 // transaction's connection must never wait for another: with every connection held by a transaction,
 // that wait would never end.
 func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, bool) {
+	if s.joinsTx(ctx) {
+		// Another component's transaction may belong to another pool, where this store's statements
+		// cannot be used: the query runs as it is.
+		return nil, false
+	}
 	tx, inTx := s.q(ctx).(*sql.Tx)
 	v, ok := s.stmts.Load(query)
 	if !ok {
