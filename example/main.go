@@ -110,6 +110,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	opsAddr := fs.String("ops-addr", defaultOpsAddr, `serve /metrics (Prometheus), /healthz and /readyz on this address, apart from the public one; "off" for none. Traces go over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set`)
 	logFormat := fs.String("log-format", "text", `log lines as "text" or "json"`)
 	cibaPing := fs.String("ciba-ping-url", server.DefaultCIBAPingEndpoint, "`URL` where demo-ciba-ping is called back (its backchannel_client_notification_endpoint); the demo client's ciba -mode ping -listen must match")
+	dpopNonce := fs.Bool("dpop-nonce", false, "require a server nonce in every DPoP proof (RFC 9449 section 8)")
 	geoipPaths := fs.String("geoip", "", "comma-separated MaxMind DB `files` (City, Country, ASN or ISP; GeoLite2 or GeoIP2) that place request addresses on the approval pages")
 	refuseAcross := fs.Bool("refuse-across-networks", false, "refuse approvals made from another network than the device's (RFC 10027: establish proximity)")
 	var setReceivers stringList
@@ -166,6 +167,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	opts := server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev, Store: store, Observer: tel.observer}
 	opts.Reciprocal = server.ReciprocalOptions{Partner: *reciprocalPartner, AllowLoopbackHTTP: *dev}
 	opts.CIBA = server.CIBAOptions{PingEndpoint: *cibaPing, PushEndpoint: *cibaPush}
+	opts.DPoP = server.DPoPOptions{RequireNonce: *dpopNonce}
 	opts.Policy.RefuseAcrossNetworks = *refuseAcross
 	for _, u := range setReceivers {
 		opts.Policy.SecurityEventReceivers = append(opts.Policy.SecurityEventReceivers, secevent.Receiver{URL: u, Audience: u})
