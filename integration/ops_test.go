@@ -274,3 +274,51 @@ func TestReadyz(t *testing.T) {
 	require.Equal(t, 1.0, value(f, "grants_store_scrape_error", nil))
 	require.Equal(t, -1.0, value(f, "grants_outbox_backlog_messages", nil))
 }
+
+// TestMetricsTokenRequests: token requests are counted by grant type and outcome, including those the
+// DPoP check refuses after the grant said yes (RFC 9449 §5) and grant types a client made up; no label
+// holds the proof, its key or its thumbprint, a code, a token, or what the client sent as grant_type.
+func TestMetricsTokenRequests(t *testing.T) {
+	t.Parallel()
+	e := startOps(t)
+	c := newGoClient(t)
+	tokenURL := e.url + "/oauth2/token"
+	code := approvedDeviceCode(t, e.env, server.DemoDPoPClientID)
+	stale := c.proof(http.MethodPost, tokenURL, e.clock.Now().Add(-time.Hour))
+	res := send(t, e.env, http.MethodPost, "/oauth2/token", devicePoll(server.DemoDPoPClientID, code), nil)
+	require.Equal(t, "invalid_dpop_proof", res.Error(t))
+	res = send(t, e.env, http.MethodPost, "/oauth2/token", devicePoll(server.DemoDPoPClientID, code), nil, stale)
+	require.Equal(t, "invalid_dpop_proof", res.Error(t))
+	good := c.proof(http.MethodPost, tokenURL, e.clock.Now())
+	res = send(t, e.env, http.MethodPost, "/oauth2/token", devicePoll(server.DemoDPoPClientID, code), nil, good)
+	require.Equal(t, http.StatusOK, res.Status, "%s", res.Body)
+	accessToken := res.String(t, "access_token")
+	madeUp := "urn:x:alice@example.com"
+	res = send(t, e.env, http.MethodPost, "/oauth2/token", url.Values{"grant_type": {madeUp}}, basicAuth("demo-confidential", server.DemoConfidentialSecret))
+	require.Equal(t, "unsupported_grant_type", res.Error(t))
+	res = send(t, e.env, http.MethodPost, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, basicAuth("demo-confidential", "wrong-secret"))
+	require.Equal(t, "invalid_client", res.Error(t))
+
+	f := e.scrape()
+	for _, c := range []struct {
+		labels map[string]string
+		want   float64
+	}{
+		{map[string]string{"grant_type": "device_code", "outcome": "invalid_dpop_proof"}, 2},
+		{map[string]string{"grant_type": "device_code", "outcome": "ok"}, 1},
+		{map[string]string{"grant_type": "other", "outcome": "unsupported_grant_type"}, 1},
+		{map[string]string{"grant_type": "client_credentials", "outcome": "invalid_client"}, 1},
+	} {
+		require.Equal(t, c.want, value(f, "grants_token_requests_total", c.labels), "%v", c.labels)
+	}
+	secrets := []string{code, stale, good, c.jkt, accessToken, madeUp, "alice", server.DemoConfidentialSecret, "wrong-secret"}
+	for name, fam := range f {
+		for _, m := range fam.GetMetric() {
+			for _, l := range m.GetLabel() {
+				for _, s := range secrets {
+					require.NotContains(t, l.GetValue(), s, "%s{%s=%q}", name, l.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+}

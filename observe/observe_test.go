@@ -229,3 +229,40 @@ func TestMulti(t *testing.T) {
 	require.Equal(t, []string{"a begins device_code poll", "b begins device_code poll", "b ends slow_down", "a ends slow_down"}, log)
 	require.Equal(t, observe.Nop{}, observe.Multi(nil, nil))
 }
+
+// TestGrantTypeLabel: the grant types a server serves get short names; anything a client makes up is
+// "other", so a metric's series stay few and no label repeats what a client sent.
+func TestGrantTypeLabel(t *testing.T) {
+	for _, c := range []struct{ name, grantType, want string }{
+		{"device", "urn:ietf:params:oauth:grant-type:device_code", "device_code"},
+		{"ciba", "urn:openid:params:grant-type:ciba", "ciba"},
+		{"otp", "https://github.com/fosite-contrib/grants/grant-type/otp", "otp"},
+		{"reciprocal", "urn:ietf:params:oauth:grant-type:reciprocal", "reciprocal"},
+		{"refresh", "refresh_token", "refresh_token"},
+		{"client credentials", "client_credentials", "client_credentials"},
+		{"missing", "", observe.GrantTypeNone},
+		{"made up", "urn:x:alice@example.com", observe.GrantTypeOther},
+		{"case differs", "Client_Credentials", observe.GrantTypeOther},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			require.Equal(t, c.want, observe.GrantTypeLabel(c.grantType))
+		})
+	}
+}
+
+// tokens is an Observer that records the token requests it is told about.
+type tokens struct {
+	observe.Nop
+	seen *[]string
+}
+
+func (o tokens) TokenRequest(_ context.Context, grantType, outcome string) {
+	*o.seen = append(*o.seen, grantType+" "+outcome)
+}
+
+func TestMultiTokenRequest(t *testing.T) {
+	var a, b []string
+	observe.Multi(tokens{seen: &a}, nil, tokens{seen: &b}).TokenRequest(context.Background(), "device_code", "invalid_dpop_proof")
+	require.Equal(t, []string{"device_code invalid_dpop_proof"}, a)
+	require.Equal(t, a, b)
+}

@@ -475,7 +475,9 @@ func (s *Server) jwks(rw http.ResponseWriter, r *http.Request) {
 func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := s.provider
-	if err := rfc6749.CheckTokenRequest(rw, r); err != nil {
+	var err error
+	defer s.tokenObserved(ctx, r, &err) // ops.go
+	if err = rfc6749.CheckTokenRequest(rw, r); err != nil {
 		p.WriteAccessError(ctx, rw, nil, rfc6749.Sanitize(err))
 		return
 	}

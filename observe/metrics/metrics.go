@@ -42,6 +42,7 @@ type StoreOptions struct {
 // concurrent use. The metric names and labels are listed in the package documentation.
 type Metrics struct {
 	steps        *prometheus.CounterVec
+	tokens       *prometheus.CounterVec
 	stepDuration *prometheus.HistogramVec
 	polls        *prometheus.CounterVec
 	decisions    *prometheus.CounterVec
@@ -72,6 +73,9 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		steps: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "grant_steps_total",
 			Help: "Steps of pending grants by grant kind, step and outcome (ok, approved, denied, or the OAuth error code)."},
 			[]string{"grant", "step", "outcome"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "token_requests_total",
+			Help: "Token endpoint requests by grant type and outcome (ok, or the OAuth error code answered: invalid_client, invalid_grant, invalid_dpop_proof, …)."},
+			[]string{"grant_type", "outcome"}),
 		stepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "grant_step_duration_seconds",
 			Help: "How long steps of pending grants took, store calls included.", Buckets: latency},
 			[]string{"grant", "step"}),
@@ -109,7 +113,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			Help: "How long HTTP requests took, by route pattern and method.", Buckets: latency},
 			[]string{"route", "method"}),
 	}
-	cs := []prometheus.Collector{m.steps, m.stepDuration, m.polls, m.decisions, m.refusals, m.outbox, m.outboxTime,
+	cs := []prometheus.Collector{m.steps, m.tokens, m.stepDuration, m.polls, m.decisions, m.refusals, m.outbox, m.outboxTime,
 		m.auditSize, m.auditTime, m.auditFailed, m.storeTime, m.storeErrors, m.requests, m.requestTime}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -132,6 +136,11 @@ func (m *Metrics) GrantStep(ctx context.Context, grant string, step observe.Step
 			m.decisions.WithLabelValues(grant, outcome).Inc()
 		}
 	}
+}
+
+// TokenRequest implements observe.Tokens.
+func (m *Metrics) TokenRequest(_ context.Context, grantType, outcome string) {
+	m.tokens.WithLabelValues(grantType, outcome).Inc()
 }
 
 // LimitRefused implements observe.Limits.

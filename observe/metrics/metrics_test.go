@@ -118,3 +118,20 @@ grants_store_scrape_error 0
 	require.Equal(t, 0, testutil.CollectAndCount(broken, "grants_pending_grants"))
 	require.Equal(t, 1.0, testutil.ToFloat64(metrics.StoreGauges(metrics.StoreOptions{Outbox: counters{err: errors.New("down")}})))
 }
+
+// TestTokenRequests: every token request is counted by grant type and outcome, those refused before a
+// grant's steps run (a bad DPoP proof) too.
+func TestTokenRequests(t *testing.T) {
+	m, reg := newMetrics(t)
+	m.TokenRequest(context.Background(), "device_code", "invalid_dpop_proof")
+	m.TokenRequest(context.Background(), "device_code", "invalid_dpop_proof")
+	m.TokenRequest(context.Background(), "device_code", observe.OutcomeOK)
+	m.TokenRequest(context.Background(), observe.GrantTypeLabel("urn:x:made-up"), "unsupported_grant_type")
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP grants_token_requests_total Token endpoint requests by grant type and outcome (ok, or the OAuth error code answered: invalid_client, invalid_grant, invalid_dpop_proof, …).
+# TYPE grants_token_requests_total counter
+grants_token_requests_total{grant_type="device_code",outcome="invalid_dpop_proof"} 2
+grants_token_requests_total{grant_type="device_code",outcome="ok"} 1
+grants_token_requests_total{grant_type="other",outcome="unsupported_grant_type"} 1
+`), "grants_token_requests_total"))
+}

@@ -20,6 +20,7 @@ const InstrumentationName = "github.com/fosite-contrib/grants"
 // Attribute keys this package sets besides OpenTelemetry's semantic conventions.
 const (
 	AttrGrant     = attribute.Key("grants.grant")
+	AttrGrantType = attribute.Key("grants.grant_type")
 	AttrStep      = attribute.Key("grants.step")
 	AttrOutcome   = attribute.Key("grants.outcome")
 	AttrLimiter   = attribute.Key("grants.limiter")
@@ -116,6 +117,13 @@ func (t *Tracer) HTTPRequest(ctx context.Context, method string) (context.Contex
 		}
 		span.End()
 	}
+}
+
+// TokenRequest implements observe.Tokens: the grant type and the outcome become attributes of the span
+// in ctx (the token request's server span), so a refused request (a bad DPoP proof, a failed client
+// authentication) says why without a span of its own.
+func (t *Tracer) TokenRequest(ctx context.Context, grantType, outcome string) {
+	trace.SpanFromContext(ctx).SetAttributes(AttrGrantType.String(grantType), AttrOutcome.String(outcome))
 }
 
 // LimitRefused implements observe.Limits: an event "limit refused" on the span in ctx.
