@@ -150,6 +150,7 @@ func TestDevicePagesInChromium(t *testing.T) {
 		chromedp.Value("#user_code", &value, chromedp.ByQuery),
 	))
 	require.Equal(t, "bcdf-ghjk", value, "the typed code is still in the field")
+	require.True(t, strings.HasPrefix(strings.TrimSpace(errText), "19 attempts left."), "the attempts left come first (20 per account): %q", errText)
 	require.Contains(t, errText, "does not match any device")
 	require.Contains(t, errText, "Check it against the code on your device")
 	fitsPhone(t, ctx, "device code error")
@@ -348,7 +349,16 @@ func TestCIBAEnrolmentPagesInChromium(t *testing.T) {
 		chromedp.Value("#user_code", &value, chromedp.ByQuery),
 	))
 	require.Equal(t, "zzzz-zzzz", value)
+	require.True(t, strings.HasPrefix(strings.TrimSpace(errText), "19 attempts left."), "the attempts left come first (20 per account): %q", errText)
 	require.Contains(t, errText, "does not match any app waiting for you")
+	// A second wrong code: one fewer.
+	require.NoError(t, chromedp.Run(ctx,
+		chromedp.SetValue("#user_code", "zzzz-zzzy", chromedp.ByQuery),
+		chromedp.Click("#continue", chromedp.ByQuery),
+		chromedp.WaitVisible("#error", chromedp.ByQuery),
+		chromedp.Text("#attempts-left", &errText, chromedp.ByQuery),
+	))
+	require.Equal(t, "18 attempts left.", strings.TrimSpace(errText))
 	require.NoError(t, chromedp.Run(ctx,
 		chromedp.SetValue("#user_code", code, chromedp.ByQuery),
 		chromedp.Click("#continue", chromedp.ByQuery),

@@ -49,6 +49,7 @@ import (
 	"github.com/fosite-contrib/grants/clientauth"
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/dpop"
+	"github.com/fosite-contrib/grants/handler/otp"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/rfc7009"
 	"github.com/fosite-contrib/grants/handler/rfc7662"
@@ -486,7 +487,7 @@ func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
 		s.logTokenError(ctx, r, err)
 		rfc6749.SetErrorHeaders(rw, r, err)
 		dpop.SetNonceHeader(rw.Header(), err)
-		p.WriteAccessError(ctx, rw, req, rfc6749.Sanitize(err))
+		otp.WriteAccessError(ctx, p, rw, req, err, rfc6749.Sanitize(err)) // with attempts_left after a wrong OTP
 		return
 	}
 	grantClientCredentials(req)

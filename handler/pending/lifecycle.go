@@ -160,6 +160,12 @@ func (l *Lifecycle) Start(ctx context.Context, g *Grant, opt StartOptions) (_ St
 	}
 }
 
+// AttemptsLeft reports how many more wrong user codes who may type at the lifecycle's clock before
+// LookupUserCode refuses them (Limiter.Remaining); limited is false when no limit applies to who.
+func (l *Lifecycle) AttemptsLeft(ctx context.Context, who Caller) (left int, limited bool, err error) {
+	return l.Limiter.Remaining(ctx, who, clock.Now(l.Now))
+}
+
 // LookupUserCode returns the live, pending grant of this kind whose user code a person typed (RFC 8628
 // §3.3), normalised as §6.1 recommends. A code that names nothing counts as a failed guess by who (see
 // Limiter); a code of a grant that was already decided, that expired, or that is burned

@@ -131,3 +131,30 @@ func (l *Limiter) Fail(ctx context.Context, who Caller, now time.Time) error {
 	}
 	return nil
 }
+
+// Remaining reports how many more failures who may have at now before Allow refuses them: the
+// smallest room left on the counters that apply to who (0 once one is full). limited is false when no
+// limit applies to who (every limit that would is off, or l is nil); left is then 0. It only reads the
+// counts, so a page can say "N attempts left" after a wrong code (RFC 8628 §5.1 bounds the guesses; a
+// person should see how many they have). Like Allow, it is not exact under concurrent failures.
+func (l *Limiter) Remaining(ctx context.Context, who Caller, now time.Time) (left int, limited bool, err error) {
+	if l == nil {
+		return 0, false, nil
+	}
+	keys, limits := l.counters(who)
+	for i, key := range keys {
+		if limits[i] <= 0 {
+			continue
+		}
+		n, err := l.Storage.GetAttempts(ctx, key, now, l.Window)
+		if err != nil {
+			return 0, false, rfc6749.ServerError(err)
+		}
+		room := max(limits[i]-n, 0)
+		if !limited || room < left {
+			left = room
+		}
+		limited = true
+	}
+	return left, limited, nil
+}
