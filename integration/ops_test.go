@@ -275,10 +275,11 @@ func TestReadyz(t *testing.T) {
 	require.Equal(t, -1.0, value(f, "grants_outbox_backlog_messages", nil))
 }
 
-// TestMetricsTokenRequests: token requests are counted by grant type and outcome, including those the
-// DPoP check refuses after the grant said yes (RFC 9449 §5) and grant types a client made up; no label
-// holds the proof, its key or its thumbprint, a code, a token, or what the client sent as grant_type.
-func TestMetricsTokenRequests(t *testing.T) {
+// TestMetricsRequests: requests of the token and backchannel authentication endpoints are counted by
+// endpoint, grant and outcome, including those a DPoP check refuses (at the token endpoint after the
+// grant said yes, RFC 9449 §5) and grant types a client made up; no label holds the proof, its key or
+// its thumbprint, a code, a token, or what the client sent as grant_type.
+func TestMetricsRequests(t *testing.T) {
 	t.Parallel()
 	e := startOps(t)
 	c := newGoClient(t)
@@ -298,20 +299,29 @@ func TestMetricsTokenRequests(t *testing.T) {
 	require.Equal(t, "unsupported_grant_type", res.Error(t))
 	res = send(t, e.env, http.MethodPost, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}}, basicAuth("demo-confidential", "wrong-secret"))
 	require.Equal(t, "invalid_client", res.Error(t))
+	// A backchannel request whose DPoP proof was made for another endpoint.
+	misdirected := c.proof(http.MethodPost, tokenURL, e.clock.Now())
+	res = send(t, e.env, http.MethodPost, "/oauth2/bc-authorize", url.Values{"scope": {"openid"}, "login_hint": {"alice"}},
+		cibaBasic("demo-ciba-poll", server.DemoCIBASecret), misdirected)
+	require.Equal(t, "invalid_dpop_proof", res.Error(t))
+	e.ask("demo-ciba-poll", "alice", nil)
 
 	f := e.scrape()
 	for _, c := range []struct {
 		labels map[string]string
 		want   float64
 	}{
-		{map[string]string{"grant_type": "device_code", "outcome": "invalid_dpop_proof"}, 2},
-		{map[string]string{"grant_type": "device_code", "outcome": "ok"}, 1},
-		{map[string]string{"grant_type": "other", "outcome": "unsupported_grant_type"}, 1},
-		{map[string]string{"grant_type": "client_credentials", "outcome": "invalid_client"}, 1},
+		{map[string]string{"endpoint": "token", "grant": "device_code", "outcome": "invalid_dpop_proof"}, 2},
+		{map[string]string{"endpoint": "token", "grant": "device_code", "outcome": "ok"}, 1},
+		{map[string]string{"endpoint": "token", "grant": "other", "outcome": "unsupported_grant_type"}, 1},
+		{map[string]string{"endpoint": "token", "grant": "client_credentials", "outcome": "invalid_client"}, 1},
+		{map[string]string{"endpoint": "device_authorization", "grant": "device_code", "outcome": "ok"}, 1},
+		{map[string]string{"endpoint": "backchannel_authentication", "grant": "ciba", "outcome": "invalid_dpop_proof"}, 1},
+		{map[string]string{"endpoint": "backchannel_authentication", "grant": "ciba", "outcome": "ok"}, 1},
 	} {
-		require.Equal(t, c.want, value(f, "grants_token_requests_total", c.labels), "%v", c.labels)
+		require.Equal(t, c.want, value(f, "grants_requests_total", c.labels), "%v", c.labels)
 	}
-	secrets := []string{code, stale, good, c.jkt, accessToken, madeUp, "alice", server.DemoConfidentialSecret, "wrong-secret"}
+	secrets := []string{code, stale, good, misdirected, c.jkt, accessToken, madeUp, "alice", server.DemoConfidentialSecret, "wrong-secret"}
 	for name, fam := range f {
 		for _, m := range fam.GetMetric() {
 			for _, l := range m.GetLabel() {

@@ -9,7 +9,8 @@
 //   - Grants: every step of a pending grant (start, lookup, decide, poll, load, redeem; see
 //     handler/pending.Lifecycle), with its outcome: "ok", "approved", "denied", or the OAuth error
 //     code the step answered (Outcome). Set it with the grants' Options.Observer.
-//   - Tokens: each request of the token endpoint, by grant type (GrantTypeLabel) and outcome,
+//   - Requests: each request of the token endpoint (by grant type, GrantTypeLabel), the device
+//     authorization, backchannel authentication and OTP challenge endpoints, with its outcome,
 //     including those refused before a grant's steps run (client authentication, a DPoP proof).
 //   - Limits: each refusal of pending.Limiter (user-code guessing, RFC 8628 §5.1) and
 //     clientauth.Limiter (client authentication), with the limiter and the counter that was full.

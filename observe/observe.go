@@ -92,7 +92,7 @@ type HTTP interface {
 // Every method must be safe for concurrent use and quick: they run on the request path.
 type Observer interface {
 	Grants
-	Tokens
+	Requests
 	Limits
 	Outbox
 	Audit

@@ -250,19 +250,28 @@ func TestGrantTypeLabel(t *testing.T) {
 	}
 }
 
-// tokens is an Observer that records the token requests it is told about.
-type tokens struct {
+// requests is an Observer that records the requests it is told about.
+type requests struct {
 	observe.Nop
 	seen *[]string
 }
 
-func (o tokens) TokenRequest(_ context.Context, grantType, outcome string) {
-	*o.seen = append(*o.seen, grantType+" "+outcome)
+func (o requests) Request(_ context.Context, endpoint observe.Endpoint, grant, outcome string) {
+	*o.seen = append(*o.seen, string(endpoint)+" "+grant+" "+outcome)
 }
 
-func TestMultiTokenRequest(t *testing.T) {
+// TestReport: Report tells every observer how a request ended, as its outcome, and a nil observer
+// nothing.
+func TestReport(t *testing.T) {
 	var a, b []string
-	observe.Multi(tokens{seen: &a}, nil, tokens{seen: &b}).TokenRequest(context.Background(), "device_code", "invalid_dpop_proof")
-	require.Equal(t, []string{"device_code invalid_dpop_proof"}, a)
+	o := observe.Multi(requests{seen: &a}, nil, requests{seen: &b})
+	observe.Report(context.Background(), o, observe.EndpointToken, "device_code", dpopRefusal)
+	observe.Report(context.Background(), o, observe.EndpointBackchannel, "ciba", nil)
+	require.Equal(t, []string{"token device_code invalid_dpop_proof", "backchannel_authentication ciba ok"}, a)
 	require.Equal(t, a, b)
+	var none observe.Observer
+	observe.Report(context.Background(), none, observe.EndpointToken, "otp", nil) // no panic
 }
+
+// dpopRefusal is a bad DPoP proof's error as fosite returns it (RFC 9449 §5).
+var dpopRefusal = (&fosite.RFC6749Error{ErrorField: "invalid_dpop_proof", CodeField: 400}).WithHint("The DPoP proof's jwk header must be a public key.")

@@ -53,7 +53,7 @@ func (s *Server) observedOTP(o otp.Options) otp.Options    { o.Observer = s.ops.
 // tokenObserved tells the observer how a token request ended (*err nil: tokens were issued), by its
 // grant type's label and the outcome's code: never a client ID, a proof, a key or a token.
 func (s *Server) tokenObserved(ctx context.Context, r *http.Request, err *error) {
-	s.ops.observer.TokenRequest(ctx, observe.GrantTypeLabel(r.PostForm.Get("grant_type")), observe.Outcome(*err))
+	observe.Report(ctx, s.ops.observer, observe.EndpointToken, observe.GrantTypeLabel(r.PostForm.Get("grant_type")), *err)
 }
 
 // requestLog writes one line per request: at debug level, or at error level for a 5xx.

@@ -87,8 +87,9 @@ type Options struct {
 	// Logger receives one line per refused request, decisions and failures (never a secret); nil
 	// discards. Pending polls are not logged.
 	Logger *slog.Logger
-	// Observer, when not nil, is told about each step of the grant's lifecycle and each refusal of its
-	// limits, for metrics and traces (package observe); nil observes nothing.
+	// Observer, when not nil, is told about each step of the grant's lifecycle, each refusal of its
+	// limits and how each request of its backchannel authentication endpoint ended, for metrics and traces (package
+	// observe); nil observes nothing.
 	Observer observe.Observer
 }
 

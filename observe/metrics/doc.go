@@ -13,11 +13,12 @@
 //
 // Every name starts with the namespace (Options.Namespace, "grants" by default):
 //
-//	grants_token_requests_total{grant_type,outcome}       counter: token endpoint requests, every grant
+//	grants_requests_total{endpoint,grant,outcome}         counter: requests of the OAuth endpoints
 //	grants_grant_steps_total{grant,step,outcome}          counter: steps of pending grants
 //	grants_grant_step_duration_seconds{grant,step}        histogram: their latency, store calls included
 //	grants_polls_total{grant,answer}                      counter: token requests polling a grant (ok is the grant's
-//	                                                      answer: a DPoP check after it may still refuse)
+//	                                                      answer: a DPoP check after it may still refuse;
+//	                                                      requests_total has what the client got)
 //	grants_decisions_total{grant,decision}                counter: approvals and denials
 //	grants_limiter_refusals_total{limiter,counter}        counter: attempts a limiter refused
 //	grants_outbox_attempts_total{kind,outcome}            counter: outbox delivery attempts
@@ -42,7 +43,8 @@
 //
 // Every label has few values, all set by code, never by a request: grant is a pending.Kind
 // ("device_code", "ciba", "otp"); step one of observe's steps; outcome and answer "ok", "approved",
-// "denied", an OAuth error code from a fixed list (observe.Outcome) or "other_error"; grant_type a
+// "denied", an OAuth error code from a fixed list (observe.Outcome) or "other_error"; endpoint "token",
+// "device_authorization", "backchannel_authentication" or "otp_challenge", and grant there also a
 // short name of a known grant type, "other" or "none" (observe.GrantTypeLabel); decision
 // "approved" or "denied"; limiter a limiter's name ("device-user-code", "ciba-user-code",
 // "client-auth", "registration-token") and counter "address", "global", "account", "global-signed-in" or "client"; kind an

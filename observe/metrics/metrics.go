@@ -41,21 +41,21 @@ type StoreOptions struct {
 // Metrics is an observe.Observer that keeps Prometheus metrics. Make one with New; it is safe for
 // concurrent use. The metric names and labels are listed in the package documentation.
 type Metrics struct {
-	steps        *prometheus.CounterVec
-	tokens       *prometheus.CounterVec
-	stepDuration *prometheus.HistogramVec
-	polls        *prometheus.CounterVec
-	decisions    *prometheus.CounterVec
-	refusals     *prometheus.CounterVec
-	outbox       *prometheus.CounterVec
-	outboxTime   *prometheus.HistogramVec
-	auditSize    prometheus.Histogram
-	auditTime    prometheus.Histogram
-	auditFailed  prometheus.Counter
-	storeTime    *prometheus.HistogramVec
-	storeErrors  *prometheus.CounterVec
-	requests     *prometheus.CounterVec
-	requestTime  *prometheus.HistogramVec
+	steps            *prometheus.CounterVec
+	endpointRequests *prometheus.CounterVec
+	stepDuration     *prometheus.HistogramVec
+	polls            *prometheus.CounterVec
+	decisions        *prometheus.CounterVec
+	refusals         *prometheus.CounterVec
+	outbox           *prometheus.CounterVec
+	outboxTime       *prometheus.HistogramVec
+	auditSize        prometheus.Histogram
+	auditTime        prometheus.Histogram
+	auditFailed      prometheus.Counter
+	storeTime        *prometheus.HistogramVec
+	storeErrors      *prometheus.CounterVec
+	requests         *prometheus.CounterVec
+	requestTime      *prometheus.HistogramVec
 }
 
 var _ observe.Observer = (*Metrics)(nil)
@@ -73,9 +73,9 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		steps: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "grant_steps_total",
 			Help: "Steps of pending grants by grant kind, step and outcome (ok, approved, denied, or the OAuth error code)."},
 			[]string{"grant", "step", "outcome"}),
-		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "token_requests_total",
-			Help: "Token endpoint requests by grant type and outcome (ok, or the OAuth error code answered: invalid_client, invalid_grant, invalid_dpop_proof, …)."},
-			[]string{"grant_type", "outcome"}),
+		endpointRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "requests_total",
+			Help: "Requests of the token, device authorization, backchannel authentication and OTP challenge endpoints by endpoint, grant and outcome (ok, or the OAuth error code answered: invalid_client, invalid_grant, invalid_dpop_proof, …)."},
+			[]string{"endpoint", "grant", "outcome"}),
 		stepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "grant_step_duration_seconds",
 			Help: "How long steps of pending grants took, store calls included.", Buckets: latency},
 			[]string{"grant", "step"}),
@@ -113,7 +113,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 			Help: "How long HTTP requests took, by route pattern and method.", Buckets: latency},
 			[]string{"route", "method"}),
 	}
-	cs := []prometheus.Collector{m.steps, m.tokens, m.stepDuration, m.polls, m.decisions, m.refusals, m.outbox, m.outboxTime,
+	cs := []prometheus.Collector{m.steps, m.endpointRequests, m.stepDuration, m.polls, m.decisions, m.refusals, m.outbox, m.outboxTime,
 		m.auditSize, m.auditTime, m.auditFailed, m.storeTime, m.storeErrors, m.requests, m.requestTime}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -138,9 +138,9 @@ func (m *Metrics) GrantStep(ctx context.Context, grant string, step observe.Step
 	}
 }
 
-// TokenRequest implements observe.Tokens.
-func (m *Metrics) TokenRequest(_ context.Context, grantType, outcome string) {
-	m.tokens.WithLabelValues(grantType, outcome).Inc()
+// Request implements observe.Requests.
+func (m *Metrics) Request(_ context.Context, endpoint observe.Endpoint, grant, outcome string) {
+	m.endpointRequests.WithLabelValues(string(endpoint), grant, outcome).Inc()
 }
 
 // LimitRefused implements observe.Limits.

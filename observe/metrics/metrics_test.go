@@ -119,19 +119,21 @@ grants_store_scrape_error 0
 	require.Equal(t, 1.0, testutil.ToFloat64(metrics.StoreGauges(metrics.StoreOptions{Outbox: counters{err: errors.New("down")}})))
 }
 
-// TestTokenRequests: every token request is counted by grant type and outcome, those refused before a
-// grant's steps run (a bad DPoP proof) too.
-func TestTokenRequests(t *testing.T) {
+// TestRequests: every request of the OAuth endpoints is counted by endpoint, grant and outcome, those
+// refused before a grant's steps run (a bad DPoP proof) too.
+func TestRequests(t *testing.T) {
 	m, reg := newMetrics(t)
-	m.TokenRequest(context.Background(), "device_code", "invalid_dpop_proof")
-	m.TokenRequest(context.Background(), "device_code", "invalid_dpop_proof")
-	m.TokenRequest(context.Background(), "device_code", observe.OutcomeOK)
-	m.TokenRequest(context.Background(), observe.GrantTypeLabel("urn:x:made-up"), "unsupported_grant_type")
+	m.Request(context.Background(), observe.EndpointToken, "device_code", "invalid_dpop_proof")
+	m.Request(context.Background(), observe.EndpointToken, "device_code", "invalid_dpop_proof")
+	m.Request(context.Background(), observe.EndpointToken, "device_code", observe.OutcomeOK)
+	m.Request(context.Background(), observe.EndpointToken, observe.GrantTypeLabel("urn:x:made-up"), "unsupported_grant_type")
+	m.Request(context.Background(), observe.EndpointBackchannel, "ciba", "use_dpop_nonce")
 	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP grants_token_requests_total Token endpoint requests by grant type and outcome (ok, or the OAuth error code answered: invalid_client, invalid_grant, invalid_dpop_proof, …).
-# TYPE grants_token_requests_total counter
-grants_token_requests_total{grant_type="device_code",outcome="invalid_dpop_proof"} 2
-grants_token_requests_total{grant_type="device_code",outcome="ok"} 1
-grants_token_requests_total{grant_type="other",outcome="unsupported_grant_type"} 1
-`), "grants_token_requests_total"))
+# HELP grants_requests_total Requests of the token, device authorization, backchannel authentication and OTP challenge endpoints by endpoint, grant and outcome (ok, or the OAuth error code answered: invalid_client, invalid_grant, invalid_dpop_proof, …).
+# TYPE grants_requests_total counter
+grants_requests_total{endpoint="backchannel_authentication",grant="ciba",outcome="use_dpop_nonce"} 1
+grants_requests_total{endpoint="token",grant="device_code",outcome="invalid_dpop_proof"} 2
+grants_requests_total{endpoint="token",grant="device_code",outcome="ok"} 1
+grants_requests_total{endpoint="token",grant="other",outcome="unsupported_grant_type"} 1
+`), "grants_requests_total"))
 }

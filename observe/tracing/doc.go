@@ -3,8 +3,9 @@
 // nothing, which is the default.
 //
 // Spans: a server span per HTTP request ("POST /oauth2/token", with http.route, the status and
-// http_request_id; at the token endpoint also grants.grant_type and grants.outcome, so a refused
-// token request says why); beneath it fosite's own spans (fosite v0.49.0 takes its tracer from the span in
+// http_request_id; at the token, device authorization, backchannel authentication and OTP
+// challenge endpoints also grants.endpoint, grants.grant and grants.outcome, so a refused request says
+// why); beneath it fosite's own spans (fosite v0.49.0 takes its tracer from the span in
 // the request's context); a span per grant step ("device_code poll", with grants.outcome); beneath
 // that a client span per database call ("update pending_grants", with db.system.name,
 // db.operation.name and db.collection.name); a span per outbox delivery attempt. A limiter's refusal is

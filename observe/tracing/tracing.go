@@ -20,7 +20,7 @@ const InstrumentationName = "github.com/fosite-contrib/grants"
 // Attribute keys this package sets besides OpenTelemetry's semantic conventions.
 const (
 	AttrGrant     = attribute.Key("grants.grant")
-	AttrGrantType = attribute.Key("grants.grant_type")
+	AttrEndpoint  = attribute.Key("grants.endpoint")
 	AttrStep      = attribute.Key("grants.step")
 	AttrOutcome   = attribute.Key("grants.outcome")
 	AttrLimiter   = attribute.Key("grants.limiter")
@@ -119,11 +119,11 @@ func (t *Tracer) HTTPRequest(ctx context.Context, method string) (context.Contex
 	}
 }
 
-// TokenRequest implements observe.Tokens: the grant type and the outcome become attributes of the span
-// in ctx (the token request's server span), so a refused request (a bad DPoP proof, a failed client
+// Request implements observe.Requests: the endpoint, the grant and the outcome become attributes of
+// the span in ctx (the request's server span), so a refused request (a bad DPoP proof, a failed client
 // authentication) says why without a span of its own.
-func (t *Tracer) TokenRequest(ctx context.Context, grantType, outcome string) {
-	trace.SpanFromContext(ctx).SetAttributes(AttrGrantType.String(grantType), AttrOutcome.String(outcome))
+func (t *Tracer) Request(ctx context.Context, endpoint observe.Endpoint, grant, outcome string) {
+	trace.SpanFromContext(ctx).SetAttributes(AttrEndpoint.String(string(endpoint)), AttrGrant.String(grant), AttrOutcome.String(outcome))
 }
 
 // LimitRefused implements observe.Limits: an event "limit refused" on the span in ctx.

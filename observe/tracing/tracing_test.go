@@ -80,12 +80,12 @@ func TestAnswersAreNoErrors(t *testing.T) {
 	require.Equal(t, time.Second, last.EndTime.Sub(last.StartTime))
 }
 
-// TestTokenRequestAttributes: a token request's grant type and outcome land on its server span, so a
-// refused request says why; the refusal of a client is no error of the server.
-func TestTokenRequestAttributes(t *testing.T) {
+// TestRequestAttributes: a request's endpoint, grant and outcome land on its server span, so a refused
+// request says why; the refusal of a client is no error of the server.
+func TestRequestAttributes(t *testing.T) {
 	tr, exp := newTracer(t)
 	ctx, end := tr.HTTPRequest(context.Background(), "POST")
-	tr.TokenRequest(ctx, "device_code", "invalid_dpop_proof")
+	tr.Request(ctx, observe.EndpointToken, "device_code", "invalid_dpop_proof")
 	end("POST /oauth2/token", 400)
 	spans := exp.GetSpans()
 	require.Len(t, spans, 1)
@@ -93,7 +93,8 @@ func TestTokenRequestAttributes(t *testing.T) {
 	for _, a := range spans[0].Attributes {
 		attrs[string(a.Key)] = a.Value.AsString()
 	}
-	require.Equal(t, "device_code", attrs[string(tracing.AttrGrantType)])
+	require.Equal(t, "token", attrs[string(tracing.AttrEndpoint)])
+	require.Equal(t, "device_code", attrs[string(tracing.AttrGrant)])
 	require.Equal(t, "invalid_dpop_proof", attrs[string(tracing.AttrOutcome)])
 	require.Equal(t, codes.Unset, spans[0].Status.Code)
 }
