@@ -79,6 +79,7 @@ func (s *Server) reciprocalOptions() reciprocal.Options {
 		OutboundTimeout:   o.timeout(),
 		Now:               s.opts.Now,
 		Logger:            s.log,
+		Observer:          s.ops.observer,
 	}
 }
 
