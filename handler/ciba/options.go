@@ -88,8 +88,8 @@ type Options struct {
 	// discards. Pending polls are not logged.
 	Logger *slog.Logger
 	// Observer, when not nil, is told about each step of the grant's lifecycle, each refusal of its
-	// limits and how each request of its backchannel authentication endpoint ended, for metrics and traces (package
-	// observe); nil observes nothing.
+	// limits and how each request of its backchannel authentication endpoint ended, for metrics and traces
+	// (package observe); nil observes nothing.
 	Observer observe.Observer
 }
 

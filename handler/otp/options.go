@@ -105,8 +105,8 @@ type Options struct {
 	// Logger receives refusals, replays, lockouts and delivery failures (never codes); nil discards.
 	Logger *slog.Logger
 	// Observer, when not nil, is told about each step of the grant's lifecycle, each refusal of its
-	// limits and how each request of its challenge endpoint ended, for metrics and traces (package
-	// observe); nil observes nothing.
+	// limits and how each request of its challenge endpoint ended, for metrics and traces
+	// (package observe); nil observes nothing.
 	Observer observe.Observer
 }
 

@@ -86,8 +86,8 @@ type Options struct {
 	// discards. Pending polls are not logged.
 	Logger *slog.Logger
 	// Observer, when not nil, is told about each step of the grant's lifecycle, each refusal of its
-	// limits and how each request of its device authorization endpoint ended, for metrics and traces (package
-	// observe); nil observes nothing.
+	// limits and how each request of its device authorization endpoint ended, for metrics and traces
+	// (package observe); nil observes nothing.
 	Observer observe.Observer
 }
 
