@@ -47,6 +47,10 @@
 //	        for seq 1
 //	events  {"<Event.Type>": {"grant": …, "actor": …, "client_id": …, <Data>…}}
 //
+// When the context given to Record carries an HTTP request ID (observe.WithRequestID, set for each
+// request by observe.Handler), the event's payload also holds it as "http_request_id"
+// (DataRequestID), so the request's log lines and trace can be found from the event.
+//
 // SETs have no "exp": they state facts that stay true. Because signed
 // records are ordinary signed JWTs, any JOSE library can read them, and they
 // can be forwarded to other systems as they are; to forward a record that a

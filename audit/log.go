@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
+
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // maxAttempts bounds how often a batch is retried after ErrConflict. Each
@@ -41,6 +43,9 @@ type Options struct {
 	Now func() time.Time
 	// Rand is the source of "jti" values; nil means crypto/rand.Reader.
 	Rand io.Reader
+	// Observer, when not nil, is told about every batch appended: its size, how long signing and
+	// storing took, and its error.
+	Observer observe.Audit
 }
 
 // Log is the default Sink: it writes each Event as a Security Event Token
@@ -62,6 +67,7 @@ type Log struct {
 	maxBatch int
 	now      func() time.Time
 	rand     io.Reader
+	observer observe.Audit
 
 	writer chan struct{} // held by the goroutine appending a batch
 
@@ -115,6 +121,7 @@ func NewLog(storage Storage, key jose.SigningKey, opts Options) (*Log, error) {
 		maxBatch: opts.MaxBatch,
 		now:      opts.Now,
 		rand:     opts.Rand,
+		observer: opts.Observer,
 		writer:   make(chan struct{}, 1),
 	}
 	if l.maxBatch == 0 {
@@ -144,6 +151,7 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	e = withRequestID(ctx, e)
 	now := l.now()
 	if e.Time.IsZero() {
 		e.Time = now
@@ -232,7 +240,11 @@ func (l *Log) writeNext() {
 			close(p.done)
 		}
 	}()
+	start := time.Now()
 	head, headOK, err = l.appendBatch(batch, head, known)
+	if l.observer != nil {
+		l.observer.AuditBatch(n, time.Since(start), err)
+	}
 }
 
 // appendBatch chains batch onto the log and appends it, retrying on top of

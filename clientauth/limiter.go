@@ -14,6 +14,7 @@ import (
 
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // Defaults of Limiter; each applies when the field is zero.
@@ -76,6 +77,10 @@ type Limiter struct {
 
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+
+	// Observer, when not nil, is told of every refusal, as limiter "client-auth" with the counter
+	// "address" or "client" that was full.
+	Observer observe.Limits
 
 	blocked blockedAddresses
 }
@@ -261,6 +266,7 @@ func (a *attempt) decide(ctx context.Context) error {
 			if !known {
 				a.refused = pending.ErrTooManyAttempts.WithHint("Too many failed authentications for this client.")
 				a.refusedByClient = true
+				a.l.refused(ctx, "client")
 				return a.refused
 			}
 		}
@@ -283,6 +289,7 @@ func (a *attempt) checkAddress(ctx context.Context) error {
 	a.l.blocked.observe(a.addr(), n >= max, a.now, a.l.window())
 	if n >= max {
 		a.refused = pending.ErrTooManyAttempts.WithHint("Too many failed client authentications from this address.")
+		a.l.refused(ctx, "address")
 		return a.refused
 	}
 	return nil
@@ -439,5 +446,15 @@ func (b *blockedAddresses) observe(address string, blocked bool, now time.Time, 
 	}
 	if _, known := b.until[address]; known || !b.full {
 		b.until[address] = now.Add(window)
+	}
+}
+
+// limiterName is the limiter name a Limiter reports refusals under (observe.Limits).
+const limiterName = "client-auth"
+
+// refused tells the Observer that counter refused an attempt.
+func (l *Limiter) refused(ctx context.Context, counter string) {
+	if l.Observer != nil {
+		l.Observer.LimitRefused(ctx, limiterName, counter)
 	}
 }

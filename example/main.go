@@ -107,6 +107,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	verbose := fs.Bool("v", false, "log debug lines too (every poll)")
 	pprofAddr := fs.String("pprof", "", "also serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off by default")
 	reciprocalPartner := fs.String("reciprocal-partner", "", "issuer URL of a partner server for the Reciprocal OAuth demo (another instance of this example); in -dev mode plain http to loopback is allowed")
+	opsAddr := fs.String("ops-addr", defaultOpsAddr, `serve /metrics (Prometheus), /healthz and /readyz on this address, apart from the public one; "off" for none. Traces go over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set`)
+	logFormat := fs.String("log-format", "text", `log lines as "text" or "json"`)
 	cibaPing := fs.String("ciba-ping-url", server.DefaultCIBAPingEndpoint, "`URL` where demo-ciba-ping is called back (its backchannel_client_notification_endpoint); the demo client's ciba -mode ping -listen must match")
 	cibaKnowledge := fs.String("ciba-knowledge", "", "ask for a knowledge factor before a CIBA approval by e-mail link or text-message reply: `check` is "+strings.Join(server.KnowledgeChecks, " or ")+" (DEMO answers in the README)")
 	dpopNonce := fs.Bool("dpop-nonce", false, "require a server nonce in every DPoP proof (RFC 9449 section 8)")
@@ -131,7 +133,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if *verbose {
 		level = slog.LevelDebug
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log, err := newLogger(stderr, *logFormat, level)
+	if err != nil {
+		return err
+	}
+	tel, err := newTelemetry(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = tel.shutdown(sctx)
+	}()
 
 	if *issuer == "" {
 		*issuer = "http://" + *addr
@@ -145,12 +159,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "admin token (set -admin-token or GRANTS_ADMIN_TOKEN to choose one): %s\n", *adminToken)
 	}
 
-	store, closeStore, err := openStore(ctx, *db)
+	store, closeStore, err := openStore(ctx, *db, tel.observer)
 	if err != nil {
 		return err
 	}
 	defer closeStore()
-	opts := server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev, Store: store}
+	tel.watchStore(store)
+	opts := server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev, Store: store, Observer: tel.observer}
 	opts.Reciprocal = server.ReciprocalOptions{Partner: *reciprocalPartner, AllowLoopbackHTTP: *dev}
 	opts.CIBA = server.CIBAOptions{PingEndpoint: *cibaPing, PushEndpoint: *cibaPush, Knowledge: *cibaKnowledge}
 	if key := os.Getenv("GRANTS_SMS_WEBHOOK_KEY"); key != "" {
@@ -202,6 +217,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	log.Info("listening", "issuer", *issuer, "addr", ln.Addr().String(), "db", redactDSN(*db))
 	fmt.Fprintf(stderr, "open %s — sign in as alice / alice-password; try: go run ./example/client device\n", *issuer)
 
+	if *opsAddr != "off" {
+		stopOps, err := serveOps(*opsAddr, server.OpsHandler(tel.registry, store), log)
+		if err != nil {
+			return err
+		}
+		defer stopOps()
+	}
 	if *pprofAddr != "" {
 		stopProfiler, err := serveProfiler(*pprofAddr)
 		if err != nil {

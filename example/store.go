@@ -15,17 +15,18 @@ import (
 	"strings"
 
 	"github.com/fosite-contrib/grants/example/server"
+	"github.com/fosite-contrib/grants/observe"
 	"github.com/fosite-contrib/grants/storage/memory"
 	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
 
 // openStore opens the store named by -db: "memory", a postgres:// URL, or a SQLite file path. The
 // returned close function is never nil.
-func openStore(ctx context.Context, dsn string) (server.Store, func() error, error) {
+func openStore(ctx context.Context, dsn string, o observe.Store) (server.Store, func() error, error) {
 	if dsn == "memory" {
 		return memory.New(), func() error { return nil }, nil // DEMO: nothing survives a restart
 	}
-	s, err := sqlstore.Open(ctx, dsn)
+	s, err := sqlstore.Open(ctx, dsn, sqlstore.WithObserver(o))
 	if err != nil {
 		return nil, func() error { return nil }, err
 	}

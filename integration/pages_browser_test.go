@@ -150,6 +150,7 @@ func TestDevicePagesInChromium(t *testing.T) {
 		chromedp.Value("#user_code", &value, chromedp.ByQuery),
 	))
 	require.Equal(t, "bcdf-ghjk", value, "the typed code is still in the field")
+	require.True(t, strings.HasPrefix(strings.TrimSpace(errText), "19 attempts left."), "the attempts left come first (20 per account): %q", errText)
 	require.Contains(t, errText, "does not match any device")
 	require.Contains(t, errText, "Check it against the code on your device")
 	fitsPhone(t, ctx, "device code error")
@@ -348,7 +349,16 @@ func TestCIBAEnrolmentPagesInChromium(t *testing.T) {
 		chromedp.Value("#user_code", &value, chromedp.ByQuery),
 	))
 	require.Equal(t, "zzzz-zzzz", value)
+	require.True(t, strings.HasPrefix(strings.TrimSpace(errText), "19 attempts left."), "the attempts left come first (20 per account): %q", errText)
 	require.Contains(t, errText, "does not match any app waiting for you")
+	// A second wrong code: one fewer.
+	require.NoError(t, chromedp.Run(ctx,
+		chromedp.SetValue("#user_code", "zzzz-zzzy", chromedp.ByQuery),
+		chromedp.Click("#continue", chromedp.ByQuery),
+		chromedp.WaitVisible("#error", chromedp.ByQuery),
+		chromedp.Text("#attempts-left", &errText, chromedp.ByQuery),
+	))
+	require.Equal(t, "18 attempts left.", strings.TrimSpace(errText))
 	require.NoError(t, chromedp.Run(ctx,
 		chromedp.SetValue("#user_code", code, chromedp.ByQuery),
 		chromedp.Click("#continue", chromedp.ByQuery),
@@ -381,4 +391,64 @@ func TestConsentPageInChromium(t *testing.T) {
 	require.Contains(t, page, "If you did not start this yourself")
 	choicesEqual(t, ctx, "form", "consent")
 	fitsPhone(t, ctx, "consent")
+}
+
+// TestReciprocalPagesInChromium: the Reciprocal OAuth pages on a 390 px phone, through the whole
+// journey in one browser: alice at the voice assistant (A) links with the music service (B), signs in
+// and consents there, comes back linked, gives B access in return; at B, the page calls A's userinfo
+// with that access and shows the answer. No page scrolls sideways.
+func TestReciprocalPagesInChromium(t *testing.T) {
+	ctx := headless(t)
+	p := startPairAt(t, false, "localhost")
+	require.NoError(t, chromedp.Run(ctx, phone()))
+	signInChromium(t, ctx, p.a, "alice", "/reciprocal")
+	link := `a[href="/reciprocal/link"]`
+	require.NoError(t, chromedp.Run(ctx, chromedp.WaitVisible(link, chromedp.ByQuery)))
+	fitsPhone(t, ctx, "reciprocal, not linked")
+
+	require.NoError(t, chromedp.Run(ctx,
+		chromedp.Click(link, chromedp.ByQuery),
+		chromedp.WaitVisible("#username", chromedp.ByQuery),
+	))
+	fitsPhone(t, ctx, "the partner's sign-in")
+	require.NoError(t, chromedp.Run(ctx,
+		chromedp.SendKeys("#username", "alice", chromedp.ByQuery),
+		chromedp.SendKeys("#password", "alice-password", chromedp.ByQuery),
+		chromedp.Click("#signin", chromedp.ByQuery),
+		chromedp.WaitVisible("#allow", chromedp.ByQuery),
+	))
+	fitsPhone(t, ctx, "the partner's consent")
+	choicesEqual(t, ctx, "form", "the partner's consent")
+
+	grant := `form[action="/reciprocal/grant"]`
+	var page, notice, answer string
+	require.NoError(t, chromedp.Run(ctx,
+		chromedp.Click("#allow", chromedp.ByQuery),
+		chromedp.WaitVisible(grant, chromedp.ByQuery),
+		chromedp.Text("body", &page, chromedp.ByQuery),
+	))
+	require.Contains(t, page, "Your accounts are linked")
+	fitsPhone(t, ctx, "reciprocal, linked")
+	require.NoError(t, chromedp.Run(ctx,
+		chromedp.Evaluate(`document.querySelectorAll('`+grant+` input[type=checkbox]').forEach(function(c){c.checked=true}); true`, nil),
+		chromedp.Click(grant+` button`, chromedp.ByQuery),
+		chromedp.WaitVisible("#notice", chromedp.ByQuery),
+		chromedp.Text("#notice", &notice, chromedp.ByQuery),
+	))
+	require.Contains(t, notice, "The partner now has access to")
+	fitsPhone(t, ctx, "reciprocal, access given")
+
+	call := `form[action="/reciprocal/call"] button`
+	require.NoError(t, chromedp.Run(ctx,
+		chromedp.Navigate(p.b.url+"/reciprocal"),
+		chromedp.WaitVisible(call, chromedp.ByQuery),
+	))
+	fitsPhone(t, ctx, "the partner's reciprocal page")
+	require.NoError(t, chromedp.Run(ctx,
+		chromedp.Click(call, chromedp.ByQuery),
+		chromedp.WaitVisible("pre", chromedp.ByQuery),
+		chromedp.Text("pre", &answer, chromedp.ByQuery),
+	))
+	require.Contains(t, answer, "Alice Liddell", "B shows what A's userinfo said")
+	fitsPhone(t, ctx, "the partner's userinfo answer")
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -42,8 +43,21 @@ func startPair(t *testing.T) *pair {
 // startPairOn runs the pair on SQLite stores (one file each) when sqlite is set.
 func startPairOn(t *testing.T, sqlite bool) *pair {
 	t.Helper()
+	return startPairAt(t, sqlite, "")
+}
+
+// startPairAt is startPairOn with B named by hostB (such as "localhost") instead of its IP address when
+// hostB is set: a browser keeps cookies per host, not per port, so the two servers' sign-in cookies
+// would otherwise overwrite each other, as the README's two commands avoid the same way.
+func startPairAt(t *testing.T, sqlite bool, hostB string) *pair {
+	t.Helper()
 	tsA, tsB := httptest.NewUnstartedServer(nil), httptest.NewUnstartedServer(nil)
 	urlA, urlB := "http://"+tsA.Listener.Addr().String(), "http://"+tsB.Listener.Addr().String()
+	if hostB != "" {
+		_, port, err := net.SplitHostPort(tsB.Listener.Addr().String())
+		require.NoError(t, err)
+		urlB = "http://" + net.JoinHostPort(hostB, port)
+	}
 	mk := func(ts *httptest.Server, self, partner string) *env {
 		c := &clock{t: time.Now()}
 		opts := server.Options{

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fosite-contrib/grants/internal/clock"
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // Backoff computes the wait before a retry: exponential from Base, capped at Max, with "equal
@@ -83,6 +84,9 @@ type Worker struct {
 	// Retention is how long Run keeps delivered and failed messages before purging them; default 7
 	// days. A negative value turns purging off.
 	Retention time.Duration
+	// Observer, when not nil, is told about every attempt: the message kind, the outcome and how long
+	// the delivery took.
+	Observer observe.Outbox
 
 	kickOnce  sync.Once
 	kick      chan struct{}
@@ -254,6 +258,9 @@ func (w *Worker) attempt(ctx context.Context, r Record) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	cerr := w.Storage.CompleteOutbox(cctx, r.ID, a)
+	if w.Observer != nil {
+		w.Observer.OutboxAttempt(ctx, r.Kind, string(a.Outcome), a.At.Sub(a.StartedAt))
+	}
 
 	attrs := []slog.Attr{
 		slog.String("id", r.ID), slog.String("kind", r.Kind), slog.String("target", targetHost(r.Target)),

@@ -51,6 +51,9 @@ type oauthErr struct {
 	Code        string `json:"error"`
 	Description string `json:"error_description"`
 	RetryAfter  string `json:"-"`
+	// AttemptsLeft is the OTP grant's attempts_left after a wrong code (handler/otp's
+	// AttemptsLeftParameter); nil when the answer has none.
+	AttemptsLeft *int `json:"attempts_left"`
 }
 
 func (e *oauthErr) Error() string { return fmt.Sprintf("HTTP %d %s", e.Status, e.Code) }

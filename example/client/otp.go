@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -183,9 +183,9 @@ func runOTP(ctx context.Context, o otpOptions, out io.Writer) error {
 		err = postForm(ctx, hc, meta.TokenEndpoint, auth, url.Values{"grant_type": {grantType}, "oob_code": {ch.OOBCode}, "binding_code": {code}}, &tok)
 		var oe *oauthErr
 		if errors.As(err, &oe) && oe.Code == "invalid_grant" {
-			if m := attemptsLeft.FindStringSubmatch(oe.Description); m != nil {
-				tries := m[1] + " tries"
-				if m[1] == "1" {
+			if n := oe.AttemptsLeft; n != nil && *n > 0 {
+				tries := strconv.Itoa(*n) + " tries"
+				if *n == 1 {
 					tries = "1 try"
 				}
 				fmt.Fprintf(out, "That code is not right; %s left. Check the message and type it again.\n", tries)
@@ -206,9 +206,6 @@ func runOTP(ctx context.Context, o otpOptions, out io.Writer) error {
 		return enc.Encode(tok)
 	}
 }
-
-// attemptsLeft finds the tries left in the OTP grant's invalid_grant description.
-var attemptsLeft = regexp.MustCompile(`(\d+) attempts? (?:are|is) left`)
 
 // channelWords names a delivery channel for a person.
 func channelWords(t string) string {

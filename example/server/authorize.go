@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+	"net/url"
+	"regexp"
 
 	"github.com/ory/fosite"
 )
@@ -24,6 +26,8 @@ func (s *Server) authorize(rw http.ResponseWriter, r *http.Request) {
 		s.render(rw, status, "consent", map[string]interface{}{
 			"Who": who, "ClientName": ar.GetClient().GetID(), "Scopes": describeScopeChoices(ar.GetRequestedScopes(), r.PostForm),
 			"Action": r.URL.RequestURI(), "Error": errMsg,
+			// The answer to the form redirects to the client: the page's form-action must allow it.
+			"FormAction": formActionSource(ar.GetRedirectURI()),
 		})
 	}
 	if r.Method != http.MethodPost || r.PostFormValue("consent") == "" || !s.cookies.checkCSRF(r, who) {
@@ -52,4 +56,36 @@ func (s *Server) authorize(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.WriteAuthorizeResponse(ctx, rw, ar, resp)
+}
+
+// Sources a page's Content-Security-Policy may name in form-action (CSP Level 3 §6.4.1, host-source and
+// scheme-source), kept to characters that cannot end the directive.
+var (
+	originSource = regexp.MustCompile(`^[a-z][a-z0-9+.-]*://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]+)?$`)
+	schemeSource = regexp.MustCompile(`^[a-z][a-z0-9+.-]*:$`)
+)
+
+// formActionSource is the CSP source that lets a form's answer redirect to u, the client's validated
+// redirection URI: browsers apply form-action to every redirect after a form is sent, so with
+// 'self' alone the consent page's answer could never reach a client on another origin. An http(s) URI
+// gives its origin, a private-use scheme (RFC 8252 §7.1) the scheme; "" when u has neither in a form
+// that is safe to put in the header.
+func formActionSource(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	var src string
+	switch scheme := u.Scheme; {
+	case scheme == "http" || scheme == "https":
+		src = scheme + "://" + u.Host
+		if originSource.MatchString(src) {
+			return src
+		}
+	case scheme != "":
+		src = scheme + ":"
+		if schemeSource.MatchString(src) {
+			return src
+		}
+	}
+	return ""
 }

@@ -393,7 +393,7 @@ func (s *Server) cibaEnrollPage(rw http.ResponseWriter, r *http.Request) {
 	}
 	e, err := s.cibaGrant.Enrollment.Lookup(r.Context(), code, caller(r, who))
 	if err != nil {
-		data["Error"] = cibaUserMessage(err)
+		data["Error"] = s.attemptsLeft(r.Context(), cibaUserMessage(err), err, caller(r, who), s.cibaGrant.Enrollment.AttemptsLeft)
 		data["Code"] = typedCode(code)
 		s.render(rw, statusOf(err), "ciba_enroll_enter", data)
 		return
@@ -435,7 +435,8 @@ func (s *Server) cibaEnrollDecide(rw http.ResponseWriter, r *http.Request) {
 		e, err = s.cibaGrant.Enrollment.Deny(r.Context(), code, caller(r, who), who.Subject)
 	}
 	if err != nil {
-		s.render(rw, statusOf(err), "ciba_enroll_enter", map[string]interface{}{"Who": who, "Error": cibaUserMessage(err), "Code": typedCode(code)})
+		s.render(rw, statusOf(err), "ciba_enroll_enter", map[string]interface{}{"Who": who, "Code": typedCode(code),
+			"Error": s.attemptsLeft(r.Context(), cibaUserMessage(err), err, caller(r, who), s.cibaGrant.Enrollment.AttemptsLeft)})
 		return
 	}
 	s.render(rw, http.StatusOK, "ciba_enroll_done", map[string]interface{}{"Who": who, "Approved": approve, "ClientName": clientNameOf(e.Request)})

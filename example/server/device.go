@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,7 +116,7 @@ func (s *Server) devicePage(rw http.ResponseWriter, r *http.Request) {
 	// LookupFor also reports the user's recent approvals of the same client (the repeat-approval warning).
 	a, err := s.deviceGrant.Verifier.LookupFor(r.Context(), code, caller(r, who))
 	if err != nil {
-		data["Error"] = userMessage(err)
+		data["Error"] = s.attemptsLeft(r.Context(), userMessage(err), err, caller(r, who), s.deviceGrant.Verifier.AttemptsLeft)
 		data["Code"] = typedCode(code)
 		s.render(rw, statusOf(err), "device_enter", data)
 		return
@@ -190,7 +191,8 @@ func (s *Server) deviceDecide(rw http.ResponseWriter, r *http.Request) {
 		a, err = s.deviceGrant.Verifier.Deny(ctx, code, caller(r, who), who.Subject, "")
 	}
 	if err != nil {
-		s.render(rw, statusOf(err), "device_enter", map[string]interface{}{"Who": who, "Error": userMessage(err), "Code": typedCode(code)})
+		s.render(rw, statusOf(err), "device_enter", map[string]interface{}{"Who": who, "Code": typedCode(code),
+			"Error": s.attemptsLeft(ctx, userMessage(err), err, caller(r, who), s.deviceGrant.Verifier.AttemptsLeft)})
 		return
 	}
 	s.render(rw, http.StatusOK, "device_done", map[string]interface{}{"Who": who, "Approved": approved, "ClientName": clientName(a.Client)})
@@ -308,6 +310,39 @@ func statusOf(err error) int { return fosite.ErrorToRFC6749Error(err).CodeField 
 // pageError is an error as a page shows it: what happened, then what to do next.
 type pageError struct {
 	What, Next string
+	// Left is how many more wrong codes may be typed before they stop being checked (pending.Limiter),
+	// shown up front; 0 shows nothing.
+	Left int
+}
+
+// LeftWords puts Left in words: "4 attempts left", "1 attempt left", or "" when there is nothing to say.
+func (e pageError) LeftWords() string {
+	switch {
+	case e.Left <= 0:
+		return ""
+	case e.Left == 1:
+		return "1 attempt left."
+	}
+	return strconv.Itoa(e.Left) + " attempts left."
+}
+
+// attemptsLeft adds to m, the words for err, how many more wrong codes who may type, when err is a
+// wrong user code and a limit applies (left reads the limiter: rfc8628.Verifier.AttemptsLeft,
+// ciba.EnrollmentVerifier.AttemptsLeft). When the count cannot be read, m is shown without it.
+func (s *Server) attemptsLeft(ctx context.Context, m pageError, err error, who pending.Caller,
+	left func(context.Context, pending.Caller) (int, bool, error)) pageError {
+	if !errors.Is(err, pending.ErrInvalidUserCode) {
+		return m
+	}
+	n, limited, lerr := left(ctx, who)
+	if lerr != nil {
+		s.log.WarnContext(ctx, "attempts left not read", "error", lerr)
+		return m
+	}
+	if limited {
+		m.Left = n
+	}
+	return m
 }
 
 // userMessage says what went wrong with a typed user code, and what to do.

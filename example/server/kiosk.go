@@ -114,7 +114,7 @@ func (s *Server) setupAudit() error {
 		}
 	}
 	log, err := audit.NewLog(st.auditStore, jose.SigningKey{Algorithm: jose.ES256, Key: st.auditKey},
-		audit.Options{Issuer: s.opts.Issuer, KeyID: auditKeyID, Now: s.opts.Now})
+		audit.Options{Issuer: s.opts.Issuer, KeyID: auditKeyID, Now: s.opts.Now, Observer: s.ops.observer})
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ func checkKnowledgeOption(k string) error {
 
 // knowledgeLimiter bounds wrong answers on the link page per user (the SMS channel has its own).
 func (s *Server) knowledgeLimiter() *pending.Limiter {
-	return &pending.Limiter{Storage: s.store, Scope: "ciba-link-knowledge", Limits: pending.Limits{PerAccount: 5, Window: 15 * time.Minute}}
+	return &pending.Limiter{Storage: s.store, Scope: "ciba-link-knowledge", Limits: pending.Limits{PerAccount: 5, Window: 15 * time.Minute}, Observer: s.ops.observer}
 }
 
 // demoAccountDigitsCheck asks for the last 4 digits of the user's account number.

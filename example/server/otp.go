@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -236,7 +235,10 @@ type kioskError struct {
 	Code        string // the RFC 6749 §5.2 error code; empty when the server could not be reached
 	Description string
 	RetryAfter  string
-	err         error
+	// AttemptsLeft is the token endpoint's attempts_left (otp.AttemptsLeftParameter): how many codes
+	// may still be tried after a wrong one; nil when the answer had none.
+	AttemptsLeft *int
+	err          error
 }
 
 func (e *kioskError) Error() string {
@@ -255,8 +257,6 @@ type kioskMessageView struct {
 	StartAgain bool
 }
 
-var attemptsLeft = regexp.MustCompile(`(\d+) attempts? (?:are|is) left`)
-
 // kioskWords turns the authorization server's answer into words for the customer at the kiosk, with
 // what to do next first. destination is where the code went (masked), when known.
 func kioskWords(err error, destination string) kioskMessageView {
@@ -270,13 +270,8 @@ func kioskWords(err error, destination string) kioskMessageView {
 	}
 	d := ke.Description
 	switch {
-	case ke.Code == "invalid_grant" && attemptsLeft.MatchString(d):
-		n, _ := strconv.Atoi(attemptsLeft.FindStringSubmatch(d)[1])
-		tries := "1 more try"
-		if n != 1 {
-			tries = fmt.Sprintf("%d more tries", n)
-		}
-		return kioskMessageView{pageError: pageError{What: "That code is not right. You have " + tries + ".", Next: "Check " + where + " and type the code again."}}
+	case ke.Code == "invalid_grant" && ke.AttemptsLeft != nil && *ke.AttemptsLeft > 0:
+		return kioskMessageView{pageError: pageError{Left: *ke.AttemptsLeft, What: "That code is not right.", Next: "Check " + where + " and type the code again."}}
 	case ke.Code == "invalid_grant" && strings.Contains(d, "Start a new one"):
 		return kioskMessageView{StartAgain: true, pageError: pageError{What: "Too many wrong codes: for your safety, that code no longer works.", Next: "Press Continue to get a new code."}}
 	case ke.Code == "invalid_grant" && strings.Contains(d, "already been used"):
@@ -330,11 +325,12 @@ func kioskDo(req *http.Request, out interface{}) error {
 	if resp.StatusCode != http.StatusOK {
 		e := &kioskError{Status: resp.StatusCode, RetryAfter: resp.Header.Get("Retry-After")}
 		var b struct {
-			Error       string `json:"error"`
-			Description string `json:"error_description"`
+			Error        string `json:"error"`
+			Description  string `json:"error_description"`
+			AttemptsLeft *int   `json:"attempts_left"`
 		}
 		if json.Unmarshal(body, &b) == nil && b.Error != "" {
-			e.Code, e.Description = b.Error, b.Description
+			e.Code, e.Description, e.AttemptsLeft = b.Error, b.Description, b.AttemptsLeft
 		} else {
 			e.Code, e.Description = "server_error", "the server answered "+resp.Status
 		}

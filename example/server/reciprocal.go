@@ -78,6 +78,7 @@ func (s *Server) reciprocalOptions() reciprocal.Options {
 		InAuthorizationResponse: true,
 		Now:                     s.opts.Now,
 		Logger:                  s.log,
+		Observer:                s.ops.observer,
 	}
 }
 

@@ -30,6 +30,8 @@ func (s *Server) registrationOptions() registration.Options {
 		Policy: policy,
 		Now:    s.opts.Now,
 		Logger: s.log,
+		// What operators see: refusals of the bad-token limits (see ops.go).
+		Observer: s.ops.observer,
 	}
 }
 

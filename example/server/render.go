@@ -5,6 +5,7 @@ import (
 	"embed"
 	"html/template"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -44,7 +45,12 @@ func (s *Server) render(rw http.ResponseWriter, status int, name string, data ma
 	}
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 	rw.Header().Set("Cache-Control", "no-store")
-	rw.Header().Set("Content-Security-Policy", pageCSP)
+	csp := pageCSP
+	if src, _ := data["FormAction"].(string); src != "" {
+		// A page whose form answer redirects elsewhere (the consent page, to its client): see formActionSource.
+		csp = strings.Replace(csp, "form-action 'self'", "form-action 'self' "+src, 1)
+	}
+	rw.Header().Set("Content-Security-Policy", csp)
 	rw.WriteHeader(status)
 	_, _ = buf.WriteTo(rw)
 }

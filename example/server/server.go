@@ -49,12 +49,14 @@ import (
 	"github.com/fosite-contrib/grants/clientauth"
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/dpop"
+	"github.com/fosite-contrib/grants/handler/otp"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/rfc7009"
 	"github.com/fosite-contrib/grants/handler/rfc7662"
 	"github.com/fosite-contrib/grants/handler/rfc8628"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 	"github.com/fosite-contrib/grants/notify"
+	"github.com/fosite-contrib/grants/observe"
 	"github.com/fosite-contrib/grants/outbox"
 	"github.com/fosite-contrib/grants/signin"
 	"github.com/fosite-contrib/grants/storage/memory"
@@ -86,6 +88,9 @@ type Options struct {
 	Dev bool
 	// SignIn sets the sign-in page's attempt limits (see SignInOptions for the defaults).
 	SignIn SignInOptions
+	// Observer is told about every request, grant step, limiter refusal, outbox attempt and audit
+	// batch (metrics, traces: package observe); nil observes nothing. See ops.go.
+	Observer observe.Observer
 
 	// Per-grant options, each defined in that grant's file.
 	DPoP       DPoPOptions
@@ -141,6 +146,7 @@ type Server struct {
 	ciba       cibaState
 	reciprocal reciprocalState
 	kiosk      kioskState
+	ops        opsState
 }
 
 // New builds the server, registers the demo clients (idempotently) and returns it.
@@ -184,10 +190,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.cookies = cj
+	s.setupOps()
 
 	// Failed client authentications are counted per client and per address in the store; past a limit,
 	// secrets this server has not verified recently are refused without a bcrypt (see package clientauth).
-	clientAuth := &clientauth.Limiter{Storage: opts.Store, Now: opts.Now}
+	clientAuth := &clientauth.Limiter{Storage: opts.Store, Now: opts.Now, Observer: s.ops.observer}
 	s.fosite = &fosite.Config{
 		GlobalSecret:                opts.GlobalSecret,
 		IDTokenIssuer:               opts.Issuer,
@@ -225,9 +232,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.dpop = compose.NewDPoP(s.dpopOptions())
-	s.deviceGrant = compose.NewDeviceGrant(s.deviceOptions())
-	s.cibaGrant = compose.NewCIBAGrant(s.cibaOptions())
-	s.otpGrant = compose.NewOTPGrant(s.otpOptions())
+	s.deviceGrant = compose.NewDeviceGrant(s.observedDevice(s.deviceOptions()))
+	s.cibaGrant = compose.NewCIBAGrant(s.observedCIBA(s.cibaOptions()))
+	s.otpGrant = compose.NewOTPGrant(s.observedOTP(s.otpOptions()))
 	s.registration = compose.NewRegistration(s.registrationOptions())
 	factories := []fcompose.Factory{
 		fcompose.OAuth2AuthorizeExplicitFactory,
@@ -281,7 +288,7 @@ func (s *Server) setupOutbox() error {
 	s.queue = &outbox.Queue{Storage: obs, Sealer: sealer, Now: s.opts.Now}
 	s.worker = &outbox.Worker{
 		Storage: obs, Sealer: sealer, Deliverer: s.outboxDeliverer(),
-		Now: s.opts.Now, Logger: s.log, Poll: 2 * time.Second,
+		Now: s.opts.Now, Logger: s.log, Poll: 2 * time.Second, Observer: s.ops.observer,
 	}
 	return nil
 }
@@ -323,7 +330,10 @@ func (s *Server) OTP() *compose.OTPGrant               { return s.otpGrant }
 func (s *Server) Reciprocal() *compose.ReciprocalGrant { return s.reciprocalOAuth }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) { s.ops.handler.ServeHTTP(rw, r) }
+
+// serve routes a request, once observed (setupOps).
+func (s *Server) serve(rw http.ResponseWriter, r *http.Request) {
 	rw.Header().Set("X-Content-Type-Options", "nosniff")
 	if isAPIPath(r.URL.Path) {
 		rw = &apiMethodErrors{ResponseWriter: rw}
@@ -467,7 +477,9 @@ func (s *Server) jwks(rw http.ResponseWriter, r *http.Request) {
 func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	p := s.provider
-	if err := rfc6749.CheckTokenRequest(rw, r); err != nil {
+	var err error
+	defer s.tokenObserved(ctx, r, &err) // ops.go
+	if err = rfc6749.CheckTokenRequest(rw, r); err != nil {
 		p.WriteAccessError(ctx, rw, nil, rfc6749.Sanitize(err))
 		return
 	}
@@ -476,7 +488,7 @@ func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
 		s.logTokenError(ctx, r, err)
 		rfc6749.SetErrorHeaders(rw, r, err)
 		dpop.SetNonceHeader(rw.Header(), err)
-		p.WriteAccessError(ctx, rw, req, rfc6749.Sanitize(err))
+		otp.WriteAccessError(ctx, p, rw, req, err, rfc6749.Sanitize(err)) // with attempts_left after a wrong OTP
 		return
 	}
 	grantClientCredentials(req)

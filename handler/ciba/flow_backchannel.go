@@ -15,6 +15,7 @@ import (
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // AuthenticationRequest is a validated backchannel authentication request (CIBA Core §7.1, §7.2).
@@ -81,6 +82,10 @@ type BackchannelEndpoint struct {
 // ServeHTTP runs the endpoint: NewRequest, NewResponse, then WriteResponse or WriteError.
 func (e *BackchannelEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	var err error
+	defer func() {
+		observe.Report(ctx, e.options.Observer, observe.EndpointBackchannel, string(e.lifecycle.Kind), err)
+	}()
 	req, err := e.NewRequest(ctx, r)
 	if err != nil {
 		e.fail(ctx, rw, r, err)

@@ -69,6 +69,13 @@ func (v *EnrollmentVerifier) Lookup(ctx context.Context, userCode string, who pe
 	}, nil
 }
 
+// AttemptsLeft reports how many more wrong codes who may type before Lookup refuses them (see
+// pending.Limiter.Remaining), so the enrolment page can say so after a wrong one; limited is false
+// when no limit applies to who.
+func (v *EnrollmentVerifier) AttemptsLeft(ctx context.Context, who pending.Caller) (left int, limited bool, err error) {
+	return v.decider.lifecycle.AttemptsLeft(ctx, who)
+}
+
 // Approve enrols a device for d.Subject (DeviceEnroller.Enroll) and approves the request with that user
 // code for them, as Decider.Approve does (ErrOtherAccount when the hint named another account; the
 // policy's proximity check, Options.Policy.RefuseAcrossNetworks, compares who.Address); the client then gets its tokens in its own delivery mode. Call

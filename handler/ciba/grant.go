@@ -59,8 +59,8 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 	lc := &pending.Lifecycle{
 		Kind: pending.KindCIBA, Storage: store, Codes: pending.NewCodesWithRand(config, opts.Rand), Issuer: issuer,
 		UserCodeFormat: opts.UserCodeFormat, HandleParam: "auth_req_id",
-		Limiter: &pending.Limiter{Storage: store, Scope: "ciba-user-code", Limits: opts.UserCodeLimits},
-		Now:     opts.Now, Logger: opts.Logger, Policy: opts.Policy, Audit: opts.Audit, Kick: opts.Kick,
+		Limiter: &pending.Limiter{Storage: store, Scope: "ciba-user-code", Limits: opts.UserCodeLimits, Observer: opts.Observer},
+		Now:     opts.Now, Logger: opts.Logger, Policy: opts.Policy, Audit: opts.Audit, Kick: opts.Kick, Observer: opts.Observer,
 		AuditTrail: true, // requests, decisions, redemptions and replays in Options.Audit
 	}
 	issuer.Ceiling = lc.Policy.CeilingFor

@@ -7,6 +7,7 @@ import (
 
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // SlowDownStep is what a slow_down adds to the polling interval (CIBA Core §11: at least 5 seconds).
@@ -88,6 +89,10 @@ type Options struct {
 	// Logger receives one line per refused request, decisions and failures (never a secret); nil
 	// discards. Pending polls are not logged.
 	Logger *slog.Logger
+	// Observer, when not nil, is told about each step of the grant's lifecycle, each refusal of its
+	// limits and how each request of its backchannel authentication endpoint ended, for metrics and traces
+	// (package observe); nil observes nothing.
+	Observer observe.Observer
 }
 
 // withDefaults returns o with every default filled in, or an error naming what is wrong.

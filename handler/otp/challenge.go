@@ -22,6 +22,7 @@ import (
 	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 	"github.com/fosite-contrib/grants/notify"
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // BindingMethodPrompt is the binding_method of a sent code: the person reads the code from the message
@@ -77,6 +78,10 @@ type ChallengeEndpoint struct {
 // ServeHTTP runs the endpoint and writes the answer or the RFC 6749 §5.2 error.
 func (e *ChallengeEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	var err error
+	defer func() {
+		observe.Report(ctx, e.options.Observer, observe.EndpointOTPChallenge, string(e.lifecycle.Kind), err)
+	}()
 	resp, err := e.Handle(ctx, r)
 	if err != nil {
 		e.writeError(ctx, rw, r, err)

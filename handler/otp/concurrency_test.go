@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/fosite-contrib/grants/handler/otp"
 )
 
 // TestConcurrentGuessesStayWithinTheLimit: many wrong codes at once are each counted before they are
@@ -22,7 +24,7 @@ func TestConcurrentGuessesStayWithinTheLimit(t *testing.T) {
 	var (
 		wg      sync.WaitGroup
 		mu      sync.Mutex
-		checked int // answers that say the code was compared ("N attempts are left")
+		checked int // answers that say the code was compared (attempts_left)
 	)
 	for i := 0; i < 20; i++ {
 		wg.Add(1)
@@ -35,7 +37,7 @@ func TestConcurrentGuessesStayWithinTheLimit(t *testing.T) {
 			res := f.redeem(kioskID, c.OOBCode, guess)
 			mu.Lock()
 			defer mu.Unlock()
-			if res.Status == http.StatusBadRequest && strings.Contains(string(res.Body), "attempts are left") {
+			if res.Status == http.StatusBadRequest && strings.Contains(string(res.Body), otp.AttemptsLeftParameter) {
 				checked++
 			}
 		}(i)

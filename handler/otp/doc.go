@@ -53,8 +53,9 @@
 //   - invalid_request: a missing, repeated or misplaced parameter, an unknown channel;
 //   - invalid_client (401), unauthorized_client (a public client, or one without the grant type);
 //   - invalid_scope: a scope the client may not ask for;
-//   - invalid_grant: a wrong code ("N attempts are left"), a used code, another client's oob_code, and a
-//     challenge that died after MaxAttempts wrong codes (default 5; a new challenge is needed);
+//   - invalid_grant: a wrong code ("N attempts are left"; WriteAccessError adds the number as
+//     attempts_left), a used code, another client's oob_code, and a challenge that died after
+//     MaxAttempts wrong codes (default 5; a new challenge is needed);
 //   - expired_token: the challenge (default lifetime 5 minutes) has expired;
 //   - slow_down: a send less than interval seconds after the previous one;
 //   - temporarily_unavailable with HTTP 429 and Retry-After: a send quota is used up.

@@ -157,7 +157,7 @@ func newFixtureOn(t testing.TB, store fixtureStore, configure func(*otp.Options)
 	mux.HandleFunc(tokenPath, func(rw http.ResponseWriter, r *http.Request) {
 		ar, err := p.NewAccessRequest(r.Context(), r, openid.NewDefaultSession())
 		if err != nil {
-			p.WriteAccessError(r.Context(), rw, ar, err)
+			otp.WriteAccessError(r.Context(), p, rw, ar, err, err)
 			return
 		}
 		resp, err := p.NewAccessResponse(r.Context(), ar)

@@ -232,7 +232,13 @@ func TestLockoutAfterMaxAttempts(t *testing.T) {
 					gt.Golden(t, "token_wrong_code", res, nil)
 				}
 			}
-			require.Contains(t, bodies[3], "1 attempts are left")
+			require.Contains(t, bodies[3], "1 attempt is left")
+			for i, left := range []float64{4, 3, 2, 1} {
+				var body map[string]any
+				require.NoError(t, json.Unmarshal([]byte(bodies[i]), &body))
+				require.Equal(t, left, body[otp.AttemptsLeftParameter], "wrong code %d", i+1)
+			}
+			require.NotContains(t, bodies[4], otp.AttemptsLeftParameter, "a locked-out challenge has no attempts left to count")
 			require.Contains(t, bodies[4], "this challenge is closed")
 			res := f.redeem(kioskID, c.OOBCode, right)
 			require.Equal(t, http.StatusBadRequest, res.Status, "the right code after five wrong ones is refused")

@@ -33,7 +33,7 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 	}
 	lc := &pending.Lifecycle{
 		Kind: pending.KindOTP, Storage: store, Codes: pending.NewCodesWithRand(config, opts.Rand), Issuer: issuer,
-		HandleParam: "oob_code", Now: opts.Now, Logger: opts.Logger, Policy: opts.Policy, Audit: opts.Audit,
+		HandleParam: "oob_code", Now: opts.Now, Logger: opts.Logger, Policy: opts.Policy, Audit: opts.Audit, Observer: opts.Observer,
 	}
 	issuer.Ceiling = lc.Policy.CeilingFor
 	g := &Grant{options: opts}

@@ -11,6 +11,7 @@ import (
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/notify"
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // DefaultGrantType is the grant type of the OTP token request: an absolute URI in this project's
@@ -103,6 +104,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives refusals, replays, lockouts and delivery failures (never codes); nil discards.
 	Logger *slog.Logger
+	// Observer, when not nil, is told about each step of the grant's lifecycle, each refusal of its
+	// limits and how each request of its challenge endpoint ended, for metrics and traces
+	// (package observe); nil observes nothing.
+	Observer observe.Observer
 }
 
 // withDefaults returns o with every default filled in, or an error naming what is wrong.

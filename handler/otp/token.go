@@ -128,7 +128,7 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 			h.lockOut(ctx, g, now, n)
 			return errLockedOut
 		}
-		return fosite.ErrInvalidGrant.WithHintf("The code is wrong. %d attempts are left.", max-n)
+		return errWrongCode(max - n)
 	}
 
 	if g.State == pending.StatePending {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // Lifecycle is the life of one kind of pending grant, written once for every grant that has one:
@@ -69,6 +70,9 @@ type Lifecycle struct {
 	// revocation a replay causes. For grants that do not record their own (CIBA; the device and OTP
 	// grants do); false records none of these.
 	AuditTrail bool
+	// Observer, when not nil, is told about each step (start, lookup, decide, poll, load, redeem) and
+	// its outcome; its context reaches the step's store calls.
+	Observer observe.Grants
 }
 
 // MaxStartAttempts bounds the draws of Start when a code is taken. With 20^8 user codes, three
@@ -113,7 +117,9 @@ type Started struct {
 // Start stores g as a new grant of this kind: it draws the handle (and the user code when asked),
 // stores their signatures in g, sets g.Kind, and g.State to PENDING unless set. When the handle or the
 // user code is taken (ErrCollision), it draws again, up to MaxStartAttempts times.
-func (l *Lifecycle) Start(ctx context.Context, g *Grant, opt StartOptions) (Started, error) {
+func (l *Lifecycle) Start(ctx context.Context, g *Grant, opt StartOptions) (_ Started, err error) {
+	ctx, done := l.step(ctx, observe.StepStart)
+	defer done(&err)
 	g.Kind = l.Kind
 	if g.State == "" {
 		g.State = StatePending
@@ -161,6 +167,12 @@ func (l *Lifecycle) Start(ctx context.Context, g *Grant, opt StartOptions) (Star
 	}
 }
 
+// AttemptsLeft reports how many more wrong user codes who may type at the lifecycle's clock before
+// LookupUserCode refuses them (Limiter.Remaining); limited is false when no limit applies to who.
+func (l *Lifecycle) AttemptsLeft(ctx context.Context, who Caller) (left int, limited bool, err error) {
+	return l.Limiter.Remaining(ctx, who, clock.Now(l.Now))
+}
+
 // LookupUserCode returns the live, pending grant of this kind whose user code a person typed (RFC 8628
 // §3.3), normalised as §6.1 recommends. A code that names nothing counts as a failed guess by who (see
 // Limiter); a code of a grant that was already decided, that expired, or that is burned
@@ -168,7 +180,9 @@ func (l *Lifecycle) Start(ctx context.Context, g *Grant, opt StartOptions) (Star
 // wrong one, but is not a guess. Errors: ErrInvalidUserCode, ErrTooManyAttempts, server_error.
 //
 // The returned grant carries no session.
-func (l *Lifecycle) LookupUserCode(ctx context.Context, typed string, who Caller) (*Grant, error) {
+func (l *Lifecycle) LookupUserCode(ctx context.Context, typed string, who Caller) (_ *Grant, err error) {
+	ctx, done := l.step(ctx, observe.StepLookup)
+	defer done(&err)
 	now := clock.Now(l.Now)
 	if err := l.Limiter.Allow(ctx, who, now); err != nil {
 		return nil, err
@@ -263,6 +277,8 @@ func chosen(requested fosite.Arguments, choices map[string][]string, scope strin
 // answers that in its own words — invalid_scope or invalid_request for a bad approval, server_error
 // otherwise.
 func (l *Lifecycle) Decide(ctx context.Context, g *Grant, d *Decision, also func(ctx context.Context) error) (err error) {
+	ctx, done := l.decideStep(ctx, d)
+	defer done(&err)
 	if d.Approved {
 		if err := ValidateApproval(g, d); err != nil {
 			return err
@@ -321,7 +337,14 @@ func (l *Lifecycle) Handle(req fosite.AccessRequester) (string, error) {
 // access_denied or authorization_pending. accept, when not nil, may refuse a loaded grant before it
 // is judged (e.g. a CIBA push-mode request, which is never polled); a grant it refuses is neither
 // judged nor revoked. Load counts no poll: see Poll.
-func (l *Lifecycle) Load(ctx context.Context, req fosite.AccessRequester, accept func(*Grant) error) (*Grant, time.Time, error) {
+func (l *Lifecycle) Load(ctx context.Context, req fosite.AccessRequester, accept func(*Grant) error) (_ *Grant, _ time.Time, err error) {
+	ctx, done := l.step(ctx, observe.StepLoad)
+	defer done(&err)
+	return l.load(ctx, req, accept)
+}
+
+// load is Load, not observed (Poll is observed as a poll).
+func (l *Lifecycle) load(ctx context.Context, req fosite.AccessRequester, accept func(*Grant) error) (*Grant, time.Time, error) {
 	handle, err := l.Handle(req)
 	if err != nil {
 		return nil, time.Time{}, err
@@ -352,8 +375,10 @@ func (l *Lifecycle) Load(ctx context.Context, req fosite.AccessRequester, accept
 // Poll is Load for a polled grant (RFC 8628 §3.4–3.5, CIBA §10.1 and §11): a pending grant's poll is
 // counted, and one that came sooner than the grant's interval answers slow_down and raises the
 // interval for good (Storage.RecordPoll).
-func (l *Lifecycle) Poll(ctx context.Context, req fosite.AccessRequester, accept func(*Grant) error) (*Grant, time.Time, error) {
-	g, now, err := l.Load(ctx, req, accept)
+func (l *Lifecycle) Poll(ctx context.Context, req fosite.AccessRequester, accept func(*Grant) error) (_ *Grant, _ time.Time, err error) {
+	ctx, done := l.step(ctx, observe.StepPoll)
+	defer done(&err)
+	g, now, err := l.load(ctx, req, accept)
 	if !errors.Is(err, ErrAuthorizationPending) {
 		return g, now, err
 	}
@@ -379,7 +404,9 @@ func (l *Lifecycle) Prepare(ctx context.Context, g *Grant, grantType fosite.Gran
 // Redeem consumes the approved grant the request names and issues its tokens in one step
 // (TokenIssuer.Issue). If a concurrent redemption won, this one is treated as the replay it is: what
 // the winner issued is revoked.
-func (l *Lifecycle) Redeem(ctx context.Context, grantType fosite.GrantType, req fosite.AccessRequester, resp fosite.AccessResponder) error {
+func (l *Lifecycle) Redeem(ctx context.Context, grantType fosite.GrantType, req fosite.AccessRequester, resp fosite.AccessResponder) (err error) {
+	ctx, done := l.step(ctx, observe.StepRedeem)
+	defer done(&err)
 	sig, err := l.Codes.HandleSignature(ctx, req.GetRequestForm().Get(l.HandleParam))
 	if err != nil {
 		return err

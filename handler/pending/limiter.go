@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fosite-contrib/grants/internal/rfc6749"
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // Caller is who makes a guess (types a user code, presents a credential), as the limits count it: the
@@ -36,6 +37,8 @@ type Limiter struct {
 	// Scope separates the counters of different uses (e.g. "device-user-code").
 	Scope string
 	Limits
+	// Observer, when not nil, is told of every refusal (Scope and the counter that was full).
+	Observer observe.Limits
 }
 
 // Limits are the failure limits of a Limiter. A zero limit is off.
@@ -102,6 +105,7 @@ func (l *Limiter) Allow(ctx context.Context, who Caller, now time.Time) error {
 			return rfc6749.ServerError(err)
 		}
 		if n >= limits[i] {
+			l.refused(ctx, who, i)
 			if i == 0 {
 				return ErrTooManyAttempts.WithHint("Too many wrong codes were entered from here. Try again later.")
 			}
@@ -126,4 +130,31 @@ func (l *Limiter) Fail(ctx context.Context, who Caller, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// Remaining reports how many more failures who may have at now before Allow refuses them: the
+// smallest room left on the counters that apply to who (0 once one is full). limited is false when no
+// limit applies to who (every limit that would is off, or l is nil); left is then 0. It only reads the
+// counts, so a page can say "N attempts left" after a wrong code (RFC 8628 §5.1 bounds the guesses; a
+// person should see how many they have). Like Allow, it is not exact under concurrent failures.
+func (l *Limiter) Remaining(ctx context.Context, who Caller, now time.Time) (left int, limited bool, err error) {
+	if l == nil {
+		return 0, false, nil
+	}
+	keys, limits := l.counters(who)
+	for i, key := range keys {
+		if limits[i] <= 0 {
+			continue
+		}
+		n, err := l.Storage.GetAttempts(ctx, key, now, l.Window)
+		if err != nil {
+			return 0, false, rfc6749.ServerError(err)
+		}
+		room := max(limits[i]-n, 0)
+		if !limited || room < left {
+			left = room
+		}
+		limited = true
+	}
+	return left, limited, nil
 }

@@ -107,3 +107,65 @@ func TestLimitsOr(t *testing.T) {
 	got := pending.Limits{PerAddress: 7, Global: -1}.Or(pending.DefaultUserCodeLimits)
 	require.Equal(t, pending.Limits{PerAddress: 7, Global: 0, PerAccount: 20, GlobalSignedIn: 1000, Window: 15 * time.Minute}, got)
 }
+
+// TestLimiterRemaining: Remaining says how many more wrong codes a caller may type before Allow
+// refuses them: the tightest counter that applies, down to 0 exactly when Allow refuses; it changes
+// nothing, and says "no limit" when none applies.
+func TestLimiterRemaining(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t0 := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	type want struct {
+		left    int
+		limited bool
+	}
+	for _, c := range []struct {
+		name   string
+		limits pending.Limits
+		who    pending.Caller
+		fails  []pending.Caller // failures recorded before asking
+		at     time.Time
+		want   want
+	}{
+		{"fresh address", pending.Limits{PerAddress: 3, Global: 5, Window: time.Minute},
+			pending.Caller{Address: "a"}, nil, t0, want{3, true}},
+		{"after two wrong codes", pending.Limits{PerAddress: 3, Global: 5, Window: time.Minute},
+			pending.Caller{Address: "a"}, []pending.Caller{{Address: "a"}, {Address: "a"}}, t0, want{1, true}},
+		{"the global counter is tighter", pending.Limits{PerAddress: 3, Global: 5, Window: time.Minute},
+			pending.Caller{Address: "a"}, []pending.Caller{{Address: "b"}, {Address: "c"}, {Address: "d"}, {Address: "e"}}, t0, want{1, true}},
+		{"full", pending.Limits{PerAddress: 2, Window: time.Minute},
+			pending.Caller{Address: "a"}, []pending.Caller{{Address: "a"}, {Address: "a"}, {Address: "a"}}, t0, want{0, true}},
+		{"the window passed", pending.Limits{PerAddress: 2, Window: time.Minute},
+			pending.Caller{Address: "a"}, []pending.Caller{{Address: "a"}, {Address: "a"}}, t0.Add(time.Minute), want{2, true}},
+		{"signed in: the account's counter, not the address's", pending.Limits{PerAddress: 3, Global: 5, PerAccount: 4, GlobalSignedIn: 9, Window: time.Minute},
+			pending.Caller{Address: "a", Account: "alice"}, []pending.Caller{{Address: "a"}, {Address: "a"}, {Address: "z", Account: "alice"}}, t0, want{3, true}},
+		{"no limit applies", pending.Limits{PerAccount: 4, Window: time.Minute},
+			pending.Caller{Address: "a"}, []pending.Caller{{Address: "a"}}, t0, want{0, false}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			l := &pending.Limiter{Storage: memory.New(), Scope: "test", Limits: c.limits}
+			for _, f := range c.fails {
+				require.NoError(t, l.Fail(ctx, f, t0))
+			}
+			left, limited, err := l.Remaining(ctx, c.who, c.at)
+			require.NoError(t, err)
+			require.Equal(t, c.want, want{left, limited})
+			again, _, err := l.Remaining(ctx, c.who, c.at)
+			require.NoError(t, err)
+			require.Equal(t, left, again, "asking counts nothing")
+			if c.want.limited {
+				if left == 0 {
+					require.ErrorIs(t, l.Allow(ctx, c.who, c.at), pending.ErrTooManyAttempts)
+				} else {
+					require.NoError(t, l.Allow(ctx, c.who, c.at))
+				}
+			}
+		})
+	}
+	var l *pending.Limiter
+	left, limited, err := l.Remaining(ctx, pending.Caller{Address: "a"}, t0)
+	require.NoError(t, err)
+	require.False(t, limited)
+	require.Zero(t, left)
+}

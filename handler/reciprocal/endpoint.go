@@ -7,6 +7,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/internal/rfc6749"
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // AccessRequester is what TokenEndpoint needs of fosite's provider (fosite.OAuth2Provider has both).
@@ -28,6 +29,8 @@ type TokenEndpoint struct {
 	// type the server issues tokens with.
 	NewSession func() fosite.Session
 	Next       http.Handler
+	// Observer, when not nil, is told how each request answered here ended (see Options.Observer).
+	Observer observe.Requests
 }
 
 // ServeHTTP implements http.Handler.
@@ -37,11 +40,19 @@ func (e *TokenEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		e.Next.ServeHTTP(rw, r)
 		return
 	}
-	if err := rfc6749.CheckTokenRequest(rw, r); err != nil {
+	var err error
+	answered := true
+	defer func() {
+		if answered {
+			observe.Report(ctx, e.Observer, observe.EndpointToken, observe.GrantTypeLabel(r.PostForm.Get("grant_type")), err)
+		}
+	}()
+	if err = rfc6749.CheckTokenRequest(rw, r); err != nil {
 		e.Provider.WriteAccessError(ctx, rw, nil, rfc6749.Sanitize(err))
 		return
 	}
 	if r.PostForm.Get("grant_type") != string(GrantType) {
+		answered = false
 		e.Next.ServeHTTP(rw, r)
 		return
 	}

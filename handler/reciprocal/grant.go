@@ -9,6 +9,8 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
+
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // Storage is what both parties of the grant need of a store: party B's token storage (to check the
@@ -56,6 +58,10 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives accepted, sent and failed grants (never codes or tokens); nil discards.
 	Logger *slog.Logger
+	// Observer, when not nil, is told how each token request that TokenEndpoint answers itself ended
+	// (observe.EndpointToken, grant "reciprocal", or the label of a malformed request's grant type);
+	// the requests it passes on are the application's token endpoint's to report. nil observes nothing.
+	Observer observe.Requests
 
 	fosite.ScopeStrategyProvider
 }
@@ -158,7 +164,7 @@ func (g *Grant) Options() Options { return g.options }
 // the fosite provider the grant was composed into; newSession must return the session type the server
 // issues tokens with.
 func (g *Grant) TokenEndpoint(provider AccessRequester, next http.Handler, newSession func() fosite.Session) http.Handler {
-	return &TokenEndpoint{Provider: provider, NewSession: newSession, Next: next}
+	return &TokenEndpoint{Provider: provider, NewSession: newSession, Next: next, Observer: g.options.Observer}
 }
 
 // Metadata returns the grant's discovery metadata: its grant type.

@@ -9,6 +9,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // Options configure dynamic client registration. The zero value of each field means its default.
@@ -27,6 +28,9 @@ type Options struct {
 	Now func() time.Time
 	// Logger receives one line per registration and per refused request; nil discards.
 	Logger *slog.Logger
+	// Observer, when not nil, is told of every request the bad-token limits refuse (limiter
+	// "registration-token").
+	Observer observe.Limits
 }
 
 // DefaultBadTokenLimits bound wrong initial access tokens: 10 per client address and 1000 in all per 15
@@ -54,7 +58,7 @@ func New(config fosite.Configurator, store RegistrationStorage, opts Options) (*
 		Tokens:  opts.Tokens,
 		Config:  policyConfig{GetSecretsHashingProvider: config, policy: opts.Policy},
 		URL:     opts.URL,
-		Limiter: &pending.Limiter{Storage: store, Scope: "registration-token", Limits: limits},
+		Limiter: &pending.Limiter{Storage: store, Scope: "registration-token", Limits: limits, Observer: opts.Observer},
 		Now:     opts.Now,
 		Logger:  opts.Logger,
 	}, nil

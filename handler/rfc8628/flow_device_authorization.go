@@ -12,6 +12,7 @@ import (
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // DeviceRequest is a validated device authorization request (RFC 8628 §3.1).
@@ -51,6 +52,10 @@ type DeviceAuthorizationEndpoint struct {
 // RFC 6749 §5.2 error.
 func (e *DeviceAuthorizationEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
+	var err error
+	defer func() {
+		observe.Report(ctx, e.options.Observer, observe.EndpointDeviceAuthorization, string(e.lifecycle.Kind), err)
+	}()
 	req, err := e.NewDeviceRequest(ctx, r)
 	if err != nil {
 		e.WriteError(ctx, rw, r, err)

@@ -85,6 +85,13 @@ func (v *Verifier) Lookup(ctx context.Context, userCode string, who pending.Call
 	return a, nil
 }
 
+// AttemptsLeft reports how many more wrong codes who may type before Lookup refuses them (RFC 8628
+// §5.1; see pending.Limiter.Remaining), so the verification page can say so after a wrong one;
+// limited is false when no limit applies to who.
+func (v *Verifier) AttemptsLeft(ctx context.Context, who pending.Caller) (left int, limited bool, err error) {
+	return v.lifecycle.AttemptsLeft(ctx, who)
+}
+
 func (v *Verifier) authorization(g *pending.Grant, userCode string) *Authorization {
 	display := ""
 	if userCode != "" {

@@ -90,8 +90,8 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 		lifecycle: &pending.Lifecycle{
 			Kind: pending.KindDeviceCode, Storage: store, Codes: pending.NewCodesWithRand(config, opts.Rand), Issuer: issuer,
 			UserCodeFormat: opts.UserCodeFormat, HandleParam: "device_code",
-			Limiter: &pending.Limiter{Storage: store, Scope: "device-user-code", Limits: opts.UserCodeLimits},
-			Now:     opts.Now, Logger: opts.Logger, Policy: opts.Policy, Audit: opts.Audit,
+			Limiter: &pending.Limiter{Storage: store, Scope: "device-user-code", Limits: opts.UserCodeLimits, Observer: opts.Observer},
+			Now:     opts.Now, Logger: opts.Logger, Policy: opts.Policy, Audit: opts.Audit, Observer: opts.Observer,
 		},
 		kiosk:  kiosk,
 		audit:  opts.Audit,

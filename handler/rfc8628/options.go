@@ -11,6 +11,7 @@ import (
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/notify"
+	"github.com/fosite-contrib/grants/observe"
 	"github.com/fosite-contrib/grants/outbox"
 )
 
@@ -84,6 +85,10 @@ type Options struct {
 	// Logger receives one line per refused request, replays and failures (never a secret); nil
 	// discards. Pending polls are not logged.
 	Logger *slog.Logger
+	// Observer, when not nil, is told about each step of the grant's lifecycle, each refusal of its
+	// limits and how each request of its device authorization endpoint ended, for metrics and traces
+	// (package observe); nil observes nothing.
+	Observer observe.Observer
 }
 
 // DefaultInitiationLimits bound device authorization requests (Options.Policy.Initiation): 60 per

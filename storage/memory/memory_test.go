@@ -18,3 +18,11 @@ func TestConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestCounterConformance(t *testing.T) {
+	storagetest.RunCounterTests(t, func(t *testing.T, c fosite.Client) storagetest.CounterStore {
+		s := memory.New()
+		require.NoError(t, s.SetClient(context.Background(), c))
+		return s
+	})
+}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/observe"
 )
 
 // Store is fosite's storage and this module's pending-grant storage on one SQL database. Create it
@@ -90,6 +91,8 @@ type options struct {
 	onPurgeBatch func(what string, rows int64, took time.Duration)
 	contextTx    func(context.Context) *sql.Tx // WithContextTx
 	clients      ClientSource                  // WithClients
+	// observer is told about every database call (WithObserver).
+	observer observe.Store
 }
 
 // WithClock sets the clock the store reads where fosite's interfaces give it no time (client assertion
@@ -161,7 +164,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		}
 	}
 
-	db, err := sql.Open(driver, source)
+	db, err := openDB(driver, source, s.dialect, o.observer)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s database: %w", s.dialect, err)
 	}
