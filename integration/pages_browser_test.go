@@ -351,8 +351,10 @@ func TestCIBAEnrolmentPagesInChromium(t *testing.T) {
 	require.Equal(t, "zzzz-zzzz", value)
 	require.True(t, strings.HasPrefix(strings.TrimSpace(errText), "19 attempts left."), "the attempts left come first (20 per account): %q", errText)
 	require.Contains(t, errText, "does not match any app waiting for you")
-	// A second wrong code: one fewer.
+	// A second wrong code: one fewer. The first answer's error is taken off the page first, so that
+	// waiting for #error waits for the second answer, not the page still showing the first.
 	require.NoError(t, chromedp.Run(ctx,
+		chromedp.Evaluate(`document.getElementById("error").remove()`, nil),
 		chromedp.SetValue("#user_code", "zzzz-zzzy", chromedp.ByQuery),
 		chromedp.Click("#continue", chromedp.ByQuery),
 		chromedp.WaitVisible("#error", chromedp.ByQuery),
