@@ -39,6 +39,10 @@ type Store struct {
 	stmts sync.Map
 	// clients caches GetClient for opts.clientTTL (WithClientCache).
 	clients clientCache
+	// w runs every write transaction of a SQLite store, in groups (WithGroupCommit); nil otherwise.
+	w *writer
+	// stats counts the statements the store runs (Stats).
+	stats stats
 }
 
 var (
@@ -84,6 +88,9 @@ type options struct {
 	newPARSession func() fosite.Session
 	clientTTL     time.Duration
 	clientTTLSet  bool
+	// groupCommit is WithGroupCommit's batch size; groupCommitSet tells that it was given.
+	groupCommit    int
+	groupCommitSet bool
 	// onPurgeBatch, when set (by tests), is told about every purge batch.
 	onPurgeBatch func(what string, rows int64, took time.Duration)
 }
@@ -188,6 +195,19 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
+	if s.dialect == sqlite {
+		maxBatch := DefaultGroupCommit
+		if o.groupCommitSet {
+			maxBatch = o.groupCommit
+		}
+		// The writer keeps one connection for itself: with a pool of one, readers would wait for it.
+		if maxBatch > 0 && o.maxOpenConns != 1 {
+			if s.w, err = newWriter(ctx, s, maxBatch); err != nil {
+				_ = db.Close()
+				return nil, err
+			}
+		}
+	}
 	return s, nil
 }
 
@@ -227,6 +247,9 @@ func sqliteSource(dsn string, busy time.Duration) (string, error) {
 
 // Close closes the database. Transactions still open are rolled back by the database.
 func (s *Store) Close() error {
+	if s.w != nil {
+		_ = s.w.close()
+	}
 	s.stmts.Range(func(_, v any) bool {
 		_ = v.(*sql.Stmt).Close()
 		return true
@@ -252,6 +275,8 @@ type txKey struct{}
 type txState struct {
 	tx    *sql.Tx
 	store *Store
+	// w is the transaction when it runs in the SQLite writer's batch (tx is then nil).
+	w *wtx
 }
 
 // BeginTX begins a transaction and returns a context carrying it; every method of the store called
@@ -262,6 +287,14 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return ctx, errors.New("sqlstore: a transaction is already in progress in this context")
 	}
+	if s.w != nil {
+		t, err := s.w.begin(ctx)
+		if err != nil {
+			return ctx, err
+		}
+		return context.WithValue(ctx, txKey{}, &txState{w: t, store: s}), nil
+	}
+	s.countControl()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return ctx, fmt.Errorf("sqlstore: begin transaction: %w", err)
@@ -275,6 +308,11 @@ func (s *Store) Commit(ctx context.Context) error {
 	if !ok {
 		return errors.New("sqlstore: commit: no transaction in context")
 	}
+	if st.w != nil {
+		return st.w.commit()
+	}
+	s.countControl()
+	s.stats.commits.Add(1)
 	if err := st.tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
@@ -306,6 +344,10 @@ func (s *Store) Rollback(ctx context.Context) error {
 	if !ok {
 		return errors.New("sqlstore: rollback: no transaction in context")
 	}
+	if st.w != nil {
+		return st.w.rollback()
+	}
+	s.countControl()
 	if err := st.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return fmt.Errorf("sqlstore: rollback: %w", err)
 	}
@@ -319,12 +361,37 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// q returns the transaction carried by ctx when it was begun by this store, else the database.
+// q returns the transaction carried by ctx when it was begun by this store, else the database. It is
+// not used for transactions of the SQLite writer (member).
 func (s *Store) q(ctx context.Context) querier {
-	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.store == s {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.store == s && st.tx != nil {
 		return st.tx
 	}
 	return s.db
+}
+
+// member returns the SQLite writer's transaction ctx carries, or nil.
+func (s *Store) member(ctx context.Context) *wtx {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.store == s {
+		return st.w
+	}
+	return nil
+}
+
+// countControl counts a transaction-control statement (and its round trip on PostgreSQL).
+func (s *Store) countControl() {
+	s.stats.control.Add(1)
+	if s.dialect == postgres {
+		s.stats.roundTrips.Add(1)
+	}
+}
+
+// countQuery counts a statement run for a caller (and its round trip on PostgreSQL).
+func (s *Store) countQuery() {
+	s.stats.queries.Add(1)
+	if s.dialect == postgres {
+		s.stats.roundTrips.Add(1)
+	}
 }
 
 // rebind turns the ? placeholders the queries are written with into PostgreSQL's $1, $2, ... The
@@ -382,25 +449,75 @@ func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, bool) {
 	return st, true
 }
 
+// exec runs a statement that changes the database. On SQLite with group commit it runs in the writer:
+// in the transaction ctx carries, or else in a transaction of its own.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if t := s.member(ctx); t != nil {
+		return t.exec(ctx, query, args...)
+	}
+	if s.w != nil && !s.inTx(ctx) {
+		var res sql.Result
+		err := s.withTx(ctx, func(ctx context.Context) (err error) {
+			res, err = s.exec(ctx, query, args...)
+			return err
+		})
+		return res, err
+	}
+	s.countQuery()
 	if st, ok := s.stmt(ctx, query); ok {
 		return st.ExecContext(ctx, args...)
 	}
 	return s.q(ctx).ExecContext(ctx, s.rebind(query), args...)
 }
 
+// query runs a statement that reads rows: in the transaction ctx carries, or else on a pooled
+// connection. A statement that changes the database runs through scanRow or in a transaction.
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if t := s.member(ctx); t != nil {
+		return t.query(ctx, query, args...)
+	}
+	s.countQuery()
 	if st, ok := s.stmt(ctx, query); ok {
 		return st.QueryContext(ctx, args...)
 	}
 	return s.q(ctx).QueryContext(ctx, s.rebind(query), args...)
 }
 
-func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+// queryRow runs a read (SELECT) that returns at most one row; see scanRow for statements that change
+// the database.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	if t := s.member(ctx); t != nil {
+		return memberRow{ctx: ctx, t: t, query: query, args: args}
+	}
+	s.countQuery()
 	if st, ok := s.stmt(ctx, query); ok {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return s.q(ctx).QueryRowContext(ctx, s.rebind(query), args...)
+}
+
+// rowScanner is a row about to be scanned (*sql.Row, or a row of the SQLite writer).
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// memberRow runs its query in the SQLite writer's transaction when scanned.
+type memberRow struct {
+	ctx   context.Context
+	t     *wtx
+	query string
+	args  []any
+}
+
+func (r memberRow) Scan(dest ...any) error { return r.t.scanRow(r.ctx, r.query, r.args, dest...) }
+
+// scanRow runs a statement that changes the database and returns at most one row (... RETURNING), and
+// scans the row into dest. On SQLite with group commit it runs in the writer like exec.
+func (s *Store) scanRow(ctx context.Context, query string, args []any, dest ...any) error {
+	if s.w != nil && !s.inTx(ctx) {
+		return s.withTx(ctx, func(ctx context.Context) error { return s.scanRow(ctx, query, args, dest...) })
+	}
+	return s.queryRow(ctx, query, args...).Scan(dest...)
 }
 
 // execAffected runs a statement and returns how many rows it changed.
