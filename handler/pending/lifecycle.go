@@ -314,6 +314,9 @@ func (l *Lifecycle) Load(ctx context.Context, req fosite.AccessRequester, accept
 // counted, and one that came sooner than the grant's interval answers slow_down and raises the
 // interval for good (Storage.RecordPoll).
 func (l *Lifecycle) Poll(ctx context.Context, req fosite.AccessRequester, accept func(*Grant) error) (*Grant, time.Time, error) {
+	if ps, ok := l.Storage.(PollStorage); ok {
+		return l.pollOnce(ctx, ps, req, accept)
+	}
 	g, now, err := l.Load(ctx, req, accept)
 	if !errors.Is(err, ErrAuthorizationPending) {
 		return g, now, err
