@@ -35,7 +35,8 @@ func (s *Store) lockGrant(ctx context.Context, requestID string) error {
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(requestID))
-	_, err := s.exec(ctx, "SELECT pg_advisory_xact_lock(CAST(? AS integer), CAST(? AS integer))", int32(grantLockClass), int32(h.Sum32()))
+	// Queued in a pipelined transaction: the lock is taken, in order, before the statements that follow.
+	err := s.execLater(ctx, "lock grant", "SELECT pg_advisory_xact_lock(CAST(? AS integer), CAST(? AS integer))", int32(grantLockClass), int32(h.Sum32()))
 	return wrapConflict(err, "lock grant")
 }
 

@@ -75,6 +75,9 @@ func (d dialect) String() string {
 	return "sqlite"
 }
 
+// defaultSQLiteIdleConns is how many idle SQLite connections are kept when the pool has no limit.
+const defaultSQLiteIdleConns = 32
+
 // Option configures Open.
 type Option func(*options)
 
@@ -120,7 +123,8 @@ func WithBusyTimeout(d time.Duration) Option {
 }
 
 // WithMaxOpenConns limits the connection pool (sql.DB.SetMaxOpenConns). The default is 25 on
-// PostgreSQL and unlimited on SQLite.
+// PostgreSQL and unlimited on SQLite. As many connections are kept open when idle (on SQLite without a
+// limit, defaultSQLiteIdleConns = 32).
 func WithMaxOpenConns(n int) Option {
 	return func(o *options) { o.maxOpenConns = n }
 }
@@ -179,12 +183,19 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: open %s database: %w", s.dialect, err)
 	}
 	s.db = db
-	switch {
-	case o.maxOpenConns > 0:
-		db.SetMaxOpenConns(o.maxOpenConns)
-	case s.dialect == postgres:
-		db.SetMaxOpenConns(25)
+	maxOpen := o.maxOpenConns
+	if maxOpen <= 0 && s.dialect == postgres {
+		maxOpen = 25
 	}
+	db.SetMaxOpenConns(maxOpen)
+	// Keep the connections open once made: database/sql keeps 2 idle ones by default, so under a load
+	// of more concurrent requests every request closed a connection and the next opened one (on
+	// PostgreSQL a new backend process each time, and its statements prepared again).
+	idle := maxOpen
+	if idle <= 0 {
+		idle = defaultSQLiteIdleConns
+	}
+	db.SetMaxIdleConns(idle)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlstore: connect to %s database: %w", s.dialect, err)
@@ -275,8 +286,10 @@ type txKey struct{}
 type txState struct {
 	tx    *sql.Tx
 	store *Store
-	// w is the transaction when it runs in the SQLite writer's batch (tx is then nil).
-	w *wtx
+	// w is the transaction when it runs in the SQLite writer's batch, pg when it is a pipelined
+	// PostgreSQL transaction (tx is then nil).
+	w  *wtx
+	pg *pgtx
 }
 
 // BeginTX begins a transaction and returns a context carrying it; every method of the store called
@@ -294,6 +307,13 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 		}
 		return context.WithValue(ctx, txKey{}, &txState{w: t, store: s}), nil
 	}
+	if s.dialect == postgres {
+		t, err := s.beginPG(ctx)
+		if err != nil {
+			return ctx, err
+		}
+		return context.WithValue(ctx, txKey{}, &txState{pg: t, store: s}), nil
+	}
 	s.countControl()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -310,6 +330,9 @@ func (s *Store) Commit(ctx context.Context) error {
 	}
 	if st.w != nil {
 		return st.w.commit()
+	}
+	if st.pg != nil {
+		return st.pg.commit(ctx)
 	}
 	s.countControl()
 	s.stats.commits.Add(1)
@@ -347,6 +370,9 @@ func (s *Store) Rollback(ctx context.Context) error {
 	if st.w != nil {
 		return st.w.rollback()
 	}
+	if st.pg != nil {
+		return st.pg.rollback()
+	}
 	s.countControl()
 	if err := st.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return fmt.Errorf("sqlstore: rollback: %w", err)
@@ -368,6 +394,17 @@ func (s *Store) q(ctx context.Context) querier {
 		return st.tx
 	}
 	return s.db
+}
+
+// pgtxOf returns the pipelined PostgreSQL transaction ctx carries, or nil.
+func (s *Store) pgtxOf(ctx context.Context) *pgtx {
+	if s.dialect != postgres {
+		return nil
+	}
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.store == s {
+		return st.pg
+	}
+	return nil
 }
 
 // member returns the SQLite writer's transaction ctx carries, or nil.
@@ -455,6 +492,9 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 	if t := s.member(ctx); t != nil {
 		return t.exec(ctx, query, args...)
 	}
+	if t := s.pgtxOf(ctx); t != nil {
+		return t.exec(ctx, query, args...)
+	}
 	if s.w != nil && !s.inTx(ctx) {
 		var res sql.Result
 		err := s.withTx(ctx, func(ctx context.Context) (err error) {
@@ -476,6 +516,9 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	if t := s.member(ctx); t != nil {
 		return t.query(ctx, query, args...)
 	}
+	if t := s.pgtxOf(ctx); t != nil {
+		return t.query(ctx, query, args...)
+	}
 	s.countQuery()
 	if st, ok := s.stmt(ctx, query); ok {
 		return st.QueryContext(ctx, args...)
@@ -488,6 +531,9 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) rowScanner {
 	if t := s.member(ctx); t != nil {
 		return memberRow{ctx: ctx, t: t, query: query, args: args}
+	}
+	if t := s.pgtxOf(ctx); t != nil {
+		return pgRow{ctx: ctx, t: t, query: query, args: args}
 	}
 	s.countQuery()
 	if st, ok := s.stmt(ctx, query); ok {
@@ -518,6 +564,17 @@ func (s *Store) scanRow(ctx context.Context, query string, args []any, dest ...a
 		return s.withTx(ctx, func(ctx context.Context) error { return s.scanRow(ctx, query, args, dest...) })
 	}
 	return s.queryRow(ctx, query, args...).Scan(dest...)
+}
+
+// execLater runs a statement whose only answer is success. In a pipelined PostgreSQL transaction it
+// is queued and sent with the next statement that needs an answer, or with COMMIT, and its error
+// reported then; elsewhere it runs at once. what names the statement in its error.
+func (s *Store) execLater(ctx context.Context, what, query string, args ...any) error {
+	if t := s.pgtxOf(ctx); t != nil {
+		return t.later(query, what, args)
+	}
+	_, err := s.exec(ctx, query, args...)
+	return wrap(err, what)
 }
 
 // execAffected runs a statement and returns how many rows it changed.
