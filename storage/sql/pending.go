@@ -26,6 +26,10 @@ func (s *Store) CreatePendingGrant(ctx context.Context, g *pending.Grant) error 
 	if g == nil || g.Kind == "" || g.HandleSignature == "" {
 		return errors.New("sqlstore: a pending grant needs a kind and a handle signature")
 	}
+	if s.w != nil && g.UserCodeSignature != "" && !s.inTx(ctx) {
+		// SQLite: the user code's release and the insert in one transaction of the writer's batch.
+		return s.withTx(ctx, func(ctx context.Context) error { return s.CreatePendingGrant(ctx, g) })
+	}
 	e, err := encodeRequest(g.Request)
 	if err != nil {
 		return err

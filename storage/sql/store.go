@@ -301,7 +301,7 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 		return ctx, errors.New("sqlstore: a transaction is already in progress in this context")
 	}
 	if s.w != nil {
-		t, err := s.w.begin(ctx)
+		t, err := s.w.begin(ctx, false)
 		if err != nil {
 			return ctx, err
 		}
@@ -497,8 +497,8 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 	}
 	if s.w != nil && !s.inTx(ctx) {
 		var res sql.Result
-		err := s.withTx(ctx, func(ctx context.Context) (err error) {
-			res, err = s.exec(ctx, query, args...)
+		err := s.writeOne(ctx, func(t *wtx) (err error) {
+			res, err = t.exec(ctx, query, args...)
 			return err
 		})
 		return res, err
@@ -561,7 +561,7 @@ func (r memberRow) Scan(dest ...any) error { return r.t.scanRow(r.ctx, r.query, 
 // scans the row into dest. On SQLite with group commit it runs in the writer like exec.
 func (s *Store) scanRow(ctx context.Context, query string, args []any, dest ...any) error {
 	if s.w != nil && !s.inTx(ctx) {
-		return s.withTx(ctx, func(ctx context.Context) error { return s.scanRow(ctx, query, args, dest...) })
+		return s.writeOne(ctx, func(t *wtx) error { return t.scanRow(ctx, query, args, dest...) })
 	}
 	return s.queryRow(ctx, query, args...).Scan(dest...)
 }

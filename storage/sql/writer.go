@@ -119,9 +119,13 @@ func (w *writer) poison(err error) {
 	w.group.Abort(fmt.Errorf("sqlstore: the batch's transaction failed: %w", err))
 }
 
-// begin starts a write transaction: it waits for the turn and opens a savepoint in the batch. The
-// transaction is rolled back if ctx ends before it does.
-func (w *writer) begin(ctx context.Context) (*wtx, error) {
+// begin starts a write transaction: it waits for the turn and joins the batch — the first
+// transaction of a batch begins it and needs no savepoint (rolling it back rolls back the batch, which
+// holds nothing else yet); a later one opens a savepoint. single is set for a transaction of one
+// statement, which needs no savepoint either: SQLite undoes a failed statement by itself, and a
+// failure that ends the whole transaction poisons the batch (see fail). A transaction that is not
+// single is rolled back if ctx ends before it does.
+func (w *writer) begin(ctx context.Context, single bool) (*wtx, error) {
 	fresh, err := w.group.Enter(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: begin transaction: %w", err)
@@ -133,13 +137,20 @@ func (w *writer) begin(ctx context.Context) (*wtx, error) {
 			return nil, fmt.Errorf("sqlstore: begin transaction: %w", err)
 		}
 	}
-	if err := w.run(ctx, sqlSavepoint); err != nil {
-		w.poison(err)
-		_ = w.group.Leave(false)
-		return nil, fmt.Errorf("sqlstore: begin transaction: %w", err)
+	t := &wtx{w: w, first: fresh, single: single}
+	if !fresh && !single {
+		if err := w.run(ctx, sqlSavepoint); err != nil {
+			w.poison(err)
+			_ = w.group.Leave(false)
+			return nil, fmt.Errorf("sqlstore: begin transaction: %w", err)
+		}
+		t.saved = true
 	}
-	t := &wtx{w: w}
-	t.stop = context.AfterFunc(ctx, func() { _ = t.rollback() })
+	if !single {
+		t.stop = context.AfterFunc(ctx, func() { _ = t.rollback() })
+	} else {
+		t.stop = func() bool { return true }
+	}
 	return t, nil
 }
 
@@ -147,12 +158,16 @@ func (w *writer) begin(ctx context.Context) (*wtx, error) {
 type wtx struct {
 	w    *writer
 	stop func() bool
+	// first: the transaction began the batch; single: it runs one statement (see begin); saved: it
+	// runs in a savepoint.
+	first, single, saved bool
 	// mu serialises the transaction's statements with its rollback when its context ends.
 	mu    sync.Mutex
 	ended bool
 	// failed is the first statement error: the transaction can only roll back after it, as on
-	// PostgreSQL.
-	failed error
+	// PostgreSQL. poisoned tells that the failure ended the batch.
+	failed   error
+	poisoned bool
 }
 
 var errTxEnded = errors.New("sqlstore: the transaction has already been committed or rolled back")
@@ -182,7 +197,7 @@ func (t *wtx) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 	t.w.store.stats.queries.Add(1)
 	res, err := st.ExecContext(context.WithoutCancel(ctx), args...)
 	if err != nil {
-		t.failed = err
+		t.fail(err)
 	}
 	return res, err
 }
@@ -197,7 +212,7 @@ func (t *wtx) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 	t.w.store.stats.queries.Add(1)
 	rows, err := st.QueryContext(context.WithoutCancel(ctx), args...)
 	if err != nil {
-		t.failed = err
+		t.fail(err)
 	}
 	return rows, err
 }
@@ -213,9 +228,29 @@ func (t *wtx) scanRow(ctx context.Context, query string, args []any, dest ...any
 	t.w.store.stats.queries.Add(1)
 	err = st.QueryRowContext(context.WithoutCancel(ctx), args...).Scan(dest...)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		t.failed = err
+		t.fail(err)
 	}
 	return err
+}
+
+// fail records a statement's failure: the transaction can only roll back now. A failure SQLite
+// answers by rolling back the whole transaction — anything but a violated constraint, a bad value or
+// statement — ends the batch under everyone in it: the batch is poisoned at once, before another
+// statement could run outside any transaction.
+func (t *wtx) fail(err error) {
+	t.failed = err
+	var se interface{ Code() int }
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case 1, 18, 19, 20, 25: // SQLITE_ERROR, TOOBIG, CONSTRAINT, MISMATCH, RANGE: the statement alone is undone
+			return
+		}
+	}
+	if t.first {
+		return // rolling back the first transaction rolls back the batch anyway
+	}
+	t.w.poison(err)
+	t.poisoned = true
 }
 
 // commit releases the transaction's savepoint into the batch and returns once the batch is committed:
@@ -237,9 +272,11 @@ func (t *wtx) commit() error {
 		}
 		return fmt.Errorf("sqlstore: commit after a failed statement (rolled back): %w", err)
 	}
-	err := t.w.run(context.Background(), sqlRelease)
-	if err != nil {
-		t.w.poison(err)
+	var err error
+	if t.saved {
+		if err = t.w.run(context.Background(), sqlRelease); err != nil {
+			t.w.poison(err)
+		}
 	}
 	t.mu.Unlock()
 	if err != nil {
@@ -266,8 +303,22 @@ func (t *wtx) rollback() error {
 }
 
 // undo rolls the batch back to the transaction's savepoint and releases it. If that fails, SQLite has
-// already rolled back the whole batch (a full disk, an I/O error): the batch is poisoned.
+// already rolled back the whole batch (a full disk, an I/O error): the batch is poisoned. The first
+// transaction of a batch rolls the batch back; a single statement has nothing to undo.
 func (t *wtx) undo() error {
+	switch {
+	case t.poisoned:
+		return nil
+	case t.first:
+		err := t.w.run(context.Background(), sqlRollback)
+		t.w.group.Abort(nil) // nobody else joined: the batch ends empty
+		if err != nil {
+			return fmt.Errorf("sqlstore: rollback: %w", err)
+		}
+		return nil
+	case !t.saved:
+		return nil
+	}
 	err := t.w.run(context.Background(), sqlRollbackToSaved)
 	if err == nil {
 		err = t.w.run(context.Background(), sqlRelease)
@@ -277,4 +328,17 @@ func (t *wtx) undo() error {
 		return fmt.Errorf("sqlstore: rollback: %w", err)
 	}
 	return nil
+}
+
+// writeOne runs one statement (fn) in a transaction of its own in the writer's batch.
+func (s *Store) writeOne(ctx context.Context, fn func(t *wtx) error) error {
+	t, err := s.w.begin(ctx, true)
+	if err != nil {
+		return err
+	}
+	if err := fn(t); err != nil {
+		_ = t.rollback()
+		return err
+	}
+	return t.commit()
 }
