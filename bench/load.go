@@ -34,6 +34,9 @@ type result struct {
 	ServerCPU  float64        `json:"server_cpu_seconds"`
 	CPUPerReq  float64        `json:"server_cpu_us_per_request"`
 	ServerUtil float64        `json:"server_cpu_utilisation"`
+	// PGCPUPerReq is the CPU time of the PostgreSQL backends serving the example server, per request
+	// (0 when not measured).
+	PGCPUPerReq float64 `json:"postgres_cpu_us_per_request,omitempty"`
 }
 
 func newClient(conns int) *http.Client {

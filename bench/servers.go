@@ -53,20 +53,11 @@ func basicHeader(id, secret string) string {
 
 // cpuSeconds returns the user+system CPU time of the server process so far.
 func (s *server) cpuSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
+	if s.cmd == nil || s.cmd.Process == nil {
 		return 0
 	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	str := string(b)
-	i := strings.LastIndexByte(str, ')')
-	f := strings.Fields(str[i+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ is 100 on Linux
+	cpu, _ := procCPU(s.cmd.Process.Pid)
+	return cpu
 }
 
 func (s *server) stop() {
@@ -127,13 +118,8 @@ func startOurs(ctx context.Context, bin, db, dir string, cpu int, logf *os.File,
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{
-		name: "ours", issuer: "http://" + addr, cmd: cmd, pprofAddr: pprofAddr,
-		confID: "demo-confidential", confSecret: "demo-secret", publicID: "demo-device",
-		ccScope: "", redeemScope: "profile",
-		approvePath: "/admin/device/approve", approveAuth: "Bearer " + adminToken,
-		cibaID: "demo-ciba-poll", cibaSecret: "demo-ciba-secret", cibaHint: "carol", cibaEmailHint: "alice",
-	}
+	s := oursAt("http://"+addr, adminToken)
+	s.cmd, s.pprofAddr = cmd, pprofAddr
 	if err := s.waitReady(ctx, "/.well-known/openid-configuration"); err != nil {
 		s.stop()
 		return nil, err
@@ -193,6 +179,17 @@ func startPeer(ctx context.Context, src, dir string, cpu int, logf *os.File) (*s
 		return nil, err
 	}
 	return s, nil
+}
+
+// oursAt describes the example server at issuer: its demo clients and admin API.
+func oursAt(issuer, adminToken string) *server {
+	return &server{
+		name: "ours", issuer: issuer,
+		confID: "demo-confidential", confSecret: "demo-secret", publicID: "demo-device",
+		ccScope: "", redeemScope: "profile",
+		approvePath: "/admin/device/approve", approveAuth: "Bearer " + adminToken,
+		cibaID: "demo-ciba-poll", cibaSecret: "demo-ciba-secret", cibaHint: "carol", cibaEmailHint: "alice",
+	}
 }
 
 func (s *server) waitReady(ctx context.Context, path string) error {
