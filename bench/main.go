@@ -74,7 +74,7 @@ func main() {
 	flag.DurationVar(&o.fleetFor, "fleet-duration", 20*time.Second, "fleet scenario: how long to poll")
 	flag.StringVar(&o.out, "out", "bench-results.json", "machine-readable results file")
 	flag.StringVar(&o.workDir, "work", "", "work directory (example binary, peer copy, SQLite files, logs); default a new temp dir")
-	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "stop everything after this long")
+	flag.DurationVar(&o.timeout, "timeout", 60*time.Minute, "stop everything after this long")
 	flag.BoolVar(&o.fresh, "fresh", true, "start a new example server (and, for sqlite, a new database file) for each scenario, so that no scenario runs on the state, heap or garbage another left; false: one server per store")
 	flag.StringVar(&o.profileDir, "profile", "", "after the measured runs of each scenario, run the example server once more under its CPU profiler and write <dir>/<store>-<scenario>.pprof (go tool pprof -top <file>)")
 	flag.DurationVar(&o.profileFor, "profile-duration", 3*time.Second, "how long each profiled run lasts (whole seconds)")
