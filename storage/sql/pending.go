@@ -21,14 +21,11 @@ const pendingColumns = "kind, handle_signature, user_code_signature, " + request
 
 // CreatePendingGrant implements pending.Storage. The handle is the primary key (per kind); a user code
 // is unique per kind among grants that have not expired: a new grant takes a user code from an expired
-// holder, whose record keeps everything but the user-code signature.
+// holder, whose record keeps everything but the user-code signature. Usually that is one INSERT; only
+// when it collides is an expired holder's user code released and the INSERT tried once more.
 func (s *Store) CreatePendingGrant(ctx context.Context, g *pending.Grant) error {
 	if g == nil || g.Kind == "" || g.HandleSignature == "" {
 		return errors.New("sqlstore: a pending grant needs a kind and a handle signature")
-	}
-	if s.w != nil && g.UserCodeSignature != "" && !s.inTx(ctx) {
-		// SQLite: the user code's release and the insert in one transaction of the writer's batch.
-		return s.withTx(ctx, func(ctx context.Context) error { return s.CreatePendingGrant(ctx, g) })
 	}
 	e, err := encodeRequest(g.Request)
 	if err != nil {
@@ -39,12 +36,6 @@ func (s *Store) CreatePendingGrant(ctx context.Context, g *pending.Grant) error 
 		return err
 	}
 	userCode := sql.NullString{String: g.UserCodeSignature, Valid: g.UserCodeSignature != ""}
-	if userCode.Valid {
-		if _, err := s.exec(ctx, "UPDATE pending_grants SET user_code_signature = NULL WHERE kind = ? AND user_code_signature = ? AND expires_at <= ?",
-			string(g.Kind), g.UserCodeSignature, g.CreatedAt.UnixNano()); err != nil {
-			return wrap(err, "release expired user code")
-		}
-	}
 	args := append([]any{string(g.Kind), g.HandleSignature, userCode}, e.args()...)
 	args = append(args, string(g.State), g.CreatedAt.UnixNano(), g.ExpiresAt.UnixNano(), int64(g.Interval), nanos(g.LastPolledAt),
 		g.Subject, g.Actor, nanos(g.DecidedAt), g.LoginHint, g.Device.RemoteAddr, g.Device.UserAgent, extra,
@@ -52,9 +43,22 @@ func (s *Store) CreatePendingGrant(ctx context.Context, g *pending.Grant) error 
 	args = append(args, callbackArgs(g.Callback)...)
 	// ON CONFLICT DO NOTHING covers both the handle and the user code, and (unlike a failed insert)
 	// leaves a surrounding PostgreSQL transaction usable.
-	n, err := s.execAffected(ctx, "INSERT INTO pending_grants ("+pendingColumns+") VALUES ("+placeholders(len(args))+") ON CONFLICT DO NOTHING", args...)
+	insert := "INSERT INTO pending_grants (" + pendingColumns + ") VALUES (" + placeholders(len(args)) + ") ON CONFLICT DO NOTHING"
+	n, err := s.execAffected(ctx, insert, args...)
 	if err != nil {
 		return wrap(err, "create pending grant")
+	}
+	if n == 0 && userCode.Valid {
+		released, err := s.execAffected(ctx, "UPDATE pending_grants SET user_code_signature = NULL WHERE kind = ? AND user_code_signature = ? AND expires_at <= ?",
+			string(g.Kind), g.UserCodeSignature, g.CreatedAt.UnixNano())
+		if err != nil {
+			return wrap(err, "release expired user code")
+		}
+		if released > 0 {
+			if n, err = s.execAffected(ctx, insert, args...); err != nil {
+				return wrap(err, "create pending grant")
+			}
+		}
 	}
 	if n == 0 {
 		return pending.ErrCollision
