@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"hash/crc32"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -110,7 +111,9 @@ func startOurs(ctx context.Context, bin, db, dir string, cpu int, logf *os.File,
 		args = append(args, "-pprof", pprofAddr)
 	}
 	if db != "memory" {
-		args = append(args, "-keys", filepath.Join(dir, fmt.Sprintf("keys-%d.json", port)))
+		// One keys file per database: a server started again on the same PostgreSQL database (-fresh)
+		// must bring the keys it was first opened with, or it refuses to start (sqlstore.VerifyKeys).
+		args = append(args, "-keys", filepath.Join(dir, fmt.Sprintf("keys-%08x.json", crc32.ChecksumIEEE([]byte(db)))))
 	}
 	cmd := pinned(cpu, bin, args...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
