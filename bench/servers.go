@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
-	"hash/crc32"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
