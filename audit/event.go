@@ -23,6 +23,12 @@ const (
 	EventRevoked = "https://github.com/fosite-contrib/grants/event/pending/revoked"
 	// EventReplayed: a grant that was already redeemed was presented again.
 	EventReplayed = "https://github.com/fosite-contrib/grants/event/pending/replayed"
+	// EventFlagged: a grant was found abused (a burned code, a report, staff) and ended; what it issued
+	// was revoked.
+	EventFlagged = "https://github.com/fosite-contrib/grants/event/pending/flagged"
+	// EventPolicyRefused: a cross-device security policy refused something (a rate limit, an untrusted
+	// network or device, a scope beyond the ceiling, an approval from another network, a burned code).
+	EventPolicyRefused = "https://github.com/fosite-contrib/grants/event/policy/refused"
 	// EventOTPSent: a one-time code was sent to the user over a channel.
 	EventOTPSent = "https://github.com/fosite-contrib/grants/event/otp/sent"
 	// EventOTPLockout: too many wrong one-time codes locked a grant or account.

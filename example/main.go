@@ -26,10 +26,13 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/fosite-contrib/grants/example/server"
+	"github.com/fosite-contrib/grants/geoip"
+	"github.com/fosite-contrib/grants/secevent"
 	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
 
@@ -105,6 +108,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	pprofAddr := fs.String("pprof", "", "also serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off by default")
 	reciprocalPartner := fs.String("reciprocal-partner", "", "issuer URL of a partner server for the Reciprocal OAuth demo (another instance of this example); in -dev mode plain http to loopback is allowed")
 	cibaPing := fs.String("ciba-ping-url", server.DefaultCIBAPingEndpoint, "`URL` where demo-ciba-ping is called back (its backchannel_client_notification_endpoint); the demo client's ciba -mode ping -listen must match")
+	geoipPaths := fs.String("geoip", "", "comma-separated MaxMind DB `files` (City, Country, ASN or ISP; GeoLite2 or GeoIP2) that place request addresses on the approval pages")
+	refuseAcross := fs.Bool("refuse-across-networks", false, "refuse approvals made from another network than the device's (RFC 10027: establish proximity)")
+	var setReceivers stringList
+	fs.Var(&setReceivers, "set-receiver", "`URL` that receives a Security Event Token (RFC 8417, pushed per RFC 8935) for every grant flagged as abused; repeatable")
 	cibaPush := fs.String("ciba-push-url", server.DefaultCIBAPushEndpoint, "`URL` where demo-ciba-push receives its tokens (its backchannel_client_notification_endpoint); the demo client's ciba -mode push -listen must match")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -144,6 +151,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	opts := server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev, Store: store}
 	opts.Reciprocal = server.ReciprocalOptions{Partner: *reciprocalPartner, AllowLoopbackHTTP: *dev}
 	opts.CIBA = server.CIBAOptions{PingEndpoint: *cibaPing, PushEndpoint: *cibaPush}
+	opts.Policy.RefuseAcrossNetworks = *refuseAcross
+	for _, u := range setReceivers {
+		opts.Policy.SecurityEventReceivers = append(opts.Policy.SecurityEventReceivers, secevent.Receiver{URL: u, Audience: u})
+	}
+	if *geoipPaths != "" {
+		loc, err := geoip.Open(strings.Split(*geoipPaths, ",")...)
+		if err != nil {
+			return err
+		}
+		defer loc.Close()
+		opts.Policy.Locator = loc
+	}
 	if *db != "memory" {
 		if *keysPath == "" {
 			*keysPath = defaultKeysPath(*db)
@@ -263,3 +282,9 @@ func redactDSN(dsn string) string {
 	}
 	return dsn
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }

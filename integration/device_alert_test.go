@@ -142,16 +142,18 @@ func TestDeviceApprovalAlertOverSMTP(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	require.Contains(t, page, "already been used")
 
-	// The deactivation is audited.
-	var revoked []audit.Event
+	// The deactivation is audited: the grant is flagged as reported by alice, its tokens revoked.
+	var flagged []audit.Event
 	for _, ev := range ksAuditEvents(t, e) {
-		if ev.Type == audit.EventRevoked {
-			revoked = append(revoked, ev)
+		if ev.Type == audit.EventFlagged {
+			flagged = append(flagged, ev)
 		}
 	}
-	require.Len(t, revoked, 1)
-	require.Equal(t, "alice", revoked[0].Subject)
-	require.Equal(t, "deactivated", revoked[0].Data["reason"])
+	require.Len(t, flagged, 1)
+	require.Equal(t, "alice", flagged[0].Subject)
+	require.Equal(t, "alice", flagged[0].Actor)
+	require.Equal(t, pending.ReasonReported, flagged[0].Data["reason"])
+	require.Equal(t, true, flagged[0].Data["tokens_revoked"])
 
 	// A link of another approval, used after it expired (7 days), is refused and changes nothing.
 	deviceCode2, _ := alertDevice(t, e, alice)

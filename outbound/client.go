@@ -195,7 +195,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, &Error{Host: req.URL.Host, Err: err}
 	}
-	resp.Body = &cappedBody{rc: resp.Body, left: t.maxBody, max: t.maxBody, declared: resp.ContentLength, cancel: cancel, host: req.URL.Host}
+	resp.Body = &cappedBody{rc: resp.Body, left: t.maxBody, max: t.maxBody, declared: resp.ContentLength, ctx: ctx, cancel: cancel, host: req.URL.Host}
 	return resp, nil
 }
 
@@ -251,6 +251,7 @@ type cappedBody struct {
 	left     int64 // bytes that may still be read
 	max      int64
 	declared int64 // Content-Length, -1 when unknown
+	ctx      context.Context
 	cancel   context.CancelFunc
 	host     string
 	err      error // sticky
@@ -274,6 +275,11 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 	}
 	b.left -= int64(n)
 	switch {
+	case err == io.EOF && b.ctx.Err() != nil:
+		// The end came after the deadline: the server may have ended the answer only because the
+		// request was being torn down (a TLS close_notify cancels its handler, which then finishes
+		// the chunked body). An answer cut by the timeout is a timeout, never a complete answer.
+		return n, b.fail(&Error{Host: b.host, Err: context.Cause(b.ctx)})
 	case err == io.EOF:
 		b.err = io.EOF
 		b.cancel()

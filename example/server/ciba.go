@@ -103,6 +103,8 @@ func (s *Server) cibaOptions() ciba.Options {
 		Devices:           cibaDevices{s},
 		Enroller:          cibaEnroller{s},
 		AllowLoopbackHTTP: s.opts.Dev, // DEMO: the example client listens on loopback http
+		Policy:            s.policy(cibaPolicy(s.opts.Policy.CIBA)),
+		Audit:             s.kiosk.auditLog,
 		Now:               s.opts.Now,
 		Logger:            s.log,
 	}
@@ -110,6 +112,16 @@ func (s *Server) cibaOptions() ciba.Options {
 		o.Outbox, o.Kick = compose.OutboxCallbacks{Queue: s.queue}, s.kick
 	}
 	return o
+}
+
+// cibaPolicy is the CIBA policy: the library's defaults (5 requests per user per 15 minutes) and, unless
+// set, at most 300 requests per client per 15 minutes, which stops a client asking many users at once
+// (RFC 10027 example B4.1) while leaving room for a busy call centre. DEMO: size it to your clients.
+func cibaPolicy(p pending.Policy) pending.Policy {
+	if p.Initiation.PerClient == 0 {
+		p.Initiation.PerClient = 300
+	}
+	return p
 }
 
 // demoCIBAHash is bcrypt(cost 10) of DemoCIBASecret, computed once.
@@ -343,11 +355,16 @@ func (s *Server) cibaDecide(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ref, approve := r.PostFormValue("ref"), r.PostFormValue("action") == "approve"
+	ref, action := r.PostFormValue("ref"), r.PostFormValue("action")
+	approve := action == "approve"
 	var err error
-	if approve {
+	switch action {
+	case "approve":
 		err = s.cibaGrant.Decider.Approve(r.Context(), ref, pending.Decision{Subject: who.Subject, Session: s.newSession(who.Subject, who.AuthTime)})
-	} else {
+	case "report":
+		// "I did not ask for this": denied, and flagged as abused (audited, announced).
+		err = s.cibaGrant.Decider.Report(r.Context(), ref, who.Subject)
+	default:
 		err = s.cibaGrant.Decider.Deny(r.Context(), ref, who.Subject)
 	}
 	switch {
@@ -357,6 +374,8 @@ func (s *Server) cibaDecide(rw http.ResponseWriter, r *http.Request) {
 		s.renderCIBARequests(rw, r, who, statusOf(err), "", &pageError{What: "Something went wrong on our side, and nothing was changed.", Next: "Try again in a moment."})
 	case approve:
 		s.renderCIBARequests(rw, r, who, http.StatusOK, "Approved. You can return to the app: it continues on its own.", nil)
+	case action == "report":
+		s.renderCIBARequests(rw, r, who, http.StatusOK, "Denied and reported. The app gets no access, and the request is recorded as suspicious.", nil)
 	default:
 		s.renderCIBARequests(rw, r, who, http.StatusOK, "Denied. The app gets no access.", nil)
 	}
@@ -384,8 +403,14 @@ func (s *Server) cibaEnrollPage(rw http.ResponseWriter, r *http.Request) {
 	}
 	data["E"] = e
 	data["ClientName"] = clientNameOf(e.Request)
+	if !e.MayApprove(who.Subject) {
+		data["Error"] = cibaUserMessage(ciba.ErrOtherAccount)
+		data["Code"] = typedCode(code)
+		s.render(rw, http.StatusForbidden, "ciba_enroll_enter", data)
+		return
+	}
 	data["Facts"] = requestFacts{ClientName: clientNameOf(e.Request), ClientID: e.ClientID, Device: e.Device,
-		CreatedAt: e.CreatedAt, Now: s.grantsNow(), Account: who.Subject}
+		CreatedAt: e.CreatedAt, Now: s.grantsNow(), Account: who.Subject, Where: describeProximity(e.Proximity, e.Device.RemoteAddr)}
 	data["Scopes"] = describeScopes(e.Scopes)
 	data["Email"] = demoUsers[who.Subject].Email
 	data["FromLink"] = r.URL.Query().Get("entered") == ""
@@ -436,6 +461,9 @@ func clientNameOf(r ciba.Request) string {
 
 // cibaUserMessage says what went wrong with a typed enrolment code, and what to do.
 func cibaUserMessage(err error) pageError {
+	if m, ok := policyMessage(err); ok {
+		return m
+	}
 	switch {
 	case errors.Is(err, pending.ErrTooManyAttempts):
 		return pageError{What: "Too many wrong codes were entered, so codes are not being checked for now.", Next: "Wait 15 minutes, then enter the code again."}

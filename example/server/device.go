@@ -77,6 +77,7 @@ func (s *Server) deviceOptions() rfc8628.Options {
 			Staff: staffDirectory{}, Accounts: demoAccounts{},
 			NewSession: func(_ context.Context, subject string) fosite.Session { return s.newSession(subject, time.Now()) },
 		},
+		Policy: s.policy(s.opts.Policy.Device),
 		Now:    s.opts.Now,
 		Logger: s.log,
 	}
@@ -125,7 +126,7 @@ func (s *Server) devicePage(rw http.ResponseWriter, r *http.Request) {
 	data["FromLink"] = r.URL.Query().Get("entered") == ""
 	data["Repeat"] = a.RecentApprovals
 	data["Facts"] = requestFacts{ClientName: clientName(a.Client), ClientID: a.Client.GetID(), Device: a.Device,
-		CreatedAt: a.CreatedAt, Now: s.grantsNow(), Account: who.Subject}
+		CreatedAt: a.CreatedAt, Now: s.grantsNow(), Account: who.Subject, Where: describeProximity(a.Proximity, a.Device.RemoteAddr)}
 	s.render(rw, http.StatusOK, "device_confirm", data)
 }
 
@@ -138,6 +139,8 @@ type requestFacts struct {
 	Account              string
 	// AccountLabel names the Account line; empty means "Your account".
 	AccountLabel string
+	// Where says where the request came from, compared with the viewer (RFC 10027: establish proximity).
+	Where placeWords
 }
 
 // maxTypedCode bounds how much of a typed code a page gives back.
@@ -306,6 +309,9 @@ type pageError struct {
 
 // userMessage says what went wrong with a typed user code, and what to do.
 func userMessage(err error) pageError {
+	if m, ok := policyMessage(err); ok {
+		return m
+	}
 	switch {
 	case errors.Is(err, pending.ErrTooManyAttempts):
 		return pageError{

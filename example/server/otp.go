@@ -97,6 +97,7 @@ func (s *Server) otpOptions() otp.Options {
 		Sender:       s.sender,
 		Scopes:       otpScopeText,
 		Audit:        s.kiosk.auditLog,
+		Policy:       s.policy(s.opts.Policy.OTP),
 		NewSession: func(_ context.Context, info otp.SessionInfo) (fosite.Session, error) {
 			sess := s.newSession(info.Subject, info.AuthTime)
 			sess.Claims.AuthenticationMethodsReferences = []string{"otp"}

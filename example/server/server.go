@@ -91,6 +91,8 @@ type Options struct {
 	OTP        OTPOptions
 	Reciprocal ReciprocalOptions
 	Kiosk      KioskOptions
+	// Policy sets the cross-device security policies (RFC 10027) of the device grant, CIBA and OTP.
+	Policy PolicyOptions
 }
 
 // Store is what the example needs of a store: everything fosite and the device grant use, plus client
@@ -129,6 +131,8 @@ type Server struct {
 	// store keeps no outbox.
 	queue  *outbox.Queue
 	worker *outbox.Worker
+	// events announces flagged grants to security event receivers; nil without receivers.
+	events pending.SecurityEvents
 
 	// Per-grant state, each defined in that grant's file.
 	ciba       cibaState
@@ -212,6 +216,9 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if err := s.setupOutbox(); err != nil {
+		return nil, err
+	}
+	if err := s.setupSecurityEvents(); err != nil {
 		return nil, err
 	}
 	s.deviceGrant = compose.NewDeviceGrant(s.deviceOptions())
@@ -389,6 +396,7 @@ func (s *Server) routes() {
 	s.otpRoutes(m)
 	s.reciprocalRoutes(m)
 	s.registrationRoutes(m)
+	s.policyRoutes(m)
 }
 
 // newSession is the session tokens are issued with: an OpenID Connect session for subject.
@@ -458,7 +466,7 @@ func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
 	req, err := p.NewAccessRequest(ctx, r, s.newSession("", time.Time{}))
 	if err != nil {
 		s.logTokenError(ctx, r, err)
-		rfc6749.SetAuthenticateHeader(rw, r, err)
+		rfc6749.SetErrorHeaders(rw, r, err)
 		p.WriteAccessError(ctx, rw, req, rfc6749.Sanitize(err))
 		return
 	}

@@ -81,4 +81,20 @@
 // Code lookups are attempt-limited (pending.Limiter: per address and for all anonymous callers, per
 // account for signed-in ones; Options.UserCodeLimits). Standard clients that ignore the extra
 // members simply poll.
+//
+// # Cross-device phishing
+//
+// Options.Policy applies RFC 10027's mitigations (see pending.Policy). By default a user receives at
+// most 5 requests per 15 minutes (RFC 10027's example B9, a prompt flood until the person approves one
+// to make it stop): the sixth is refused with 429 and Retry-After and never reaches a device. Limits
+// per client and per client address, one open request per client and user (OneOpenRequest), trusted
+// networks, key-bound clients and scope and token ceilings are there to turn on. Decider.Report is the
+// authentication device's "I did not ask for this": the request is denied (the client is pinged or
+// pushed the error as on any denial), flagged, audited and announced through Policy.Events.
+//
+// When the hint names an account that has no authentication device, the fallback request belongs to
+// that account: only it may complete the enrolment (Enrollment.MayApprove; ErrOtherAccount), so that a
+// client asking for bob can never receive alice's tokens. A hint naming nobody known gets the same
+// answer shape, and the client learns who approved only from the ID token. Fallback requests are
+// decided through their user code only; the Decider never lists or decides them.
 package ciba

@@ -215,6 +215,8 @@ func newFixtureOn(t testing.TB, configure func(*ciba.Options), store fixtureStor
 		RequestSigningAlgs: []string{"ES256", "PS256"},
 		AllowLoopbackHTTP:  true,
 		Now:                clock.Now,
+		// The fixture's tests ask for the same few users many times; policy_test.go turns the limit on.
+		Policy: pending.Policy{Initiation: pending.InitiationLimits{PerUser: -1}},
 	}
 	if configure != nil {
 		configure(&opts)

@@ -25,6 +25,10 @@ type AuthenticationRequest struct {
 	Hint Hint
 	// User is the user the hint names; nil when the request falls back to device enrolment.
 	User *User
+	// HintedSubject is the account the hint named when the request falls back to enrolment because that
+	// account has no authentication device: only that account may approve it. Empty when the hint named
+	// nobody known.
+	HintedSubject string
 	// Fallback is true when the request gets the enrolment response.
 	Fallback bool
 	// BindingMessage, ACRValues and RequestedExpiry are the client's parameters (RequestedExpiry 0:
@@ -87,7 +91,7 @@ func (e *BackchannelEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request)
 }
 
 func (e *BackchannelEndpoint) fail(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
-	rfc6749.SetAuthenticateHeader(rw, r, err)
+	rfc6749.SetErrorHeaders(rw, r, err)
 	rfc6749.LogRefused(ctx, e.options.Logger, "backchannel authentication request refused", err)
 	WriteError(rw, err)
 }
@@ -274,6 +278,9 @@ func (e *BackchannelEndpoint) validate(ctx context.Context, r *http.Request, cli
 			return nil, fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", scope)
 		}
 	}
+	if err := e.lifecycle.CheckScopes(ctx, client, req.RequestedScope); err != nil {
+		return nil, err
+	}
 	if err := e.config.GetAudienceStrategy(ctx)(client.GetAudience(), req.RequestedAudience); err != nil {
 		return nil, err
 	}
@@ -393,6 +400,7 @@ func (e *BackchannelEndpoint) resolve(ctx context.Context, req *AuthenticationRe
 		return fosite.ErrServerError.WithDebug("The hint resolver returned no user and no error.")
 	case len(user.Devices) == 0 && fallback:
 		req.Fallback = true
+		req.HintedSubject = user.Subject
 		return nil
 	case len(user.Devices) == 0:
 		return ErrUnknownUserID.WithDebug("The user has no reachable authentication device.")
@@ -405,6 +413,8 @@ func (e *BackchannelEndpoint) resolve(ctx context.Context, req *AuthenticationRe
 const (
 	extraMode     = "ciba_mode"
 	extraFallback = "ciba_fallback"
+	// extraHintedSubject is the account a fallback request's hint named (AuthenticationRequest.HintedSubject).
+	extraHintedSubject = "ciba_hinted_subject"
 	// extraRef is the reference of requests stored before references became request IDs: their
 	// sealed values are bound to it.
 	extraRef = "ciba_ref"
@@ -413,14 +423,24 @@ const (
 // NewResponse stores the request and answers it (CIBA Core §7.3): a new auth_req_id, the lifetime
 // (requested_expiry when given, within the configured maximum), and the polling interval for poll and
 // ping clients. A request for a known user is then passed to the AuthenticationDevice; a fallback
-// request gets a user code and the verification URI instead.
+// request gets a user code and the verification URI instead. First the grant's policy must admit it
+// (Options.Policy: requests per user, client and address; trusted networks and devices): a refusal is
+// pending.ErrTooManyRequests, ErrUntrustedNetwork or ErrUntrustedClient, and nothing reaches the user.
 func (e *BackchannelEndpoint) NewResponse(ctx context.Context, req *AuthenticationRequest) (*AuthenticationResponse, error) {
+	in := pending.Initiation{Client: req.GetClient(), Address: req.Device.RemoteAddr, Subject: req.HintedSubject}
+	if req.User != nil {
+		in.Subject = req.User.Subject
+	}
+	if err := e.lifecycle.Admit(ctx, in); err != nil {
+		return nil, err
+	}
 	now := clock.Now(e.options.Now)
 	req.RequestedAt = now
 	lifespan := e.options.RequestLifespan
 	if req.RequestedExpiry > 0 {
 		lifespan = min(req.RequestedExpiry, e.options.MaxRequestLifespan)
 	}
+	lifespan = e.lifecycle.CapLifespan(req.GetClient(), lifespan)
 	var interval time.Duration
 	if req.Metadata.TokenDeliveryMode != ModePush {
 		interval = e.options.PollingInterval
@@ -447,6 +467,9 @@ func (e *BackchannelEndpoint) NewResponse(ctx context.Context, req *Authenticati
 	}
 	if req.Fallback {
 		g.Extra[extraFallback] = "true"
+		if req.HintedSubject != "" {
+			g.Extra[extraHintedSubject] = req.HintedSubject
+		}
 	}
 	opt := pending.StartOptions{UserCode: req.Fallback}
 	if req.NotificationToken != "" {

@@ -73,10 +73,16 @@ func (d *Decider) Pending(ctx context.Context, subject string) ([]Request, error
 	}
 	out := make([]Request, 0, len(gs))
 	for _, g := range gs {
-		out = append(out, requestOf(g))
+		if !isFallback(g) {
+			out = append(out, requestOf(g))
+		}
 	}
 	return out, nil
 }
+
+// isFallback reports whether g is an enrolment-fallback request: decided only through its user code
+// (EnrollmentVerifier), never on an authentication device.
+func isFallback(g *pending.Grant) bool { return g.Extra[extraFallback] == "true" }
 
 // ExpirePush sends the §12 expired_token error to push clients whose requests expired unanswered, at most
 // limit of them per call, and returns how many it queued. Call it periodically (a minute is fine).
@@ -116,7 +122,7 @@ func (d *Decider) find(ctx context.Context, ref, subject string) (*pending.Grant
 	} else if err != nil {
 		return nil, rfc6749.ServerError(err)
 	}
-	if g.Subject != subject || g.State != pending.StatePending || g.Expired(clock.Now(d.options.Now)) {
+	if g.Subject != subject || g.State != pending.StatePending || g.Expired(clock.Now(d.options.Now)) || isFallback(g) {
 		return nil, ErrRequestNotFound
 	}
 	return g, nil
@@ -127,24 +133,14 @@ func (d *Decider) decide(ctx context.Context, g *pending.Grant, dec pending.Deci
 	mode := DeliveryMode(g.Extra[extraMode])
 	var also func(ctx context.Context) error
 	switch {
-	case mode == ModePing:
-		also = func(ctx context.Context) error {
-			return d.enqueue(ctx, g, CallbackPing, func(authReqID string) ([]byte, error) {
-				return json.Marshal(map[string]string{"auth_req_id": authReqID})
-			})
-		}
 	case mode == ModePush && dec.Approved:
 		also = func(ctx context.Context) error {
 			return d.enqueue(ctx, g, CallbackPushToken, func(authReqID string) ([]byte, error) {
 				return d.mint(ctx, g, dec, authReqID)
 			})
 		}
-	case mode == ModePush:
-		also = func(ctx context.Context) error {
-			return d.enqueue(ctx, g, CallbackPushError, func(authReqID string) ([]byte, error) {
-				return pushError(pending.ErrAccessDenied.RFC6749(), authReqID), nil
-			})
-		}
+	case mode == ModePing || mode == ModePush:
+		also = func(ctx context.Context) error { return d.notifyDecision(ctx, g) }
 	}
 	if dec.Approved {
 		// Checked before the callback is built: a push mints with the completed decision.
@@ -167,6 +163,35 @@ func (d *Decider) decide(ctx context.Context, g *pending.Grant, dec pending.Deci
 			slog.Bool("approved", dec.Approved), slog.String("mode", string(mode)))
 	}
 	return nil
+}
+
+// notifyDecision queues the callback of a decision that carries no tokens: a ping (CIBA Core §10.2; the
+// client then asks the token endpoint) or, in push mode, a denial's access_denied error (§12); nothing
+// in poll mode. The lifecycle runs it for the denials it makes on its own (pending.Lifecycle.Flag).
+func (d *Decider) notifyDecision(ctx context.Context, g *pending.Grant) error {
+	switch DeliveryMode(g.Extra[extraMode]) {
+	case ModePing:
+		return d.enqueue(ctx, g, CallbackPing, func(authReqID string) ([]byte, error) {
+			return json.Marshal(map[string]string{"auth_req_id": authReqID})
+		})
+	case ModePush:
+		return d.enqueue(ctx, g, CallbackPushError, func(authReqID string) ([]byte, error) {
+			return pushError(pending.ErrAccessDenied.RFC6749(), authReqID), nil
+		})
+	}
+	return nil
+}
+
+// Report denies the request ref for subject and flags it as abused (pending.ReasonReported): the
+// answer of an authentication device's "I did not ask for this" (RFC 10027 §6.1: detect and
+// remediate). The client is told as on any denial; the flag is audited and announced
+// (Options.Policy.Events). Errors: ErrRequestNotFound, server_error.
+func (d *Decider) Report(ctx context.Context, ref, subject string) error {
+	g, err := d.find(ctx, ref, subject)
+	if err != nil {
+		return err
+	}
+	return d.lifecycle.Flag(ctx, g, pending.ReasonReported, subject)
 }
 
 // enqueue marks the request's callback queued and queues it, within the caller's transaction.

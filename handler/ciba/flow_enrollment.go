@@ -3,6 +3,7 @@ package ciba
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"github.com/ory/fosite"
 
@@ -22,9 +23,24 @@ type Enrollment struct {
 	// Device is what the server saw of the client's request (RFC 8628 §5.4: it is shown so that a user
 	// can tell a remote-phishing attempt).
 	Device pending.DeviceInfo
+	// Proximity compares where the request came from with where the person looking it up is (RFC
+	// 10027 §6.1.3, establish proximity).
+	Proximity pending.Proximity
 
 	grant *pending.Grant
 }
+
+// MayApprove reports whether the signed-in subject may approve e: when the client's hint named an
+// account (one without an authentication device), only that account may. The page should say so
+// before asking anything, without naming the account.
+func (e *Enrollment) MayApprove(subject string) bool {
+	hinted := e.grant.Extra[extraHintedSubject]
+	return subject != "" && (hinted == "" || hinted == subject)
+}
+
+// ErrOtherAccount refuses an enrolment approval by another account than the one the client's hint
+// named (access_denied, 403): the client asked for that user's tokens, not the approver's.
+var ErrOtherAccount = pending.NewError("access_denied", "This request is for another account. Sign in with the account the service asked for.", http.StatusForbidden)
 
 // EnrollmentVerifier is the verification API of the enrolment fallback (this module's extension): the
 // page at the verification URI looks a request up by the user code, authenticates the user strongly,
@@ -44,16 +60,18 @@ func (v *EnrollmentVerifier) Lookup(ctx context.Context, userCode string, who pe
 	}
 	format := v.decider.lifecycle.Format()
 	return &Enrollment{
-		UserCode: format.Display(format.Normalize(userCode)),
-		Request:  requestOf(g),
-		Client:   g.Request.GetClient(),
-		Device:   g.Device,
-		grant:    g,
+		UserCode:  format.Display(format.Normalize(userCode)),
+		Request:   requestOf(g),
+		Client:    g.Request.GetClient(),
+		Device:    g.Device,
+		Proximity: v.decider.lifecycle.Proximity(ctx, g, who.Address),
+		grant:     g,
 	}, nil
 }
 
 // Approve enrols a device for d.Subject (DeviceEnroller.Enroll) and approves the request with that user
-// code for them, as Decider.Approve does; the client then gets its tokens in its own delivery mode. Call
+// code for them, as Decider.Approve does (ErrOtherAccount when the hint named another account; the
+// policy's proximity check, Options.Policy.RefuseAcrossNetworks, compares who.Address); the client then gets its tokens in its own delivery mode. Call
 // it only after authenticating the user strongly. When Enroll fails nothing is approved; when the
 // approval fails after Enroll succeeded, the device stays enrolled.
 func (v *EnrollmentVerifier) Approve(ctx context.Context, userCode string, who pending.Caller, d pending.Decision) (*Enrollment, error) {
@@ -61,8 +79,14 @@ func (v *EnrollmentVerifier) Approve(ctx context.Context, userCode string, who p
 	if err != nil {
 		return nil, err
 	}
+	if !e.MayApprove(d.Subject) && d.Subject != "" {
+		return nil, ErrOtherAccount.WithDebugf("The hint named another account than %q.", d.Subject)
+	}
 	if err := pending.ValidateApproval(e.grant, &d); err != nil {
 		return nil, err
+	}
+	if d.From == "" {
+		d.From = who.Address
 	}
 	enroller := v.decider.options.Enroller
 	if enroller == nil {

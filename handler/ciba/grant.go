@@ -1,6 +1,7 @@
 package ciba
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/ory/fosite"
@@ -59,8 +60,9 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 		Kind: pending.KindCIBA, Storage: store, Codes: pending.NewCodesWithRand(config, opts.Rand), Issuer: issuer,
 		UserCodeFormat: opts.UserCodeFormat, HandleParam: "auth_req_id",
 		Limiter: &pending.Limiter{Storage: store, Scope: "ciba-user-code", Limits: opts.UserCodeLimits},
-		Now:     opts.Now, Logger: opts.Logger,
+		Now:     opts.Now, Logger: opts.Logger, Policy: opts.Policy, Audit: opts.Audit, Kick: opts.Kick,
 	}
+	issuer.Ceiling = lc.Policy.CeilingFor
 	g := &Grant{options: opts}
 	sealer := &Sealer{Config: config}
 	g.TokenHandler = &TokenHandler{lifecycle: lc}
@@ -70,7 +72,16 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 		lifecycle: lc, sealer: sealer, options: &g.options,
 	}
 	g.Enrollment = &EnrollmentVerifier{decider: g.Decider}
+	lc.DenyEffects = g.Decider.notifyDecision
 	return g, nil
+}
+
+// Flag ends the request requestID, found abused (pending.Lifecycle.Flag): a pending request is denied
+// (the client is told as on any denial), an approved or redeemed one ended and its tokens revoked,
+// Options.Policy.Events told. reason is one of pending's Reason constants; by names who flagged it.
+// Errors: fosite.ErrNotFound, server_error.
+func (g *Grant) Flag(ctx context.Context, requestID, reason, by string) error {
+	return g.lifecycle.FlagRequest(ctx, requestID, reason, by)
 }
 
 // Options returns the options the grant runs with, defaults filled in.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/pending"
 )
 
@@ -62,6 +63,18 @@ type Options struct {
 	// AllowLoopbackHTTP accepts http:// notification endpoints on loopback addresses (development only).
 	AllowLoopbackHTTP bool
 
+	// Policy is the cross-device security policy of the grant (RFC 10027; see pending.Policy and the
+	// package guide's "Cross-device phishing"). Defaults: at most 5 requests per user per 15 minutes
+	// (Initiation.PerUser; -1 turns it off), so that a flood of requests cannot wear a user down into
+	// approving one; a fallback user code looked up by more than 3 signed-in accounts is burned
+	// (BurnAfterAccounts; -1 turns it off). Limits per client and per client address are off by
+	// default: CIBA clients are servers that ask for many users from one address. When
+	// Policy.Ceiling or ClientCeilings list scopes, list openid too (CIBA always asks for it).
+	Policy pending.Policy
+	// Audit receives an event whenever a policy acts and whenever a request is flagged; nil records
+	// none. Usually an *audit.Log.
+	Audit audit.Sink
+
 	// Rand is the source of randomness for user codes; nil means crypto/rand.
 	Rand io.Reader
 	// Now is the clock; nil means time.Now.
@@ -112,5 +125,17 @@ func (o Options) withDefaults() (Options, error) {
 		return o, errorf("%v", err)
 	}
 	o.UserCodeLimits = o.UserCodeLimits.Or(pending.DefaultUserCodeLimits)
+	o.Policy.Initiation = o.Policy.Initiation.Or(DefaultInitiationLimits)
+	if o.Policy.BurnAfterAccounts == 0 {
+		o.Policy.BurnAfterAccounts = DefaultBurnAfterAccounts
+	}
 	return o, nil
 }
+
+// DefaultInitiationLimits bound backchannel authentication requests (Options.Policy.Initiation): 5
+// per user per 15 minutes. RFC 10027 §4.2.3 (and its B9 scenario) describes attackers sending request
+// after request until the user approves one to make the prompts stop.
+var DefaultInitiationLimits = pending.InitiationLimits{PerUser: 5, Window: 15 * time.Minute}
+
+// DefaultBurnAfterAccounts is Options.Policy.BurnAfterAccounts by default (see rfc8628's).
+const DefaultBurnAfterAccounts = 3

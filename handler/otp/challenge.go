@@ -10,8 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -38,6 +38,9 @@ const (
 	extraDecoy    = "decoy"    // "1" for a decoy challenge
 	extraLocale   = "locale"   // the ui_locales the client sent
 	extraQuotaKey = "quota"    // keyed hash naming the identifier for the per-identifier quota
+	// extraPersonKey is a keyed hash naming the account (the identifier, for a decoy) for the silent
+	// per-person quota. Challenges stored before it existed count per identifier only.
+	extraPersonKey = "person"
 )
 
 // ChallengeResponse is the challenge endpoint's answer. The identify step fills OOBCode, ExpiresIn and
@@ -67,6 +70,8 @@ type ChallengeEndpoint struct {
 	lifecycle *pending.Lifecycle
 	store     Storage
 	options   *Options
+
+	deliveries sync.WaitGroup // deliveries still running after their answer
 }
 
 // ServeHTTP runs the endpoint and writes the answer or the RFC 6749 §5.2 error.
@@ -86,12 +91,7 @@ func WriteChallengeResponse(rw http.ResponseWriter, resp *ChallengeResponse) {
 }
 
 func (e *ChallengeEndpoint) writeError(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
-	rfc6749.SetAuthenticateHeader(rw, r, err)
-	rfc := fosite.ErrorToRFC6749Error(err)
-	if rfc.CodeField == http.StatusTooManyRequests {
-		q := e.options.Quotas
-		rw.Header().Set("Retry-After", strconv.Itoa(int((q.Window+time.Second-1)/time.Second)))
-	}
+	rfc6749.SetErrorHeaders(rw, r, err)
 	rfc6749.LogRefused(ctx, e.options.Logger, "otp challenge request refused", err)
 	e.provider.WriteAccessError(ctx, rw, nil, rfc6749.Sanitize(err))
 }
@@ -183,6 +183,9 @@ func (e *ChallengeEndpoint) ParseRequest(ctx context.Context, client fosite.Clie
 			return nil, fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", scope)
 		}
 	}
+	if err := e.lifecycle.CheckScopes(ctx, client, req.Scopes); err != nil {
+		return nil, err
+	}
 	if err := e.config.GetAudienceStrategy(ctx)(client.GetAudience(), req.Audience); err != nil {
 		return nil, err
 	}
@@ -196,6 +199,9 @@ func (e *ChallengeEndpoint) ParseRequest(ctx context.Context, client fosite.Clie
 // identifier and whose codes go nowhere and never redeem.
 func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*ChallengeResponse, error) {
 	now := clock.Now(e.options.Now)
+	if err := e.lifecycle.Admit(ctx, pending.Initiation{Client: req.Client, Address: req.RemoteAddr}); err != nil {
+		return nil, err
+	}
 	q := e.options.Quotas
 	if err := e.quota(ctx, "challenge|addr|"+req.RemoteAddr, q.ChallengesPerAddress, now, q.Window); err != nil {
 		return nil, err
@@ -220,7 +226,11 @@ func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*Challe
 			locale = acct.Locale
 		}
 	}
+	// The visible quota counts the identifier, as typed (normalised), for every identifier alike; the
+	// silent one counts the person behind it (a decoy's "person" is its identifier). Both keys are
+	// computed for every challenge: the same work whatever the identifier names.
 	idKey := "hint\x00" + normalizeHint(req.LoginHint)
+	personKey := idKey
 	if decoy {
 		channels, err = e.decoyChannels(ctx, req.LoginHint)
 		if err != nil {
@@ -228,9 +238,13 @@ func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*Challe
 		}
 		subject = ""
 	} else {
-		idKey = "subject\x00" + subject
+		personKey = "subject\x00" + subject
 	}
 	quotaKey, err := e.lifecycle.Codes.UserCodeSignature(ctx, "otp-quota", idKey)
+	if err != nil {
+		return nil, rfc6749.ServerError(err)
+	}
+	personQuotaKey, err := e.lifecycle.Codes.UserCodeSignature(ctx, "otp-quota", personKey)
 	if err != nil {
 		return nil, rfc6749.ServerError(err)
 	}
@@ -245,7 +259,7 @@ func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*Challe
 	fr.Form = req.Form
 	fr.RequestedScope = req.Scopes
 	fr.RequestedAudience = req.Audience
-	lifespan := e.options.Lifespan
+	lifespan := e.lifecycle.CapLifespan(req.Client, e.options.Lifespan)
 	g := &pending.Grant{
 		Request:        fr,
 		CreatedAt:      now,
@@ -254,7 +268,7 @@ func (e *ChallengeEndpoint) Identify(ctx context.Context, req *Request) (*Challe
 		Subject:        subject,
 		LoginHint:      req.LoginHint,
 		Device:         pending.DeviceInfo{RemoteAddr: req.RemoteAddr},
-		Extra:          map[string]string{extraChannels: string(encoded), extraQuotaKey: quotaKey},
+		Extra:          map[string]string{extraChannels: string(encoded), extraQuotaKey: quotaKey, extraPersonKey: personQuotaKey},
 	}
 	if decoy {
 		g.Extra[extraDecoy] = "1"
@@ -343,6 +357,17 @@ func (e *ChallengeEndpoint) send(ctx context.Context, req *Request, g *pending.G
 			return nil, err
 		}
 	}
+	// The per-person quota is silent: over it, the send is answered as any other and nothing goes out.
+	person := g.Extra[extraPersonKey]
+	if person == "" {
+		person = g.Extra[extraQuotaKey]
+	}
+	suppressed := false
+	if err := e.quota(ctx, "send|person|"+person, q.PerPerson, now, q.Window); errors.Is(err, ErrQuotaExceeded) {
+		suppressed = true
+	} else if err != nil {
+		return nil, err
+	}
 
 	format := CodeFormat(e.options.CodeLength)
 	code, err := format.Generate(e.lifecycle.Codes.Rand)
@@ -365,33 +390,8 @@ func (e *ChallengeEndpoint) send(ctx context.Context, req *Request, g *pending.G
 		return nil, rfc6749.ServerError(err)
 	}
 
-	decoy := g.Extra[extraDecoy] == "1"
 	msg, rerr := e.render(ctx, req.Client, g, code, ch, now)
-	delivered := false
-	if rerr != nil {
-		e.log(ctx, slog.LevelError, "otp message could not be rendered", slog.String("error", rerr.Error()))
-	} else if !decoy {
-		// Real challenges only: a decoy's code goes nowhere.
-		msg.To, rerr = e.destination(ctx, g, ch)
-		if rerr == nil {
-			rerr = e.options.Sender.Send(ctx, msg)
-		}
-		if rerr != nil {
-			// The answer stays 200, as for a decoy: a failed delivery must not tell the client that the
-			// account exists. The person asks again after the interval.
-			e.log(ctx, slog.LevelError, "otp code not delivered", slog.String("channel", ch.ID), slog.String("error", rerr.Error()))
-		} else {
-			delivered = true
-		}
-	}
-	data := map[string]any{"channel": string(ch.Type), "destination": ch.Destination, "delivered": delivered}
-	if decoy {
-		data["decoy"] = true
-	}
-	e.record(ctx, audit.Event{
-		Type: audit.EventOTPSent, Grant: audit.GrantOTP, Subject: g.Subject, ClientID: g.ClientID(),
-		RequestID: g.Request.GetID(), Time: now, Data: data,
-	})
+	e.deliver(ctx, g, ch, msg, rerr, suppressed, now)
 	return &ChallengeResponse{
 		OOBCode:       req.OOBCode,
 		ExpiresIn:     seconds(g.ExpiresAt.Sub(now)),
@@ -400,6 +400,59 @@ func (e *ChallengeEndpoint) send(ctx context.Context, req *Request, g *pending.G
 		Interval:      seconds(g.ResendInterval),
 	}, nil
 }
+
+// deliver delivers msg, whose rendering failed when rerr is set, after the answer: the endpoint answers
+// a real send, a decoy's and a suppressed one (over the per-person quota) after the same work, and the
+// Sender's latency — which only a real send has — is not in the answer's timing. Every send is audited
+// (EventOTPSent: channel, masked destination, delivered, decoy or suppressed) once its delivery is
+// done. Flush waits for deliveries still running.
+func (e *ChallengeEndpoint) deliver(ctx context.Context, g *pending.Grant, ch Channel, msg notify.Message, rerr error, suppressed bool, now time.Time) {
+	decoy := g.Extra[extraDecoy] == "1"
+	ctx = context.WithoutCancel(ctx)
+	e.deliveries.Add(1)
+	go func() {
+		defer e.deliveries.Done()
+		delivered := false
+		switch {
+		case rerr != nil:
+			e.log(ctx, slog.LevelError, "otp message could not be rendered", slog.String("error", rerr.Error()))
+		case decoy:
+			// A decoy's code goes nowhere.
+		case suppressed:
+			e.log(ctx, slog.LevelWarn, "otp code not sent: the account's send quota is used up",
+				slog.String("client_id", g.ClientID()), slog.String("request_id", g.Request.GetID()))
+		default:
+			sctx, cancel := context.WithTimeout(ctx, e.options.SendTimeout)
+			msg.To, rerr = e.destination(sctx, g, ch)
+			if rerr == nil {
+				rerr = e.options.Sender.Send(sctx, msg)
+			}
+			cancel()
+			if rerr != nil {
+				// Told to nobody but the log and the audit trail: the answer was the same as for a decoy.
+				// The person asks again after the interval.
+				e.log(ctx, slog.LevelError, "otp code not delivered", slog.String("channel", ch.ID), slog.String("error", rerr.Error()))
+			} else {
+				delivered = true
+			}
+		}
+		data := map[string]any{"channel": string(ch.Type), "destination": ch.Destination, "delivered": delivered}
+		if decoy {
+			data["decoy"] = true
+		}
+		if suppressed {
+			data["suppressed"] = "per_person_quota"
+		}
+		e.record(ctx, audit.Event{
+			Type: audit.EventOTPSent, Grant: audit.GrantOTP, Subject: g.Subject, ClientID: g.ClientID(),
+			RequestID: g.Request.GetID(), Time: now, Data: data,
+		})
+	}()
+}
+
+// Flush waits until every code the endpoint has answered for is delivered (or has failed) and audited:
+// call it before shutting down, and in tests.
+func (e *ChallengeEndpoint) Flush() { e.deliveries.Wait() }
 
 // destination finds the real address behind a channel, asking the directory again, so that addresses
 // are never copied into the pending-grant store.
@@ -462,7 +515,7 @@ func (e *ChallengeEndpoint) quota(ctx context.Context, key string, limit int, no
 		return rfc6749.ServerError(err)
 	}
 	if n > limit {
-		return ErrQuotaExceeded.WithHint("The send quota is used up. Try again later.")
+		return ErrQuotaExceeded.WithWrap(rfc6749.RetryAfter(window)).WithHint("The send quota is used up. Try again later.")
 	}
 	return nil
 }

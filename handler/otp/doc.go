@@ -78,25 +78,40 @@
 //     challenge; they are compared in constant time. oob_codes are fosite HMAC tokens stored by signature.
 //     Codes never appear in logs, errors or audit events.
 //   - Enumerating accounts. An identifier that names nobody gets a decoy challenge: same status, same
-//     JSON shape, same work (a directory lookup, a keyed hash, a stored challenge), with masked channels
+//     JSON shape, same work (a directory lookup, keyed hashes, a stored challenge), with masked channels
 //     derived from a keyed hash of the identifier, so that asking twice shows the same "destinations". Its
 //     sends are counted against the same quotas and the same interval, render the same message and go
-//     nowhere; its codes never redeem and it locks out like a real one. The send step of a real challenge
-//     also waits for the Sender: give it a queueing Sender (an outbox table drained by a worker) if that
-//     latency matters to you. A failed delivery is logged and audited but answered like a success.
+//     nowhere; its codes never redeem and it locks out like a real one. Codes are delivered after the
+//     answer (ChallengeEndpoint.Flush waits for them), so the Sender's latency, which only a real send
+//     has, is not in the answer's timing; a failed delivery is logged and audited, never answered.
 //   - Masking. Clients see destinations only through the MaskPolicy (DefaultMask: the last four digits, the
 //     first letters of an address); destinations are looked up again at send time and never stored.
 //   - Message pumping (SMS toll fraud) and harassment. Sends are limited per identifier, per client and
 //     per client network address, and new challenges per address (Quotas), in fixed windows counted in
 //     the store so that the limits hold across server instances. A quota answer is 429 with Retry-After
-//     (the window length: an upper bound). A busy attacker can exhaust one person's quota for a window:
-//     that is the price of protecting their phone.
+//     (the window length: an upper bound). A busy attacker can exhaust one identifier's quota for a
+//     window: that is the price of protecting the phone behind it.
+//   - Linking identifiers. A person has several identifiers (an address, an account number, a phone
+//     number), and a visible per-person limit would be an oracle: use up the quota through one
+//     identifier, and a 429 through another says both are that person's, while an identifier of
+//     somebody else still answers 200. So the visible limits count what the client can see — the
+//     identifier as typed (normalised), the client, its address — and answer the same whatever the
+//     identifier names; the per-person limit (Quotas.PerPerson, above PerIdentifier) is silent: over
+//     it the send is answered exactly as any other (status, headers, body and, since delivery follows
+//     the answer, timing), the code is stored and can be tried, but nothing is sent, and the audit
+//     trail records the send as suppressed. A person who meets that limit sees no message and tries
+//     again later, as after a lost text; an attacker sees nothing at all. Together: per identifier at
+//     most PerIdentifier sends are visible, per person at most PerPerson messages go out.
 //   - Phishing the code. The message names the client, says in plain language what it will be allowed to
 //     do, gives the expiry, and tells the person never to share the code.
 //   - Stolen client credentials. The grant is for confidential, first-party clients only; the oob_code is
 //     bound to the client that started the challenge; a replayed oob_code revokes what it issued.
-//   - Auditing. Every send (with channel, masked destination, whether delivered, whether a decoy), every
-//     redemption, replay and lockout is an audit event (audit.Sink; nil records nothing).
+//   - Auditing. Every send (with channel, masked destination, whether delivered, whether a decoy or
+//     suppressed), every redemption, replay and lockout, every policy refusal and flag is an audit event
+//     (audit.Sink; nil records nothing).
+//   - Cross-device phishing (RFC 10027). Options.Policy applies the pending-grant policies: trusted
+//     networks and key-bound clients, scope, token and challenge-lifetime ceilings, and Grant.Flag for a
+//     challenge found abused (its tokens revoked, security event receivers told).
 //
 // # Use
 //

@@ -191,9 +191,13 @@ func (f *fixture) do(path, client string, form url.Values) *gt.Response {
 	return &gt.Response{Status: res.StatusCode, Header: res.Header, Body: buf.Bytes()}
 }
 
+// challenge posts to the challenge endpoint and waits for the deliveries it started (codes are
+// delivered after the answer).
 func (f *fixture) challenge(client string, form url.Values) *gt.Response {
 	f.t.Helper()
-	return f.do(challengePath, client, form)
+	res := f.do(challengePath, client, form)
+	f.grant.Challenge.Flush()
+	return res
 }
 
 // identify runs step 1 as the kiosk and requires success.

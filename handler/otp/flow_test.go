@@ -1,10 +1,13 @@
 package otp_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,6 +267,8 @@ func TestExpiry(t *testing.T) {
 	gt.Golden(t, "challenge_expired", res, nil)
 }
 
+// TestSendQuota: sends per identifier are limited, visibly (429 with Retry-After), and the window
+// ends the limit.
 func TestSendQuota(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(c *otp.Options) {
@@ -273,8 +278,7 @@ func TestSendQuota(t *testing.T) {
 	c := f.identify("1 Main St", "usage:read")
 	f.send(c.OOBCode, "sms-1")
 	f.clock.Advance(time.Second)
-	// Another identifier of the same account counts against the same quota.
-	c2 := f.identify("alice@example.com", "usage:read")
+	c2 := f.identify("1 main st", "usage:read") // the same identifier, typed differently
 	f.send(c2.OOBCode, "sms-1")
 	f.clock.Advance(time.Second)
 	res := f.challenge(kioskID, url.Values{"oob_code": {c.OOBCode}, "channel": {"sms-1"}})
@@ -287,6 +291,99 @@ func TestSendQuota(t *testing.T) {
 	f.clock.Advance(10 * time.Minute)
 	c3 := f.identify("1 Main St", "usage:read")
 	f.send(c3.OOBCode, "sms-1")
+}
+
+// TestQuotasRevealNothing plays the oracle of issue 14: sends through one of a person's identifiers
+// must not change the answers to sends through another, so that nobody learns which identifiers belong
+// to one person; the per-person limit still holds, silently.
+func TestQuotasRevealNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(c *otp.Options) {
+		c.Quotas = otp.Quotas{PerIdentifier: 5, PerPerson: 7, Window: time.Hour}
+		c.ResendInterval = time.Second
+	})
+	sendVia := func(hint string) *gt.Response {
+		c := f.identify(hint, "usage:read")
+		f.clock.Advance(time.Second)
+		return f.challenge(kioskID, url.Values{"oob_code": {c.OOBCode}, "channel": {"sms-1"}})
+	}
+	// Five sends through "1 Main St" use its quota up: the sixth is refused, visibly.
+	for range 5 {
+		require.Equal(t, http.StatusOK, sendVia("1 Main St").Status)
+	}
+	require.Equal(t, http.StatusTooManyRequests, sendVia("1 Main St").Status)
+	require.Len(t, f.outbox.Messages(), 5)
+
+	// Another identifier of alice's answers exactly as an identifier of nobody: same status, same
+	// headers, same body shape.
+	same, nobody := sendVia("ACCT-1001"), sendVia("ACCT-9999")
+	require.Equal(t, http.StatusOK, same.Status)
+	require.Equal(t, nobody.Status, same.Status)
+	require.Equal(t, shape(t, nobody.Body), shape(t, same.Body))
+	require.Equal(t, headerNames(nobody.Header), headerNames(same.Header))
+	require.Len(t, f.outbox.Messages(), 6, "alice's sixth code went out: she is under her per-person limit")
+
+	// Past the per-person limit (7), sends through yet another of her identifiers still answer 200, as
+	// for nobody, but nothing reaches her phone; the audit trail says why.
+	require.Equal(t, http.StatusOK, sendVia("alice@example.com").Status)
+	require.Len(t, f.outbox.Messages(), 7)
+	res := sendVia("+15551234567")
+	require.Equal(t, http.StatusOK, res.Status)
+	require.Equal(t, shape(t, nobody.Body), shape(t, res.Body))
+	require.Len(t, f.outbox.Messages(), 7, "over the per-person limit nothing is sent")
+	evs := f.events()
+	last := evs[len(evs)-1]
+	require.Equal(t, audit.EventOTPSent, last.Type)
+	require.Equal(t, "alice", last.Subject)
+	require.Equal(t, false, last.Data["delivered"])
+	require.Equal(t, "per_person_quota", last.Data["suppressed"])
+}
+
+// TestAnswerDoesNotWaitForDelivery: the send step answers before the Sender is done, so a real send,
+// a decoy's and a suppressed one cost the client the same time (no timing oracle). The Sender here
+// blocks until the test has the answer.
+func TestAnswerDoesNotWaitForDelivery(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	blocking := &blockingSender{release: release}
+	f := newFixture(t, func(c *otp.Options) { c.Sender = blocking })
+	c := f.identify("1 Main St", "usage:read")
+	res := f.do(challengePath, kioskID, url.Values{"oob_code": {c.OOBCode}, "channel": {"sms-1"}})
+	require.Equal(t, http.StatusOK, res.Status, "the answer came while the Sender was still blocked")
+	require.Zero(t, blocking.sent.Load())
+	close(release)
+	f.grant.Challenge.Flush()
+	require.Equal(t, int64(1), blocking.sent.Load())
+	evs := f.events()
+	require.Equal(t, true, evs[len(evs)-1].Data["delivered"])
+}
+
+// blockingSender delivers nothing until release is closed.
+type blockingSender struct {
+	release chan struct{}
+	sent    atomic.Int64
+}
+
+func (b *blockingSender) Send(ctx context.Context, _ notify.Message) error {
+	select {
+	case <-b.release:
+		b.sent.Add(1)
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// headerNames lists the names of h's headers but Date.
+func headerNames(h http.Header) []string {
+	var names []string
+	for k := range h {
+		if k != "Date" {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 func TestForeignOOBCode(t *testing.T) {

@@ -33,8 +33,9 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 	}
 	lc := &pending.Lifecycle{
 		Kind: pending.KindOTP, Storage: store, Codes: pending.NewCodesWithRand(config, opts.Rand), Issuer: issuer,
-		HandleParam: "oob_code", Now: opts.Now, Logger: opts.Logger,
+		HandleParam: "oob_code", Now: opts.Now, Logger: opts.Logger, Policy: opts.Policy, Audit: opts.Audit,
 	}
+	issuer.Ceiling = lc.Policy.CeilingFor
 	g := &Grant{options: opts}
 	g.TokenHandler = &TokenHandler{lifecycle: lc, store: store, options: &g.options}
 	lc.Replayed = g.TokenHandler.replayed
@@ -43,6 +44,13 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 		lifecycle: lc, store: store, options: &g.options,
 	}
 	return g, nil
+}
+
+// Flag ends the challenge requestID, found abused (pending.Lifecycle.Flag): a pending challenge is
+// closed, a redeemed one's tokens revoked, Options.Policy.Events told. Errors: fosite.ErrNotFound,
+// server_error.
+func (g *Grant) Flag(ctx context.Context, requestID, reason, by string) error {
+	return g.lifecycle.FlagRequest(ctx, requestID, reason, by)
 }
 
 // Options returns the options the grant runs with, defaults filled in.

@@ -9,6 +9,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/audit"
+	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/notify"
 )
 
@@ -25,8 +26,14 @@ const ChallengeEndpointMetadata = "otp_challenge_endpoint"
 // fraud) or to bomb one person's phone. Each limit counts sends in a fixed window, in the store, so the
 // limits hold across server instances. A zero limit disables that limit.
 type Quotas struct {
-	// PerIdentifier bounds sends per account (per login hint for identifiers that name nobody).
+	// PerIdentifier bounds sends per identifier (login hint, normalised), whether it names an account or
+	// not. A send over it is refused with 429.
 	PerIdentifier int
+	// PerPerson bounds sends per account, whichever of its identifiers asked. A send over it is answered
+	// exactly like any other send, and nothing is sent (see the package guide: a refusal would tell which
+	// identifiers belong to one person). Keep it above PerIdentifier, so that a person using one
+	// identifier meets the visible limit first.
+	PerPerson int
 	// PerClient bounds sends per client.
 	PerClient int
 	// PerAddress bounds sends per client network address (the kiosk's, as the server sees it).
@@ -39,7 +46,7 @@ type Quotas struct {
 }
 
 // DefaultQuotas are the quotas used when none are configured.
-var DefaultQuotas = Quotas{PerIdentifier: 5, PerClient: 1000, PerAddress: 30, ChallengesPerAddress: 60, Window: time.Hour}
+var DefaultQuotas = Quotas{PerIdentifier: 5, PerPerson: 10, PerClient: 1000, PerAddress: 30, ChallengesPerAddress: 60, Window: time.Hour}
 
 // Options configure the OTP grant. The zero value of each field means its default; New fills them in
 // (Grant.Options returns the result).
@@ -80,7 +87,14 @@ type Options struct {
 	DecoyChannels []ChannelType
 	// NewSession makes the session of issued tokens; nil means DefaultSession(the ID token issuer).
 	NewSession SessionFactory
-	// Audit records sends, redemptions and lockouts; nil records nothing.
+	// SendTimeout bounds one delivery by the Sender. Codes are delivered after the challenge endpoint
+	// has answered (see the package guide); default 30 seconds.
+	SendTimeout time.Duration
+	// Policy is the cross-device security policy of the grant (RFC 10027; see pending.Policy): trusted
+	// networks and clients, scope and token ceilings, flags. Its rate limits are off by default here:
+	// the grant's own Quotas bound challenges and sends.
+	Policy pending.Policy
+	// Audit records sends, redemptions, lockouts, policy refusals and flags; nil records nothing.
 	Audit audit.Sink
 
 	// Rand is the source of randomness for user codes; nil means crypto/rand.
@@ -129,6 +143,7 @@ func (o Options) withDefaults(issuer string) (Options, error) {
 		return v
 	}
 	q.PerIdentifier = pick(q.PerIdentifier, d.PerIdentifier)
+	q.PerPerson = pick(q.PerPerson, d.PerPerson)
 	q.PerClient = pick(q.PerClient, d.PerClient)
 	q.PerAddress = pick(q.PerAddress, d.PerAddress)
 	q.ChallengesPerAddress = pick(q.ChallengesPerAddress, d.ChallengesPerAddress)
@@ -136,6 +151,9 @@ func (o Options) withDefaults(issuer string) (Options, error) {
 		q.Window = d.Window
 	}
 	o.Quotas = q
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 30 * time.Second
+	}
 	if o.Mask == nil {
 		o.Mask = DefaultMask{}
 	}

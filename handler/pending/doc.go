@@ -35,6 +35,16 @@
 //     offline access was granted, ID when openid was) in one transaction: of any number of concurrent
 //     redemptions exactly one gets tokens, and a failure burns nothing.
 //
+// # Cross-device security policies
+//
+// Policy is RFC 10027's set of mitigations for cross-device flows, each decided in one place of the
+// Lifecycle: Admit (rate limits across instances, trusted networks, key-bound clients, one open
+// request), CheckScopes and CapLifespan and TokenIssuer.Ceiling (scope, code and token ceilings),
+// LookupUserCode (burned codes; a decided, expired or burned code answers as a wrong one), Proximity
+// and Decide (where a request came from; approvals refused across networks), and Flag (a grant found
+// abused ends, its tokens are revoked, SecurityEvents is told). Every time a policy acts, Audit gets an
+// event. Each grant's Options.Policy fills in its own safe defaults.
+//
 // # Storage
 //
 // Storage is the contract of the pending-grant store: every state change is one conditional update, so

@@ -141,4 +141,7 @@ type Decision struct {
 	GrantedAudience []string
 	// ExpiresAt, when not zero, replaces the grant's expiry (a pickup window after approval).
 	ExpiresAt time.Time
+	// From is the network address the decision was made from, when known: Policy.RefuseAcrossNetworks
+	// compares it with the request's.
+	From string
 }

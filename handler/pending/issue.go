@@ -62,6 +62,9 @@ type TokenIssuer struct {
 	IDTokenStrategy openid.OpenIDConnectTokenStrategy
 	Storage         TokenStorage
 	Config          IssuerConfig
+	// Ceiling, when not nil, gives the ceiling of a client's tokens (Policy.CeilingFor: shorter
+	// lifetimes, no refresh token).
+	Ceiling func(clientID string) Ceiling
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -87,6 +90,26 @@ func (i *TokenIssuer) Prepare(ctx context.Context, g *Grant, grantType fosite.Gr
 	if rt := fosite.GetEffectiveLifespan(req.GetClient(), grantType, fosite.RefreshToken, i.Config.GetRefreshTokenLifespan(ctx)); rt > -1 {
 		req.GetSession().SetExpiresAt(fosite.RefreshToken, now.Add(rt).Round(time.Second))
 	}
+	c := i.ceiling(req)
+	for _, cap := range []struct {
+		t   fosite.TokenType
+		max time.Duration
+	}{{fosite.AccessToken, c.AccessTokenLifespan}, {fosite.RefreshToken, c.RefreshTokenLifespan}} {
+		if cap.max <= 0 {
+			continue
+		}
+		if exp := req.GetSession().GetExpiresAt(cap.t); exp.IsZero() || exp.After(now.Add(cap.max)) {
+			req.GetSession().SetExpiresAt(cap.t, now.Add(cap.max).Round(time.Second))
+		}
+	}
+}
+
+// ceiling returns the ceiling of req's client, or none.
+func (i *TokenIssuer) ceiling(req fosite.Requester) Ceiling {
+	if i.Ceiling == nil || req.GetClient() == nil {
+		return Ceiling{}
+	}
+	return i.Ceiling(req.GetClient().GetID())
 }
 
 // Issue consumes the grant and issues its tokens as one step. All tokens are minted (and the ID token
@@ -165,6 +188,9 @@ func (i *TokenIssuer) Issue(ctx context.Context, kind Kind, handleSignature stri
 }
 
 func (i *TokenIssuer) canIssueRefreshToken(ctx context.Context, req fosite.Requester) bool {
+	if i.ceiling(req).NoRefreshTokens {
+		return false
+	}
 	if scopes := i.Config.GetRefreshTokenScopes(ctx); len(scopes) > 0 && !req.GetGrantedScopes().HasOneOf(scopes...) {
 		return false
 	}

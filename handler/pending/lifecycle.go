@@ -10,6 +10,8 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/storage"
 
+	"github.com/fosite-contrib/grants/audit"
+
 	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
@@ -52,6 +54,15 @@ type Lifecycle struct {
 	// Replayed, when not nil, is told of every replay after the revocation (e.g. to audit it), with the
 	// revocation's error.
 	Replayed func(ctx context.Context, g *Grant, revocationErr error)
+	// DenyEffects, when not nil, runs in the transaction of a denial the lifecycle makes on its own
+	// (Flag of a pending grant), to queue what a denial sends (a CIBA ping or push error callback);
+	// Kick, when not nil, is called after that transaction commits.
+	DenyEffects func(ctx context.Context, g *Grant) error
+	Kick        func()
+	// Policy is the grant's cross-device security policy (see Policy); the zero value turns nothing on.
+	Policy Policy
+	// Audit receives an event whenever a policy acts and whenever a grant is flagged; nil records none.
+	Audit audit.Sink
 }
 
 // MaxStartAttempts bounds the draws of Start when a code is taken. With 20^8 user codes, three
@@ -145,8 +156,9 @@ func (l *Lifecycle) Start(ctx context.Context, g *Grant, opt StartOptions) (Star
 
 // LookupUserCode returns the live, pending grant of this kind whose user code a person typed (RFC 8628
 // §3.3), normalised as §6.1 recommends. A code that names nothing counts as a failed guess by who (see
-// Limiter); a code of a grant that was already decided, or that expired, is refused the same way but
-// is not a guess. Errors: ErrInvalidUserCode, ErrTooManyAttempts, server_error.
+// Limiter); a code of a grant that was already decided, that expired, or that is burned
+// (Policy.BurnAfterAccounts) gets the same answer, so that the answer never tells a real code from a
+// wrong one, but is not a guess. Errors: ErrInvalidUserCode, ErrTooManyAttempts, server_error.
 //
 // The returned grant carries no session.
 func (l *Lifecycle) LookupUserCode(ctx context.Context, typed string, who Caller) (*Grant, error) {
@@ -178,7 +190,12 @@ func (l *Lifecycle) LookupUserCode(ctx context.Context, typed string, who Caller
 		return nil, rfc6749.ServerError(err)
 	case g.State != StatePending:
 		// The right code of a request already decided: no guess, and nothing to decide.
-		return nil, ErrInvalidUserCode.WithHint("The request was already approved or denied.")
+		return nil, ErrInvalidUserCode
+	}
+	if burned, err := l.burn(ctx, g, who, now); err != nil {
+		return nil, err
+	} else if burned {
+		return nil, ErrInvalidUserCode
 	}
 	return g, nil
 }
@@ -231,6 +248,9 @@ func ValidateApproval(g *Grant, d *Decision) error {
 func (l *Lifecycle) Decide(ctx context.Context, g *Grant, d *Decision, also func(ctx context.Context) error) (err error) {
 	if d.Approved {
 		if err := ValidateApproval(g, d); err != nil {
+			return err
+		}
+		if err := l.checkProximity(ctx, g, d); err != nil {
 			return err
 		}
 	}

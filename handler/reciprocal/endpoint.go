@@ -47,7 +47,7 @@ func (e *TokenEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	req, err := e.Provider.NewAccessRequest(ctx, r, e.NewSession())
 	if err != nil {
-		rfc6749.SetAuthenticateHeader(rw, r, err)
+		rfc6749.SetErrorHeaders(rw, r, err)
 		e.Provider.WriteAccessError(ctx, rw, req, rfc6749.Sanitize(err))
 		return
 	}

@@ -90,10 +90,12 @@ type Alerter struct {
 	LinkLifetime time.Duration
 	// Render writes the message; nil uses a plain English text.
 	Render func(ctx context.Context, a Alert) (notify.Message, error)
-	// Audit receives a revocation event for every deactivation; nil records none.
+	// Audit receives an audit.EventFlagged event for every deactivation; nil records none.
 	Audit audit.Sink
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	lifecycle *pending.Lifecycle // the grant's, when New made the Alerter
 }
 
 // Errors of Deactivate, wrapped in an invalid_request (400) whose hint a person can read; test with
@@ -317,7 +319,7 @@ func (a *Alerter) Deactivate(ctx context.Context, token string) (*Deactivated, e
 	} else if err != nil {
 		return nil, rfc6749.ServerError(err)
 	}
-	if err := a.end(ctx, g, subject, "alert_link", now); err != nil {
+	if err := a.end(ctx, g, subject); err != nil {
 		return nil, err
 	}
 	return &Deactivated{RequestID: rid, ClientID: g.ClientID(), Subject: subject}, nil
@@ -332,21 +334,22 @@ func (a *Alerter) DeactivateFor(ctx context.Context, subject, requestID string) 
 	} else if err != nil {
 		return nil, rfc6749.ServerError(err)
 	}
-	if err := a.end(ctx, g, subject, "user", clock.Now(a.Now)); err != nil {
+	if err := a.end(ctx, g, subject); err != nil {
 		return nil, err
 	}
 	return &Deactivated{RequestID: requestID, ClientID: g.ClientID(), Subject: subject}, nil
 }
 
-func (a *Alerter) end(ctx context.Context, g *pending.Grant, subject, via string, now time.Time) error {
-	if err := a.Storage.ExpirePendingGrant(ctx, pending.KindDeviceCode, g.HandleSignature, now); err != nil {
-		return rfc6749.ServerError(err)
+// end flags g as reported by the person it is for (pending.Lifecycle.Flag: ended, its tokens revoked,
+// announced to resource servers when the policy has Events, audited as audit.EventFlagged).
+func (a *Alerter) end(ctx context.Context, g *pending.Grant, subject string) error {
+	l := a.lifecycle
+	if l == nil {
+		store, ok := a.Storage.(pending.TokenStorage)
+		if !ok {
+			return fosite.ErrServerError.WithDebugf("rfc8628: an Alerter built without New needs a Storage implementing pending.TokenStorage, got %T", a.Storage)
+		}
+		l = &pending.Lifecycle{Kind: pending.KindDeviceCode, Storage: store, Audit: a.Audit, Now: a.Now}
 	}
-	if err := pending.RevokeReplayed(ctx, a.Storage, g); err != nil {
-		return rfc6749.ServerError(err)
-	}
-	return auditRecord(ctx, a.Audit, audit.Event{
-		Type: audit.EventRevoked, Subject: subject, ClientID: g.ClientID(), RequestID: g.Request.GetID(), Time: now,
-		Data: map[string]any{"reason": "deactivated", "via": via, "state": string(g.State)},
-	})
+	return l.Flag(ctx, g, pending.ReasonReported, subject)
 }

@@ -89,6 +89,18 @@
 // the repeat window (24 hours by default). Show a warning when there are any, with
 // Alerter.DeactivateFor to end the earlier grants.
 //
+// # Cross-device phishing
+//
+// Options.Policy applies RFC 10027's mitigations (see pending.Policy): by default one address may start
+// 60 flows per 15 minutes (a refused request is 429 with Retry-After), and a user code looked up by a
+// fourth signed-in account is burned — a code mailed to many people stops working for everyone and the
+// device gets access_denied. Verifier.Lookup fills Authorization.Proximity (where the request came
+// from, beside where the person is; with a Locator, the place), which the page should show; with
+// Policy.RefuseAcrossNetworks an approval from another network is refused. Scope, token and code
+// lifetime ceilings, trusted networks and key-bound clients are there to turn on. A deactivation link
+// (and Alerter.DeactivateFor) flags the grant as reported; Grant.Flag does so for staff and operators:
+// the grant ends, its tokens are revoked and Policy.Events is told.
+//
 // # Pre-printed codes
 //
 // A device without a display can have its user code printed in the box. The confidential client

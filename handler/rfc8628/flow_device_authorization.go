@@ -67,7 +67,7 @@ func (e *DeviceAuthorizationEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.
 // WriteError writes an RFC 6749 §5.2 error response as fosite's token endpoint does, with
 // WWW-Authenticate when a client that tried HTTP Basic is refused with 401, and logs it.
 func (e *DeviceAuthorizationEndpoint) WriteError(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
-	rfc6749.SetAuthenticateHeader(rw, r, err)
+	rfc6749.SetErrorHeaders(rw, r, err)
 	rfc6749.LogRefused(ctx, e.options.Logger, "device authorization request refused", err)
 	e.provider.WriteAccessError(ctx, rw, nil, rfc6749.Sanitize(err))
 }
@@ -98,6 +98,9 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceRequest(ctx context.Context, r *h
 			return nil, fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", scope)
 		}
 	}
+	if err := e.lifecycle.CheckScopes(ctx, client, req.RequestedScope); err != nil {
+		return nil, err
+	}
 	if err := e.config.GetAudienceStrategy(ctx)(client.GetAudience(), req.RequestedAudience); err != nil {
 		return nil, err
 	}
@@ -113,11 +116,17 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceRequest(ctx context.Context, r *h
 }
 
 // NewDeviceResponse issues the device code and user code for a validated request and stores the pending
-// grant (RFC 8628 §3.2).
+// grant (RFC 8628 §3.2), when the grant's policy admits it (Options.Policy: rate limits, trusted
+// networks and devices; a refusal is pending.ErrTooManyRequests, ErrUntrustedNetwork or
+// ErrUntrustedClient).
 func (e *DeviceAuthorizationEndpoint) NewDeviceResponse(ctx context.Context, req *DeviceRequest) (*DeviceResponse, error) {
+	if err := e.lifecycle.Admit(ctx, pending.Initiation{Client: req.GetClient(), Address: req.Device.RemoteAddr}); err != nil {
+		return nil, err
+	}
 	now := clock.Now(e.options.Now)
 	req.RequestedAt = now
 	lifespan, _ := e.options.lifespans(req.GetClient())
+	lifespan = e.lifecycle.CapLifespan(req.GetClient(), lifespan)
 	stored := req.Request // a copy: what is stored does not change with req
 	g := &pending.Grant{
 		Request:   &stored,

@@ -37,6 +37,9 @@ type Authorization struct {
 	DeviceSerial string
 	// GrantedScopes is what an approval granted; nil before one.
 	GrantedScopes fosite.Arguments
+	// Proximity compares where the request came from with where the person looking it up is (RFC
+	// 10027 §6.1.3, establish proximity): show it on the page, and say so when they differ.
+	Proximity pending.Proximity
 	// RecentApprovals are the earlier approvals of the same client by the same user within the repeat
 	// window, newest first; only LookupFor fills it. More than none deserves a warning: someone may
 	// have phished one of those approvals (see the package guide).
@@ -77,7 +80,9 @@ func (v *Verifier) Lookup(ctx context.Context, userCode string, who pending.Call
 	if err != nil {
 		return nil, err
 	}
-	return v.authorization(g, userCode), nil
+	a := v.authorization(g, userCode)
+	a.Proximity = v.lifecycle.Proximity(ctx, g, who.Address)
+	return a, nil
 }
 
 func (v *Verifier) authorization(g *pending.Grant, userCode string) *Authorization {
@@ -198,6 +203,9 @@ var ErrAlertFailed = errors.New("rfc8628: the approval alert could not be sent")
 // transaction when the store is transactional, and audits the approval after the commit.
 func (v *Verifier) approve(ctx context.Context, a *Authorization, d pending.Decision, remoteAddr string, data map[string]any, also func(ctx context.Context) error) error {
 	d.Approved = true
+	if d.From == "" {
+		d.From = remoteAddr
+	}
 	now := clock.Now(v.options.Now)
 	if _, pickup := v.options.lifespans(a.Client); d.ExpiresAt.IsZero() && pickup > 0 {
 		d.ExpiresAt = now.Add(pickup)

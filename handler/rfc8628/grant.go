@@ -91,13 +91,14 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 			Kind: pending.KindDeviceCode, Storage: store, Codes: pending.NewCodesWithRand(config, opts.Rand), Issuer: issuer,
 			UserCodeFormat: opts.UserCodeFormat, HandleParam: "device_code",
 			Limiter: &pending.Limiter{Storage: store, Scope: "device-user-code", Limits: opts.UserCodeLimits},
-			Now:     opts.Now, Logger: opts.Logger,
+			Now:     opts.Now, Logger: opts.Logger, Policy: opts.Policy, Audit: opts.Audit,
 		},
 		kiosk:  kiosk,
 		audit:  opts.Audit,
 		logger: opts.Logger,
 	}
 	g.TokenHandler.lifecycle.Replayed = g.TokenHandler.replayed
+	issuer.Ceiling = g.TokenHandler.lifecycle.Policy.CeilingFor
 	g.Authorization = &DeviceAuthorizationEndpoint{
 		provider: rfc6749.Provider(config, store, opts.AuthorizationURL),
 		config:   config, lifecycle: g.lifecycle, deactivation: kiosk, options: &g.options,
@@ -107,7 +108,7 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 		g.Alerter = &Alerter{
 			Sender: a.Sender, Outbox: a.Outbox, Kick: a.Kick, Recipients: a.Recipients, Storage: store.(AlertStorage),
 			Config: config, DeactivateURL: a.DeactivateURL, LinkLifetime: a.LinkLifetime, Render: a.Render,
-			Audit: opts.Audit, Now: opts.Now,
+			Audit: opts.Audit, Now: opts.Now, lifecycle: g.lifecycle,
 		}
 		g.Verifier.alerter = g.Alerter
 	}
@@ -115,6 +116,14 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 		g.Kiosk = &Kiosk{Verifier: g.Verifier, Staff: k.Staff, Accounts: k.Accounts, NewSession: k.NewSession}
 	}
 	return g, nil
+}
+
+// Flag ends the device grant requestID, found abused (pending.Lifecycle.Flag): a pending request is
+// denied, an approved or redeemed one ended and every token it issued revoked, Options.Policy.Events
+// told, the flag audited. reason is one of pending's Reason constants; by names who flagged it.
+// Errors: fosite.ErrNotFound, server_error.
+func (g *Grant) Flag(ctx context.Context, requestID, reason, by string) error {
+	return g.lifecycle.FlagRequest(ctx, requestID, reason, by)
 }
 
 // Options returns the options the grant runs with, defaults filled in.

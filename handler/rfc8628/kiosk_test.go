@@ -410,7 +410,7 @@ func TestAlertThroughOutbox(t *testing.T) {
 	require.Error(t, err, "revoked")
 	_, err = s.Device.Alerter.Deactivate(ctx, token)
 	require.ErrorIs(t, err, rfc8628.ErrLinkUsed)
-	require.Equal(t, []string{audit.EventApproved, audit.EventRedeemed, audit.EventRevoked}, rec.types())
+	require.Equal(t, []string{audit.EventApproved, audit.EventRedeemed, audit.EventFlagged}, rec.types())
 }
 
 // TestAlertSendFailure: when the message cannot be sent directly, the approval stands and the caller

@@ -60,6 +60,13 @@ type Options struct {
 	// PrintedUserCode); such a confidential client may send device_serial.
 	PrintedCodeKeys map[string][]byte
 
+	// Policy is the cross-device security policy of the grant (RFC 10027; see pending.Policy and the
+	// package guide's "Cross-device phishing"). Defaults: at most 60 device authorization requests per
+	// client address per 15 minutes (Initiation.PerAddress; -1 turns a limit off), and a user code
+	// looked up by more than 3 signed-in accounts is burned (BurnAfterAccounts; -1 turns it off).
+	// Everything else is off until set.
+	Policy pending.Policy
+
 	// Audit receives an event for every approval, denial, redemption, expiry and revocation; nil records
 	// none. Usually an *audit.Log.
 	Audit audit.Sink
@@ -78,6 +85,15 @@ type Options struct {
 	// discards. Pending polls are not logged.
 	Logger *slog.Logger
 }
+
+// DefaultInitiationLimits bound device authorization requests (Options.Policy.Initiation): 60 per
+// client address per 15 minutes — a household or a shop starts a few; a script phishing with fresh
+// codes (RFC 10027 §4.2.1) needs many.
+var DefaultInitiationLimits = pending.InitiationLimits{PerAddress: 60, Window: 15 * time.Minute}
+
+// DefaultBurnAfterAccounts is Options.Policy.BurnAfterAccounts by default: a user code looked up by a
+// fourth signed-in account was sent to many people (RFC 10027 §4.2.2) and no longer works.
+const DefaultBurnAfterAccounts = 3
 
 // Lifespans are one client's device-grant lifetimes; zero means the default.
 type Lifespans struct {
@@ -141,6 +157,10 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	o.UserCodeLimits = o.UserCodeLimits.Or(pending.DefaultUserCodeLimits)
 	o.PickupWindow = min(max(o.PickupWindow, 0), MaxDeviceLifespan)
+	o.Policy.Initiation = o.Policy.Initiation.Or(DefaultInitiationLimits)
+	if o.Policy.BurnAfterAccounts == 0 {
+		o.Policy.BurnAfterAccounts = DefaultBurnAfterAccounts
+	}
 	if o.RepeatApprovalWindow <= 0 {
 		o.RepeatApprovalWindow = 24 * time.Hour
 	}

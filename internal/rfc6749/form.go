@@ -6,7 +6,9 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ory/fosite"
@@ -148,10 +150,23 @@ func checkFormContentType(r *http.Request) error {
 	return nil
 }
 
-// SetAuthenticateHeader adds the WWW-Authenticate header RFC 6749 §5.2 requires when a client that
-// tried HTTP Basic authentication is refused with 401 invalid_client.
-func SetAuthenticateHeader(rw http.ResponseWriter, r *http.Request, err error) {
-	if _, _, ok := r.BasicAuth(); ok && fosite.ErrorToRFC6749Error(err).CodeField == http.StatusUnauthorized {
+// SetErrorHeaders adds the headers an error response needs: WWW-Authenticate, which RFC 6749 §5.2
+// requires when a client that tried HTTP Basic authentication is refused with 401 invalid_client, and
+// Retry-After (RFC 9110 §10.2.3) when a 429 or 503 refusal carries a RetryAfter.
+func SetErrorHeaders(rw http.ResponseWriter, r *http.Request, err error) {
+	status := fosite.ErrorToRFC6749Error(err).CodeField
+	if _, _, ok := r.BasicAuth(); ok && status == http.StatusUnauthorized {
 		rw.Header().Set("WWW-Authenticate", `Basic realm="oauth2"`)
 	}
+	var after RetryAfter
+	if (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) && errors.As(err, &after) && after > 0 {
+		rw.Header().Set("Retry-After", strconv.FormatInt(int64((time.Duration(after)+time.Second-1)/time.Second), 10))
+	}
 }
+
+// RetryAfter is the cause of a refusal that may be retried after this long (a rate limit): wrap it
+// into the error (WithWrap) and SetErrorHeaders sends it as Retry-After.
+type RetryAfter time.Duration
+
+// Error describes the wait.
+func (r RetryAfter) Error() string { return "retry after " + time.Duration(r).String() }

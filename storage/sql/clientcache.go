@@ -87,8 +87,8 @@ func (s *Store) forgetClient(id string) {
 	s.clients.mu.Unlock()
 }
 
-// inTx reports whether ctx carries a transaction of s.
+// inTx reports whether ctx carries a transaction of s, or one s joins (WithContextTx).
 func (s *Store) inTx(ctx context.Context) bool {
 	st, ok := ctx.Value(txKey{}).(*txState)
-	return ok && st.store == s
+	return ok && st.store == s || s.contextTx(ctx) != nil
 }

@@ -196,8 +196,11 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 }
 
 // GetClient implements fosite.ClientManager: it returns the stored client (see Client), or
-// fosite.ErrNotFound.
+// fosite.ErrNotFound; with WithClients, the client of the source.
 func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	if s.opts.clients != nil {
+		return s.opts.clients.GetClient(ctx, id)
+	}
 	if c, ok := s.cachedClient(ctx, id); ok {
 		return c, nil
 	}

@@ -13,6 +13,11 @@
 // through pgx's database/sql adapter. Open applies the embedded, versioned migrations (goose) unless
 // WithoutMigrations is given; Migrate applies them on demand, for a deploy step.
 //
+// The store may also live in a database another component owns, such as an Ory Hydra server's:
+// OpenDB borrows that component's *sql.DB, WithContextTx joins the transactions it carries in its
+// contexts (so a grant is consumed in the same transaction as that component's tokens are stored), and
+// WithClients reads clients from it. See integration/hydra.
+//
 // # What it implements
 //
 //   - fosite: ClientManager (clients and client-assertion JWT IDs), oauth2.CoreStorage and

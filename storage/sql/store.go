@@ -43,6 +43,11 @@ type Store struct {
 	w *writer
 	// stats counts the statements the store runs (Stats).
 	stats stats
+	// borrowed is true when another component owns db (OpenDB): Close leaves it open.
+	borrowed bool
+	// pipelined is true when BeginTX begins pipelined PostgreSQL transactions (pgtx): on PostgreSQL
+	// through pgx's database/sql driver, which Open always uses and OpenDB finds in most pools.
+	pipelined bool
 }
 
 var (
@@ -96,6 +101,8 @@ type options struct {
 	groupCommitSet bool
 	// onPurgeBatch, when set (by tests), is told about every purge batch.
 	onPurgeBatch func(what string, rows int64, took time.Duration)
+	contextTx    func(context.Context) *sql.Tx // WithContextTx
+	clients      ClientSource                  // WithClients
 }
 
 // WithClock sets the clock the store reads where fosite's interfaces give it no time (client assertion
@@ -152,17 +159,7 @@ func WithPARSession(fn func() fosite.Session) Option {
 // that take the write lock when they begin (_txlock=immediate), so concurrent writers queue instead of
 // failing. In-memory SQLite databases are not supported: each pooled connection would see its own.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	o := options{migrate: true, retention: 24 * time.Hour, busyTimeout: 10 * time.Second}
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.newPARSession == nil {
-		o.newPARSession = func() fosite.Session { return openid.NewDefaultSession() }
-	}
-	if !o.clientTTLSet {
-		o.clientTTL = DefaultClientCacheTTL
-	}
-
+	o := newOptions(opts)
 	s := &Store{opts: o}
 	var driver, source string
 	switch {
@@ -183,6 +180,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: open %s database: %w", s.dialect, err)
 	}
 	s.db = db
+	s.pipelined = s.dialect == postgres
 	maxOpen := o.maxOpenConns
 	if maxOpen <= 0 && s.dialect == postgres {
 		maxOpen = 25
@@ -256,7 +254,8 @@ func sqliteSource(dsn string, busy time.Duration) (string, error) {
 	return base + "?" + q.Encode(), nil
 }
 
-// Close closes the database. Transactions still open are rolled back by the database.
+// Close closes the database. Transactions still open are rolled back by the database. A store made by
+// OpenDB closes only what it prepared, and leaves the database to its owner.
 func (s *Store) Close() error {
 	if s.w != nil {
 		_ = s.w.close()
@@ -265,6 +264,9 @@ func (s *Store) Close() error {
 		_ = v.(*sql.Stmt).Close()
 		return true
 	})
+	if s.borrowed {
+		return nil
+	}
 	return s.db.Close()
 }
 
@@ -282,10 +284,12 @@ func (s *Store) Dialect() string {
 // txKey is the context key of the transaction begun by BeginTX.
 type txKey struct{}
 
-// txState is what travels in the context: the transaction and the store that began it.
+// txState is what travels in the context: the transaction and the store that began it. joined is true
+// when the transaction is another component's (WithContextTx): its owner commits or rolls it back.
 type txState struct {
-	tx    *sql.Tx
-	store *Store
+	tx     *sql.Tx
+	store  *Store
+	joined bool
 	// w is the transaction when it runs in the SQLite writer's batch, pg when it is a pipelined
 	// PostgreSQL transaction (tx is then nil).
 	w  *wtx
@@ -300,6 +304,9 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	if _, ok := ctx.Value(txKey{}).(*txState); ok {
 		return ctx, errors.New("sqlstore: a transaction is already in progress in this context")
 	}
+	if tx := s.contextTx(ctx); tx != nil {
+		return context.WithValue(ctx, txKey{}, &txState{tx: tx, store: s, joined: true}), nil
+	}
 	if s.w != nil {
 		t, err := s.w.begin(ctx, false)
 		if err != nil {
@@ -307,7 +314,7 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 		}
 		return context.WithValue(ctx, txKey{}, &txState{w: t, store: s}), nil
 	}
-	if s.dialect == postgres {
+	if s.pipelined {
 		t, err := s.beginPG(ctx)
 		if err != nil {
 			return ctx, err
@@ -328,6 +335,9 @@ func (s *Store) Commit(ctx context.Context) error {
 	if !ok {
 		return errors.New("sqlstore: commit: no transaction in context")
 	}
+	if st.joined {
+		return nil
+	}
 	if st.w != nil {
 		return st.w.commit()
 	}
@@ -342,9 +352,10 @@ func (s *Store) Commit(ctx context.Context) error {
 	return nil
 }
 
-// withTx runs fn in the transaction ctx carries, or else in a new one, which fn's error rolls back.
+// withTx runs fn in the transaction ctx carries (one this store began, or one WithContextTx finds), or
+// else in a new one, which fn's error rolls back.
 func (s *Store) withTx(ctx context.Context, fn func(ctx context.Context) error) (err error) {
-	if _, ok := ctx.Value(txKey{}).(*txState); ok {
+	if _, ok := ctx.Value(txKey{}).(*txState); ok || s.contextTx(ctx) != nil {
 		return fn(ctx)
 	}
 	if ctx, err = s.BeginTX(ctx); err != nil {
@@ -367,6 +378,9 @@ func (s *Store) Rollback(ctx context.Context) error {
 	if !ok {
 		return errors.New("sqlstore: rollback: no transaction in context")
 	}
+	if st.joined {
+		return nil
+	}
 	if st.w != nil {
 		return st.w.rollback()
 	}
@@ -387,11 +401,15 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// q returns the transaction carried by ctx when it was begun by this store, else the database. It is
-// not used for transactions of the SQLite writer (member).
+// q returns the transaction carried by ctx when it was begun (or joined) by this store, or the one
+// WithContextTx finds in ctx, else the database. It is not used for the transactions of the SQLite
+// writer or pipelined PostgreSQL transactions (member, pgtxOf).
 func (s *Store) q(ctx context.Context) querier {
 	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.store == s && st.tx != nil {
 		return st.tx
+	}
+	if tx := s.contextTx(ctx); tx != nil {
+		return tx
 	}
 	return s.db
 }
@@ -463,6 +481,11 @@ func placeholders(n int) string {
 // transaction's connection must never wait for another: with every connection held by a transaction,
 // that wait would never end.
 func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, bool) {
+	if s.joinsTx(ctx) {
+		// Another component's transaction may belong to another pool, where this store's statements
+		// cannot be used: the query runs as it is.
+		return nil, false
+	}
 	tx, inTx := s.q(ctx).(*sql.Tx)
 	v, ok := s.stmts.Load(query)
 	if !ok {
