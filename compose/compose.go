@@ -27,6 +27,10 @@
 // A factory panics when the store or the strategy lacks what its grant needs, naming the missing
 // interface, or when the grant's options cannot work: a misconfigured server fails at start-up.
 //
+// NewDPoP adds sender-constrained tokens (RFC 9449, package dpop) to every grant composed with it: its
+// handler must run after every other token handler, which Compose sees to; with fosite's compose.Compose
+// list its factory last.
+//
 // Compose a *fosite.Config once: fosite registers handlers on it and ignores a second handler of the
 // same type, so composing the same configuration again keeps the first grant (and its store).
 package compose
@@ -41,6 +45,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/handler/rfc7523"
 
+	"github.com/fosite-contrib/grants/dpop"
 	"github.com/fosite-contrib/grants/handler/pending"
 )
 
@@ -58,9 +63,11 @@ type Provider struct {
 // fosite's own compose.Compose. storage must implement fosite.Storage and what each factory needs;
 // strategy is fosite's (e.g. a *compose.CommonStrategy).
 //
-// It also registers a last token handler that answers unsupported_grant_type (RFC 6749 §5.2) for a
-// grant type no other handler serves, and fills in the defaults fosite v0.49.0 sets lazily (which
-// races when the first requests are concurrent).
+// It also registers a token handler that answers unsupported_grant_type (RFC 6749 §5.2) for a grant
+// type no other handler serves, and fills in the defaults fosite v0.49.0 sets lazily (which races when
+// the first requests are concurrent). The DPoP handler (NewDPoP) goes after all of them, wherever its
+// factory is in the list: it binds what the grant handlers prepared and types what they issued, so it
+// must run after them (see package dpop).
 func Compose(config *fosite.Config, storage, strategy interface{}, factories ...fcompose.Factory) *Provider {
 	st, ok := storage.(fosite.Storage)
 	if !ok {
@@ -68,13 +75,18 @@ func Compose(config *fosite.Config, storage, strategy interface{}, factories ...
 	}
 	f := fosite.NewOAuth2Provider(st, config)
 	p := &Provider{OAuth2Provider: f, Fosite: f}
+	var last []fosite.TokenEndpointHandler
 	for _, factory := range factories {
 		res := factory(config, storage, strategy)
 		if ah, ok := res.(fosite.AuthorizeEndpointHandler); ok {
 			config.AuthorizeEndpointHandlers.Append(ah)
 		}
 		if th, ok := res.(fosite.TokenEndpointHandler); ok {
-			config.TokenEndpointHandlers.Append(th)
+			if crossCutting(th) {
+				last = append(last, th)
+			} else {
+				config.TokenEndpointHandlers.Append(th)
+			}
 		}
 		if tv, ok := res.(fosite.TokenIntrospector); ok {
 			config.TokenIntrospectionHandlers.Append(tv)
@@ -88,6 +100,9 @@ func Compose(config *fosite.Config, storage, strategy interface{}, factories ...
 		p.results = append(p.results, res)
 	}
 	config.TokenEndpointHandlers.Append(&unsupportedGrantType{config: config})
+	for _, th := range last {
+		config.TokenEndpointHandlers.Append(th)
+	}
 	WarmDefaults(config)
 	return p
 }
@@ -198,6 +213,13 @@ func mustNot(err error, factory string) {
 	}
 }
 
+// crossCutting reports whether h serves no grant of its own but acts on every token request (the DPoP
+// handler): it comes after every other handler, and does not make a grant type supported.
+func crossCutting(h fosite.TokenEndpointHandler) bool {
+	_, ok := h.(*dpop.Handler)
+	return ok
+}
+
 // unsupportedGrantType answers unsupported_grant_type (RFC 6749 §5.2) for a grant type no other token
 // handler serves.
 type unsupportedGrantType struct{ config fosite.Configurator }
@@ -207,7 +229,7 @@ type unsupportedGrantType struct{ config fosite.Configurator }
 // is a cheap comparison of grant types.
 func (u *unsupportedGrantType) CanHandleTokenEndpointRequest(ctx context.Context, req fosite.AccessRequester) bool {
 	for _, h := range u.config.GetTokenEndpointHandlers(ctx) {
-		if _, self := h.(*unsupportedGrantType); self {
+		if _, self := h.(*unsupportedGrantType); self || crossCutting(h) {
 			continue
 		}
 		if h.CanHandleTokenEndpointRequest(ctx, req) {

@@ -108,6 +108,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	pprofAddr := fs.String("pprof", "", "also serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off by default")
 	reciprocalPartner := fs.String("reciprocal-partner", "", "issuer URL of a partner server for the Reciprocal OAuth demo (another instance of this example); in -dev mode plain http to loopback is allowed")
 	cibaPing := fs.String("ciba-ping-url", server.DefaultCIBAPingEndpoint, "`URL` where demo-ciba-ping is called back (its backchannel_client_notification_endpoint); the demo client's ciba -mode ping -listen must match")
+	dpopNonce := fs.Bool("dpop-nonce", false, "require a server nonce in every DPoP proof (RFC 9449 section 8)")
 	geoipPaths := fs.String("geoip", "", "comma-separated MaxMind DB `files` (City, Country, ASN or ISP; GeoLite2 or GeoIP2) that place request addresses on the approval pages")
 	refuseAcross := fs.Bool("refuse-across-networks", false, "refuse approvals made from another network than the device's (RFC 10027: establish proximity)")
 	var setReceivers stringList
@@ -151,6 +152,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	opts := server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev, Store: store}
 	opts.Reciprocal = server.ReciprocalOptions{Partner: *reciprocalPartner, AllowLoopbackHTTP: *dev}
 	opts.CIBA = server.CIBAOptions{PingEndpoint: *cibaPing, PushEndpoint: *cibaPush}
+	opts.DPoP = server.DPoPOptions{RequireNonce: *dpopNonce}
 	opts.Policy.RefuseAcrossNetworks = *refuseAcross
 	for _, u := range setReceivers {
 		opts.Policy.SecurityEventReceivers = append(opts.Policy.SecurityEventReceivers, secevent.Receiver{URL: u, Audience: u})

@@ -27,6 +27,9 @@ type deviceOptions struct {
 	// "client_secret_post".
 	AuthMethod string
 	Scopes     []string
+	// DPoP asks for tokens bound to a key this run makes (RFC 9449): every token request carries a
+	// proof, and the access token is then tried at userinfo as a DPoP token.
+	DPoP bool
 	// HTTPClient makes every request; nil means a client with a 30-second
 	// timeout per request (x/oauth2's DeviceAuth ignores the context).
 	HTTPClient *http.Client
@@ -47,6 +50,7 @@ func deviceCommand(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&opts.ClientSecret, "client-secret", "", "client secret, for a confidential client")
 	fs.StringVar(&opts.AuthMethod, "auth-method", "client_secret_basic", "how to send -client-secret: client_secret_basic or client_secret_post")
 	fs.StringVar(&scope, "scope", "openid profile offline_access", "space-separated scopes to request")
+	fs.BoolVar(&opts.DPoP, "dpop", false, "bind the tokens to a key made for this run (DPoP, RFC 9449), and call userinfo with them; -client-id demo-dpop requires it")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: client device [flags]")
 		fmt.Fprintln(stderr, "\nSigns in with the device authorization grant (RFC 8628) and prints the tokens.")
@@ -137,10 +141,16 @@ func runDevice(ctx context.Context, opts deviceOptions, stdout io.Writer) error 
 	}
 	showInstructions(stdout, da)
 
+	tokenClient := client
+	if opts.DPoP {
+		if tokenClient, _, err = withDPoP(client); err != nil {
+			return err
+		}
+	}
 	auth := clientAuth{ID: opts.ClientID, Secret: opts.ClientSecret, Post: opts.AuthMethod == "client_secret_post"}
 	form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:device_code"}, "device_code": {da.DeviceCode}}
 	tok, err := pollToken(ctx, pollConfig{
-		client: client, endpoint: md.TokenEndpoint, auth: auth, form: form, issuer: opts.Issuer,
+		client: tokenClient, endpoint: md.TokenEndpoint, auth: auth, form: form, issuer: opts.Issuer,
 		interval: time.Duration(da.Interval) * time.Second, expiry: expiry, sleep: opts.Sleep, now: opts.Now,
 		progress: newProgress(stdout, opts.Now), what: "approval",
 	})
@@ -148,7 +158,10 @@ func runDevice(ctx context.Context, opts deviceOptions, stdout io.Writer) error 
 		return err
 	}
 	fmt.Fprintln(stdout, "\nSigned in. Token response:")
-	return printTokens(stdout, tok, opts.Now)
+	if err := printTokens(stdout, tok, opts.Now); err != nil || !opts.DPoP {
+		return err
+	}
+	return showUserinfo(ctx, tokenClient, md.UserinfoEndpoint, tok, stdout)
 }
 
 // pollConfig configures pollToken.

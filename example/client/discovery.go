@@ -15,6 +15,7 @@ type metadata struct {
 	Issuer                      string `json:"issuer"`
 	TokenEndpoint               string `json:"token_endpoint"`
 	DeviceAuthorizationEndpoint string `json:"device_authorization_endpoint"`
+	UserinfoEndpoint            string `json:"userinfo_endpoint"`
 }
 
 // maxMetadataBytes bounds how much of a discovery document is read.

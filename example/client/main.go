@@ -1,7 +1,7 @@
 // Command client is the command-line demo client for the grants in this
 // module. Each grant is a subcommand:
 //
-//	go run ./example/client device [-issuer URL] [-client-id ID] [-client-secret S] [-scope "a b"]
+//	go run ./example/client device [-issuer URL] [-client-id ID] [-client-secret S] [-scope "a b"] [-dpop]
 //	go run ./example/client ciba -mode poll|ping|push -login-hint alice
 //	go run ./example/client otp -login-hint "1 Main St"
 //

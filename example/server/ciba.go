@@ -102,6 +102,7 @@ func (s *Server) cibaOptions() ciba.Options {
 		Resolver:          cibaResolver{s},
 		Devices:           cibaDevices{s},
 		Enroller:          cibaEnroller{s},
+		DPoP:              s.dpop,     // a proof at the backchannel request binds the request's tokens
 		AllowLoopbackHTTP: s.opts.Dev, // DEMO: the example client listens on loopback http
 		Policy:            s.policy(cibaPolicy(s.opts.Policy.CIBA)),
 		Audit:             s.kiosk.auditLog,

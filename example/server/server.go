@@ -48,6 +48,7 @@ import (
 
 	"github.com/fosite-contrib/grants/clientauth"
 	"github.com/fosite-contrib/grants/compose"
+	"github.com/fosite-contrib/grants/dpop"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/rfc7009"
 	"github.com/fosite-contrib/grants/handler/rfc7662"
@@ -87,6 +88,7 @@ type Options struct {
 	SignIn SignInOptions
 
 	// Per-grant options, each defined in that grant's file.
+	DPoP       DPoPOptions
 	CIBA       CIBAOptions
 	OTP        OTPOptions
 	Reciprocal ReciprocalOptions
@@ -120,7 +122,8 @@ type Server struct {
 	sender notify.Sender
 	outbox *notify.Outbox
 
-	// The composed grants of this module.
+	// The composed grants of this module, and DPoP (sender-constrained tokens for all of them).
+	dpop            *compose.DPoP
 	deviceGrant     *compose.DeviceGrant
 	cibaGrant       *compose.CIBAGrant
 	otpGrant        *compose.OTPGrant
@@ -221,6 +224,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err := s.setupSecurityEvents(); err != nil {
 		return nil, err
 	}
+	s.dpop = compose.NewDPoP(s.dpopOptions())
 	s.deviceGrant = compose.NewDeviceGrant(s.deviceOptions())
 	s.cibaGrant = compose.NewCIBAGrant(s.cibaOptions())
 	s.otpGrant = compose.NewOTPGrant(s.otpOptions())
@@ -238,6 +242,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		s.cibaGrant.Factory,
 		s.otpGrant.Factory,
 		s.registration.Factory,
+		s.dpop.Factory, // binds and types what every grant above issues (compose.Compose runs it last)
 	}
 	if opts.Reciprocal.Partner != "" {
 		s.reciprocalOAuth = compose.NewReciprocalGrant(s.reciprocalOptions())
@@ -252,7 +257,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	for _, setup := range []struct {
 		name string
 		run  func(context.Context) error
-	}{{"kiosk", s.setupKiosk}, {"ciba", s.setupCIBA}, {"otp", s.setupOTP}, {"reciprocal", s.setupReciprocal}} {
+	}{{"dpop", s.setupDPoP}, {"kiosk", s.setupKiosk}, {"ciba", s.setupCIBA}, {"otp", s.setupOTP}, {"reciprocal", s.setupReciprocal}} {
 		if err := setup.run(ctx); err != nil {
 			return nil, fmt.Errorf("example: %s: %w", setup.name, err)
 		}
@@ -328,7 +333,7 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 
 // isAPIPath reports whether path belongs to an API (JSON) endpoint rather than a page.
 func isAPIPath(path string) bool {
-	for _, p := range []string{"/oauth2/", "/admin/", "/.well-known/", "/userinfo"} {
+	for _, p := range []string{"/oauth2/", "/admin/", "/.well-known/", "/userinfo", "/api/"} {
 		if strings.HasPrefix(path, p) {
 			return true
 		}
@@ -396,18 +401,20 @@ func (s *Server) routes() {
 	s.otpRoutes(m)
 	s.reciprocalRoutes(m)
 	s.registrationRoutes(m)
+	s.resourceRoutes(m)
 	s.policyRoutes(m)
 }
 
-// newSession is the session tokens are issued with: an OpenID Connect session for subject.
-func (s *Server) newSession(subject string, authTime time.Time) *openid.DefaultSession {
+// newSession is the session tokens are issued with: an OpenID Connect session for subject that can
+// carry a DPoP binding.
+func (s *Server) newSession(subject string, authTime time.Time) *dpop.OpenIDSession {
 	now := time.Now().UTC()
 	// fosite checks auth_time against the real clock when it signs the ID token; the grants' clock
 	// (Options.Now, moved ahead in tests) must not put the sign-in in fosite's future.
 	if authTime.After(now) {
 		authTime = now
 	}
-	return &openid.DefaultSession{
+	return dpop.NewOpenIDSession(&openid.DefaultSession{
 		Claims: &jwt.IDTokenClaims{
 			Subject:     subject,
 			Issuer:      s.opts.Issuer,
@@ -416,7 +423,7 @@ func (s *Server) newSession(subject string, authTime time.Time) *openid.DefaultS
 		},
 		Headers: &jwt.Headers{Extra: map[string]interface{}{"kid": s.keyID}},
 		Subject: subject,
-	}
+	})
 }
 
 func (s *Server) discovery(rw http.ResponseWriter, r *http.Request) {
@@ -467,6 +474,7 @@ func (s *Server) token(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.logTokenError(ctx, r, err)
 		rfc6749.SetErrorHeaders(rw, r, err)
+		dpop.SetNonceHeader(rw.Header(), err)
 		p.WriteAccessError(ctx, rw, req, rfc6749.Sanitize(err))
 		return
 	}
@@ -519,18 +527,8 @@ func grantClientCredentials(req fosite.AccessRequester) {
 }
 
 func (s *Server) userinfo(rw http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	token := fosite.AccessTokenFromRequest(r)
-	if token == "" {
-		rw.Header().Set("WWW-Authenticate", `Bearer realm="userinfo"`)
-		writeJSON(rw, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "A bearer access token is required."})
-		return
-	}
-	sess := s.newSession("", time.Time{})
-	_, ar, err := s.provider.IntrospectToken(ctx, token, fosite.AccessToken, sess)
-	if err != nil {
-		rw.Header().Set("WWW-Authenticate", `Bearer realm="userinfo", error="invalid_token"`)
-		writeJSON(rw, http.StatusUnauthorized, map[string]string{"error": "invalid_token", "error_description": "The access token is not active."})
+	ar, _, ok := s.resourceToken(rw, r, "/userinfo") // Bearer, or DPoP with a proof (RFC 9449 §7)
+	if !ok {
 		return
 	}
 	if !ar.GetGrantedScopes().Has("openid") {

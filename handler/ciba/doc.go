@@ -82,6 +82,34 @@
 // account for signed-in ones; Options.UserCodeLimits). Standard clients that ignore the extra
 // members simply poll.
 //
+// # Sender-constrained tokens (DPoP)
+//
+// RFC 9449 says nothing about CIBA, so this package decides, and binds at the backchannel request. With
+// Options.DPoP set (compose.DPoP, the same verifier as the token endpoint's), a DPoP header on the
+// backchannel authentication request is a proof made for a POST to Options.BackchannelURL; it is checked
+// like any proof (dpop.Verifier.Verify: signature, htm, htu, iat, single-use jti, server nonce when
+// required, answered with invalid_dpop_proof or use_dpop_nonce and its DPoP-Nonce header), and the
+// thumbprint of its key is kept on the pending grant. The tokens of that request are then bound to that
+// key, whatever the delivery mode:
+//
+//   - poll and ping: the session approved tokens are issued with is bound before the DPoP token
+//     handler looks at the token request, so that request must carry a proof made with the same key
+//     (none, or another key, is invalid_dpop_proof and consumes nothing); it gets DPoP tokens;
+//   - push: there is no token request at all, so the tokens pushed to the client are issued bound to
+//     that key, with token_type DPoP. A push request without a proof gets bearer tokens, and a push
+//     client registered with dpop_bound_access_tokens (RFC 9449 §5.2) is refused without one.
+//
+// Why there. The backchannel request is the only moment before the user decides at which the client
+// speaks to the server, and the only one at all in push mode, so it is where the key must be named.
+// This is what RFC 9449 does for the authorization code: dpop_jkt (§10) binds the code at the
+// authorization request to a key the token request must then prove, and with pushed authorization
+// requests a DPoP header there does the same (§10.1). A backchannel request is, like a pushed
+// authorization request, a direct and authenticated POST from the client, so it takes the header,
+// which also proves possession of the key right away (a bare dpop_jkt parameter would only name one).
+// A poll or ping client may also send no proof at the backchannel request and one at the token
+// request only: its tokens are then bound there, like those of any other grant. The binding of a
+// request is checked when it is redeemed; polls of a pending request are answered as always.
+//
 // # Cross-device phishing
 //
 // Options.Policy applies RFC 10027's mitigations (see pending.Policy). By default a user receives at

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/fosite-contrib/grants/dpop"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
@@ -40,6 +41,9 @@ type AuthenticationRequest struct {
 	NotificationToken string
 	// Device is what the server saw of the client's request.
 	Device pending.DeviceInfo
+	// DPoPJKT is the thumbprint of the key the request's DPoP proof was made with (see dpop.go); the
+	// request's tokens are bound to it. Empty without a proof.
+	DPoPJKT string
 }
 
 // AuthenticationResponse is the successful authentication request acknowledgement (CIBA Core §7.3),
@@ -92,6 +96,7 @@ func (e *BackchannelEndpoint) ServeHTTP(rw http.ResponseWriter, r *http.Request)
 
 func (e *BackchannelEndpoint) fail(ctx context.Context, rw http.ResponseWriter, r *http.Request, err error) {
 	rfc6749.SetErrorHeaders(rw, r, err)
+	dpop.SetNonceHeader(rw.Header(), err)
 	rfc6749.LogRefused(ctx, e.options.Logger, "backchannel authentication request refused", err)
 	WriteError(rw, err)
 }
@@ -134,7 +139,14 @@ func (e *BackchannelEndpoint) NewRequest(ctx context.Context, r *http.Request) (
 	if err != nil {
 		return nil, err
 	}
-	return e.validate(ctx, r, client, md, form, params)
+	req, err := e.validate(ctx, r, client, md, form, params)
+	if err != nil {
+		return nil, err
+	}
+	if req.DPoPJKT, err = e.proofKey(ctx, r, client, md); err != nil {
+		return nil, err
+	}
+	return req, nil
 }
 
 // checkRegistration refuses clients whose registration cannot work (CIBA Core §4).
@@ -470,6 +482,9 @@ func (e *BackchannelEndpoint) NewResponse(ctx context.Context, req *Authenticati
 		if req.HintedSubject != "" {
 			g.Extra[extraHintedSubject] = req.HintedSubject
 		}
+	}
+	if req.DPoPJKT != "" {
+		g.Extra[extraDPoPJKT] = req.DPoPJKT
 	}
 	opt := pending.StartOptions{UserCode: req.Fallback}
 	if req.NotificationToken != "" {

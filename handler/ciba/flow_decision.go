@@ -289,10 +289,14 @@ func (d *Decider) mint(ctx context.Context, g *pending.Grant, dec pending.Decisi
 	issuer.Storage = nonTx{issuer.Storage}
 	issuer.Prepare(ctx, &approved, GrantType, ar)
 	setAuthReqIDClaim(ar.GetSession(), authReqID)
+	if err := bindDPoP(ar.GetSession(), g); err != nil {
+		return nil, rfc6749.ServerError(err)
+	}
 	resp := fosite.NewAccessResponse()
 	if err := issuer.Issue(ctx, pending.KindCIBA, g.HandleSignature, GrantType, ar, resp); err != nil {
 		return nil, err
 	}
+	pushTokenType(ar.GetSession(), resp)
 	if refresh, _ := resp.GetExtra("refresh_token").(string); refresh != "" && issuer.IDTokenStrategy != nil {
 		if sess, ok := ar.GetSession().(openid.Session); ok && resp.GetExtra("id_token") != nil {
 			helper := openid.IDTokenHandleHelper{IDTokenStrategy: issuer.IDTokenStrategy}

@@ -7,6 +7,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // AuthReqIDClaim is the ID token claim that carries the auth_req_id (CIBA Core §10.3.1).
@@ -60,6 +61,9 @@ func (h *TokenHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 	if err == nil {
 		h.lifecycle.Prepare(ctx, g, GrantType, req)
 		setAuthReqIDClaim(req.GetSession(), req.GetRequestForm().Get("auth_req_id"))
+		if err := bindDPoP(req.GetSession(), g); err != nil {
+			return rfc6749.ServerError(err)
+		}
 	}
 	return err
 }

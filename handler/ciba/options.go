@@ -53,6 +53,10 @@ type Options struct {
 	UserCodes UserCodeChecker
 	// IDTokenHints verifies id_token_hint; nil refuses that hint with unknown_user_id.
 	IDTokenHints IDTokenHintVerifier
+	// DPoP checks DPoP proofs sent to the backchannel authentication endpoint (RFC 9449; see the
+	// package documentation): the key a request proves binds its tokens. Nil ignores DPoP headers there.
+	// compose.DPoP implements it.
+	DPoP DPoPVerifier
 	// Outbox queues ping and push callbacks; nil means only poll mode is offered (ping and push
 	// clients are refused with unauthorized_client). It must queue in the store's transactions (see
 	// Outbox).

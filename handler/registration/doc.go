@@ -55,6 +55,8 @@
 //     backchannel_client_notification_endpoint required for ping and push and https (Policy.
 //     AllowLoopbackHTTP admits loopback, over http too, for development);
 //     backchannel_authentication_request_signing_alg asymmetric; backchannel_user_code_parameter;
+//   - dpop_bound_access_tokens (RFC 9449 §5.2): a boolean; true makes every token request of the
+//     client carry a DPoP proof (package dpop enforces it), and is kept in the client's Metadata;
 //   - client_name, software_id, software_version, contacts: bounded, no control characters.
 //
 // Unknown fields are ignored (RFC 7591 §2), and so are software statements, which this package does not

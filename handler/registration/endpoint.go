@@ -16,6 +16,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/fosite-contrib/grants/dpop"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
@@ -264,6 +265,9 @@ func storedMetadata(m *Metadata, issuedAt time.Time) (map[string]any, error) {
 	set("backchannel_authentication_request_signing_alg", m.BackchannelAuthenticationRequestSigningAlg)
 	if m.BackchannelTokenDeliveryMode != "" {
 		out["backchannel_user_code_parameter"] = m.BackchannelUserCodeParameter
+	}
+	if m.DPoPBoundAccessTokens {
+		out[dpop.MetaBoundAccessTokens] = true
 	}
 	if len(m.Contacts) > 0 {
 		out["contacts"] = m.Contacts

@@ -23,6 +23,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fosite-contrib/grants/dpop"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/registration"
 	"github.com/fosite-contrib/grants/internal/grantstest"
@@ -346,4 +347,34 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestDPoPBoundAccessTokensAreKept: a client that registers dpop_bound_access_tokens (RFC 9449 §5.2)
+// is stored with it, reads it back (RFC 7592), and is one that package dpop holds to DPoP.
+func TestDPoPBoundAccessTokensAreKept(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name  string
+		extra string
+		want  bool
+	}{
+		{"registered true", `,"dpop_bound_access_tokens":true`, true},
+		{"registered false", `,"dpop_bound_access_tokens":false`, false},
+		{"not registered", ``, false},
+	} {
+		res := f.register(t, deviceBody(tc.extra))
+		require.Equal(t, http.StatusCreated, res.Status, "%s: %s", tc.name, res.Body)
+		if tc.want {
+			require.Equal(t, true, res.JSON(t)["dpop_bound_access_tokens"], tc.name)
+		} else {
+			require.NotContains(t, res.JSON(t), "dpop_bound_access_tokens", tc.name)
+		}
+		stored, err := f.store.GetClient(context.Background(), res.String(t, "client_id"))
+		require.NoError(t, err)
+		require.Equal(t, tc.want, dpop.Required(stored), tc.name)
+		read := f.doURL(t, http.MethodGet, res.String(t, "registration_client_uri"), res.String(t, "registration_access_token"), "", "")
+		require.Equal(t, http.StatusOK, read.Status, "%s", read.Body)
+		require.Equal(t, res.JSON(t)["dpop_bound_access_tokens"], read.JSON(t)["dpop_bound_access_tokens"], tc.name)
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 
+	"github.com/fosite-contrib/grants/dpop"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 	"github.com/fosite-contrib/grants/outbound"
 )
@@ -45,6 +46,10 @@ type Metadata struct {
 	BackchannelClientNotificationEndpoint      string `json:"backchannel_client_notification_endpoint,omitempty"`
 	BackchannelAuthenticationRequestSigningAlg string `json:"backchannel_authentication_request_signing_alg,omitempty"`
 	BackchannelUserCodeParameter               bool   `json:"backchannel_user_code_parameter,omitempty"`
+
+	// DPoPBoundAccessTokens makes DPoP mandatory for the client (RFC 9449 §5.2): every token request it
+	// makes must carry a DPoP proof.
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens,omitempty"`
 
 	// Extensions are the values of the Policy's extension fields, by name.
 	Extensions map[string]any `json:"-"`
@@ -119,6 +124,7 @@ func (p *Policy) Parse(body []byte) (*Metadata, error) {
 		BackchannelClientNotificationEndpoint: f.str("backchannel_client_notification_endpoint"),
 		BackchannelAuthenticationRequestSigningAlg: f.str("backchannel_authentication_request_signing_alg"),
 		BackchannelUserCodeParameter:               f.boolean("backchannel_user_code_parameter"),
+		DPoPBoundAccessTokens:                      f.boolean(dpop.MetaBoundAccessTokens),
 	}
 	if f.err != nil {
 		return nil, f.err

@@ -59,6 +59,10 @@ func TestParseAccepts(t *testing.T) {
 		{"extension field", deviceBody(`,"device_code_lifespan":604800,"unknown_field":"ignored"`), func(t *testing.T, m *registration.Metadata) {
 			require.Equal(t, map[string]any{"device_code_lifespan": float64(604800)}, m.Extensions)
 		}},
+		{"DPoP-bound access tokens (RFC 9449 section 5.2)", deviceBody(`,"dpop_bound_access_tokens":true`), func(t *testing.T, m *registration.Metadata) {
+			require.True(t, m.DPoPBoundAccessTokens)
+			require.Empty(t, m.Extensions, "a registered field, not an extension")
+		}},
 		{"duplicates removed", deviceBody(`,"scope":"openid openid","grant_types":["refresh_token","refresh_token","` + registration.GrantTypeDeviceCode + `"]`), func(t *testing.T, m *registration.Metadata) {
 			require.Equal(t, "openid", m.Scope)
 			require.Equal(t, []string{"refresh_token", registration.GrantTypeDeviceCode}, m.GrantTypes)
@@ -137,6 +141,7 @@ func TestParseRejects(t *testing.T) {
 		{"CIBA extension without CIBA", deviceBody(`,"backchannel_enrollment_fallback":true`), "invalid_client_metadata", "'backchannel_enrollment_fallback' is CIBA metadata"},
 		{"CIBA extension of the wrong type", deviceBody(`,"grant_types":["` + registration.GrantTypeCIBA + `"],"backchannel_token_delivery_mode":"poll","backchannel_enrollment_fallback":"yes"`), "invalid_client_metadata", "must be true or false"},
 		{"extension of the wrong type", deviceBody(`,"device_code_lifespan":"1h"`), "invalid_client_metadata", "whole number of seconds"},
+		{"dpop_bound_access_tokens of the wrong type", deviceBody(`,"dpop_bound_access_tokens":"yes"`), "invalid_client_metadata", "'dpop_bound_access_tokens' must be a boolean"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -15,6 +15,7 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"github.com/ory/fosite"
 
+	"github.com/fosite-contrib/grants/dpop"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
@@ -119,6 +120,7 @@ func metadataOf(c fosite.Client, p *Policy) *Metadata {
 		BackchannelAuthenticationRequestSigningAlg: str("backchannel_authentication_request_signing_alg"),
 	}
 	m.BackchannelUserCodeParameter, _ = md["backchannel_user_code_parameter"].(bool)
+	m.DPoPBoundAccessTokens, _ = md[dpop.MetaBoundAccessTokens].(bool)
 	if contacts, ok := md["contacts"].([]any); ok {
 		for _, v := range contacts {
 			if s, ok := v.(string); ok {

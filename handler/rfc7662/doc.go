@@ -37,8 +37,10 @@
 // # The response (§2.2)
 //
 // 200 with Cache-Control: no-store. An active token the caller may see gets active, scope, client_id,
-// username and sub (when the session has them), token_type ("bearer", for access tokens only: RFC 6749
-// §7.1 types access tokens), exp (of the token introspected, access or refresh; absent when it does
+// username and sub (when the session has them), token_type ("bearer", or "DPoP" for a DPoP-bound
+// token, RFC 9449 §6.2; for access tokens only: RFC 6749 §7.1 types access tokens), cnf with the jkt of
+// the key a DPoP-bound access token, or a public client's DPoP-bound refresh token, is bound to (RFC
+// 9449 §6.2, read with dpop.BoundTo), exp (of the token introspected, access or refresh; absent when it does
 // not expire), iat (when the grant was made), aud (the granted audience), iss (fosite's
 // AccessTokenIssuer, when set), jti and nbf (when the session keeps a JWT access token's claims), and
 // the session's extra claims (fosite.ExtraClaimsSession) except those names. Anything else is

@@ -11,6 +11,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/fosite-contrib/grants/dpop"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
@@ -104,7 +105,7 @@ func (e *Endpoint) introspect(ctx context.Context, caller fosite.Client, token, 
 // replace them.
 var reserved = map[string]bool{
 	"active": true, "scope": true, "client_id": true, "username": true, "token_type": true, "exp": true,
-	"iat": true, "nbf": true, "sub": true, "aud": true, "iss": true, "jti": true,
+	"iat": true, "nbf": true, "sub": true, "aud": true, "iss": true, "jti": true, "cnf": true,
 }
 
 // members returns the §2.2 members known for an active token.
@@ -137,6 +138,17 @@ func (e *Endpoint) members(ctx context.Context, use fosite.TokenUse, ar fosite.A
 	} else {
 		// RFC 6749 §7.1, §5.1: the type of an access token; a refresh token has none.
 		m["token_type"] = fosite.BearerAccessToken
+	}
+	// RFC 9449 §6.2: a DPoP-bound access token is of type DPoP and names its key's thumbprint in cnf.
+	// A refresh token is bound to the key only when it was issued to a public client (§5); a
+	// confidential client's is bound to its credentials.
+	if jkt := dpop.BoundTo(sess); jkt != "" {
+		if use != fosite.RefreshToken {
+			m["token_type"] = dpop.TokenType
+			m["cnf"] = dpop.Confirmation(jkt)
+		} else if c := ar.GetClient(); c != nil && c.IsPublic() {
+			m["cnf"] = dpop.Confirmation(jkt)
+		}
 	}
 	if exp := sess.GetExpiresAt(tokenType); !exp.IsZero() {
 		m["exp"] = exp.Unix()

@@ -24,6 +24,7 @@ import (
 	"github.com/ory/fosite/storage"
 	"github.com/ory/fosite/token/jwt"
 
+	"github.com/fosite-contrib/grants/dpop"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/internal/clock"
 )
@@ -329,8 +330,9 @@ func cloneRequest(r fosite.Requester) fosite.Requester {
 }
 
 // cloneSession deep-copies a session. fosite's own Clone copies by reflection (mohae/deepcopy), which
-// was a tenth of a redemption's cost; the two session types fosite ships are copied field by field
-// here, with the same result (session_test.go checks it), and any other type uses its Clone.
+// was a tenth of a redemption's cost; the two session types fosite ships, and dpop.OpenIDSession around
+// the first, are copied field by field here, with the same result (session_test.go checks it), and any
+// other type uses its Clone.
 func cloneSession(s fosite.Session) fosite.Session {
 	switch s := s.(type) {
 	case *openid.DefaultSession:
@@ -350,6 +352,12 @@ func cloneSession(s fosite.Session) fosite.Session {
 		}
 		c.ExpiresAt = cloneExpiry(s.ExpiresAt)
 		return &c
+	case *dpop.OpenIDSession:
+		if s == nil {
+			return s.Clone()
+		}
+		inner := cloneSession(&s.DefaultSession).(*openid.DefaultSession)
+		return &dpop.OpenIDSession{DefaultSession: *inner, JKT: s.JKT}
 	case *fosite.DefaultSession:
 		if s == nil {
 			return s.Clone()

@@ -9,6 +9,8 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/token/jwt"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fosite-contrib/grants/dpop"
 )
 
 func fullOpenIDSession() *openid.DefaultSession {
@@ -42,6 +44,8 @@ func TestCloneSessionMatchesFosite(t *testing.T) {
 		{"openid new", openid.NewDefaultSession()},
 		{"fosite full", &fosite.DefaultSession{ExpiresAt: map[fosite.TokenType]time.Time{fosite.RefreshToken: time.Unix(1, 0)}, Username: "u", Subject: "s", Extra: map[string]interface{}{"x": []interface{}{1}}}},
 		{"fosite empty", &fosite.DefaultSession{}},
+		{"dpop bound", &dpop.OpenIDSession{DefaultSession: *fullOpenIDSession(), JKT: "thumbprint"}},
+		{"dpop empty", &dpop.OpenIDSession{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -17,6 +17,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fosite-contrib/grants/dpop"
 	"github.com/fosite-contrib/grants/handler/registration"
 	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
@@ -50,7 +51,7 @@ func TestDynamicallyRegisteredClient(t *testing.T) {
 		}
 		m, err := policy.Parse([]byte(`{"client_name":"Kiosk phone","grant_types":["` + registration.GrantTypeDeviceCode + `"],
 			"token_endpoint_auth_method":"private_key_jwt","jwks":` + string(jwks) + `,"scope":"openid",
-			"device_code_lifespan":604800,"device_pickup_window":86400}`))
+			"device_code_lifespan":604800,"device_pickup_window":86400,"dpop_bound_access_tokens":true}`))
 		require.NoError(t, err)
 		ep := &registration.Endpoint{Storage: s, Config: registrationConfig{policy}}
 		res, err := ep.Register(ctx, m)
@@ -67,6 +68,7 @@ func TestDynamicallyRegisteredClient(t *testing.T) {
 		require.Equal(t, "Kiosk phone", c.Metadata["client_name"])
 		require.Equal(t, 7*24*time.Hour, c.GetDeviceCodeLifespan())
 		require.Equal(t, 24*time.Hour, c.GetDevicePickupWindow())
+		require.True(t, dpop.Required(c), "dpop_bound_access_tokens (RFC 9449 section 5.2) is kept")
 
 		const tokenURL = "https://as.example/oauth2/token"
 		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: key, KeyID: "k"}}, nil)
