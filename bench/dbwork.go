@@ -17,6 +17,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the bench's own connection to PostgreSQL
 
 	example "github.com/fosite-contrib/grants/example/server"
+	"github.com/fosite-contrib/grants/handler/pending"
 	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
 
@@ -50,7 +51,7 @@ func countWork(ctx context.Context, o options, sc scenario, dsn, adminToken stri
 	issuer := "http://" + ln.Addr().String()
 	srvCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	ex, err := example.New(srvCtx, example.Options{Issuer: issuer, AdminToken: adminToken, Store: st})
+	ex, err := example.New(srvCtx, benchOptions(example.Options{Issuer: issuer, AdminToken: adminToken, Store: st}))
 	if err != nil {
 		_ = ln.Close()
 		return nil, err
@@ -244,4 +245,12 @@ func hexPort(addr string) int {
 		return -1
 	}
 	return int(n)
+}
+
+// benchOptions sets o's initiation rate limits as the example binary's -initiation-limit does in a
+// load run (benchInitiationLimit), for the servers the bench runs in its own process.
+func benchOptions(o example.Options) example.Options {
+	o.Policy.Device.Initiation = pending.InitiationLimits{PerAddress: benchInitiationLimit}
+	o.Policy.CIBA.Initiation = pending.InitiationLimits{PerUser: benchInitiationLimit, PerClient: benchInitiationLimit}
+	return o
 }
