@@ -92,7 +92,10 @@
 // instead of five; rolling back a transaction that sent nothing takes none. A queued statement's
 // failure is reported by the call that sends it — the next statement, or Commit — and the transaction
 // is then rolled back as always. The pool keeps its connections (WithMaxOpenConns, default 25) open
-// when idle, so that a burst of requests does not start and stop backends.
+// when idle, so that a burst of requests does not start and stop backends. A store made by OpenDB
+// pipelines its transactions when the pool it borrows is pgx's database/sql driver (the pipeline speaks
+// pgx's protocol on the pool's connections), and otherwise uses database/sql transactions; a
+// transaction joined by WithContextTx is its owner's and is never pipelined.
 //
 // # Counting
 //
