@@ -31,34 +31,45 @@ const pollReturning = "WITH polled AS (UPDATE pending_grants SET " + pollSet + "
 	"SELECT * FROM polled UNION ALL SELECT " + pendingColumns + ", FALSE FROM pending_grants " +
 	"WHERE kind = ? AND handle_signature = ? AND NOT EXISTS (SELECT 1 FROM polled)"
 
-// pollUpdate is the SQLite poll of a pending grant: SQLite has no UPDATE in a WITH clause, so a grant
-// in another state is read with a second statement.
-const pollUpdate = "UPDATE pending_grants SET " + pollSet + " WHERE " + pollWhere + " RETURNING " + pendingColumns + ", last_poll_slow_down"
+// pollPolled is pollWhere's test of a grant's own columns, in the numbered parameters of pollAlways:
+// ?1 now, ?3 the pending state, ?4 the client ID.
+const pollPolled = "(state = ?3 AND expires_at > ?1 AND client_id = ?4)"
+
+// pollAlways is the SQLite poll (SQLite has no UPDATE in a WITH clause): one UPDATE of the grant with
+// that kind and handle, whatever its state, that changes the poll's columns as pollSet does when the
+// grant is polled (pollPolled) and otherwise writes them back as they were, and returns the row and
+// whether it was polled. A grant in another state — a redemption's poll finds it approved — is so read
+// in the same statement, not a second one. Parameters: ?1 now, ?2 step, ?3 the pending state, ?4 the
+// client ID, ?5 kind, ?6 handle signature.
+const pollAlways = "UPDATE pending_grants SET " +
+	"last_poll_slow_down = CASE WHEN " + pollPolled + " THEN (last_polled_at IS NOT NULL AND ?1 < last_polled_at + interval_ns) ELSE last_poll_slow_down END, " +
+	"interval_ns = CASE WHEN " + pollPolled + " AND last_polled_at IS NOT NULL AND ?1 < last_polled_at + interval_ns THEN interval_ns + ?2 ELSE interval_ns END, " +
+	"last_polled_at = CASE WHEN " + pollPolled + " THEN ?1 ELSE last_polled_at END " +
+	"WHERE kind = ?5 AND handle_signature = ?6 " +
+	"RETURNING " + pendingColumns + ", last_poll_slow_down, " + pollPolled
 
 // PollPendingGrant implements pending.PollStorage: it returns the grant with that handle and, when
 // the grant is pending, not expired at now and issued to clientID, records the poll exactly as
-// RecordPoll does, in the same statement. On PostgreSQL that is one statement whatever the grant's
-// state; on SQLite a grant that is not polled (approved, denied, consumed, expired, another client's)
-// takes a second statement to read. The grant returned is the row after the poll was recorded.
+// RecordPoll does, in the same statement: one statement whatever the grant's state, on both databases.
+// (On SQLite a grant that is not polled has its row written back unchanged.) The grant returned is the
+// row after the poll was recorded.
 func (s *Store) PollPendingGrant(ctx context.Context, kind pending.Kind, handleSignature, clientID string, now time.Time, step time.Duration, session fosite.Session) (*pending.Grant, bool, error) {
 	t := now.UnixNano()
-	args := []any{t, t, int64(step), t, string(kind), handleSignature, string(pending.StatePending), t, clientID}
 	var (
-		sg   scannedGrant
-		slow bool
+		sg           scannedGrant
+		slow, polled bool
+		err          error
 	)
-	query := pollUpdate
 	if s.dialect == postgres {
-		query = pollReturning
-		args = append(args, string(kind), handleSignature)
+		args := []any{t, t, int64(step), t, string(kind), handleSignature, string(pending.StatePending), t, clientID, string(kind), handleSignature}
+		err = s.scanRow(ctx, pollReturning, args, sg.dest(&slow)...)
+		polled = true // slow is FALSE for a row that was not polled
+	} else {
+		args := []any{t, int64(step), string(pending.StatePending), clientID, string(kind), handleSignature}
+		err = s.scanRow(ctx, pollAlways, args, sg.dest(&slow, &polled)...)
 	}
-	err := s.scanRow(ctx, query, args, sg.dest(&slow)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		if s.dialect == postgres {
-			return nil, false, pending.ErrNotFound
-		}
-		g, err := s.GetPendingGrant(ctx, kind, handleSignature, session)
-		return g, false, err
+		return nil, false, pending.ErrNotFound
 	} else if err != nil {
 		return nil, false, wrap(err, "poll pending grant")
 	}
@@ -66,5 +77,5 @@ func (s *Store) PollPendingGrant(ctx context.Context, kind pending.Kind, handleS
 	if err != nil {
 		return nil, false, err
 	}
-	return g, slow, nil
+	return g, slow && polled, nil
 }

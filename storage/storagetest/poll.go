@@ -87,6 +87,25 @@ func RunPollStorageTests(t *testing.T, newStore func(t *testing.T, client fosite
 		}
 	})
 
+	t.Run("a grant approved after an early poll is not slowed down", func(t *testing.T) {
+		f, s := setup(t)
+		g := f.grant(t, nil)
+		for _, at := range []time.Duration{0, time.Second} {
+			_, _, err := s.PollPendingGrant(ctx, g.Kind, g.HandleSignature, f.client.GetID(), t0.Add(at), step, nil)
+			require.NoError(t, err)
+		}
+		last, interval := polledAt(t, f, g)
+		require.NoError(t, s.DecidePendingGrant(ctx, g.Kind, g.HandleSignature, approve("alice"), t0.Add(time.Second)))
+		got, slow, err := s.PollPendingGrant(ctx, g.Kind, g.HandleSignature, f.client.GetID(), t0.Add(2*time.Second), step, &openid.DefaultSession{})
+		require.NoError(t, err)
+		require.False(t, slow, "the last poll's slow_down is not this one's: an approved grant is redeemed")
+		require.Equal(t, pending.StateApproved, got.State)
+		require.Equal(t, "alice", got.Subject)
+		gotLast, gotInterval := polledAt(t, f, g)
+		require.True(t, last.Equal(gotLast), "no poll recorded")
+		require.Equal(t, interval, gotInterval)
+	})
+
 	t.Run("an unknown handle is not found", func(t *testing.T) {
 		f, s := setup(t)
 		g := f.grant(t, nil)
