@@ -10,6 +10,9 @@ import (
 // Section 2.2 asks that event identifiers be stable URIs; these live in the
 // project's namespace and never change meaning once released.
 const (
+	// EventRequested: a client asked for a grant that waits for a person (a CIBA backchannel
+	// authentication request) and the request was stored.
+	EventRequested = "https://github.com/fosite-contrib/grants/event/pending/requested"
 	// EventApproved: a person (or staff acting for them) approved a pending
 	// grant, e.g. a kiosk clerk checked an ID and approved a device code.
 	EventApproved = "https://github.com/fosite-contrib/grants/event/pending/approved"

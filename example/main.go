@@ -109,6 +109,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	pprofAddr := fs.String("pprof", "", "also serve Go's profiler (net/http/pprof) on this loopback address, such as 127.0.0.1:6060; off by default")
 	reciprocalPartner := fs.String("reciprocal-partner", "", "issuer URL of a partner server for the Reciprocal OAuth demo (another instance of this example); in -dev mode plain http to loopback is allowed")
 	cibaPing := fs.String("ciba-ping-url", server.DefaultCIBAPingEndpoint, "`URL` where demo-ciba-ping is called back (its backchannel_client_notification_endpoint); the demo client's ciba -mode ping -listen must match")
+	cibaKnowledge := fs.String("ciba-knowledge", "", "ask for a knowledge factor before a CIBA approval by e-mail link or text-message reply: `check` is "+strings.Join(server.KnowledgeChecks, " or ")+" (DEMO answers in the README)")
 	dpopNonce := fs.Bool("dpop-nonce", false, "require a server nonce in every DPoP proof (RFC 9449 section 8)")
 	geoipPaths := fs.String("geoip", "", "comma-separated MaxMind DB `files` (City, Country, ASN or ISP; GeoLite2 or GeoIP2) that place request addresses on the approval pages")
 	initiationLimit := fs.Int("initiation-limit", 0, "`requests` per 15 minutes each initiation rate limit allows instead of its default: device authorizations per address (60), CIBA requests per user (5) and per client (300); -1 turns them off. For load tests from one address (a high limit keeps the cost of counting)")
@@ -153,7 +154,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	defer closeStore()
 	opts := server.Options{Issuer: *issuer, AdminToken: *adminToken, Logger: log, Dev: *dev, Store: store}
 	opts.Reciprocal = server.ReciprocalOptions{Partner: *reciprocalPartner, AllowLoopbackHTTP: *dev}
-	opts.CIBA = server.CIBAOptions{PingEndpoint: *cibaPing, PushEndpoint: *cibaPush}
+	opts.CIBA = server.CIBAOptions{PingEndpoint: *cibaPing, PushEndpoint: *cibaPush, Knowledge: *cibaKnowledge}
+	if key := os.Getenv("GRANTS_SMS_WEBHOOK_KEY"); key != "" {
+		opts.CIBA.SMSWebhookKey = []byte(key) // the SMS provider's auth token
+	}
 	opts.DPoP = server.DPoPOptions{RequireNonce: *dpopNonce}
 	opts.Policy.RefuseAcrossNetworks = *refuseAcross
 	if n := *initiationLimit; n != 0 {

@@ -23,6 +23,11 @@ type Outbox struct {
 	// Now returns the time recorded with each message. Nil means time.Now. Set it before
 	// the first Send.
 	Now func() time.Time
+	// ReplyURL, when set, gives each text message on the page a reply box: a form that POSTs
+	// "from" (the number the message went to) and "body" (the reply) to ReplyURL, where the
+	// application can hand the reply to its inbound-SMS webhook as a provider would. Set it
+	// before serving the page.
+	ReplyURL string
 
 	mu      sync.Mutex
 	ring    []outboxEntry // ring[(start+i)%cap] for i < count, oldest first
@@ -136,7 +141,7 @@ func (o *Outbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(entries) > 0 {
 		newest = entries[0].Seq
 	}
-	_ = outboxPage.Execute(w, outboxPageData{Entries: views, Newest: newest, Script: template.JS(outboxRefreshScript)})
+	_ = outboxPage.Execute(w, outboxPageData{Entries: views, Newest: newest, Script: template.JS(outboxRefreshScript), ReplyURL: o.ReplyURL})
 }
 
 func wantsJSON(r *http.Request) bool {
@@ -156,6 +161,8 @@ type outboxPageData struct {
 	// reloads when the outbox has a newer one.
 	Newest uint64
 	Script template.JS
+	// ReplyURL is where the reply boxes of text messages post; empty means no reply boxes.
+	ReplyURL string
 }
 
 // outboxRefreshScript keeps the page current: every two seconds while the tab is visible it asks for
@@ -219,6 +226,9 @@ body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 50rem; 
 pre { white-space: pre-wrap; word-break: break-word; font-size: 1rem; }
 iframe { width: 100%; height: 20rem; border: 1px solid #ddd; }
 .tag { background: #eef; border-radius: 3px; padding: 0 .3rem; margin-right: .3rem; }
+.reply { display: flex; gap: .5rem; flex-wrap: wrap; align-items: center; }
+.reply input[type=text] { font: inherit; padding: .35rem; flex: 1 1 12rem; }
+.reply button { font: inherit; padding: .35rem .9rem; }
 </style>
 </head>
 <body data-newest="{{.Newest}}">
@@ -230,6 +240,8 @@ iframe { width: 100%; height: 20rem; border: 1px solid #ddd; }
 {{with .Subject}}<h2>{{.}}</h2>{{end}}
 <pre>{{range .Segments}}{{if .URL}}<a href="{{.URL}}">{{.URL}}</a>{{else}}{{.Text}}{{end}}{{end}}</pre>
 {{with .HTML}}<details open><summary>HTML body</summary><iframe sandbox="" title="HTML body" srcdoc="{{.}}"></iframe></details>{{end}}
+{{if and $.ReplyURL (eq .Channel "sms")}}<form class="reply" method="post" action="{{$.ReplyURL}}"><input type="hidden" name="from" value="{{.To}}">
+<label for="reply{{.Seq}}">Reply as {{.To}}:</label> <input type="text" id="reply{{.Seq}}" name="body" maxlength="320" autocomplete="off" placeholder="YES 1234" required> <button type="submit">Send reply</button></form>{{end}}
 </article>
 {{else}}<p id="empty">No messages yet. Keep this page open: new messages appear here on their own.</p>
 {{end}}<script id="outbox-refresh">{{.Script}}</script></body>

@@ -40,7 +40,11 @@ type cibaOptions struct {
 	Mode         string // poll, ping or push
 	Scopes       []string
 	LoginHint    string
-	Binding      string
+	// LoginHintToken, when set, names the user with a signed login_hint_token instead ("format:value",
+	// see subjectIdentifier); UserCode is the user's CIBA user code, for clients registered to send it.
+	LoginHintToken string
+	UserCode       string
+	Binding        string
 	// Listen is the host:port the ping/push callback receiver listens on; CallbackPath its path.
 	Listen       string
 	CallbackPath string
@@ -64,7 +68,9 @@ func cibaCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&opts.Mode, "mode", "poll", "token delivery mode: poll, ping or push")
 	fs.StringVar(&opts.ClientID, "client-id", "", "OAuth client ID (default demo-ciba-<mode>)")
 	fs.StringVar(&opts.ClientSecret, "client-secret", demoCIBASecret, "client secret (client_secret_basic)")
-	fs.StringVar(&opts.LoginHint, "login-hint", "", "who should approve: a user name or e-mail address (login_hint)")
+	fs.StringVar(&opts.LoginHint, "login-hint", "", "who should approve: a user name, e-mail address or phone number (login_hint)")
+	fs.StringVar(&opts.LoginHintToken, "login-hint-token", "", "who should approve, as a signed login_hint_token (client demo-ciba-token): `format:value`, e.g. email:dave@example.com, phone_number:+15550100004, opaque:dave")
+	fs.StringVar(&opts.UserCode, "user-code", "", "the user's CIBA user code, set on the server's /account page (client demo-ciba-code)")
 	fs.StringVar(&opts.Binding, "binding-message", "", "binding_message to show on both devices (default: a random code)")
 	fs.StringVar(&scope, "scope", "openid profile email offline_access", "space-separated scopes to request")
 	fs.StringVar(&opts.Listen, "listen", "", "host:port for ping/push callbacks (default 127.0.0.1:8091 for ping, 127.0.0.1:8092 for push)")
@@ -97,8 +103,23 @@ func cibaCommand(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	default:
 		return bad("unknown -mode %q (want poll, ping or push)", opts.Mode)
 	}
+	if opts.LoginHint != "" && opts.LoginHintToken != "" {
+		return bad("pass -login-hint or -login-hint-token, not both")
+	}
+	if opts.LoginHintToken != "" {
+		if _, err := subjectIdentifier(opts.LoginHintToken); err != nil {
+			return bad("-login-hint-token: %v", err)
+		}
+	}
 	if opts.ClientID == "" {
-		opts.ClientID = "demo-ciba-" + opts.Mode
+		switch {
+		case opts.LoginHintToken != "" && opts.Mode == "poll":
+			opts.ClientID = "demo-ciba-token" // the demo client with a registered key
+		case opts.UserCode != "" && opts.Mode == "poll":
+			opts.ClientID = "demo-ciba-code" // the demo client registered for user codes
+		default:
+			opts.ClientID = "demo-ciba-" + opts.Mode
+		}
 	}
 	if opts.Listen == "" {
 		opts.Listen = cibaListen[opts.Mode]
@@ -154,6 +175,16 @@ func runCIBA(ctx context.Context, opts cibaOptions, stdout io.Writer) error {
 	if opts.LoginHint != "" {
 		form.Set("login_hint", opts.LoginHint)
 	}
+	if opts.LoginHintToken != "" {
+		tok, err := signLoginHintToken(opts.Issuer, opts.LoginHintToken, opts.Now())
+		if err != nil {
+			return err
+		}
+		form.Set("login_hint_token", tok)
+	}
+	if opts.UserCode != "" {
+		form.Set("user_code", opts.UserCode)
+	}
 	binding := opts.Binding
 	if binding == "" {
 		binding = randomBinding()
@@ -197,13 +228,13 @@ func runCIBA(ctx context.Context, opts cibaOptions, stdout io.Writer) error {
 	}
 	expiry := opts.Now().Add(time.Duration(ack.ExpiresIn) * time.Second)
 	if ack.UserCode != "" && ack.VerificationURI != "" {
-		fmt.Fprintf(stdout, "%s cannot be reached on a device yet. To link one and approve, open %s\nand enter the code: %s\n", hintOrUser(opts.LoginHint), ack.VerificationURI, ack.UserCode)
+		fmt.Fprintf(stdout, "%s cannot be reached on a device yet. To link one and approve, open %s\nand enter the code: %s\n", hintOrUser(opts.who()), ack.VerificationURI, ack.UserCode)
 		if ack.VerificationURIComplete != "" {
 			fmt.Fprintf(stdout, "\nOr open %s\nor scan this QR code with your phone:\n\n", ack.VerificationURIComplete)
 			fmt.Fprint(stdout, qrcode.Terminal(ack.VerificationURIComplete))
 		}
 	} else {
-		fmt.Fprintf(stdout, "Asked %s to approve on their device.\n", hintOrUser(opts.LoginHint))
+		fmt.Fprintf(stdout, "Asked %s to approve on their device.\n", hintOrUser(opts.who()))
 	}
 	fmt.Fprintf(stdout, "Binding message: %s (check that the device shows the same)\n", binding)
 	fmt.Fprintln(stdout, "Ctrl-C to give up.")
@@ -251,6 +282,14 @@ func hintOrUser(hint string) string {
 		return "The user"
 	}
 	return strconv.Quote(hint)
+}
+
+// who is how the request named the user, for the messages.
+func (o cibaOptions) who() string {
+	if o.LoginHintToken != "" {
+		return o.LoginHintToken
+	}
+	return o.LoginHint
 }
 
 // awaitCallback waits for the ping or push about authReqID until the request expires, showing the

@@ -20,18 +20,27 @@ func (s *Server) authorize(rw http.ResponseWriter, r *http.Request) {
 	if who == nil {
 		return
 	}
-	if r.Method != http.MethodPost || r.PostFormValue("consent") == "" || !s.cookies.checkCSRF(r, who) {
-		s.render(rw, http.StatusOK, "consent", map[string]interface{}{
-			"Who": who, "ClientName": ar.GetClient().GetID(), "Scopes": describeScopes(ar.GetRequestedScopes()),
-			"Action": r.URL.RequestURI(),
+	consent := func(status int, errMsg *pageError) {
+		s.render(rw, status, "consent", map[string]interface{}{
+			"Who": who, "ClientName": ar.GetClient().GetID(), "Scopes": describeScopeChoices(ar.GetRequestedScopes(), r.PostForm),
+			"Action": r.URL.RequestURI(), "Error": errMsg,
 		})
+	}
+	if r.Method != http.MethodPost || r.PostFormValue("consent") == "" || !s.cookies.checkCSRF(r, who) {
+		consent(http.StatusOK, nil)
 		return
 	}
 	if r.PostFormValue("consent") != "allow" {
 		p.WriteAuthorizeError(ctx, rw, ar, fosite.ErrAccessDenied.WithHint("The user declined."))
 		return
 	}
-	for _, sc := range ar.GetRequestedScopes() {
+	// Every requested scope, those with a choice as the person chose (package scopechoice).
+	granted, err := demoChoices.Grant(ar.GetRequestedScopes(), r.PostForm)
+	if err != nil {
+		consent(http.StatusBadRequest, &pageError{What: "An answer was missing, so nothing was changed.", Next: "Answer each question, then choose again."})
+		return
+	}
+	for _, sc := range granted.Scopes {
 		ar.GrantScope(sc)
 	}
 	for _, a := range ar.GetRequestedAudience() {

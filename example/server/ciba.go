@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -17,6 +16,7 @@ import (
 	"github.com/fosite-contrib/grants/compose"
 	"github.com/fosite-contrib/grants/handler/ciba"
 	"github.com/fosite-contrib/grants/handler/ciba/linkchannel"
+	"github.com/fosite-contrib/grants/handler/ciba/smschannel"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/outbox"
 	"github.com/fosite-contrib/grants/storage/memory"
@@ -60,17 +60,28 @@ type CIBAOptions struct {
 	// PollingInterval overrides the CIBA polling interval (default 5s).
 	PollingInterval time.Duration
 	// AskDateOfBirth makes the e-mail link page ask for the user's date of birth before an approval
-	// (a knowledge factor on top of the mailbox; DEMO dates: alice 1865-11-26, bob 1998-04-12).
+	// (a knowledge factor on top of the mailbox; DEMO dates: alice 1865-11-26, bob 1998-04-12). It is
+	// Knowledge = KnowledgeBirthDate.
 	AskDateOfBirth bool
+	// Knowledge names the knowledge factor an approval by e-mail link or text-message reply needs
+	// (KnowledgeAccountDigits, KnowledgeBirthDate); empty asks for none.
+	Knowledge string
+	// SMSWebhookKey is the key the SMS provider signs incoming messages with (its auth token); nil
+	// means DEMO a key derived from the global secret (Server.SMSWebhookKey).
+	SMSWebhookKey []byte
 }
 
 // cibaState is the example's CIBA state.
 type cibaState struct {
-	// DEMO: the users' authentication devices are kept in memory (lost on restart, alice's re-added).
-	mu      sync.Mutex
-	devices map[string][]ciba.Device
+	// devices are the users' enrolled authentication devices, kept in the store (ciba_devices), so
+	// that after a restart an enrolled user still takes the normal path.
+	devices *ciba.Devices
+	// hintTokens verifies login_hint_tokens; userCodes checks CIBA user codes (ciba_token.go).
+	hintTokens *ciba.LoginHintTokens
+	userCodes  *ciba.UserCodes
 
 	link *linkchannel.Channel
+	sms  *smschannel.Channel
 }
 
 // DEMO: dates of birth for the optional knowledge check.
@@ -90,10 +101,8 @@ func init() {
 // cibaOptions configure CIBA: the endpoints, the demo's hint resolver, authentication devices and
 // enroller, and ping and push callbacks through the outbox.
 func (s *Server) cibaOptions() ciba.Options {
-	s.ciba.devices = map[string][]ciba.Device{
-		"alice": {{ID: demoUsers["alice"].Email, Kind: "email"}}, // DEMO: alice's device is her mailbox
-		"carol": {{ID: "/ciba", Kind: deviceKindApp}},            // DEMO: carol's device is the /ciba page
-	}
+	s.ciba.devices = s.newDevices()
+	s.ciba.hintTokens, s.ciba.userCodes = s.newLoginHintTokens(), s.newUserCodes()
 	iss := s.opts.Issuer
 	o := ciba.Options{
 		BackchannelURL:    iss + "/oauth2/bc-authorize",
@@ -101,7 +110,8 @@ func (s *Server) cibaOptions() ciba.Options {
 		PollingInterval:   s.opts.CIBA.PollingInterval,
 		Resolver:          cibaResolver{s},
 		Devices:           cibaDevices{s},
-		Enroller:          cibaEnroller{s},
+		Enroller:          s.ciba.devices,
+		UserCodes:         s.ciba.userCodes,
 		DPoP:              s.dpop,     // a proof at the backchannel request binds the request's tokens
 		AllowLoopbackHTTP: s.opts.Dev, // DEMO: the example client listens on loopback http
 		Policy:            s.policy(cibaPolicy(s.opts.Policy.CIBA)),
@@ -132,6 +142,9 @@ var demoCIBAHash = sync.OnceValues(func() ([]byte, error) {
 
 // setupCIBA registers the CIBA demo clients and opens the e-mail link channel.
 func (s *Server) setupCIBA(ctx context.Context) error {
+	if err := checkKnowledgeOption(s.opts.CIBA.Knowledge); err != nil {
+		return err
+	}
 	p := s.cibaGrant
 	hash, err := demoCIBAHash()
 	if err != nil {
@@ -182,15 +195,20 @@ func (s *Server) setupCIBA(ctx context.Context) error {
 		DescribeAccount: demoAccountName,
 		Now:             s.opts.Now, Logger: s.log,
 	}
-	if s.opts.CIBA.AskDateOfBirth {
-		lc.Knowledge = demoBirthDateCheck{}
-		lc.Limiter = &pending.Limiter{Storage: s.store, Scope: "ciba-link-knowledge", Limits: pending.Limits{PerAccount: 5, Window: 15 * time.Minute}}
+	if k := s.knowledgeCheck(); k != nil {
+		lc.Knowledge, lc.Limiter = k, s.knowledgeLimiter()
 	}
 	if s.ciba.link, err = linkchannel.New(lc); err != nil {
 		return err
 	}
-
-	return nil
+	// Dave's authentication device is his phone: he answers by replying to the text message.
+	if err := s.setupSMS(); err != nil {
+		return err
+	}
+	if err := s.setupCIBAHintClients(ctx); err != nil {
+		return err
+	}
+	return s.seedDevices(ctx)
 }
 
 // expirePush tells push clients about requests that expired unanswered (CIBA Core §12), every minute.
@@ -227,22 +245,27 @@ func (s *Server) cibaRoutes(m *http.ServeMux) {
 	m.HandleFunc("POST /ciba/enroll", s.cibaEnrollDecide)
 	m.HandleFunc("POST /admin/ciba/approve", s.admin(s.adminCIBADecide(true)))
 	m.HandleFunc("POST /admin/ciba/deny", s.admin(s.adminCIBADecide(false)))
+	s.smsRoutes(m)
 }
 
-// cibaResolver resolves the demo's login hints (CIBA Core §7.1): a user name or an e-mail address;
-// id_token_hint names the subject of an ID token this server issued. login_hint_token is not supported.
+// cibaResolver resolves the demo's hints (CIBA Core §7.1) through one directory (demoSubjectOf): a
+// login_hint is a user name, e-mail address, phone number or account number; a login_hint_token is a JWT
+// signed by the client's registered key carrying an RFC 9493 subject identifier (ciba_token.go);
+// id_token_hint names the subject of an ID token this server issued.
 type cibaResolver struct{ s *Server }
 
-func (r cibaResolver) ResolveHint(_ context.Context, h ciba.Hint) (*ciba.User, error) {
+func (r cibaResolver) ResolveHint(ctx context.Context, h ciba.Hint) (*ciba.User, error) {
 	var subject string
 	switch h.Kind {
 	case ciba.HintLoginHint:
-		v := strings.ToLower(strings.TrimSpace(h.Value))
-		for _, u := range demoUsers {
-			if v == u.Subject || v == strings.ToLower(u.Email) {
-				subject = u.Subject
-			}
+		subject = demoSubjectOf(h.Value)
+	case ciba.HintLoginHintToken:
+		// A JWT signed by the client's registered key, naming the user by an RFC 9493 identifier.
+		id, err := r.s.ciba.hintTokens.Verify(ctx, h)
+		if err != nil {
+			return nil, err
 		}
+		subject = r.s.subjectOfIdentifier(id)
 	case ciba.HintIDTokenHint:
 		if _, ok := demoUsers[h.Subject]; ok {
 			subject = h.Subject
@@ -251,50 +274,18 @@ func (r cibaResolver) ResolveHint(_ context.Context, h ciba.Hint) (*ciba.User, e
 	if subject == "" {
 		return nil, ciba.ErrUnknownUserID
 	}
-	return &ciba.User{Subject: subject, Devices: r.s.ciba.devicesOf(subject)}, nil
-}
-
-func (c *cibaState) devicesOf(subject string) []ciba.Device {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]ciba.Device(nil), c.devices[subject]...)
-}
-
-// cibaEnroller links the user's e-mail address as their authentication device during the enrolment
-// fallback. DEMO: a real server would verify the address (or pair an app) first.
-type cibaEnroller struct{ s *Server }
-
-func (e cibaEnroller) Enroll(_ context.Context, subject string, _ ciba.Request) error {
-	u, ok := demoUsers[subject]
-	if !ok {
-		return fmt.Errorf("example: no demo user %q", subject)
+	devices, err := r.s.ciba.devices.Reachable(ctx, subject)
+	if err != nil {
+		return nil, err
 	}
-	c := &e.s.ciba
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.devices[subject] = []ciba.Device{{ID: u.Email, Kind: "email"}}
-	return nil
+	return &ciba.User{Subject: subject, Devices: devices}, nil
 }
 
-// cibaDevices reaches users through the e-mail link channel (made in setup, after Compose).
+// cibaDevices reaches users through the channel of each device (made in setup, after Compose).
 type cibaDevices struct{ s *Server }
 
 func (d cibaDevices) Notify(ctx context.Context, n ciba.Notification) error {
-	// In-app devices need no message: the request is listed on the /ciba page.
-	links := n.Devices[:0:0]
-	for _, dev := range n.Devices {
-		if dev.Kind != deviceKindApp {
-			links = append(links, dev)
-		}
-	}
-	if len(links) == 0 && len(n.Devices) > 0 {
-		return nil
-	}
-	if d.s.ciba.link == nil {
-		return errors.New("example: the CIBA link channel is not set up")
-	}
-	n.Devices = links
-	return d.s.ciba.link.Notify(ctx, n)
+	return d.s.notifyDevices(ctx, n)
 }
 
 // demoBirthDateCheck asks for the demo users' dates of birth on the link page.
@@ -304,7 +295,8 @@ func (demoBirthDateCheck) Fields(_ context.Context, subject string) []linkchanne
 	if _, ok := demoBirthDates[subject]; !ok {
 		return nil
 	}
-	return []linkchannel.Field{{Name: "birthdate", Label: "Your date of birth", Type: "date", Autocomplete: "bday"}}
+	return []linkchannel.Field{{Name: "birthdate", Label: "Your date of birth", Type: "date", Autocomplete: "bday",
+		Prompt: "your date of birth (like 1981-02-15)"}}
 }
 
 func (demoBirthDateCheck) Verify(_ context.Context, subject string, form url.Values) error {
@@ -331,7 +323,11 @@ func (s *Server) cibaPage(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) renderCIBARequests(rw http.ResponseWriter, r *http.Request, who *signedIn, status int, done string, errMsg *pageError) {
+	devices, derr := s.ciba.devices.List(r.Context(), who.Subject)
 	reqs, err := s.cibaGrant.Decider.Pending(r.Context(), who.Subject)
+	if err == nil {
+		err = derr
+	}
 	if err != nil {
 		s.log.Error("ciba: listing requests failed", slog.String("error", err.Error()))
 		errMsg = &pageError{What: "Your requests could not be listed.", Next: "Reload the page in a moment."}
@@ -344,7 +340,7 @@ func (s *Server) renderCIBARequests(rw http.ResponseWriter, r *http.Request, who
 		views = append(views, cibaRequestView{Request: q, Scopes: describeScopes(q.Scopes)})
 	}
 	s.render(rw, status, "ciba_requests", map[string]interface{}{
-		"Who": who, "Requests": views, "Devices": s.ciba.devicesOf(who.Subject), "Done": done, "Error": errMsg,
+		"Who": who, "Requests": views, "Devices": devices, "Done": done, "Error": errMsg,
 	})
 }
 

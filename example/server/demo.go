@@ -60,7 +60,7 @@ func registerDemoClients(ctx context.Context, store Store) error {
 			ID:         "demo-device",
 			Public:     true,
 			GrantTypes: []string{"urn:ietf:params:oauth:grant-type:device_code", "refresh_token"},
-			Scopes:     demoScopes,
+			Scopes:     withChoiceScopes(demoScopes), // also "photos" and "health", which carry a choice
 		},
 		// A confidential client that may use client_secret_basic or client_secret_post (a plain
 		// DefaultClient accepts both; an OpenIDConnectClient pins one method).
@@ -70,7 +70,7 @@ func registerDemoClients(ctx context.Context, store Store) error {
 			GrantTypes:    []string{"urn:ietf:params:oauth:grant-type:device_code", "client_credentials", "refresh_token", "authorization_code"},
 			ResponseTypes: []string{"code"},
 			RedirectURIs:  []string{"http://127.0.0.1:9999/callback"},
-			Scopes:        demoScopes,
+			Scopes:        withChoiceScopes(demoScopes),
 		},
 	}
 	for _, c := range clients {

@@ -122,7 +122,7 @@ func (s *Server) devicePage(rw http.ResponseWriter, r *http.Request) {
 	}
 	data["A"] = a
 	data["ClientName"] = clientName(a.Client)
-	data["Scopes"] = describeScopes(a.RequestedScopes)
+	data["Scopes"] = describeScopeChoices(a.RequestedScopes, nil)
 	data["FromLink"] = r.URL.Query().Get("entered") == ""
 	data["Repeat"] = a.RecentApprovals
 	data["Facts"] = requestFacts{ClientName: clientName(a.Client), ClientID: a.Client.GetID(), Device: a.Device,
@@ -172,11 +172,14 @@ func (s *Server) deviceDecide(rw http.ResponseWriter, r *http.Request) {
 	approved := r.PostFormValue("action") == "approve"
 	if approved {
 		d := pending.Decision{Subject: who.Subject, Session: s.newSession(who.Subject, who.AuthTime)}
-		if scopes, ok := r.PostForm["scope"]; ok {
-			d.GrantedScopes = scopes
-		} else {
-			d.GrantedScopes = []string{}
+		// The scopes the person kept, those with a choice granted as they chose (package scopechoice).
+		g, cerr := demoChoices.Grant(r.PostForm["scope"], r.PostForm)
+		if cerr != nil {
+			s.render(rw, http.StatusBadRequest, "device_enter", map[string]interface{}{"Who": who, "Code": typedCode(code),
+				"Error": pageError{What: "An answer to a question about what the device may do was missing, so nothing was changed.", Next: "Press Continue and answer each question."}})
+			return
 		}
+		d.GrantedScopes, d.ChosenScopes = g.Scopes, g.Chosen
 		a, err = s.deviceGrant.Verifier.Approve(ctx, code, caller(r, who), d)
 		if errors.Is(err, rfc8628.ErrAlertFailed) {
 			// The approval stands; only the e-mail about it failed.

@@ -76,12 +76,16 @@ func (staffDirectory) IsStaff(_ context.Context, actor string) (bool, error) {
 	return kioskStaff[actor], nil
 }
 
-// demoAccounts implements rfc8628.Accounts: an account is named by user name or e-mail address.
+// demoAccounts implements rfc8628.Accounts: an account is named by user name, e-mail address or
+// account number, in any letter case.
 type demoAccounts struct{}
 
 func (demoAccounts) ResolveAccount(_ context.Context, hint string) (string, error) {
+	if hint = strings.TrimSpace(hint); hint == "" {
+		return "", rfc8628.ErrUnknownAccount
+	}
 	for _, u := range demoUsers {
-		if hint == u.Subject || strings.EqualFold(hint, u.Email) {
+		if strings.EqualFold(hint, u.Subject) || strings.EqualFold(hint, u.Email) || strings.EqualFold(hint, demoAccountNumbers[u.Subject]) {
 			return u.Subject, nil
 		}
 	}
@@ -175,11 +179,17 @@ func (s *Server) AuditJWKS() jose.JSONWebKeySet {
 // VerifyAuditLog verifies the whole audit chain in st with the keys in jwks (JSON), against anchor
 // ("<seq>:<hash>") when it is not empty. It is the audit-verify command's work.
 func VerifyAuditLog(ctx context.Context, st audit.Storage, jwks []byte, anchor string) (audit.Report, error) {
+	return ReadAuditLog(ctx, st, jwks, anchor, nil)
+}
+
+// ReadAuditLog is VerifyAuditLog that also passes each verified event, in order, to visit (when not
+// nil); an error of visit stops the reading.
+func ReadAuditLog(ctx context.Context, st audit.Storage, jwks []byte, anchor string, visit func(seq int64, e audit.Event) error) (audit.Report, error) {
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(jwks, &set); err != nil {
 		return audit.Report{}, fmt.Errorf("read the key set: %w", err)
 	}
-	v := &audit.Verifier{Keys: audit.KeySet(&set)}
+	v := &audit.Verifier{Keys: audit.KeySet(&set), Visit: visit}
 	if anchor != "" {
 		h, err := audit.ParseHead(anchor)
 		if err != nil {
@@ -409,7 +419,7 @@ func (s *Server) adminDevicePending(rw http.ResponseWriter, r *http.Request) {
 	for _, q := range reqs {
 		out = append(out, map[string]interface{}{
 			"request_id": q.RequestID, "client_id": q.Client.GetID(), "scope": strings.Join(q.RequestedScopes, " "),
-			"login_hint": q.LoginHint, "device_address": q.Device.RemoteAddr, "device_user_agent": q.Device.UserAgent,
+			"login_hint": q.LoginHint, "account": q.Account, "device_address": q.Device.RemoteAddr, "device_user_agent": q.Device.UserAgent,
 			"device_serial": q.DeviceSerial, "created_at": q.CreatedAt.Unix(), "expires_at": q.ExpiresAt.Unix(),
 			"age_seconds": int64(q.Age / time.Second),
 		})

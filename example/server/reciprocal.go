@@ -49,19 +49,16 @@ var reciprocalSecretHash = sync.OnceValues(func() ([]byte, error) {
 })
 
 // reciprocalState is the example's reciprocal state: as party A, the partner's token of each user and
-// the last grant sent back. DEMO: kept in memory.
+// the last grant sent back (reciprocal.Links: in the store, the token sealed, so a link survives
+// restarts).
 type reciprocalState struct {
-	mu    sync.Mutex
-	links map[string]*partnerLink // subject → link
+	links *reciprocal.Links
 }
 
-// partnerLink is what this server, as party A, knows of one user's link with the partner.
-type partnerLink struct {
-	Token     *oauth2.Token // the partner's token to this server (party B's access token)
-	Asked     string        // the partner's reciprocal scope request
-	RequestID string        // the request ID of the last grant the partner accepted
-	Granted   []string
-}
+// partnerLink is what this server, as party A, knows of one user's link with the partner: the partner's
+// token to this server (party B's access token), the partner's reciprocal scope request (Asked), and
+// the request ID and scopes of the last grant the partner accepted.
+type partnerLink = reciprocal.Link
 
 func init() {
 	titles["reciprocal"] = "Link with partner"
@@ -77,8 +74,10 @@ func (s *Server) reciprocalOptions() reciprocal.Options {
 		}},
 		AllowLoopbackHTTP: o.AllowLoopbackHTTP,
 		OutboundTimeout:   o.timeout(),
-		Now:               s.opts.Now,
-		Logger:            s.log,
+		// draft §2.1: party B MAY also put `reciprocal` in its authorization response.
+		InAuthorizationResponse: true,
+		Now:                     s.opts.Now,
+		Logger:                  s.log,
 	}
 }
 
@@ -91,7 +90,9 @@ func (s *Server) setupReciprocal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.reciprocal.links = map[string]*partnerLink{}
+	if s.reciprocal.links = s.reciprocalOAuth.Links; s.reciprocal.links == nil {
+		return errors.New("the store keeps no reciprocal links (it must implement reciprocal.LinkStorage)")
+	}
 	// The partner's client here. As party A it signs users in with the code flow and pushes
 	// reciprocal grants; as party B it redeems our codes. DEMO: client_credentials too, so that a
 	// token without a user can be shown to be refused.
@@ -107,6 +108,7 @@ func (s *Server) setupReciprocal(ctx context.Context) error {
 
 func (s *Server) reciprocalRoutes(m *http.ServeMux) {
 	if s.reciprocalOAuth == nil {
+		s.reciprocalOffRoutes(m)
 		return
 	}
 	// More specific than the token route ("/oauth2/token"), so POSTs come here first; every grant
@@ -139,20 +141,23 @@ func (s *Server) partnerOAuth2() *oauth2.Config {
 	}
 }
 
-func (s *Server) link(subject string) *partnerLink {
-	s.reciprocal.mu.Lock()
-	defer s.reciprocal.mu.Unlock()
-	if l := s.reciprocal.links[subject]; l != nil {
-		c := *l
-		return &c
+// link returns subject's link with the partner, or nil when there is none (or it cannot be read,
+// which is logged: the page then offers to link again).
+func (s *Server) link(ctx context.Context, subject string) *partnerLink {
+	l, err := s.reciprocal.links.Get(ctx, ReciprocalClientID, subject)
+	if err != nil {
+		if !errors.Is(err, fosite.ErrNotFound) {
+			s.log.ErrorContext(ctx, "reciprocal: reading the link failed", "error", err)
+		}
+		return nil
 	}
-	return nil
+	return l
 }
 
-func (s *Server) setLink(subject string, l *partnerLink) {
-	s.reciprocal.mu.Lock()
-	defer s.reciprocal.mu.Unlock()
-	s.reciprocal.links[subject] = l
+// setLink saves subject's link with the partner.
+func (s *Server) setLink(ctx context.Context, subject string, l *partnerLink) error {
+	l.ClientID, l.Subject = ReciprocalClientID, subject
+	return s.reciprocal.links.Save(ctx, l)
 }
 
 // reciprocalPage shows both sides for the signed-in user: the link with the partner (party A) and the
@@ -167,7 +172,7 @@ func (s *Server) reciprocalPage(rw http.ResponseWriter, r *http.Request) {
 
 func (s *Server) renderReciprocal(rw http.ResponseWriter, r *http.Request, who *signedIn, status int, extra map[string]interface{}) {
 	data := map[string]interface{}{"Who": who, "Partner": s.partnerURL()}
-	if l := s.link(who.Subject); l != nil {
+	if l := s.link(r.Context(), who.Subject); l != nil {
 		asked := strings.Fields(l.Asked)
 		type choice struct {
 			scopeView
@@ -238,7 +243,16 @@ func (s *Server) reciprocalCallback(rw http.ResponseWriter, r *http.Request) {
 	if asked == "" {
 		asked = q.Get(reciprocal.ScopeParameter) // from the authorization response, if the partner put it there
 	}
-	s.setLink(who.Subject, &partnerLink{Token: tok, Asked: asked})
+	l := &partnerLink{Token: tok, Asked: asked}
+	if old := s.link(r.Context(), who.Subject); old != nil {
+		// Linking again keeps what the partner was given; a new grant replaces it (draft §3).
+		l.RequestID, l.Granted = old.RequestID, old.Granted
+	}
+	if err := s.setLink(r.Context(), who.Subject, l); err != nil {
+		s.log.ErrorContext(r.Context(), "reciprocal: saving the link failed", "error", err)
+		s.renderReciprocal(rw, r, who, http.StatusInternalServerError, map[string]interface{}{"Error": "The link could not be saved; try again."})
+		return
+	}
 	http.Redirect(rw, r, "/reciprocal", http.StatusSeeOther)
 }
 
@@ -251,7 +265,7 @@ func (s *Server) reciprocalGrant(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l := s.link(who.Subject)
+	l := s.link(r.Context(), who.Subject)
 	if l == nil {
 		s.renderReciprocal(rw, r, who, http.StatusConflict, map[string]interface{}{"Error": "Link with the partner first."})
 		return
@@ -278,7 +292,10 @@ func (s *Server) reciprocalGrant(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l.RequestID, l.Granted = sent.RequestID, scopes
-	s.setLink(who.Subject, l)
+	if err := s.setLink(r.Context(), who.Subject, l); err != nil {
+		// The partner has its access; only our record of it is behind.
+		s.log.ErrorContext(r.Context(), "reciprocal: saving the link failed", "error", err)
+	}
 	s.renderReciprocal(rw, r, who, http.StatusOK, map[string]interface{}{"Notice": "The partner now has access to: " + strings.Join(scopes, " ")})
 }
 
@@ -290,7 +307,7 @@ func (s *Server) reciprocalRevoke(rw http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	l := s.link(who.Subject)
+	l := s.link(r.Context(), who.Subject)
 	if l == nil || l.RequestID == "" {
 		s.renderReciprocal(rw, r, who, http.StatusOK, map[string]interface{}{"Notice": "The partner had no access."})
 		return
@@ -301,7 +318,9 @@ func (s *Server) reciprocalRevoke(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l.RequestID, l.Granted = "", nil
-	s.setLink(who.Subject, l)
+	if err := s.setLink(r.Context(), who.Subject, l); err != nil {
+		s.log.ErrorContext(r.Context(), "reciprocal: saving the link failed", "error", err)
+	}
 	s.renderReciprocal(rw, r, who, http.StatusOK, map[string]interface{}{"Notice": "The partner's access was revoked."})
 }
 

@@ -22,6 +22,8 @@ func (s *Server) registrationOptions() registration.Options {
 	policy := compose.DefaultRegistrationPolicy()
 	policy.Scopes = demoScopes
 	policy.AllowLoopbackHTTP = s.opts.Dev // DEMO: CIBA ping/push callbacks to http://127.0.0.1
+	// CIBA user codes are checked (ciba.Options.UserCodes), so clients may register for them.
+	policy.BackchannelUserCodeParameter = s.ciba.userCodes != nil
 	return registration.Options{
 		URL:    s.opts.Issuer + registrationPath,
 		Tokens: registration.NewStaticTokens(token),

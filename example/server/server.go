@@ -403,6 +403,7 @@ func (s *Server) routes() {
 	s.registrationRoutes(m)
 	s.resourceRoutes(m)
 	s.policyRoutes(m)
+	s.accountRoutes(m)
 }
 
 // newSession is the session tokens are issued with: an OpenID Connect session for subject that can
@@ -440,7 +441,7 @@ func (s *Server) discovery(rw http.ResponseWriter, r *http.Request) {
 		"response_modes_supported":              []string{"query"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"scopes_supported":                      demoScopes,
+		"scopes_supported":                      withChoiceScopes(demoScopes),
 		"claims_supported":                      []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "name", "email"},
 		"code_challenge_methods_supported":      s.pkceMethods(),
 		// Request objects by reference are refused (fosite fetches none for these clients); the default

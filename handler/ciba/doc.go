@@ -125,4 +125,28 @@
 // client asking for bob can never receive alice's tokens. A hint naming nobody known gets the same
 // answer shape, and the client learns who approved only from the ID token. Fallback requests are
 // decided through their user code only; the Decider never lists or decides them.
+//
+// # Audit trail
+//
+// With Options.Audit (an *audit.Log), every request, approval, denial, redemption (for push, when the
+// tokens leave with the approval) and replay is recorded under the request's ID, by the lifecycle
+// (pending.Lifecycle.AuditTrail), after it has committed: whichever device or page decided, the event
+// is the same. Events carry the subject, the actor when it is not the subject, the client, the scopes
+// and the addresses; never auth_req_id, a user code or the hint.
+//
+// # Users' devices, user codes and login_hint_tokens
+//
+// Devices keeps users' authentication devices in a DeviceStorage (storage/memory, storage/sql): it is
+// the DeviceEnroller of the fallback, the list an account page manages (enrol, name, prefer, remove;
+// exactly one preferred device per user), and what a HintResolver returns (Reachable, the preferred one
+// first), so an enrolled user takes the normal path after a restart and on every instance.
+//
+// UserCodes is a UserCodeChecker over a UserCodeStorage: each user's user_code (§7.1) kept as a keyed
+// hash, checked in constant time, wrong codes limited per user (DefaultUserCodeCheckLimits). Give it as
+// Options.UserCodes, and discovery then says backchannel_user_code_parameter_supported.
+//
+// LoginHintTokens reads a login_hint_token as a JWT signed with a key the client registered (jwks or
+// jwks_uri, asymmetric algorithms only), for this server (aud) and not expired (exp, required), carrying
+// an RFC 9493 subject identifier (sub_id: email, phone_number, opaque, iss_sub). A HintResolver calls
+// Verify and resolves the identifier through the same directory as a login_hint.
 package ciba

@@ -157,6 +157,9 @@ func (d *Decider) decide(ctx context.Context, g *pending.Grant, dec pending.Deci
 	if also != nil && d.options.Kick != nil {
 		d.options.Kick()
 	}
+	if mode == ModePush && dec.Approved {
+		d.lifecycle.Delivered(ctx, g, &dec, "push") // the tokens left with the approval (§10.3)
+	}
 	if d.options.Logger != nil {
 		d.options.Logger.LogAttrs(ctx, slog.LevelInfo, "backchannel authentication request decided",
 			slog.String("client_id", g.ClientID()), slog.String("request_id", g.Request.GetID()),

@@ -61,6 +61,7 @@ func New(config fosite.Configurator, store Storage, tokens pending.TokenStrategi
 		UserCodeFormat: opts.UserCodeFormat, HandleParam: "auth_req_id",
 		Limiter: &pending.Limiter{Storage: store, Scope: "ciba-user-code", Limits: opts.UserCodeLimits},
 		Now:     opts.Now, Logger: opts.Logger, Policy: opts.Policy, Audit: opts.Audit, Kick: opts.Kick,
+		AuditTrail: true, // requests, decisions, redemptions and replays in Options.Audit
 	}
 	issuer.Ceiling = lc.Policy.CeilingFor
 	g := &Grant{options: opts}

@@ -75,8 +75,10 @@ type Options struct {
 	// default: CIBA clients are servers that ask for many users from one address. When
 	// Policy.Ceiling or ClientCeilings list scopes, list openid too (CIBA always asks for it).
 	Policy pending.Policy
-	// Audit receives an event whenever a policy acts and whenever a request is flagged; nil records
-	// none. Usually an *audit.Log.
+	// Audit receives an event whenever a policy acts, whenever a request is flagged, and for every
+	// request (audit.EventRequested), decision (EventApproved, EventDenied), redemption (EventRedeemed;
+	// for push, when the tokens leave with the approval) and replay (EventRevoked, reason "replayed");
+	// nil records none. Usually an *audit.Log.
 	Audit audit.Sink
 
 	// Rand is the source of randomness for user codes; nil means crypto/rand.

@@ -45,6 +45,16 @@
 // abused ends, its tokens are revoked, SecurityEvents is told). Every time a policy acts, Audit gets an
 // event. Each grant's Options.Policy fills in its own safe defaults.
 //
+// # The audit trail
+//
+// With AuditTrail, the lifecycle also records each grant's trail in Audit, under the grant's request
+// ID: the request when Start stores it (audit.EventRequested), the decision once Decide has committed
+// it (EventApproved, EventDenied), the redemption once Redeem has issued the tokens (EventRedeemed; a
+// grant whose tokens leave with the approval, a CIBA push, calls Delivered instead) and the revocation
+// a replay causes (EventRevoked, reason "replayed"). So every way of deciding a grant is covered without
+// audit calls in the endpoints. CIBA turns it on; the device and one-time-code grants record their own
+// events, with details only they know (the kiosk's proofing, the channel a code went to).
+//
 // # Storage
 //
 // Storage is the contract of the pending-grant store: every state change is one conditional update, so

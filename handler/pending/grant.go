@@ -136,9 +136,14 @@ type Decision struct {
 	// Session is the session tokens will be issued with. Required to approve; for ID tokens it must be
 	// an openid.Session whose claims carry the subject.
 	Session fosite.Session
-	// GrantedScopes and GrantedAudience are what the user granted: a subset of what was requested.
+	// GrantedScopes and GrantedAudience are what the user granted: a subset of what was requested, plus
+	// the scopes ChosenScopes puts in place of requested ones.
 	GrantedScopes   []string
 	GrantedAudience []string
+	// ChosenScopes maps a requested scope that carries a choice (package scopechoice: "photos" granted
+	// as "photos:read") to the scopes the user chose in its place; only these may be granted without
+	// having been requested (RFC 6749 §3.3).
+	ChosenScopes map[string][]string
 	// ExpiresAt, when not zero, replaces the grant's expiry (a pickup window after approval).
 	ExpiresAt time.Time
 	// From is the network address the decision was made from, when known: Policy.RefuseAcrossNetworks

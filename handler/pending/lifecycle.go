@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -63,6 +64,11 @@ type Lifecycle struct {
 	Policy Policy
 	// Audit receives an event whenever a policy acts and whenever a grant is flagged; nil records none.
 	Audit audit.Sink
+	// AuditTrail also records in Audit each grant's trail: its request (Start), its decision
+	// (Decide), its redemption (Redeem, or Delivered for tokens that leave with the approval) and the
+	// revocation a replay causes. For grants that do not record their own (CIBA; the device and OTP
+	// grants do); false records none of these.
+	AuditTrail bool
 }
 
 // MaxStartAttempts bounds the draws of Start when a code is taken. With 20^8 user codes, three
@@ -150,6 +156,7 @@ func (l *Lifecycle) Start(ctx context.Context, g *Grant, opt StartOptions) (Star
 		} else if err != nil {
 			return Started{}, rfc6749.ServerError(err)
 		}
+		l.auditRequested(ctx, g)
 		return Started{Handle: handle, UserCode: userCode}, nil
 	}
 }
@@ -217,7 +224,7 @@ func ValidateApproval(g *Grant, d *Decision) error {
 		d.GrantedScopes = requested
 	}
 	for _, s := range d.GrantedScopes {
-		if !requested.Has(s) {
+		if !requested.Has(s) && !chosen(requested, d.ChosenScopes, s) {
 			return fosite.ErrInvalidScope.WithHintf("The scope '%s' was not requested.", s)
 		}
 	}
@@ -237,6 +244,16 @@ func ValidateApproval(g *Grant, d *Decision) error {
 		}
 	}
 	return nil
+}
+
+// chosen reports whether scope was chosen in place of a requested scope (Decision.ChosenScopes).
+func chosen(requested fosite.Arguments, choices map[string][]string, scope string) bool {
+	for r, scopes := range choices {
+		if requested.Has(r) && slices.Contains(scopes, scope) {
+			return true
+		}
+	}
+	return false
 }
 
 // Decide records a decision on g, once: an approval is checked with ValidateApproval first (d is
@@ -272,6 +289,7 @@ func (l *Lifecycle) Decide(ctx context.Context, g *Grant, d *Decision, also func
 		return rfc6749.ServerError(err)
 	}
 	if also == nil {
+		l.auditDecision(ctx, g, d)
 		return nil
 	}
 	if err = also(ctx); err != nil {
@@ -280,6 +298,7 @@ func (l *Lifecycle) Decide(ctx context.Context, g *Grant, d *Decision, also func
 	if err = storage.MaybeCommitTx(ctx, l.Storage); err != nil {
 		return rfc6749.ServerError(err)
 	}
+	l.auditDecision(ctx, g, d)
 	return nil
 }
 
@@ -374,6 +393,9 @@ func (l *Lifecycle) Redeem(ctx context.Context, grantType fosite.GrantType, req 
 			l.revoke(ctx, g)
 		}
 	}
+	if err == nil {
+		l.auditRedeemed(ctx, req)
+	}
 	return err
 }
 
@@ -386,6 +408,7 @@ func (l *Lifecycle) revoke(ctx context.Context, g *Grant) {
 		}
 		l.Logger.LogAttrs(ctx, slog.LevelWarn, "handle replayed; tokens it issued are revoked", attrs...)
 	}
+	l.auditReplay(ctx, g, err)
 	if l.Replayed != nil {
 		l.Replayed(ctx, g, err)
 	}

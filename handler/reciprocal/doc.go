@@ -96,6 +96,12 @@
 // revokes the tokens of the previous grant once the new one is accepted (§3, a scope update).
 // Issuer.Revoke revokes a grant's tokens at party A, so the token party B holds stops working.
 //
+// Party A keeps what it knows of each user's link with a partner in Links (a LinkStorage:
+// storage/memory, storage/sql): party B's token, sealed with the Vault under a purpose of its own (a row
+// of party B's TokenStorage does not open as a link, nor the reverse), the scope party B asked, and the
+// request ID and scopes of the last grant it accepted (Offer.Replaces and Issuer.Revoke take it). So a
+// link survives restarts and is shared by every instance.
+//
 // Party B redeems the code at party A's ordinary token endpoint (fosite's authorization code handler).
 // That endpoint enforces the code's binding to party B's client, its single use, and its expiry.
 //

@@ -89,6 +89,9 @@ type Grant struct {
 	Issuer *Issuer
 	// Scope adds `reciprocal` to party B's responses (draft §2.1).
 	Scope *ScopeHandler
+	// Links is party A's store of its users' links with partners; nil when the store does not
+	// implement LinkStorage.
+	Links *Links
 
 	options Options
 }
@@ -139,6 +142,9 @@ func New(config fosite.Configurator, store Storage, strategies Strategies, opts 
 	g.Issuer = &Issuer{
 		Codes: strategies.AuthorizeCode, Storage: store, Clients: store, HTTPClient: o.HTTPClient,
 		Config: o, Now: o.Now, Logger: o.Logger,
+	}
+	if ls, ok := store.(LinkStorage); ok {
+		g.Links = &Links{Storage: ls, Vault: vault, Now: o.Now}
 	}
 	g.Scope = &ScopeHandler{Scopes: ClientScopes{Fallback: o.Scopes}, Config: o, Logger: o.Logger}
 	return g, nil

@@ -70,12 +70,28 @@ type sealedToken struct {
 	Scope        string    `json:"scope,omitempty"`
 }
 
-func additionalData(clientID, subject string) []byte {
-	return []byte("reciprocal token\x00" + clientID + "\x00" + subject)
+// The purposes a token is sealed for, the first part of its authenticated data: a token sealed for one
+// table does not open as a row of another.
+const (
+	purposeToken = "reciprocal token" // party B's tokens from its partners (TokenStorage)
+	purposeLink  = "reciprocal link"  // party A's links with its partners (LinkStorage)
+)
+
+func additionalData(purpose, clientID, subject string) []byte {
+	return []byte(purpose + "\x00" + clientID + "\x00" + subject)
 }
 
 // Seal encrypts t for the row (clientID, subject).
 func (v *Vault) Seal(t *oauth2.Token, clientID, subject string) ([]byte, error) {
+	return v.seal(t, purposeToken, clientID, subject)
+}
+
+// Open decrypts a token sealed for the row (clientID, subject), or returns ErrUnsealable.
+func (v *Vault) Open(sealed []byte, clientID, subject string) (*oauth2.Token, error) {
+	return v.open(sealed, purposeToken, clientID, subject)
+}
+
+func (v *Vault) seal(t *oauth2.Token, purpose, clientID, subject string) ([]byte, error) {
 	if t == nil || t.AccessToken == "" {
 		return nil, errors.New("reciprocal: no access token to seal")
 	}
@@ -93,11 +109,10 @@ func (v *Vault) Seal(t *oauth2.Token, clientID, subject string) ([]byte, error) 
 	if _, err := rand.Read(out[1:]); err != nil {
 		return nil, err
 	}
-	return aead.Seal(out, out[1:], plain, additionalData(clientID, subject)), nil
+	return aead.Seal(out, out[1:], plain, additionalData(purpose, clientID, subject)), nil
 }
 
-// Open decrypts a token sealed for the row (clientID, subject), or returns ErrUnsealable.
-func (v *Vault) Open(sealed []byte, clientID, subject string) (*oauth2.Token, error) {
+func (v *Vault) open(sealed []byte, purpose, clientID, subject string) (*oauth2.Token, error) {
 	if len(sealed) < 1 || sealed[0] != vaultVersion {
 		return nil, ErrUnsealable
 	}
@@ -106,7 +121,7 @@ func (v *Vault) Open(sealed []byte, clientID, subject string) (*oauth2.Token, er
 			return nil, ErrUnsealable
 		}
 		nonce, box := sealed[1:1+aead.NonceSize()], sealed[1+aead.NonceSize():]
-		plain, err := aead.Open(nil, nonce, box, additionalData(clientID, subject))
+		plain, err := aead.Open(nil, nonce, box, additionalData(purpose, clientID, subject))
 		if err != nil {
 			continue
 		}

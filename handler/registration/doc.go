@@ -54,7 +54,8 @@
 //   - CIBA: backchannel_token_delivery_mode (poll, ping, push) required for CIBA clients;
 //     backchannel_client_notification_endpoint required for ping and push and https (Policy.
 //     AllowLoopbackHTTP admits loopback, over http too, for development);
-//     backchannel_authentication_request_signing_alg asymmetric; backchannel_user_code_parameter;
+//     backchannel_authentication_request_signing_alg asymmetric; backchannel_user_code_parameter only
+//     when Policy.BackchannelUserCodeParameter says the server checks user codes;
 //   - dpop_bound_access_tokens (RFC 9449 §5.2): a boolean; true makes every token request of the
 //     client carry a DPoP proof (package dpop enforces it), and is kept in the client's Metadata;
 //   - client_name, software_id, software_version, contacts: bounded, no control characters.

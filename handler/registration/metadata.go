@@ -504,6 +504,9 @@ func (p *Policy) checkCIBA(m *Metadata, raw map[string]json.RawMessage) error {
 			return err
 		}
 	}
+	if m.BackchannelUserCodeParameter && !p.BackchannelUserCodeParameter {
+		return metadataError("This server does not support 'backchannel_user_code_parameter' (see backchannel_user_code_parameter_supported in its discovery document).")
+	}
 	if alg := m.BackchannelAuthenticationRequestSigningAlg; alg != "" {
 		if m.JWKS == nil && m.JWKSURI == "" {
 			return metadataError("The field 'backchannel_authentication_request_signing_alg' needs the client's public keys in 'jwks' or 'jwks_uri'.")

@@ -24,6 +24,7 @@ func testPolicy() *registration.Policy {
 		registration.FieldDeviceCodeLifespan: registration.DurationSeconds(time.Minute, 7*24*time.Hour),
 		"backchannel_enrollment_fallback":    registration.Boolean,
 	}
+	p.BackchannelUserCodeParameter = true
 	return p
 }
 
@@ -165,4 +166,24 @@ func TestParseLoopbackHTTPInDevelopment(t *testing.T) {
 	body = strings.Replace(body, "127.0.0.1", "client.example", 1)
 	_, err = p.Parse([]byte(body))
 	require.ErrorIs(t, err, registration.ErrInvalidClientMetadata, "only loopback hosts get the allowance")
+}
+
+// TestParseUserCodeParameterOnlyWhenSupported: a server that checks no CIBA user codes refuses clients
+// that would send one with every request (and could make none), as its discovery document says.
+func TestParseUserCodeParameterOnlyWhenSupported(t *testing.T) {
+	t.Parallel()
+	body := []byte(deviceBody(`,"grant_types":["` + registration.GrantTypeCIBA + `"],"backchannel_token_delivery_mode":"poll","backchannel_user_code_parameter":true`))
+	p := testPolicy()
+	p.BackchannelUserCodeParameter = false
+	m, err := p.Parse(body)
+	require.Nil(t, m)
+	rfc := fosite.ErrorToRFC6749Error(err)
+	require.Equal(t, "invalid_client_metadata", rfc.ErrorField)
+	require.Contains(t, rfc.HintField, "does not support 'backchannel_user_code_parameter'")
+	require.False(t, registration.DefaultPolicy().BackchannelUserCodeParameter, "the default claims no support the grant may lack")
+
+	p.BackchannelUserCodeParameter = true
+	m, err = p.Parse(body)
+	require.NoError(t, err)
+	require.True(t, m.BackchannelUserCodeParameter)
 }

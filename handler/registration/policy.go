@@ -42,6 +42,11 @@ type Policy struct {
 	// BackchannelTokenDeliveryModes are the CIBA delivery modes a client may register (CIBA Core §4):
 	// poll, ping, push.
 	BackchannelTokenDeliveryModes []string
+	// BackchannelUserCodeParameter allows clients to register backchannel_user_code_parameter: true
+	// (CIBA Core §4). Set it only when the CIBA grant checks user codes (ciba.Options.UserCodes), as
+	// discovery's backchannel_user_code_parameter_supported then says: a client registered for user
+	// codes on a server that checks none could make no request at all. Default false.
+	BackchannelUserCodeParameter bool
 	// AllowLoopbackHTTP accepts loopback hosts (127.0.0.0/8, ::1, localhost), over http:// too, for
 	// jwks_uri and backchannel_client_notification_endpoint, which otherwise must be https URLs whose
 	// host is not a loopback, private, link-local or reserved IP literal, nor localhost (see

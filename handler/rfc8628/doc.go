@@ -65,6 +65,12 @@
 // "act": {"sub": staff} (RFC 8693 §4.1) and "proofing_method". The proofing reference is personal data
 // and goes only to the audit log. Deny needs no code: staff may refuse a request they see.
 //
+// A person names their account in more than one way. With Options.Kiosk, the device authorization
+// endpoint resolves the login_hint through Accounts and files the request under the account's subject
+// (Extra[ExtraLoginHint] keeps the hint as sent), and Pending resolves what staff type the same way: a
+// request made as "alice", "alice@example.com" or "Alice@Example.com" is listed under any of them. A
+// hint the directory does not know is filed as sent, and the device is told nothing either way.
+//
 // # Audit
 //
 // With an audit.Sink (Options.Audit, usually an *audit.Log) every approval, denial,

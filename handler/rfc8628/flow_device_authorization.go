@@ -127,18 +127,23 @@ func (e *DeviceAuthorizationEndpoint) NewDeviceResponse(ctx context.Context, req
 	req.RequestedAt = now
 	lifespan, _ := e.options.lifespans(req.GetClient())
 	lifespan = e.lifecycle.CapLifespan(req.GetClient(), lifespan)
-	stored := req.Request // a copy: what is stored does not change with req
+	stored := req.Request                                     // a copy: what is stored does not change with req
+	hint, extra, err := e.storedLoginHint(ctx, req.LoginHint) // the account, for the staffed kiosk
+	if err != nil {
+		return nil, err
+	}
 	g := &pending.Grant{
 		Request:   &stored,
 		CreatedAt: now,
 		ExpiresAt: now.Add(lifespan),
 		Interval:  e.options.PollingInterval,
-		LoginHint: req.LoginHint,
+		LoginHint: hint,
 		Device:    req.Device,
 	}
+	withExtra(g, extra)
 	opt := pending.StartOptions{UserCode: true}
 	if req.Serial != "" {
-		g.Extra = map[string]string{ExtraDeviceSerial: req.Serial}
+		withExtra(g, map[string]string{ExtraDeviceSerial: req.Serial})
 		format, key, clientID := e.lifecycle.Format(), e.options.PrintedCodeKeys[req.GetClient().GetID()], req.GetClient().GetID()
 		opt.PresetUserCode = func() (string, error) { return PrintedUserCode(key, format, clientID, req.Serial) }
 		// The printed code is taken, normally by this device's own earlier request (it restarted):

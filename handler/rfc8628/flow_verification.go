@@ -96,7 +96,7 @@ func (v *Verifier) authorization(g *pending.Grant, userCode string) *Authorizati
 		Client:            g.Request.GetClient(),
 		RequestedScopes:   g.Request.GetRequestedScopes(),
 		RequestedAudience: g.Request.GetRequestedAudience(),
-		LoginHint:         g.LoginHint,
+		LoginHint:         sentLoginHint(g),
 		Device:            g.Device,
 		CreatedAt:         g.CreatedAt,
 		ExpiresAt:         g.ExpiresAt,

@@ -78,11 +78,13 @@ type KioskRequest struct {
 	Client            fosite.Client
 	RequestedScopes   fosite.Arguments
 	RequestedAudience fosite.Arguments
-	LoginHint         string
-	Device            pending.DeviceInfo
-	DeviceSerial      string
-	CreatedAt         time.Time
-	ExpiresAt         time.Time
+	// LoginHint is the account identifier as the device sent it; Account the subject it names.
+	LoginHint    string
+	Account      string
+	Device       pending.DeviceInfo
+	DeviceSerial string
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
 	// Age is how long the request has been waiting.
 	Age time.Duration
 }
@@ -91,7 +93,7 @@ type KioskRequest struct {
 type KioskDecision struct {
 	// Actor is the signed-in staff member. Required.
 	Actor string
-	// LoginHint is the account the staff member looked up. Required.
+	// LoginHint is the account the staff member looked up, in any form the directory resolves. Required.
 	LoginHint string
 	// RequestID, when set, must be the request the code belongs to (the row the staff member chose).
 	// Required to deny.
@@ -144,13 +146,15 @@ func (k *Kiosk) listing() (KioskStorage, error) {
 	return k.Verifier.kiosk, nil
 }
 
-// Pending lists the pending requests for the account loginHint, oldest first. Errors: ErrNotStaff,
-// ErrUnknownAccount, server_error.
+// Pending lists the pending requests of the account loginHint names, oldest first: every request whose
+// device named that account, in whichever way the directory (Accounts) resolves to it ("alice",
+// "alice@example.com", "Alice@Example.com"). Errors: ErrNotStaff, ErrUnknownAccount, server_error.
 func (k *Kiosk) Pending(ctx context.Context, actor, loginHint string) ([]KioskRequest, error) {
 	if err := k.checkStaff(ctx, actor); err != nil {
 		return nil, err
 	}
-	if _, err := k.resolve(ctx, loginHint); err != nil {
+	subject, err := k.resolve(ctx, loginHint)
+	if err != nil {
 		return nil, err
 	}
 	ls, err := k.listing()
@@ -158,16 +162,25 @@ func (k *Kiosk) Pending(ctx context.Context, actor, loginHint string) ([]KioskRe
 		return nil, err
 	}
 	now := clock.Now(k.Verifier.options.Now)
-	gs, err := ls.ListPendingGrantsByLoginHint(ctx, pending.KindDeviceCode, loginHint, now)
+	gs, err := ls.ListPendingGrantsByLoginHint(ctx, pending.KindDeviceCode, subject, now)
 	if err != nil {
 		return nil, rfc6749.ServerError(err)
+	}
+	if loginHint != subject {
+		// Requests stored under the hint as typed: before hints were resolved, or while the directory
+		// did not know it.
+		more, err := ls.ListPendingGrantsByLoginHint(ctx, pending.KindDeviceCode, loginHint, now)
+		if err != nil {
+			return nil, rfc6749.ServerError(err)
+		}
+		gs = mergeByCreation(gs, more)
 	}
 	out := make([]KioskRequest, 0, len(gs))
 	for _, g := range gs {
 		out = append(out, KioskRequest{
 			RequestID: g.Request.GetID(), Client: g.Request.GetClient(),
 			RequestedScopes: g.Request.GetRequestedScopes(), RequestedAudience: g.Request.GetRequestedAudience(),
-			LoginHint: g.LoginHint, Device: g.Device, DeviceSerial: g.Extra[ExtraDeviceSerial],
+			LoginHint: sentLoginHint(g), Account: subject, Device: g.Device, DeviceSerial: g.Extra[ExtraDeviceSerial],
 			CreatedAt: g.CreatedAt, ExpiresAt: g.ExpiresAt, Age: now.Sub(g.CreatedAt),
 		})
 	}
@@ -202,7 +215,7 @@ func (k *Kiosk) Approve(ctx context.Context, d KioskDecision) (*Authorization, e
 	if err != nil {
 		return nil, err
 	}
-	if g.LoginHint != d.LoginHint || (d.RequestID != "" && g.Request.GetID() != d.RequestID) {
+	if !ofAccount(g, subject, d.LoginHint) || (d.RequestID != "" && g.Request.GetID() != d.RequestID) {
 		// A live code of another account: as wrong as a mistyped one, and counted the same.
 		if err := v.lifecycle.Limiter.Fail(ctx, who, clock.Now(v.options.Now)); err != nil {
 			return nil, err
@@ -250,7 +263,7 @@ func (k *Kiosk) Deny(ctx context.Context, d KioskDecision) (*Authorization, erro
 		return nil, fosite.ErrInvalidRequest.WithHint("Choose the request to deny.")
 	}
 	g, err := ls.GetPendingGrantByRequestID(ctx, pending.KindDeviceCode, d.RequestID)
-	if errors.Is(err, pending.ErrNotFound) || (err == nil && (g.LoginHint != d.LoginHint || g.State != pending.StatePending || g.Expired(clock.Now(k.Verifier.options.Now)))) {
+	if errors.Is(err, pending.ErrNotFound) || (err == nil && (!ofAccount(g, subject, d.LoginHint) || g.State != pending.StatePending || g.Expired(clock.Now(k.Verifier.options.Now)))) {
 		return nil, ErrInvalidUserCode.WithHint("This account has no such pending request.")
 	} else if err != nil {
 		return nil, rfc6749.ServerError(err)

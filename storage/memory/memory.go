@@ -55,6 +55,11 @@ type MemoryStore struct {
 	jtis       jtiStore
 	signIn     signInStore
 	links      CIBALinkStore
+	// Issue 16: enrolled CIBA devices and user codes, SMS reply codes, party A's reciprocal links.
+	devices         CIBADeviceStore
+	cibaUserCodes   CIBAUserCodeStore
+	sms             CIBASMSStore
+	reciprocalLinks ReciprocalLinkStore
 }
 
 // Option configures New.

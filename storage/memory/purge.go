@@ -19,7 +19,7 @@ import (
 //   - the records of revoked grants after the retention, once none of their tokens is left;
 //   - client-assertion JWT IDs whose expiry has passed, attempt counters whose window has passed, and
 //     single-use keys whose expiry has passed;
-//   - the grants' own records after the retention: CIBA e-mail/SMS links, and
+//   - the grants' own records after the retention: CIBA e-mail/SMS links, CIBA SMS reply codes, and
 //     delivered or failed outbox messages with their attempt log.
 //
 // Purge looks only at what expired (each map's keys are queued by expiry) and deletes it in batches of
@@ -57,6 +57,7 @@ func (s *MemoryStore) Purge(ctx context.Context, now time.Time) (int, error) {
 	total += purgeQueue(&t.mu, &t.grants, &t.grantsExp, keep, (*tokenGrant).expiry, nil)
 
 	total += s.links.Purge(keep)
+	total += s.sms.Purge(keep)
 	total += purgeQueue(&s.kiosk.mu, &s.kiosk.once, &s.kiosk.expiries, now.Add(1), func(exp time.Time) time.Time { return exp }, nil)
 
 	for jtis := 0; ; {

@@ -27,8 +27,8 @@ type purgeStep struct {
 //     whose expiry has passed (rows without an expiry are kept);
 //   - client-assertion JWT IDs whose expiry has passed, and attempt counters whose window has passed;
 //   - the grants' own records kept for the same retention period: CIBA request records and e-mail/SMS
-//     links, single-use keys (alert deactivation links), and delivered or failed outbox messages with
-//     their attempt log;
+//     links, CIBA SMS reply codes, single-use keys (alert deactivation links), and delivered or failed
+//     outbox messages with their attempt log;
 //   - browser sign-in sessions whose expiry has passed.
 //
 // It deletes in batches of 500 rows, each one statement in its own transaction that finds its rows
@@ -54,6 +54,7 @@ func (s *Store) Purge(ctx context.Context, now time.Time) (int, error) {
 		{"JWT IDs", "oauth2_jtis", "jti", "expires_at < ?", t},
 		{"attempt counters", "pending_attempts", "key", "window_end <= ?", t},
 		{"CIBA links", "ciba_links", "signature", "expires_at < ?", keep},
+		{"CIBA SMS reply codes", "ciba_sms_bindings", "signature", "expires_at < ?", keep},
 		{"single-use keys", "pending_once", "key", "expires_at <= ?", t},
 		{"sign-in sessions", "signin_sessions", "id_hash", "expires_at <= ?", t},
 	}

@@ -16,6 +16,9 @@ type Field struct {
 	Type string
 	// Autocomplete is the HTML autocomplete hint, such as "bday"; empty means "off".
 	Autocomplete string
+	// Prompt is how a text message asks for the field within a sentence ("the last 4 digits of your
+	// account number"), for channels without a form (package smschannel); empty means Label.
+	Prompt string
 }
 
 // ErrWrongAnswer is what KnowledgeCheck.Verify returns (or wraps) for a wrong answer. It counts
