@@ -13,13 +13,14 @@ import (
 )
 
 // recordBatches records len(sizes) batches through l: for each size it holds
-// the writer slot while that many events queue up (req-1, req-2, … in order),
+// the writer's turn while that many events queue up (req-1, req-2, … in order),
 // then lets them go, so that one writer appends them under one signature.
 func recordBatches(t *testing.T, l *Log, sizes ...int) {
 	t.Helper()
 	n := 0
 	for _, size := range sizes {
-		l.writer <- struct{}{}
+		_, err := l.group.Enter(context.Background()) // hold the turn
+		require.NoError(t, err)
 		var wg sync.WaitGroup
 		errs := make([]error, size)
 		for i := range size {
@@ -29,7 +30,7 @@ func recordBatches(t *testing.T, l *Log, sizes ...int) {
 			go func() { defer wg.Done(); errs[i] = l.Record(context.Background(), e) }()
 			waitQueued(l, i+1)
 		}
-		<-l.writer
+		require.NoError(t, l.group.Leave(false))
 		wg.Wait()
 		for _, err := range errs {
 			require.NoError(t, err)
@@ -37,15 +38,9 @@ func recordBatches(t *testing.T, l *Log, sizes ...int) {
 	}
 }
 
-// waitQueued yields until n events wait in l's queue.
+// waitQueued yields until n events wait for l's turn.
 func waitQueued(l *Log, n int) {
-	for {
-		l.mu.Lock()
-		q := len(l.queue)
-		l.mu.Unlock()
-		if q >= n {
-			return
-		}
+	for l.group.Waiting() < n {
 		runtime.Gosched()
 	}
 }
@@ -248,14 +243,15 @@ func TestRecordWithdrawsAQueuedEventWhenItsContextEnds(t *testing.T) {
 	l, err := NewLog(s, k.signing, Options{Issuer: "https://as.example.com"})
 	require.NoError(t, err)
 
-	l.writer <- struct{}{} // a batch is being written: the event queues
+	_, err = l.group.Enter(context.Background()) // a batch is being written: the event queues
+	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- l.Record(ctx, Event{Type: EventApproved, RequestID: "req-gone"}) }()
 	waitQueued(l, 1)
 	cancel()
 	require.ErrorIs(t, <-done, context.Canceled)
-	<-l.writer
+	require.NoError(t, l.group.Leave(false))
 
 	require.NoError(t, l.Record(context.Background(), Event{Type: EventApproved, RequestID: "req-kept"}))
 	require.Equal(t, []string{"req-kept"}, requestIDs(t, k.keys, s), "a withdrawn event must not be recorded")

@@ -7,12 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime"
-	"sync"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
 
+	"github.com/fosite-contrib/grants/internal/groupcommit"
 	"github.com/fosite-contrib/grants/observe"
 )
 
@@ -69,19 +68,11 @@ type Log struct {
 	rand     io.Reader
 	observer observe.Audit
 
-	writer chan struct{} // held by the goroutine appending a batch
-
-	mu     sync.Mutex
-	queue  []*pendingEvent // recorded, not yet taken by a writer
-	head   Head            // the newest record this Log knows of
-	headOK bool            // head is worth trying; re-read after a conflict or error
-}
-
-// pendingEvent is one Record call waiting for its batch to be stored.
-type pendingEvent struct {
-	body []byte // the claims but seq and prev, which the writer puts in front
-	done chan struct{}
-	err  error
+	// group batches concurrent Records (group commit). Its turn guards the fields below.
+	group  *groupcommit.Group
+	batch  [][]byte // the open batch: each event's claims but seq and prev, which seal puts in front
+	head   Head     // the newest record this Log knows of
+	headOK bool     // head is worth trying; re-read after a conflict or error
 }
 
 var _ Sink = (*Log)(nil)
@@ -122,11 +113,11 @@ func NewLog(storage Storage, key jose.SigningKey, opts Options) (*Log, error) {
 		now:      opts.Now,
 		rand:     opts.Rand,
 		observer: opts.Observer,
-		writer:   make(chan struct{}, 1),
 	}
 	if l.maxBatch == 0 {
 		l.maxBatch = DefaultMaxBatch
 	}
+	l.group = groupcommit.New(l.maxBatch, l.commit)
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -142,8 +133,9 @@ func NewLog(storage Storage, key jose.SigningKey, opts Options) (*Log, error) {
 // writer appended first the batch is rebuilt on top of the winner, so no two
 // records ever chain onto the same predecessor.
 //
-// When ctx ends first Record returns ctx.Err(); the event is then either not
-// recorded at all or recorded by the batch already being written.
+// When ctx ends while the event waits to join a batch, Record returns
+// ctx.Err() and the event is not recorded; once it is in a batch, Record
+// returns the batch's outcome.
 func (l *Log) Record(ctx context.Context, e Event) error {
 	if err := e.validate(); err != nil {
 		return err
@@ -166,90 +158,44 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 	if err != nil {
 		return err
 	}
-	p := &pendingEvent{body: body, done: make(chan struct{})}
-	l.mu.Lock()
-	l.queue = append(l.queue, p)
-	l.mu.Unlock()
-
-	for {
-		select {
-		case <-p.done:
-			return p.err
-		case <-ctx.Done():
-			if l.withdraw(p) {
-				return ctx.Err()
-			}
-			<-p.done // being written: the answer comes soon and is the truth
-			return p.err
-		case l.writer <- struct{}{}:
-		}
-		// This goroutine writes the next batch, which holds p unless a batch
-		// written meanwhile took it. First it lets the goroutines that are
-		// ready to run go ahead: on a busy core those are requests in flight,
-		// which reach Record and join this batch instead of each paying for
-		// a signature of its own. With nothing else ready this costs nothing.
-		runtime.Gosched()
-		l.writeNext()
+	// Events recorded while a batch is being written wait for the turn and then go into the next
+	// batch together (internal/groupcommit): the writer that finds nobody waiting after it appends the
+	// batch and signs its newest record, and every Record of the batch returns the outcome.
+	fresh, err := l.group.Enter(ctx)
+	if err != nil {
+		return err // not recorded
 	}
-}
-
-// withdraw removes p from the queue if no writer has taken it yet.
-func (l *Log) withdraw(p *pendingEvent) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for i, q := range l.queue {
-		if q == p {
-			l.queue = append(l.queue[:i], l.queue[i+1:]...)
-			return true
-		}
+	if fresh {
+		l.batch = l.batch[:0]
 	}
-	return false
+	l.batch = append(l.batch, body)
+	return l.group.Leave(true)
 }
 
 // batchTimeout bounds the storage calls of one batch. They run without the
 // callers' contexts, and the callers wait for them.
 const batchTimeout = 30 * time.Second
 
-// writeNext appends up to maxBatch queued events, tells each how it went and
-// releases l.writer, which the caller holds. A panic in the Storage fails the
-// batch and releases the writer before it goes on up.
-func (l *Log) writeNext() {
-	defer func() { <-l.writer }()
-	l.mu.Lock()
-	n := min(len(l.queue), l.maxBatch)
-	batch := make([]*pendingEvent, n)
-	copy(batch, l.queue)
-	l.queue = append(l.queue[:0], l.queue[n:]...)
-	head, headOK := l.head, l.headOK
-	l.mu.Unlock()
+// commit appends the open batch of n events; the group calls it holding the
+// turn. If the Storage panics, the batch fails and the head is read afresh.
+func (l *Log) commit(n int) error {
 	if n == 0 {
-		return
+		return nil
 	}
-
-	// Whatever happens, every event of the batch gets an answer; if the
-	// Storage panics, the answer is an error and the head is read afresh.
-	err := errors.New("audit: the storage panicked while appending")
-	known := headOK
-	headOK = false
-	defer func() {
-		l.mu.Lock()
-		l.head, l.headOK = head, headOK
-		l.mu.Unlock()
-		for _, p := range batch {
-			p.err = err
-			close(p.done)
-		}
-	}()
+	known := l.headOK
+	l.headOK = false
 	start := time.Now()
-	head, headOK, err = l.appendBatch(batch, head, known)
+	head, ok, err := l.appendBatch(l.batch, l.head, known)
+	l.head, l.headOK = head, ok
 	if l.observer != nil {
 		l.observer.AuditBatch(n, time.Since(start), err)
 	}
+	return err
 }
 
 // appendBatch chains batch onto the log and appends it, retrying on top of
 // whoever appended first. It returns the new head and whether it is known.
-func (l *Log) appendBatch(batch []*pendingEvent, head Head, headOK bool) (Head, bool, error) {
+func (l *Log) appendBatch(batch [][]byte, head Head, headOK bool) (Head, bool, error) {
 	// The batch is written for all its events, not for the caller that
 	// happens to write it: neither its cancellation nor its transaction (a
 	// store may carry one in the context) may decide their fate.
@@ -289,11 +235,11 @@ func (l *Log) appendBatch(batch []*pendingEvent, head Head, headOK bool) (Head, 
 // seal chains the batch onto head: every record's "prev" is the hash of the
 // one before it, and the last record is signed, which seals them all. The
 // others are the bare JSON claims sets.
-func (l *Log) seal(batch []*pendingEvent, head Head) ([]Record, Head, error) {
+func (l *Log) seal(batch [][]byte, head Head) ([]Record, Head, error) {
 	recs := make([]Record, len(batch))
-	for i, p := range batch {
+	for i, body := range batch {
 		seq := head.Seq + 1
-		payload := chainPayload(p.body, seq, head.Hash)
+		payload := chainPayload(body, seq, head.Hash)
 		token := string(payload)
 		if i == len(batch)-1 {
 			var err error

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -67,7 +70,7 @@ func newBenchServer(tb testing.TB) (*example.Server, *benchClock) {
 		tb.Cleanup(func() { _ = st.Close() })
 		opts.Store = st
 	}
-	srv, err := example.New(context.Background(), opts)
+	srv, err := example.New(context.Background(), benchOptions(opts))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -251,4 +254,67 @@ func BenchmarkCIBAPoll(b *testing.B) {
 		serve(b, srv, "/oauth2/token", cibaBasic, body, 400)
 	}
 	reportCPU(b, cpu)
+}
+
+// BenchmarkRedeemVsClientCredentials measures issue 18's redemption target on the memory store: the CPU
+// of a device-code redemption (scope profile: one access token) against fosite's own client_credentials
+// grant (one access token), same server, same process. The two alternate in rounds, so that a busy
+// machine's drift hits both alike, and each round's CPU time (the whole process: what the request
+// leaves to background goroutines, such as the audit log's signature, included) is charged to its kind.
+// It reports cc-cpu-ns/op, redeem-cpu-ns/op and their ratio, redeem/cc.
+//
+// c=16 is the server under load (the load benchmark's -c 16): the audit log's group commit shares one
+// signature among the redemptions that arrive together. c=1 is one request at a time, the worst case
+// of any group commit: every redemption signs its audit batch alone.
+func BenchmarkRedeemVsClientCredentials(b *testing.B) {
+	for _, conc := range []int{1, 16} {
+		b.Run(fmt.Sprintf("c=%d", conc), func(b *testing.B) {
+			srv, _ := newBenchServer(b)
+			const rounds = 10
+			n := max(1, (b.N+rounds-1)/rounds)
+			var ccCPU, redeemCPU int64
+			b.ReportAllocs()
+			b.ResetTimer()
+			for r := 0; r < rounds; r++ {
+				b.StopTimer()
+				bodies := make([]string, n)
+				for i := range bodies {
+					dc, uc := benchDeviceCode(b, srv, false, "profile")
+					serve(b, srv, "/admin/device/approve", "Bearer "+benchAdmin, url.Values{"user_code": {uc}, "subject": {benchSubject}}.Encode(), 200)
+					bodies[i] = url.Values{"grant_type": {deviceGrant}, "device_code": {dc}}.Encode()
+				}
+				runtime.GC()
+				b.StartTimer()
+
+				start := cpuNS()
+				inParallel(conc, n, func(int) {
+					serve(b, srv, "/oauth2/token", confBasic, "grant_type=client_credentials", 200)
+				})
+				mid := cpuNS()
+				inParallel(conc, n, func(i int) {
+					serve(b, srv, "/oauth2/token", confBasic, bodies[i], 200)
+				})
+				ccCPU, redeemCPU = ccCPU+mid-start, redeemCPU+cpuNS()-mid
+			}
+			b.StopTimer()
+			ops := float64(n * rounds)
+			b.ReportMetric(float64(ccCPU)/ops, "cc-cpu-ns/op")
+			b.ReportMetric(float64(redeemCPU)/ops, "redeem-cpu-ns/op")
+			b.ReportMetric(float64(redeemCPU)/float64(ccCPU), "redeem/cc")
+		})
+	}
+}
+
+// inParallel calls fn(0), ..., fn(n-1) from conc goroutines and returns when all have returned.
+func inParallel(conc, n int, fn func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }

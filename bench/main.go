@@ -48,6 +48,7 @@ type options struct {
 	floodRate   int
 	floodSettle time.Duration
 	exampleSrc  string
+	countN      int
 }
 
 var allScenarios = []string{"device_auth", "poll_public", "poll_confidential", "poll_private_key_jwt", "client_credentials",
@@ -68,11 +69,12 @@ func main() {
 	flag.IntVar(&o.redeemN, "redeem-n", 2000, "approved codes the example server redeems per redemption run")
 	flag.IntVar(&o.redeemPeer, "redeem-n-peer", 200, "approved codes the peer redeems per redemption run (its memory adapter keeps only 1000 entries)")
 	flag.StringVar(&scen, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios: "+strings.Join(allScenarios, ", "))
-	flag.IntVar(&o.fleetCodes, "fleet-codes", 10000, "fleet scenario: pending codes, each polled once per interval")
+	flag.IntVar(&o.fleetCodes, "fleet-codes", 100000, "fleet scenario: pending codes, each polled once per interval")
+	flag.IntVar(&o.countN, "count-n", 1000, "requests per scenario of the in-process run that counts a SQL store's statements, transactions and round trips (0: none)")
 	flag.DurationVar(&o.fleetFor, "fleet-duration", 20*time.Second, "fleet scenario: how long to poll")
 	flag.StringVar(&o.out, "out", "bench-results.json", "machine-readable results file")
 	flag.StringVar(&o.workDir, "work", "", "work directory (example binary, peer copy, SQLite files, logs); default a new temp dir")
-	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "stop everything after this long")
+	flag.DurationVar(&o.timeout, "timeout", 60*time.Minute, "stop everything after this long")
 	flag.BoolVar(&o.fresh, "fresh", true, "start a new example server (and, for sqlite, a new database file) for each scenario, so that no scenario runs on the state, heap or garbage another left; false: one server per store")
 	flag.StringVar(&o.profileDir, "profile", "", "after the measured runs of each scenario, run the example server once more under its CPU profiler and write <dir>/<store>-<scenario>.pprof (go tool pprof -top <file>)")
 	flag.DurationVar(&o.profileFor, "profile-duration", 3*time.Second, "how long each profiled run lasts (whole seconds)")
@@ -135,6 +137,8 @@ type scenarioResult struct {
 	Note     string   `json:"note,omitempty"`
 	Runs     []result `json:"runs,omitempty"`
 	Median   *result  `json:"median,omitempty"`
+	// Work is what one request asks of a SQL store (counted in a separate in-process run).
+	Work *dbWork `json:"db_work,omitempty"`
 }
 
 type storeReport struct {
@@ -231,7 +235,19 @@ func run(ctx context.Context, o options) error {
 		}
 		fmt.Printf("\n")
 		sr := storeReport{Store: label}
-		sr.Results, err = runScenarios(ctx, o, label, start, peer)
+		var probe *pgProbe
+		if label == "postgres" {
+			if probe, err = newPGProbe(ctx, arg); err != nil {
+				return fmt.Errorf("PostgreSQL probe: %w", err)
+			}
+			fmt.Printf("PostgreSQL: pg_stat_statements %s; backend CPU from /proc\n", map[bool]string{true: "loaded", false: "not loaded (needs shared_preload_libraries)"}[probe.statements])
+		}
+		countDSN := ""
+		if label != "memory" {
+			countDSN = arg
+		}
+		sr.Results, err = runScenarios(ctx, o, label, start, peer, dbTarget{dsn: countDSN, admin: hex.EncodeToString(tok), probe: probe})
+		probe.close()
 		rep.Stores = append(rep.Stores, sr)
 		printTable(sr)
 		if err != nil {
@@ -388,7 +404,32 @@ func (s *server) approvedCodes(c *http.Client, n, conns int) ([]deviceCode, erro
 
 // runScenarios runs the chosen scenarios against ours (started with start: once, or once per
 // scenario with -fresh) and the peer.
-func runScenarios(ctx context.Context, o options, store string, start func() (*server, error), peer *server) ([]*scenarioResult, error) {
+// dbTarget is the SQL store of a run: its DSN for the in-process counting run ("" for the memory
+// store; "sqlite" for a new SQLite file) and, on PostgreSQL, the probe of its backends.
+type dbTarget struct {
+	dsn   string
+	admin string
+	probe *pgProbe
+}
+
+// measure runs one closed loop against s and, on PostgreSQL, adds the CPU time of the backends
+// serving s per request.
+func measure(ctx context.Context, c *http.Client, o options, n int, t target, s *server, db dbTarget) result {
+	var before map[int]float64
+	pgOK := false
+	if db.probe != nil && s.name == "ours" && s.cmd != nil {
+		before, pgOK = db.probe.backendCPU(ctx, s.cmd.Process.Pid)
+	}
+	m := closedLoop(ctx, c, o.conns, n, t, s.cpuSeconds)
+	if pgOK && m.Requests > 0 {
+		if after, ok := db.probe.backendCPU(ctx, s.cmd.Process.Pid); ok {
+			m.PGCPUPerReq = pgCPUDelta(before, after) / float64(m.Requests) * 1e6
+		}
+	}
+	return m
+}
+
+func runScenarios(ctx context.Context, o options, store string, start func() (*server, error), peer *server, db dbTarget) ([]*scenarioResult, error) {
 	c := newClient(o.conns)
 	var out []*scenarioResult
 	var ours *server
@@ -457,7 +498,7 @@ func runScenarios(ctx context.Context, o options, store string, start func() (*s
 				if ctx.Err() != nil {
 					return out, ctx.Err()
 				}
-				m := closedLoop(ctx, c, o.conns, count, t, s.cpuSeconds)
+				m := measure(ctx, c, o, count, t, s, db)
 				if run >= 0 {
 					r.Runs = append(r.Runs, m)
 					fmt.Printf("  %-20s %-4s run %d: %7.0f req/s  p50 %6.2f ms  p99 %6.2f ms  cpu %5.1f µs/req  %s\n",
@@ -472,6 +513,15 @@ func runScenarios(ctx context.Context, o options, store string, start func() (*s
 				r.Median = &med
 			}
 			out = append(out, r)
+		}
+		if db.dsn != "" && o.countN > 0 && res[ours].Median != nil {
+			w, err := countWork(ctx, o, sc, db.dsn, db.admin, db.probe)
+			if err != nil {
+				return out, fmt.Errorf("counting the statements of %s: %w", sc.name, err)
+			}
+			res[ours].Work = w
+			fmt.Printf("  %-20s %-4s statements %.2f/req, transaction control %.2f/req, commits %.3f/req, round trips %.2f/req\n",
+				sc.name, "ours", w.Statements, w.TxControl, w.Commits, w.RoundTrips)
 		}
 		if o.profileDir != "" && res[ours].Median != nil {
 			if err := profileScenario(ctx, o, c, store, sc, ours, res[ours].Median.RPS); err != nil {
@@ -493,7 +543,7 @@ func runScenarios(ctx context.Context, o options, store string, start func() (*s
 		if err := ready(); err != nil {
 			return out, err
 		}
-		r, err := runFleet(ctx, o, ours, c)
+		r, err := runFleet(ctx, o, ours, c, db)
 		if err != nil {
 			return out, err
 		}
@@ -504,7 +554,7 @@ func runScenarios(ctx context.Context, o options, store string, start func() (*s
 
 // runFleet polls many pending codes, each as a well-behaved client does (see fleet), and measures the
 // answers: all should be authorization_pending.
-func runFleet(ctx context.Context, o options, s *server, c *http.Client) (*scenarioResult, error) {
+func runFleet(ctx context.Context, o options, s *server, c *http.Client, db dbTarget) (*scenarioResult, error) {
 	r := &scenarioResult{Scenario: "fleet", Server: s.name}
 	codes := make([]string, o.fleetCodes)
 	interval := 5 * time.Second
@@ -540,7 +590,17 @@ func runFleet(ctx context.Context, o options, s *server, c *http.Client) (*scena
 	period := interval + 20*time.Millisecond
 	t := target{url: s.endpoint("token_endpoint"), body: func(i int) []byte { return []byte(codes[i]) }}
 	conns := max(o.conns, 64)
+	var pg0 map[int]float64
+	pgOK := false
+	if db.probe != nil && s.cmd != nil {
+		pg0, pgOK = db.probe.backendCPU(ctx, s.cmd.Process.Pid)
+	}
 	m := fleet(ctx, newClient(conns), conns, len(codes), period, o.fleetFor, t, s.cpuSeconds)
+	if pgOK && m.Requests > 0 {
+		if pg1, ok := db.probe.backendCPU(ctx, s.cmd.Process.Pid); ok {
+			m.PGCPUPerReq = pgCPUDelta(pg0, pg1) / float64(m.Requests) * 1e6
+		}
+	}
 	r.Runs = []result{m}
 	r.Median = &m
 	r.Note = fmt.Sprintf("%d public-client codes, each polled %s after its previous answer (offered ≤ %.0f req/s), for %s over %d connections",
@@ -560,12 +620,13 @@ func median(rs []result) result {
 		return v[len(v)/2]
 	}
 	m := result{
-		RPS:        pick(func(r result) float64 { return r.RPS }),
-		P50ms:      pick(func(r result) float64 { return r.P50ms }),
-		P99ms:      pick(func(r result) float64 { return r.P99ms }),
-		CPUPerReq:  pick(func(r result) float64 { return r.CPUPerReq }),
-		ServerUtil: pick(func(r result) float64 { return r.ServerUtil }),
-		Codes:      map[string]int{},
+		RPS:         pick(func(r result) float64 { return r.RPS }),
+		P50ms:       pick(func(r result) float64 { return r.P50ms }),
+		P99ms:       pick(func(r result) float64 { return r.P99ms }),
+		CPUPerReq:   pick(func(r result) float64 { return r.CPUPerReq }),
+		ServerUtil:  pick(func(r result) float64 { return r.ServerUtil }),
+		PGCPUPerReq: pick(func(r result) float64 { return r.PGCPUPerReq }),
+		Codes:       map[string]int{},
 	}
 	for _, r := range rs {
 		m.Requests += r.Requests
@@ -619,9 +680,56 @@ func printTable(sr storeReport) {
 		fmt.Printf("\nours: fosite client_credentials / device-code redemption = %.2f× (req/s), %.2f× (CPU µs/req)\n",
 			cc.Median.RPS/o.Median.RPS, o.Median.CPUPerReq/cc.Median.CPUPerReq)
 	}
+	printWork(sr.Store, order, by)
 	for _, name := range order {
 		if p := by[name]["peer"]; p != nil && p.Note != "" {
 			fmt.Printf("peer %s: %s\n", name, p.Note)
 		}
+	}
+}
+
+// printWork prints what each request asked of a SQL store and what it cost on each side, and the
+// capacity those costs give: requests/s per core of the application and of PostgreSQL, and how many
+// application cores (instances on one core each) one PostgreSQL core keeps up with.
+func printWork(store string, order []string, by map[string]map[string]*scenarioResult) {
+	if store == "memory" {
+		return
+	}
+	fmt.Printf("\n#### %s: database work per request (statements counted by the store in a separate in-process run; CPU from the measured runs)\n\n", store)
+	fmt.Println("| scenario | statements | tx control | commits | round trips | pg_stat_statements calls | ours CPU µs | PostgreSQL CPU µs | ours req/s per core | PostgreSQL req/s per core | instances per PostgreSQL core |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+	f := func(v float64, format string) string {
+		if v <= 0 {
+			return "–"
+		}
+		return fmt.Sprintf(format, v)
+	}
+	for _, name := range order {
+		o := by[name]["ours"]
+		if o == nil || o.Median == nil {
+			continue
+		}
+		w := o.Work
+		if w == nil {
+			w = &dbWork{}
+		}
+		app, pg := o.Median.CPUPerReq, o.Median.PGCPUPerReq
+		inst, appRate, pgRate := 0.0, 0.0, 0.0
+		if app > 0 {
+			appRate = 1e6 / app
+		}
+		if pg > 0 {
+			pgRate = 1e6 / pg
+		}
+		if app > 0 && pg > 0 {
+			inst = app / pg
+		}
+		rt := f(w.RoundTrips, "%.2f")
+		if store != "postgres" && o.Work != nil {
+			rt = "0 (in process)"
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", name,
+			f(w.Statements, "%.2f"), f(w.TxControl, "%.2f"), f(w.Commits, "%.3f"), rt, f(w.PGStatements, "%.2f"),
+			f(app, "%.0f"), f(pg, "%.0f"), f(appRate, "%.0f"), f(pgRate, "%.0f"), f(inst, "%.1f"))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"net"
 	"net/http"
@@ -53,20 +54,11 @@ func basicHeader(id, secret string) string {
 
 // cpuSeconds returns the user+system CPU time of the server process so far.
 func (s *server) cpuSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
+	if s.cmd == nil || s.cmd.Process == nil {
 		return 0
 	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	str := string(b)
-	i := strings.LastIndexByte(str, ')')
-	f := strings.Fields(str[i+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ is 100 on Linux
+	cpu, _ := procCPU(s.cmd.Process.Pid)
+	return cpu
 }
 
 func (s *server) stop() {
@@ -101,6 +93,16 @@ func pinned(cpu int, name string, args ...string) *exec.Cmd {
 	return exec.Command("taskset", append([]string{"-c", strconv.Itoa(cpu), name}, args...)...)
 }
 
+// benchInitiationLimit is the example server's initiation rate limit in a benchmark: never reached.
+const benchInitiationLimit = 1_000_000_000
+
+// hasFlag reports whether the example binary knows -name (a build of an older commit, -example-src,
+// may not).
+func hasFlag(bin, name string) bool {
+	out, _ := exec.Command(bin, "-h").CombinedOutput()
+	return strings.Contains(string(out), "-"+name+" ")
+}
+
 // startOurs starts the example binary on one core with GOMAXPROCS=1.
 func startOurs(ctx context.Context, bin, db, dir string, cpu int, logf *os.File, adminToken string, profiler bool) (*server, error) {
 	port, err := freePort()
@@ -109,6 +111,12 @@ func startOurs(ctx context.Context, bin, db, dir string, cpu int, logf *os.File,
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	args := []string{"-addr", addr, "-db", db, "-admin-token", adminToken, "-dev=false"}
+	if hasFlag(bin, "initiation-limit") {
+		// Every request of a scenario comes from one address (and CIBA's from one user): the default
+		// rate limits would refuse all but the first few. A limit never reached still counts every
+		// request, so the work of the limits stays in the figures.
+		args = append(args, "-initiation-limit", strconv.Itoa(benchInitiationLimit))
+	}
 	var pprofAddr string
 	if profiler {
 		pp, err := freePort()
@@ -119,7 +127,9 @@ func startOurs(ctx context.Context, bin, db, dir string, cpu int, logf *os.File,
 		args = append(args, "-pprof", pprofAddr)
 	}
 	if db != "memory" {
-		args = append(args, "-keys", filepath.Join(dir, fmt.Sprintf("keys-%d.json", port)))
+		// One keys file per database: a server started again on the same PostgreSQL database (-fresh)
+		// must bring the keys it was first opened with, or it refuses to start (sqlstore.VerifyKeys).
+		args = append(args, "-keys", filepath.Join(dir, fmt.Sprintf("keys-%08x.json", crc32.ChecksumIEEE([]byte(db)))))
 	}
 	cmd := pinned(cpu, bin, args...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
@@ -127,13 +137,8 @@ func startOurs(ctx context.Context, bin, db, dir string, cpu int, logf *os.File,
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{
-		name: "ours", issuer: "http://" + addr, cmd: cmd, pprofAddr: pprofAddr,
-		confID: "demo-confidential", confSecret: "demo-secret", publicID: "demo-device",
-		ccScope: "", redeemScope: "profile",
-		approvePath: "/admin/device/approve", approveAuth: "Bearer " + adminToken,
-		cibaID: "demo-ciba-poll", cibaSecret: "demo-ciba-secret", cibaHint: "carol", cibaEmailHint: "alice",
-	}
+	s := oursAt("http://"+addr, adminToken)
+	s.cmd, s.pprofAddr = cmd, pprofAddr
 	if err := s.waitReady(ctx, "/.well-known/openid-configuration"); err != nil {
 		s.stop()
 		return nil, err
@@ -193,6 +198,17 @@ func startPeer(ctx context.Context, src, dir string, cpu int, logf *os.File) (*s
 		return nil, err
 	}
 	return s, nil
+}
+
+// oursAt describes the example server at issuer: its demo clients and admin API.
+func oursAt(issuer, adminToken string) *server {
+	return &server{
+		name: "ours", issuer: issuer,
+		confID: "demo-confidential", confSecret: "demo-secret", publicID: "demo-device",
+		ccScope: "", redeemScope: "profile",
+		approvePath: "/admin/device/approve", approveAuth: "Bearer " + adminToken,
+		cibaID: "demo-ciba-poll", cibaSecret: "demo-ciba-secret", cibaHint: "carol", cibaEmailHint: "alice",
+	}
 }
 
 func (s *server) waitReady(ctx context.Context, path string) error {

@@ -32,6 +32,7 @@ import (
 
 	"github.com/fosite-contrib/grants/example/server"
 	"github.com/fosite-contrib/grants/geoip"
+	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/secevent"
 	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
@@ -113,6 +114,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	cibaKnowledge := fs.String("ciba-knowledge", "", "ask for a knowledge factor before a CIBA approval by e-mail link or text-message reply: `check` is "+strings.Join(server.KnowledgeChecks, " or ")+" (DEMO answers in the README)")
 	dpopNonce := fs.Bool("dpop-nonce", false, "require a server nonce in every DPoP proof (RFC 9449 section 8)")
 	geoipPaths := fs.String("geoip", "", "comma-separated MaxMind DB `files` (City, Country, ASN or ISP; GeoLite2 or GeoIP2) that place request addresses on the approval pages")
+	initiationLimit := fs.Int("initiation-limit", 0, "`requests` per 15 minutes each initiation rate limit allows instead of its default: device authorizations per address (60), CIBA requests per user (5) and per client (300); -1 turns them off. For load tests from one address (a high limit keeps the cost of counting)")
 	refuseAcross := fs.Bool("refuse-across-networks", false, "refuse approvals made from another network than the device's (RFC 10027: establish proximity)")
 	var setReceivers stringList
 	fs.Var(&setReceivers, "set-receiver", "`URL` that receives a Security Event Token (RFC 8417, pushed per RFC 8935) for every grant flagged as abused; repeatable")
@@ -173,6 +175,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	opts.DPoP = server.DPoPOptions{RequireNonce: *dpopNonce}
 	opts.Policy.RefuseAcrossNetworks = *refuseAcross
+	if n := *initiationLimit; n != 0 {
+		opts.Policy.Device.Initiation = pending.InitiationLimits{PerAddress: n}
+		opts.Policy.CIBA.Initiation = pending.InitiationLimits{PerUser: n, PerClient: n}
+	}
 	for _, u := range setReceivers {
 		opts.Policy.SecurityEventReceivers = append(opts.Policy.SecurityEventReceivers, secevent.Receiver{URL: u, Audience: u})
 	}

@@ -378,6 +378,9 @@ func (l *Lifecycle) load(ctx context.Context, req fosite.AccessRequester, accept
 func (l *Lifecycle) Poll(ctx context.Context, req fosite.AccessRequester, accept func(*Grant) error) (_ *Grant, _ time.Time, err error) {
 	ctx, done := l.step(ctx, observe.StepPoll)
 	defer done(&err)
+	if ps, ok := l.Storage.(PollStorage); ok {
+		return l.pollOnce(ctx, ps, req, accept)
+	}
 	g, now, err := l.load(ctx, req, accept)
 	if !errors.Is(err, ErrAuthorizationPending) {
 		return g, now, err

@@ -5,6 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/fosite-contrib/grants/audit"
 )
@@ -24,31 +27,48 @@ func (s *Store) LastAuditRecord(ctx context.Context) (int64, string, error) {
 	return seq, token, nil
 }
 
-// AppendAuditRecords implements audit.Storage: in one transaction, one conditional INSERT per record,
-// each written only when its seq follows the newest stored record; the primary key settles two writers
-// of the same seq. A batch that loses on any record is rolled back whole.
+// AppendAuditRecords implements audit.Storage with one INSERT of the whole batch that writes its rows
+// only when the batch's first seq follows the newest stored record; the primary key settles two
+// writers of the same seq: the statement of the loser fails as a whole and nothing of its batch is
+// stored. Either way the answer is audit.ErrConflict. (Inside a PostgreSQL transaction a lost race
+// therefore aborts the transaction.)
 func (s *Store) AppendAuditRecords(ctx context.Context, recs []audit.Record) error {
 	if err := audit.CheckBatch(recs); err != nil {
 		return err
 	}
-	appendAll := func(ctx context.Context) error {
-		for _, r := range recs {
-			n, err := s.execAffected(ctx, `INSERT INTO audit_records (seq, token)
-				SELECT CAST(? AS BIGINT), CAST(? AS TEXT) WHERE (SELECT COALESCE(MAX(seq), 0) FROM audit_records) = ?
-				ON CONFLICT (seq) DO NOTHING`, r.Seq, r.Token, r.Seq-1)
-			if err != nil {
-				return wrap(err, "append audit record")
-			}
-			if n == 0 {
-				return audit.ErrConflict
-			}
+	args := make([]any, 0, 2*len(recs)+1)
+	var b strings.Builder
+	b.WriteString("WITH batch (seq, token) AS (VALUES ")
+	for i, r := range recs {
+		if i == 0 {
+			b.WriteString("(CAST(? AS BIGINT), CAST(? AS TEXT))")
+		} else {
+			b.WriteString(", (?, ?)")
 		}
-		return nil
+		args = append(args, r.Seq, r.Token)
 	}
-	if len(recs) == 1 {
-		return appendAll(ctx) // one statement: atomic on its own
+	b.WriteString(") INSERT INTO audit_records (seq, token) SELECT seq, token FROM batch WHERE (SELECT COALESCE(MAX(seq), 0) FROM audit_records) = ?")
+	args = append(args, recs[0].Seq-1)
+	n, err := s.execAffected(ctx, b.String(), args...)
+	if isUniqueViolation(err) {
+		return audit.ErrConflict
+	} else if err != nil {
+		return wrap(err, "append audit records")
 	}
-	return s.withTx(ctx, appendAll)
+	if n != int64(len(recs)) {
+		return audit.ErrConflict
+	}
+	return nil
+}
+
+// isUniqueViolation reports whether err is a violated primary key or unique constraint.
+func isUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505"
+	}
+	var se interface{ Code() int }
+	return errors.As(err, &se) && se.Code()&0xff == 19 // SQLITE_CONSTRAINT
 }
 
 // ListAuditRecords implements audit.Storage.

@@ -22,6 +22,16 @@ func TestPendingStorageConformance(t *testing.T) {
 	})
 }
 
+func TestPollStorageConformance(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		storagetest.RunPollStorageTests(t, func(t *testing.T, c fosite.Client) storagetest.PollStore {
+			s := open(t, b.fresh(t))
+			require.NoError(t, s.SetClient(context.Background(), c))
+			return s
+		})
+	})
+}
+
 func TestAuditStorageConformance(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend) {
 		audittest.RunStorageTests(t, func(t *testing.T) audit.Storage {

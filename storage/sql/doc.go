@@ -27,8 +27,8 @@
 //     The semantics are those of fosite's storage.MemoryStore: a used authorization code comes back
 //     with fosite.ErrInvalidatedAuthorizeCode, a revoked refresh token with fosite.ErrInactiveToken,
 //     and anything missing is fosite.ErrNotFound. It can be handed to compose.ComposeAllEnabled.
-//   - this module: pending.Storage and pending.AttemptStorage (handler/pending), audit.Storage, and
-//     signin.Storage (browser sign-in sessions).
+//   - this module: pending.Storage, pending.AttemptStorage and pending.PollStorage (handler/pending),
+//     audit.Storage, and signin.Storage (browser sign-in sessions).
 //   - client administration: CreateClient, UpdateClient, SetClient, DeleteClient (deleting a client
 //     deletes everything issued to it), SetJWTBearerKey, DeleteJWTBearerKey.
 //
@@ -47,7 +47,10 @@
 // Every state change of a pending grant is one conditional UPDATE whose row count tells whether it
 // happened (ConsumePendingGrant: WHERE state = 'approved'), so of any number of concurrent redemptions,
 // from any number of instances, exactly one succeeds. RecordPoll judges and records a poll in one
-// UPDATE computed by the database. Attempt counters are one upsert. Within a transaction begun with
+// UPDATE computed by the database; PollPendingGrant reads the polled grant and records the poll in
+// the same statement (on PostgreSQL one statement whatever the grant's state, with a data-modifying
+// WITH; on SQLite a grant that is not pending takes a second statement to read). Attempt counters are
+// one upsert. Within a transaction begun with
 // BeginTX (fosite's storage.MaybeBeginTx does this), every method uses the transaction carried by the
 // context, so a grant is consumed if and only if its tokens are stored.
 //
@@ -56,6 +59,49 @@
 // the others get fosite.ErrInactiveToken, which package handler/refresh answers with invalid_grant.
 // On PostgreSQL every change to several tokens of one grant first takes a transaction-scoped advisory
 // lock on the grant, so concurrent rotations, reuse detections and revocations do not deadlock.
+//
+// # SQLite: group commit
+//
+// SQLite has one writer at a time, and a commit — the transaction's pages appended to the write-ahead
+// log — is most of what a small write costs. The store therefore runs every write on one connection
+// of its own and commits concurrent writes together: a write transaction (BeginTX, or a single
+// statement outside one) waits for the writer's turn, runs its statements inside the batch's open
+// transaction (BEGIN IMMEDIATE; from the second transaction of a batch on, in a savepoint, so that it
+// can roll back alone), and when it commits, hands the turn to the next waiting transaction; the last
+// one in line commits the batch for all. Commit returns only once the batch's COMMIT has: nothing
+// acknowledged is lost when the process is killed (WAL with synchronous=NORMAL: the log is in the
+// operating system's hands at COMMIT; a power failure may lose the last commits, as without batching).
+// A batch holds at most WithGroupCommit transactions (default DefaultGroupCommit, 64); a transaction
+// alone commits alone, without waiting. Reads outside a transaction run on the other pooled
+// connections and see only committed batches.
+//
+// A transaction of a batch sees the uncommitted writes of the transactions before it in the same
+// batch; if the batch's COMMIT fails, they all fail together, so none is acknowledged on a write that
+// did not land. A statement failure that makes SQLite roll back the whole transaction (a full disk, an
+// I/O error) fails every transaction already in the batch. Cancelling a request's context does not
+// interrupt its statements (an interrupted statement rolls back the whole batch): the transaction is
+// rolled back when its context ends before it commits. Transactions joined by WithContextTx and stores
+// made by OpenDB write as before, each on a pooled connection under SQLite's own lock.
+//
+// # PostgreSQL: pipelined transactions
+//
+// A transaction begun with BeginTX sends nothing at first. BEGIN and the statements whose only answer
+// is success — storing a token or code, taking a grant's advisory lock — are queued and go out in one
+// pipelined batch (pgx's batch: one round trip) with the next statement whose answer the caller needs,
+// or with COMMIT. A redemption (consume the grant, store the tokens, commit) takes two round trips
+// instead of five; rolling back a transaction that sent nothing takes none. A queued statement's
+// failure is reported by the call that sends it — the next statement, or Commit — and the transaction
+// is then rolled back as always. The pool keeps its connections (WithMaxOpenConns, default 25) open
+// when idle, so that a burst of requests does not start and stop backends. A store made by OpenDB
+// pipelines its transactions when the pool it borrows is pgx's database/sql driver (the pipeline speaks
+// pgx's protocol on the pool's connections), and otherwise uses database/sql transactions; a
+// transaction joined by WithContextTx is its owner's and is never pipelined.
+//
+// # Counting
+//
+// Stats returns what the store has asked of its database so far: statements, transaction-control
+// statements, commits and (PostgreSQL) round trips. The load benchmark (go run ./bench) divides them by
+// the requests of each scenario.
 //
 // # Errors
 //

@@ -37,10 +37,7 @@ func (s *Store) createRequest(ctx context.Context, table, signature string, expi
 	cols := "signature, " + requestColumns + ", subject, expires_at" + extraCols
 	args := append(append([]any{signature}, e.args()...), e.subject, exp)
 	args = append(args, extra...)
-	if _, err := s.exec(ctx, "INSERT INTO "+table+" ("+cols+") VALUES ("+placeholders(len(args))+")", args...); err != nil {
-		return wrap(err, "store request in "+table)
-	}
-	return nil
+	return s.execLater(ctx, "store request in "+table, "INSERT INTO "+table+" ("+cols+") VALUES ("+placeholders(len(args))+")", args...)
 }
 
 // getRequest reads the request stored under signature into session. active reports the row's active

@@ -14,8 +14,8 @@ import (
 // each query and update (prepared or not, in a transaction or not), each transaction's begin, commit
 // and rollback, and the migrations. o sees the database ("sqlite" or "postgresql") and the operation,
 // named after the statement's verb and table ("select pending_grants", "update outbox_messages",
-// "insert oauth2_access_tokens", "begin", "commit"): never a statement's arguments, so no code, token
-// or secret. The context o gets is the caller's, so a tracer's spans nest under the grant step that
+// "insert oauth2_access_tokens", "begin", "commit"; a pipelined PostgreSQL batch, which is one round
+// trip, is one "pipeline"): never a statement's arguments, so no code, token or secret. The context o gets is the caller's, so a tracer's spans nest under the grant step that
 // made the call.
 //
 // The observer sits between database/sql and the driver, so every store method is covered, including

@@ -45,6 +45,15 @@ func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, limit int, lease
 	if limit <= 0 {
 		return nil, nil
 	}
+	if s.w != nil && !s.inTx(ctx) {
+		// SQLite: the claim changes rows, so it runs in the writer like every write.
+		var out []outbox.Record
+		err := s.withTx(ctx, func(ctx context.Context) (err error) {
+			out, err = s.ClaimOutbox(ctx, now, limit, lease)
+			return err
+		})
+		return out, err
+	}
 	t := now.UnixNano()
 	if _, err := s.exec(ctx, "UPDATE outbox_messages SET state = ?, finished_at = ?, lease = NULL, lease_until = NULL, "+
 		"last_error = CASE WHEN last_error = '' THEN 'lease of the last attempt expired' ELSE last_error END "+

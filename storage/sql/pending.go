@@ -21,7 +21,8 @@ const pendingColumns = "kind, handle_signature, user_code_signature, " + request
 
 // CreatePendingGrant implements pending.Storage. The handle is the primary key (per kind); a user code
 // is unique per kind among grants that have not expired: a new grant takes a user code from an expired
-// holder, whose record keeps everything but the user-code signature.
+// holder, whose record keeps everything but the user-code signature. Usually that is one INSERT; only
+// when it collides is an expired holder's user code released and the INSERT tried once more.
 func (s *Store) CreatePendingGrant(ctx context.Context, g *pending.Grant) error {
 	if g == nil || g.Kind == "" || g.HandleSignature == "" {
 		return errors.New("sqlstore: a pending grant needs a kind and a handle signature")
@@ -35,12 +36,6 @@ func (s *Store) CreatePendingGrant(ctx context.Context, g *pending.Grant) error 
 		return err
 	}
 	userCode := sql.NullString{String: g.UserCodeSignature, Valid: g.UserCodeSignature != ""}
-	if userCode.Valid {
-		if _, err := s.exec(ctx, "UPDATE pending_grants SET user_code_signature = NULL WHERE kind = ? AND user_code_signature = ? AND expires_at <= ?",
-			string(g.Kind), g.UserCodeSignature, g.CreatedAt.UnixNano()); err != nil {
-			return wrap(err, "release expired user code")
-		}
-	}
 	args := append([]any{string(g.Kind), g.HandleSignature, userCode}, e.args()...)
 	args = append(args, string(g.State), g.CreatedAt.UnixNano(), g.ExpiresAt.UnixNano(), int64(g.Interval), nanos(g.LastPolledAt),
 		g.Subject, g.Actor, nanos(g.DecidedAt), g.LoginHint, g.Device.RemoteAddr, g.Device.UserAgent, extra,
@@ -48,9 +43,22 @@ func (s *Store) CreatePendingGrant(ctx context.Context, g *pending.Grant) error 
 	args = append(args, callbackArgs(g.Callback)...)
 	// ON CONFLICT DO NOTHING covers both the handle and the user code, and (unlike a failed insert)
 	// leaves a surrounding PostgreSQL transaction usable.
-	n, err := s.execAffected(ctx, "INSERT INTO pending_grants ("+pendingColumns+") VALUES ("+placeholders(len(args))+") ON CONFLICT DO NOTHING", args...)
+	insert := "INSERT INTO pending_grants (" + pendingColumns + ") VALUES (" + placeholders(len(args)) + ") ON CONFLICT DO NOTHING"
+	n, err := s.execAffected(ctx, insert, args...)
 	if err != nil {
 		return wrap(err, "create pending grant")
+	}
+	if n == 0 && userCode.Valid {
+		released, err := s.execAffected(ctx, "UPDATE pending_grants SET user_code_signature = NULL WHERE kind = ? AND user_code_signature = ? AND expires_at <= ?",
+			string(g.Kind), g.UserCodeSignature, g.CreatedAt.UnixNano())
+		if err != nil {
+			return wrap(err, "release expired user code")
+		}
+		if released > 0 {
+			if n, err = s.execAffected(ctx, insert, args...); err != nil {
+				return wrap(err, "create pending grant")
+			}
+		}
 	}
 	if n == 0 {
 		return pending.ErrCollision
@@ -69,43 +77,60 @@ func encodeExtra(m map[string]string) (string, error) {
 	return string(b), nil
 }
 
+// scannedGrant receives one row of pendingColumns.
+type scannedGrant struct {
+	g                          pending.Grant
+	kind, state, extra         string
+	userCode                   sql.NullString
+	r                          scannedRequest
+	created, expires, interval int64
+	lastPolled, decided        sql.NullInt64
+	codeSent                   sql.NullInt64
+	resendInterval             int64
+	cb                         scannedCallback
+}
+
+// dest returns the scan destinations of pendingColumns, followed by extra.
+func (sg *scannedGrant) dest(extra ...any) []any {
+	g := &sg.g
+	dest := make([]any, 0, 40)
+	dest = append(dest, &sg.kind, &g.HandleSignature, &sg.userCode)
+	dest = append(dest, sg.r.dest()...)
+	dest = append(dest, &sg.state, &sg.created, &sg.expires, &sg.interval, &sg.lastPolled, &g.Subject, &g.Actor, &sg.decided,
+		&g.LoginHint, &g.Device.RemoteAddr, &g.Device.UserAgent, &sg.extra, &sg.codeSent, &sg.resendInterval)
+	dest = append(dest, sg.cb.dest()...)
+	return append(dest, extra...)
+}
+
+// decode rebuilds the grant from the scanned row, its request's session read into session.
+func (s *Store) decodeGrant(ctx context.Context, sg *scannedGrant, session fosite.Session) (*pending.Grant, error) {
+	req, err := s.decodeRequest(ctx, &sg.r, session)
+	if err != nil {
+		return nil, err
+	}
+	g := &sg.g
+	g.Kind, g.State, g.UserCodeSignature, g.Request = pending.Kind(sg.kind), pending.State(sg.state), sg.userCode.String, req
+	g.CreatedAt, g.ExpiresAt = time.Unix(0, sg.created).UTC(), time.Unix(0, sg.expires).UTC()
+	g.Interval, g.LastPolledAt, g.DecidedAt = time.Duration(sg.interval), fromNanos(sg.lastPolled), fromNanos(sg.decided)
+	g.CodeSentAt, g.ResendInterval = fromNanos(sg.codeSent), time.Duration(sg.resendInterval)
+	g.Callback = sg.cb.callback()
+	if sg.extra != "" && sg.extra != "{}" {
+		if err := json.Unmarshal([]byte(sg.extra), &g.Extra); err != nil {
+			return nil, fmt.Errorf("sqlstore: decode pending grant extra: %w", err)
+		}
+	}
+	return g, nil
+}
+
 // scanGrant reads one row of pendingColumns.
-func (s *Store) scanGrant(ctx context.Context, row *sql.Row, session fosite.Session) (*pending.Grant, error) {
-	var (
-		g                          pending.Grant
-		kind, state, extra         string
-		userCode                   sql.NullString
-		r                          scannedRequest
-		created, expires, interval int64
-		lastPolled, decided        sql.NullInt64
-		codeSent                   sql.NullInt64
-		resendInterval             int64
-		cb                         scannedCallback
-	)
-	dest := append([]any{&kind, &g.HandleSignature, &userCode}, r.dest()...)
-	dest = append(dest, &state, &created, &expires, &interval, &lastPolled, &g.Subject, &g.Actor, &decided,
-		&g.LoginHint, &g.Device.RemoteAddr, &g.Device.UserAgent, &extra, &codeSent, &resendInterval)
-	dest = append(dest, cb.dest()...)
-	if err := row.Scan(dest...); errors.Is(err, sql.ErrNoRows) {
+func (s *Store) scanGrant(ctx context.Context, row rowScanner, session fosite.Session) (*pending.Grant, error) {
+	var sg scannedGrant
+	if err := row.Scan(sg.dest()...); errors.Is(err, sql.ErrNoRows) {
 		return nil, pending.ErrNotFound
 	} else if err != nil {
 		return nil, wrap(err, "read pending grant")
 	}
-	req, err := s.decodeRequest(ctx, &r, session)
-	if err != nil {
-		return nil, err
-	}
-	g.Kind, g.State, g.UserCodeSignature, g.Request = pending.Kind(kind), pending.State(state), userCode.String, req
-	g.CreatedAt, g.ExpiresAt = time.Unix(0, created).UTC(), time.Unix(0, expires).UTC()
-	g.Interval, g.LastPolledAt, g.DecidedAt = time.Duration(interval), fromNanos(lastPolled), fromNanos(decided)
-	g.CodeSentAt, g.ResendInterval = fromNanos(codeSent), time.Duration(resendInterval)
-	g.Callback = cb.callback()
-	if extra != "" && extra != "{}" {
-		if err := json.Unmarshal([]byte(extra), &g.Extra); err != nil {
-			return nil, fmt.Errorf("sqlstore: decode pending grant extra: %w", err)
-		}
-	}
-	return &g, nil
+	return s.decodeGrant(ctx, &sg, session)
 }
 
 // GetPendingGrant implements pending.Storage.
@@ -182,12 +207,12 @@ func (s *Store) missingOrChanged(ctx context.Context, kind pending.Kind, handleS
 func (s *Store) RecordPoll(ctx context.Context, kind pending.Kind, handleSignature string, now time.Time, step time.Duration) (bool, error) {
 	t := now.UnixNano()
 	var slow bool
-	err := s.queryRow(ctx, `UPDATE pending_grants SET
+	err := s.scanRow(ctx, `UPDATE pending_grants SET
 			last_poll_slow_down = (last_polled_at IS NOT NULL AND ? < last_polled_at + interval_ns),
 			interval_ns = CASE WHEN last_polled_at IS NOT NULL AND ? < last_polled_at + interval_ns THEN interval_ns + ? ELSE interval_ns END,
 			last_polled_at = ?
 		WHERE kind = ? AND handle_signature = ?
-		RETURNING last_poll_slow_down`, t, t, int64(step), t, string(kind), handleSignature).Scan(&slow)
+		RETURNING last_poll_slow_down`, []any{t, t, int64(step), t, string(kind), handleSignature}, &slow)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, pending.ErrNotFound
 	} else if err != nil {
@@ -216,12 +241,12 @@ func (s *Store) ConsumePendingGrant(ctx context.Context, kind pending.Kind, hand
 func (s *Store) IncrementAttempts(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
 	t, w := now.UnixNano(), int64(window)
 	var n int64
-	err := s.queryRow(ctx, `INSERT INTO pending_attempts (key, window_start, window_end, count) VALUES (?, ?, ?, 1)
+	err := s.scanRow(ctx, `INSERT INTO pending_attempts (key, window_start, window_end, count) VALUES (?, ?, ?, 1)
 		ON CONFLICT (key) DO UPDATE SET
 			count = CASE WHEN excluded.window_start < pending_attempts.window_start + ? THEN pending_attempts.count + 1 ELSE 1 END,
 			window_start = CASE WHEN excluded.window_start < pending_attempts.window_start + ? THEN pending_attempts.window_start ELSE excluded.window_start END,
 			window_end = CASE WHEN excluded.window_start < pending_attempts.window_start + ? THEN pending_attempts.window_start + ? ELSE excluded.window_end END
-		RETURNING count`, key, t, t+w, w, w, w, w).Scan(&n)
+		RETURNING count`, []any{key, t, t + w, w, w, w, w}, &n)
 	if err != nil {
 		return 0, wrap(err, "count attempt")
 	}

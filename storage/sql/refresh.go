@@ -30,12 +30,13 @@ func (s *Store) lockGrant(ctx context.Context, requestID string) error {
 	if s.dialect != postgres {
 		return nil
 	}
-	if _, inTx := s.q(ctx).(*sql.Tx); !inTx {
+	if !s.inTx(ctx) {
 		return nil
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(requestID))
-	_, err := s.exec(ctx, "SELECT pg_advisory_xact_lock(CAST(? AS integer), CAST(? AS integer))", int32(grantLockClass), int32(h.Sum32()))
+	// Queued in a pipelined transaction: the lock is taken, in order, before the statements that follow.
+	err := s.execLater(ctx, "lock grant", "SELECT pg_advisory_xact_lock(CAST(? AS integer), CAST(? AS integer))", int32(grantLockClass), int32(h.Sum32()))
 	return wrapConflict(err, "lock grant")
 }
 
@@ -43,7 +44,7 @@ func (s *Store) lockGrant(ctx context.Context, requestID string) error {
 // PostgreSQL) in a new one. On SQLite outside a transaction fn runs as it is: each of its statements
 // is atomic by itself.
 func (s *Store) inGrant(ctx context.Context, requestID string, fn func(ctx context.Context) error) error {
-	if _, inTx := s.q(ctx).(*sql.Tx); !inTx && s.dialect != postgres {
+	if !s.inTx(ctx) && s.dialect != postgres {
 		return fn(ctx)
 	}
 	return s.withTx(ctx, func(ctx context.Context) error {

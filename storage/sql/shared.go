@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/openid"
 )
@@ -31,6 +32,12 @@ func OpenDB(ctx context.Context, db *sql.DB, dialect string, opts ...Option) (*S
 		s.dialect = postgres
 	default:
 		return nil, fmt.Errorf("sqlstore: unknown SQL dialect %q (want sqlite or postgres)", dialect)
+	}
+	if db != nil {
+		// Pipelined transactions speak pgx's protocol on the pool's connections; another driver's
+		// pool gets database/sql's transactions.
+		_, pgx := db.Driver().(*stdlib.Driver)
+		s.pipelined = s.dialect == postgres && pgx
 	}
 	if s.opts.migrate {
 		if err := s.Migrate(ctx); err != nil {

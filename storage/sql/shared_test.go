@@ -199,6 +199,22 @@ func TestOpenDBInAnotherComponentsDatabase(t *testing.T) {
 			require.Equal(t, before+1, h.tokens(t))
 		})
 
+		t.Run("without a host transaction the store's own transactions commit and roll back", func(t *testing.T) {
+			// On PostgreSQL these are pipelined on the borrowed pool's connections (it is pgx's).
+			g := approved(t, "own-rolled-back")
+			txCtx, err := s.BeginTX(ctx)
+			require.NoError(t, err)
+			require.NoError(t, s.ConsumePendingGrant(txCtx, g.Kind, g.HandleSignature))
+			require.NoError(t, s.Rollback(txCtx))
+			require.Equal(t, pending.StateApproved, state(t, g), "the rollback undid the consumption")
+
+			txCtx, err = s.BeginTX(ctx)
+			require.NoError(t, err)
+			require.NoError(t, s.ConsumePendingGrant(txCtx, g.Kind, g.HandleSignature))
+			require.NoError(t, s.Commit(txCtx))
+			require.Equal(t, pending.StateConsumed, state(t, g))
+		})
+
 		t.Run("Close leaves the borrowed database open", func(t *testing.T) {
 			require.NoError(t, s.Close())
 			require.NoError(t, h.db.PingContext(ctx))

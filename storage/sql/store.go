@@ -40,8 +40,15 @@ type Store struct {
 	stmts sync.Map
 	// clients caches GetClient for opts.clientTTL (WithClientCache).
 	clients clientCache
+	// w runs every write transaction of a SQLite store, in groups (WithGroupCommit); nil otherwise.
+	w *writer
+	// stats counts the statements the store runs (Stats).
+	stats stats
 	// borrowed is true when another component owns db (OpenDB): Close leaves it open.
 	borrowed bool
+	// pipelined is true when BeginTX begins pipelined PostgreSQL transactions (pgtx): on PostgreSQL
+	// through pgx's database/sql driver, which Open always uses and OpenDB finds in most pools.
+	pipelined bool
 }
 
 var (
@@ -74,6 +81,9 @@ func (d dialect) String() string {
 	return "sqlite"
 }
 
+// defaultSQLiteIdleConns is how many idle SQLite connections are kept when the pool has no limit.
+const defaultSQLiteIdleConns = 32
+
 // Option configures Open.
 type Option func(*options)
 
@@ -87,6 +97,9 @@ type options struct {
 	newPARSession func() fosite.Session
 	clientTTL     time.Duration
 	clientTTLSet  bool
+	// groupCommit is WithGroupCommit's batch size; groupCommitSet tells that it was given.
+	groupCommit    int
+	groupCommitSet bool
 	// onPurgeBatch, when set (by tests), is told about every purge batch.
 	onPurgeBatch func(what string, rows int64, took time.Duration)
 	contextTx    func(context.Context) *sql.Tx // WithContextTx
@@ -120,7 +133,8 @@ func WithBusyTimeout(d time.Duration) Option {
 }
 
 // WithMaxOpenConns limits the connection pool (sql.DB.SetMaxOpenConns). The default is 25 on
-// PostgreSQL and unlimited on SQLite.
+// PostgreSQL and unlimited on SQLite. As many connections are kept open when idle (on SQLite without a
+// limit, defaultSQLiteIdleConns = 32).
 func WithMaxOpenConns(n int) Option {
 	return func(o *options) { o.maxOpenConns = n }
 }
@@ -169,12 +183,20 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("sqlstore: open %s database: %w", s.dialect, err)
 	}
 	s.db = db
-	switch {
-	case o.maxOpenConns > 0:
-		db.SetMaxOpenConns(o.maxOpenConns)
-	case s.dialect == postgres:
-		db.SetMaxOpenConns(25)
+	s.pipelined = s.dialect == postgres
+	maxOpen := o.maxOpenConns
+	if maxOpen <= 0 && s.dialect == postgres {
+		maxOpen = 25
 	}
+	db.SetMaxOpenConns(maxOpen)
+	// Keep the connections open once made: database/sql keeps 2 idle ones by default, so under a load
+	// of more concurrent requests every request closed a connection and the next opened one (on
+	// PostgreSQL a new backend process each time, and its statements prepared again).
+	idle := maxOpen
+	if idle <= 0 {
+		idle = defaultSQLiteIdleConns
+	}
+	db.SetMaxIdleConns(idle)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlstore: connect to %s database: %w", s.dialect, err)
@@ -183,6 +205,19 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		if err := s.Migrate(ctx); err != nil {
 			_ = db.Close()
 			return nil, err
+		}
+	}
+	if s.dialect == sqlite {
+		maxBatch := DefaultGroupCommit
+		if o.groupCommitSet {
+			maxBatch = o.groupCommit
+		}
+		// The writer keeps one connection for itself: with a pool of one, readers would wait for it.
+		if maxBatch > 0 && o.maxOpenConns != 1 {
+			if s.w, err = newWriter(ctx, s, maxBatch); err != nil {
+				_ = db.Close()
+				return nil, err
+			}
 		}
 	}
 	return s, nil
@@ -225,6 +260,9 @@ func sqliteSource(dsn string, busy time.Duration) (string, error) {
 // Close closes the database. Transactions still open are rolled back by the database. A store made by
 // OpenDB closes only what it prepared, and leaves the database to its owner.
 func (s *Store) Close() error {
+	if s.w != nil {
+		_ = s.w.close()
+	}
 	s.stmts.Range(func(_, v any) bool {
 		_ = v.(*sql.Stmt).Close()
 		return true
@@ -255,6 +293,10 @@ type txState struct {
 	tx     *sql.Tx
 	store  *Store
 	joined bool
+	// w is the transaction when it runs in the SQLite writer's batch, pg when it is a pipelined
+	// PostgreSQL transaction (tx is then nil).
+	w  *wtx
+	pg *pgtx
 }
 
 // BeginTX begins a transaction and returns a context carrying it; every method of the store called
@@ -268,6 +310,21 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 	if tx := s.contextTx(ctx); tx != nil {
 		return context.WithValue(ctx, txKey{}, &txState{tx: tx, store: s, joined: true}), nil
 	}
+	if s.w != nil {
+		t, err := s.w.begin(ctx, false)
+		if err != nil {
+			return ctx, err
+		}
+		return context.WithValue(ctx, txKey{}, &txState{w: t, store: s}), nil
+	}
+	if s.pipelined {
+		t, err := s.beginPG(ctx)
+		if err != nil {
+			return ctx, err
+		}
+		return context.WithValue(ctx, txKey{}, &txState{pg: t, store: s}), nil
+	}
+	s.countControl()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return ctx, fmt.Errorf("sqlstore: begin transaction: %w", err)
@@ -284,6 +341,14 @@ func (s *Store) Commit(ctx context.Context) error {
 	if st.joined {
 		return nil
 	}
+	if st.w != nil {
+		return st.w.commit()
+	}
+	if st.pg != nil {
+		return st.pg.commit(ctx)
+	}
+	s.countControl()
+	s.stats.commits.Add(1)
 	if err := st.tx.Commit(); err != nil {
 		return fmt.Errorf("sqlstore: commit: %w", err)
 	}
@@ -319,6 +384,13 @@ func (s *Store) Rollback(ctx context.Context) error {
 	if st.joined {
 		return nil
 	}
+	if st.w != nil {
+		return st.w.rollback()
+	}
+	if st.pg != nil {
+		return st.pg.rollback()
+	}
+	s.countControl()
 	if err := st.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return fmt.Errorf("sqlstore: rollback: %w", err)
 	}
@@ -333,15 +405,51 @@ type querier interface {
 }
 
 // q returns the transaction carried by ctx when it was begun (or joined) by this store, or the one
-// WithContextTx finds in ctx, else the database.
+// WithContextTx finds in ctx, else the database. It is not used for the transactions of the SQLite
+// writer or pipelined PostgreSQL transactions (member, pgtxOf).
 func (s *Store) q(ctx context.Context) querier {
-	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.store == s {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.store == s && st.tx != nil {
 		return st.tx
 	}
 	if tx := s.contextTx(ctx); tx != nil {
 		return tx
 	}
 	return s.db
+}
+
+// pgtxOf returns the pipelined PostgreSQL transaction ctx carries, or nil.
+func (s *Store) pgtxOf(ctx context.Context) *pgtx {
+	if s.dialect != postgres {
+		return nil
+	}
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.store == s {
+		return st.pg
+	}
+	return nil
+}
+
+// member returns the SQLite writer's transaction ctx carries, or nil.
+func (s *Store) member(ctx context.Context) *wtx {
+	if st, ok := ctx.Value(txKey{}).(*txState); ok && st.store == s {
+		return st.w
+	}
+	return nil
+}
+
+// countControl counts a transaction-control statement (and its round trip on PostgreSQL).
+func (s *Store) countControl() {
+	s.stats.control.Add(1)
+	if s.dialect == postgres {
+		s.stats.roundTrips.Add(1)
+	}
+}
+
+// countQuery counts a statement run for a caller (and its round trip on PostgreSQL).
+func (s *Store) countQuery() {
+	s.stats.queries.Add(1)
+	if s.dialect == postgres {
+		s.stats.roundTrips.Add(1)
+	}
 }
 
 // rebind turns the ? placeholders the queries are written with into PostgreSQL's $1, $2, ... The
@@ -404,25 +512,95 @@ func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, bool) {
 	return st, true
 }
 
+// exec runs a statement that changes the database. On SQLite with group commit it runs in the writer:
+// in the transaction ctx carries, or else in a transaction of its own.
 func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if t := s.member(ctx); t != nil {
+		return t.exec(ctx, query, args...)
+	}
+	if t := s.pgtxOf(ctx); t != nil {
+		return t.exec(ctx, query, args...)
+	}
+	if s.w != nil && !s.inTx(ctx) {
+		var res sql.Result
+		err := s.writeOne(ctx, func(t *wtx) (err error) {
+			res, err = t.exec(ctx, query, args...)
+			return err
+		})
+		return res, err
+	}
+	s.countQuery()
 	if st, ok := s.stmt(ctx, query); ok {
 		return st.ExecContext(ctx, args...)
 	}
 	return s.q(ctx).ExecContext(ctx, s.rebind(query), args...)
 }
 
+// query runs a statement that reads rows: in the transaction ctx carries, or else on a pooled
+// connection. A statement that changes the database runs through scanRow or in a transaction.
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if t := s.member(ctx); t != nil {
+		return t.query(ctx, query, args...)
+	}
+	if t := s.pgtxOf(ctx); t != nil {
+		return t.query(ctx, query, args...)
+	}
+	s.countQuery()
 	if st, ok := s.stmt(ctx, query); ok {
 		return st.QueryContext(ctx, args...)
 	}
 	return s.q(ctx).QueryContext(ctx, s.rebind(query), args...)
 }
 
-func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+// queryRow runs a read (SELECT) that returns at most one row; see scanRow for statements that change
+// the database.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) rowScanner {
+	if t := s.member(ctx); t != nil {
+		return memberRow{ctx: ctx, t: t, query: query, args: args}
+	}
+	if t := s.pgtxOf(ctx); t != nil {
+		return pgRow{ctx: ctx, t: t, query: query, args: args}
+	}
+	s.countQuery()
 	if st, ok := s.stmt(ctx, query); ok {
 		return st.QueryRowContext(ctx, args...)
 	}
 	return s.q(ctx).QueryRowContext(ctx, s.rebind(query), args...)
+}
+
+// rowScanner is a row about to be scanned (*sql.Row, or a row of the SQLite writer).
+type rowScanner interface {
+	Scan(dest ...any) error
+}
+
+// memberRow runs its query in the SQLite writer's transaction when scanned.
+type memberRow struct {
+	ctx   context.Context
+	t     *wtx
+	query string
+	args  []any
+}
+
+func (r memberRow) Scan(dest ...any) error { return r.t.scanRow(r.ctx, r.query, r.args, dest...) }
+
+// scanRow runs a statement that changes the database and returns at most one row (... RETURNING), and
+// scans the row into dest. On SQLite with group commit it runs in the writer like exec.
+func (s *Store) scanRow(ctx context.Context, query string, args []any, dest ...any) error {
+	if s.w != nil && !s.inTx(ctx) {
+		return s.writeOne(ctx, func(t *wtx) error { return t.scanRow(ctx, query, args, dest...) })
+	}
+	return s.queryRow(ctx, query, args...).Scan(dest...)
+}
+
+// execLater runs a statement whose only answer is success. In a pipelined PostgreSQL transaction it
+// is queued and sent with the next statement that needs an answer, or with COMMIT, and its error
+// reported then; elsewhere it runs at once. what names the statement in its error.
+func (s *Store) execLater(ctx context.Context, what, query string, args ...any) error {
+	if t := s.pgtxOf(ctx); t != nil {
+		return t.later(query, what, args)
+	}
+	_, err := s.exec(ctx, query, args...)
+	return wrap(err, what)
 }
 
 // execAffected runs a statement and returns how many rows it changed.
