@@ -294,6 +294,37 @@ func testReciprocalBothWays(t *testing.T, p *pair) {
 	require.Equal(t, http.StatusOK, status)
 	require.Contains(t, page, "revoked")
 	require.Equal(t, false, introspect(t, p.a, p.heldByB(t, "alice").AccessToken)["active"])
+
+	// Seed 001's audit trail: A's log has both grants its user gave B and both revocations, B's log
+	// both codes it redeemed; each log verifies, and none holds a token.
+	trail := func(e *env) []string {
+		var out []string
+		for _, ev := range ksAuditEvents(t, e) {
+			if ev.Grant != "reciprocal" {
+				continue
+			}
+			line := ev.Subject + " " + ev.Type[strings.LastIndexByte(ev.Type, '/')+1:]
+			if sc, ok := ev.Data["scopes"].(string); ok {
+				line += " " + sc
+			}
+			if r, ok := ev.Data["reason"].(string); ok {
+				line += " " + r
+			}
+			for _, v := range ev.Data {
+				sv, _ := v.(string)
+				require.NotContains(t, sv, first.AccessToken)
+				require.NotContains(t, sv, second.AccessToken)
+			}
+			out = append(out, line)
+		}
+		return out
+	}
+	require.Equal(t, []string{"alice approved openid profile", "alice approved openid", " revoked replaced", " revoked revoked"}, trail(p.a))
+	require.Equal(t, []string{"alice redeemed openid profile", "alice redeemed openid"}, trail(p.b))
+	for _, e := range []*env{p.a, p.b} {
+		status, v := ksAuditVerify(t, e)
+		require.Equal(t, http.StatusOK, status, "%v", v)
+	}
 }
 
 // TestReciprocalWire pins party B's answers on the wire: the token response with `reciprocal` (§2.1),

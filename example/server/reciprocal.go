@@ -79,6 +79,7 @@ func (s *Server) reciprocalOptions() reciprocal.Options {
 		Now:                     s.opts.Now,
 		Logger:                  s.log,
 		Observer:                s.ops.observer,
+		Audit:                   s.kiosk.auditLog, // grants given (party A), codes redeemed (party B)
 	}
 }
 

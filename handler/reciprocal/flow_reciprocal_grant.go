@@ -12,6 +12,7 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 	xoauth2 "golang.org/x/oauth2"
 
+	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/internal/clock"
 	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
@@ -68,6 +69,8 @@ type GrantHandler struct {
 	Now func() time.Time
 	// Logger receives accepted and failed grants (never codes or tokens); nil discards.
 	Logger *slog.Logger
+	// Audit, when not nil, records each code redeemed and kept (see Options.Audit).
+	Audit audit.Sink
 }
 
 var _ fosite.TokenEndpointHandler = (*GrantHandler)(nil)
@@ -141,6 +144,8 @@ func (h *GrantHandler) HandleTokenEndpointRequest(ctx context.Context, req fosit
 		return fosite.ErrServerError.WithHint("The token could not be stored; send a new code.").WithWrap(err).WithDebug(err.Error())
 	}
 	h.log(ctx, slog.LevelInfo, "reciprocal grant accepted", client.GetID())
+	scope, _ := token.Extra("scope").(string)
+	h.auditRedeemed(ctx, client.GetID(), subject, req.GetID(), scope)
 	return nil
 }
 

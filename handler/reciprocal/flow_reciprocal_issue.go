@@ -15,6 +15,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 
+	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/internal/clock"
 )
 
@@ -48,6 +49,8 @@ type Issuer struct {
 	Now func() time.Time
 	// Logger receives sent and failed grants (never codes or tokens); nil discards.
 	Logger *slog.Logger
+	// Audit, when not nil, records each grant party B accepted and each revocation (see Options.Audit).
+	Audit audit.Sink
 }
 
 // Offer is one reciprocal grant party A sends: the access it offers party B.
@@ -167,8 +170,9 @@ func (i *Issuer) Send(ctx context.Context, g *Offer) (*Sent, error) {
 		return nil, err
 	}
 	i.log(ctx, slog.LevelInfo, "reciprocal grant sent", g, slog.String("request_id", req.GetID()))
+	i.auditSent(ctx, g, req.GetID())
 	if g.Replaces != "" {
-		if err := i.Revoke(ctx, g.Replaces); err != nil {
+		if err := i.revoke(ctx, g.Replaces, "replaced"); err != nil {
 			return &Sent{RequestID: req.GetID(), ExpiresAt: expires}, fmt.Errorf("reciprocal: the grant was sent, but the one it replaces was not revoked: %w", err)
 		}
 	}
@@ -226,6 +230,11 @@ func (i *Issuer) push(ctx context.Context, g *Offer, code string) error {
 // Revoke revokes the access and refresh tokens issued from the grant requestID (Sent.RequestID), at party
 // A: the token party B holds stops working. It is not an error when nothing was issued.
 func (i *Issuer) Revoke(ctx context.Context, requestID string) error {
+	return i.revoke(ctx, requestID, "revoked")
+}
+
+// revoke is Revoke, audited with reason.
+func (i *Issuer) revoke(ctx context.Context, requestID, reason string) error {
 	errA := i.Storage.RevokeAccessToken(ctx, requestID)
 	if errors.Is(errA, fosite.ErrNotFound) {
 		errA = nil
@@ -234,7 +243,11 @@ func (i *Issuer) Revoke(ctx context.Context, requestID string) error {
 	if errors.Is(errR, fosite.ErrNotFound) {
 		errR = nil
 	}
-	return errors.Join(errA, errR)
+	if err := errors.Join(errA, errR); err != nil {
+		return err
+	}
+	i.auditRevoked(ctx, requestID, reason)
+	return nil
 }
 
 func (i *Issuer) log(ctx context.Context, level slog.Level, msg string, g *Offer, attrs ...slog.Attr) {

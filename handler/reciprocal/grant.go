@@ -10,6 +10,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 
+	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/observe"
 )
 
@@ -62,6 +63,11 @@ type Options struct {
 	// (observe.EndpointToken, grant "reciprocal", or the label of a malformed request's grant type);
 	// the requests it passes on are the application's token endpoint's to report. nil observes nothing.
 	Observer observe.Requests
+	// Audit, when not nil, receives the audit trail of reciprocal grants: at party A each grant party B
+	// accepted (audit.EventApproved) and each revocation (audit.EventRevoked, reason "revoked" or
+	// "replaced"); at party B each code redeemed and kept (audit.EventRedeemed). No code or token is
+	// recorded. nil records nothing.
+	Audit audit.Sink
 
 	fosite.ScopeStrategyProvider
 }
@@ -135,7 +141,7 @@ func New(config fosite.Configurator, store Storage, strategies Strategies, opts 
 	o := &g.options
 	g.GrantHandler = &GrantHandler{
 		AccessTokens: strategies.AccessToken, Storage: store, Partners: o.Partners, Receiver: o.Receiver,
-		CodeHash: vault.CodeHash, HTTPClient: o.HTTPClient, Config: o, Now: o.Now, Logger: o.Logger,
+		CodeHash: vault.CodeHash, HTTPClient: o.HTTPClient, Config: o, Now: o.Now, Logger: o.Logger, Audit: o.Audit,
 	}
 	if g.Receiver == nil {
 		ts, ok := store.(TokenStorage)
@@ -147,7 +153,7 @@ func New(config fosite.Configurator, store Storage, strategies Strategies, opts 
 	}
 	g.Issuer = &Issuer{
 		Codes: strategies.AuthorizeCode, Storage: store, Clients: store, HTTPClient: o.HTTPClient,
-		Config: o, Now: o.Now, Logger: o.Logger,
+		Config: o, Now: o.Now, Logger: o.Logger, Audit: o.Audit,
 	}
 	if ls, ok := store.(LinkStorage); ok {
 		g.Links = &Links{Storage: ls, Vault: vault, Now: o.Now}
