@@ -18,6 +18,7 @@ import (
 	"github.com/fosite-contrib/grants/handler/ciba"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/internal/clock"
+	"github.com/fosite-contrib/grants/internal/secretkeys"
 	"github.com/fosite-contrib/grants/notify"
 )
 
@@ -123,7 +124,7 @@ type Channel struct {
 	cfg     Config
 	linkURL string
 	page    *template.Template
-	keys    keyCache
+	keys    secretkeys.Cache[*keys]
 }
 
 // New checks cfg and returns a Channel.
@@ -154,8 +155,8 @@ func New(cfg Config) (*Channel, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	c := &Channel{cfg: cfg, linkURL: strings.TrimRight(cfg.LinkURL, "/"), page: cfg.Page, keys: keyCache{secrets: cfg.Secrets}}
-	if _, err := c.keys.get(context.Background()); err != nil {
+	c := &Channel{cfg: cfg, linkURL: strings.TrimRight(cfg.LinkURL, "/"), page: cfg.Page, keys: secretkeys.Cache[*keys]{Secrets: cfg.Secrets, Derive: keysFor}}
+	if _, err := c.keys.Get(context.Background()); err != nil {
 		return nil, err
 	}
 	if c.page == nil {
@@ -254,7 +255,7 @@ func (c *Channel) Send(ctx context.Context, rcpt Recipient, req ciba.Request) er
 	default:
 		return notify.Permanent(fmt.Errorf("linkchannel: channel %q cannot carry a link (want %q or %q)", rcpt.Channel, notify.Email, notify.SMS))
 	}
-	k, err := c.keys.get(ctx)
+	k, err := c.keys.Get(ctx)
 	if err != nil {
 		return err
 	}

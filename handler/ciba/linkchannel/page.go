@@ -88,7 +88,7 @@ func (c *Channel) serve(rw http.ResponseWriter, r *http.Request) {
 // load checks the token and returns the link; on failure it has written the page.
 func (c *Channel) load(rw http.ResponseWriter, r *http.Request, token string) (*Link, string) {
 	ctx := r.Context()
-	k, err := c.keys.get(ctx)
+	k, err := c.keys.Get(ctx)
 	if err != nil {
 		c.fail(rw, r, err)
 		return nil, ""

@@ -1,8 +1,6 @@
 package linkchannel
 
 import (
-	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -12,9 +10,6 @@ import (
 	"hash"
 	"io"
 	"sync"
-	"sync/atomic"
-
-	"github.com/ory/fosite"
 )
 
 // A link token is what the link carries: 16 random bytes (128 bits, the entropy CIBA §7.3 asks of an
@@ -49,38 +44,6 @@ func keysFor(secret []byte) (*keys, error) {
 	k := &keys{tag: mac(base, []byte("tag")), sig: mac(base, []byte("signature"))}
 	k.tagMAC = &sync.Pool{New: func() any { return hmac.New(sha256.New, k.tag) }}
 	k.sigMAC = &sync.Pool{New: func() any { return hmac.New(sha256.New, k.sig) }}
-	return k, nil
-}
-
-// keyCache keeps the keys of the last global secret seen, so that a link costs two HMACs, not five
-// and their allocations. A rotated secret is noticed on the next use.
-type keyCache struct {
-	secrets fosite.GlobalSecretProvider
-	last    atomic.Pointer[cachedKeys]
-}
-
-type cachedKeys struct {
-	secret []byte // a copy
-	keys   *keys
-}
-
-func (c *keyCache) get(ctx context.Context) (*keys, error) {
-	if c.secrets == nil {
-		return nil, errors.New("linkchannel: no global secret provider")
-	}
-	secret, err := c.secrets.GetGlobalSecret(ctx)
-	if err != nil {
-		return nil, err
-	}
-	// The server's own secret against its own copy: no attacker-chosen input, no timing concern.
-	if ck := c.last.Load(); ck != nil && bytes.Equal(ck.secret, secret) {
-		return ck.keys, nil
-	}
-	k, err := keysFor(secret)
-	if err != nil {
-		return nil, err
-	}
-	c.last.Store(&cachedKeys{secret: bytes.Clone(secret), keys: k})
 	return k, nil
 }
 

@@ -1,7 +1,6 @@
 package smschannel
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/hmac"
@@ -18,7 +17,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/ory/fosite"
@@ -27,6 +25,7 @@ import (
 	"github.com/fosite-contrib/grants/handler/ciba/linkchannel"
 	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/internal/clock"
+	"github.com/fosite-contrib/grants/internal/secretkeys"
 	"github.com/fosite-contrib/grants/notify"
 )
 
@@ -158,7 +157,7 @@ type Channel struct {
 	cfg                  Config
 	digits               int
 	codeLimit, knowLimit *pending.Limiter
-	keys                 keyCache
+	keys                 secretkeys.Cache[*keys]
 }
 
 var webhookURLShape = regexp.MustCompile(`^https?://`)
@@ -202,14 +201,14 @@ func New(cfg Config) (*Channel, error) {
 	}
 	limits := pending.Limits{PerAccount: cfg.Limits.PerAccount, Window: cfg.Limits.Window}.Or(DefaultLimits)
 	c := &Channel{
-		cfg: cfg, digits: cfg.CodeDigits, keys: keyCache{secrets: cfg.Secrets},
+		cfg: cfg, digits: cfg.CodeDigits, keys: secretkeys.Cache[*keys]{Secrets: cfg.Secrets, Derive: keysFor},
 		codeLimit: &pending.Limiter{Storage: cfg.Attempts, Scope: "ciba-sms-code", Limits: limits},
 		knowLimit: &pending.Limiter{Storage: cfg.Attempts, Scope: "ciba-sms-knowledge", Limits: limits},
 	}
 	if c.digits == 0 {
 		c.digits = DefaultCodeDigits
 	}
-	if _, err := c.keys.get(context.Background()); err != nil {
+	if _, err := c.keys.Get(context.Background()); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -314,7 +313,7 @@ func (c *Channel) Send(ctx context.Context, rcpt Recipient, req ciba.Request) er
 	if !now.Before(exp) {
 		return notify.Permanent(errors.New("smschannel: the request has expired"))
 	}
-	k, err := c.keys.get(ctx)
+	k, err := c.keys.Get(ctx)
 	if err != nil {
 		return err
 	}
@@ -488,31 +487,4 @@ func mac(key []byte, msg string) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte(msg))
 	return m.Sum(nil)
-}
-
-// keyCache keeps the keys of the last global secret seen; a rotated secret is noticed on the next use.
-type keyCache struct {
-	secrets fosite.GlobalSecretProvider
-	last    atomic.Pointer[cachedKeys]
-}
-
-type cachedKeys struct {
-	secret []byte
-	keys   *keys
-}
-
-func (c *keyCache) get(ctx context.Context) (*keys, error) {
-	secret, err := c.secrets.GetGlobalSecret(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if ck := c.last.Load(); ck != nil && bytes.Equal(ck.secret, secret) {
-		return ck.keys, nil
-	}
-	k, err := keysFor(secret)
-	if err != nil {
-		return nil, err
-	}
-	c.last.Store(&cachedKeys{secret: bytes.Clone(secret), keys: k})
-	return k, nil
 }

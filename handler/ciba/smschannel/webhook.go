@@ -88,7 +88,7 @@ func (c *Channel) take(ctx context.Context, sender, body string) string {
 		log.InfoContext(ctx, "ciba sms webhook: ignored a message that is no reply")
 		return "ignored"
 	}
-	k, err := c.keys.get(ctx)
+	k, err := c.keys.Get(ctx)
 	if err != nil {
 		log.ErrorContext(ctx, "ciba sms webhook failed", slog.String("error", err.Error()))
 		return "failed"
