@@ -429,3 +429,54 @@ func TestNormalizePhone(t *testing.T) {
 		require.Equal(t, want, got, in)
 	}
 }
+
+// TestRacingRepliesDecideOnce: 64 deliveries of the same signed reply at once (a provider retrying, or
+// an attacker replaying a captured one) decide the request once; every delivery gets the same answer.
+func TestRacingRepliesDecideOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	code := f.prompt("ref-1")
+	form := url.Values{"From": {dave}, "To": {"+15550009999"}, "Body": {"YES " + code}, "MessageSid": {"SM-race"}}
+	sig := f.signer.Sign(f.url, form)
+	const n = 64
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodPost, f.url, strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.Header.Set(smschannel.DefaultSignatureHeader, sig)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return
+			}
+			resp.Body.Close()
+			statuses[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	for i, s := range statuses {
+		require.Equal(t, http.StatusOK, s, "delivery %d", i)
+	}
+	require.Len(t, f.decider.all(), 1, "one decision whatever the race")
+}
+
+// TestOversizedOrBinaryWebhookBodies: a body over the webhook's limit is refused before its signature
+// is checked, and a signed reply with a NUL byte or invalid UTF-8 is ignored like any other text; no
+// request is decided.
+func TestOversizedOrBinaryWebhookBodies(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	code := f.prompt("ref-1")
+	big := url.Values{"From": {dave}, "Body": {"YES " + code + " " + strings.Repeat("a", 10<<20)}}
+	status, _ := f.post(big, f.signer.Sign(f.url, big))
+	require.Equal(t, http.StatusForbidden, status)
+	f.requireAnswer(f.reply(dave, "YES "+code+"\x00"))
+	f.requireAnswer(f.reply(dave, "YES \xff"+code))
+	f.requireAnswer(f.reply(dave+"\x00", "YES "+code))
+	require.Empty(t, f.decider.all())
+	f.requireAnswer(f.reply(dave, "YES "+code))
+	require.Len(t, f.decider.all(), 1, "the code still works for dave")
+}
