@@ -85,7 +85,7 @@ func Compose(config *fosite.Config, storage, strategy interface{}, factories ...
 			if crossCutting(th) {
 				last = append(last, th)
 			} else {
-				config.TokenEndpointHandlers.Append(th)
+				config.TokenEndpointHandlers.Append(quiet(th))
 			}
 		}
 		if tv, ok := res.(fosite.TokenIntrospector); ok {
@@ -218,6 +218,50 @@ func mustNot(err error, factory string) {
 func crossCutting(h fosite.TokenEndpointHandler) bool {
 	_, ok := h.(*dpop.Handler)
 	return ok
+}
+
+// quiet wraps the token handlers of fosite whose PopulateTokenEndpointResponse begins by refusing a
+// request they cannot handle: fosite asks every token handler to populate every response, and each of
+// them refuses with an error carrying a stack trace, whose capture costs more than the rest of the
+// refusal. The wrapper refuses with the bare fosite.ErrUnknownRequest, which fosite's loop skips the
+// same way. Other handlers are returned as they are.
+func quiet(th fosite.TokenEndpointHandler) fosite.TokenEndpointHandler {
+	switch h := th.(type) {
+	case *oauth2.AuthorizeExplicitGrantHandler:
+		return &quietHandler[*oauth2.AuthorizeExplicitGrantHandler]{h}
+	case *oauth2.ClientCredentialsGrantHandler:
+		return &quietHandler[*oauth2.ClientCredentialsGrantHandler]{h}
+	case *oauth2.RefreshTokenGrantHandler:
+		return &quietHandler[*oauth2.RefreshTokenGrantHandler]{h}
+	case *openid.OpenIDConnectExplicitHandler:
+		return &quietHandler[*openid.OpenIDConnectExplicitHandler]{h}
+	case *openid.OpenIDConnectRefreshHandler:
+		return &quietHandler[*openid.OpenIDConnectRefreshHandler]{h}
+	}
+	return th
+}
+
+// quietHandler is generic so that each wrapped handler has a type of its own: fosite's
+// TokenEndpointHandlers.Append keeps one handler per type.
+type quietHandler[T fosite.TokenEndpointHandler] struct{ h T }
+
+func (q *quietHandler[T]) CanHandleTokenEndpointRequest(ctx context.Context, req fosite.AccessRequester) bool {
+	return q.h.CanHandleTokenEndpointRequest(ctx, req)
+}
+
+func (q *quietHandler[T]) CanSkipClientAuth(ctx context.Context, req fosite.AccessRequester) bool {
+	return q.h.CanSkipClientAuth(ctx, req)
+}
+
+func (q *quietHandler[T]) HandleTokenEndpointRequest(ctx context.Context, req fosite.AccessRequester) error {
+	return q.h.HandleTokenEndpointRequest(ctx, req)
+}
+
+func (q *quietHandler[T]) PopulateTokenEndpointResponse(ctx context.Context, req fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !q.h.CanHandleTokenEndpointRequest(ctx, req) {
+		return fosite.ErrUnknownRequest
+	}
+	return q.h.PopulateTokenEndpointResponse(ctx, req, resp)
 }
 
 // unsupportedGrantType answers unsupported_grant_type (RFC 6749 §5.2) for a grant type no other token

@@ -59,6 +59,10 @@ func (h *Handler) HandleTokenEndpointRequest(ctx context.Context, req fosite.Acc
 // the rotation (another request rotated or revoked it), every token of the grant is revoked and the
 // answer is invalid_grant (RFC 6749 §5.2), as for any other reuse.
 func (h *Handler) PopulateTokenEndpointResponse(ctx context.Context, req fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !h.Grant.CanHandleTokenEndpointRequest(ctx, req) {
+		// fosite asks every handler to populate every response; its own refusal captures a stack trace.
+		return fosite.ErrUnknownRequest
+	}
 	err := h.Grant.PopulateTokenEndpointResponse(ctx, req, resp)
 	if !lostRace(err) {
 		return err
