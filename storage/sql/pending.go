@@ -237,21 +237,35 @@ func (s *Store) ConsumePendingGrant(ctx context.Context, kind pending.Kind, hand
 }
 
 // IncrementAttempts implements pending.AttemptStorage as one upsert: a new key, or one whose window
-// has passed, starts a window at now with a count of 1; otherwise the count goes up by one.
+// has passed, starts a window at now with a count of 1; otherwise the count goes up by one. The count
+// comes back with the upsert (RETURNING) on PostgreSQL, from a read after it in the same transaction
+// on SQLite (see inWriter).
 func (s *Store) IncrementAttempts(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
 	t, w := now.UnixNano(), int64(window)
+	args := []any{key, t, t + w, w, w, w, w}
 	var n int64
-	err := s.scanRow(ctx, `INSERT INTO pending_attempts (key, window_start, window_end, count) VALUES (?, ?, ?, 1)
-		ON CONFLICT (key) DO UPDATE SET
-			count = CASE WHEN excluded.window_start < pending_attempts.window_start + ? THEN pending_attempts.count + 1 ELSE 1 END,
-			window_start = CASE WHEN excluded.window_start < pending_attempts.window_start + ? THEN pending_attempts.window_start ELSE excluded.window_start END,
-			window_end = CASE WHEN excluded.window_start < pending_attempts.window_start + ? THEN pending_attempts.window_start + ? ELSE excluded.window_end END
-		RETURNING count`, []any{key, t, t + w, w, w, w, w}, &n)
+	ok, err := s.inWriter(ctx, func(tx *wtx) error {
+		if _, err := tx.exec(ctx, attemptsUpsert, args...); err != nil {
+			return err
+		}
+		return tx.scanRow(ctx, "SELECT count FROM pending_attempts WHERE key = ?", []any{key}, &n)
+	})
+	if !ok {
+		err = s.scanRow(ctx, attemptsUpsert+" RETURNING count", args, &n)
+	}
 	if err != nil {
 		return 0, wrap(err, "count attempt")
 	}
 	return int(n), nil
 }
+
+// attemptsUpsert counts an attempt (IncrementAttempts). Parameters: key, now, now + window, then the
+// window four times.
+const attemptsUpsert = `INSERT INTO pending_attempts (key, window_start, window_end, count) VALUES (?, ?, ?, 1)
+		ON CONFLICT (key) DO UPDATE SET
+			count = CASE WHEN excluded.window_start < pending_attempts.window_start + ? THEN pending_attempts.count + 1 ELSE 1 END,
+			window_start = CASE WHEN excluded.window_start < pending_attempts.window_start + ? THEN pending_attempts.window_start ELSE excluded.window_start END,
+			window_end = CASE WHEN excluded.window_start < pending_attempts.window_start + ? THEN pending_attempts.window_start + ? ELSE excluded.window_end END`
 
 // GetAttempts implements pending.AttemptStorage.
 func (s *Store) GetAttempts(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {

@@ -48,11 +48,19 @@ const pollAlways = "UPDATE pending_grants SET " +
 	"WHERE kind = ?5 AND handle_signature = ?6 " +
 	"RETURNING " + pendingColumns + ", last_poll_slow_down, " + pollPolled
 
+// pollUpdate and pollRead are the SQLite poll in the writer (see inWriter): the conditional UPDATE, then
+// the row as it is after it, in one transaction.
+const (
+	pollUpdate = "UPDATE pending_grants SET " + pollSet + " WHERE " + pollWhere
+	pollRead   = "SELECT " + pendingColumns + ", last_poll_slow_down FROM pending_grants WHERE kind = ? AND handle_signature = ?"
+)
+
 // PollPendingGrant implements pending.PollStorage: it returns the grant with that handle and, when
 // the grant is pending, not expired at now and issued to clientID, records the poll exactly as
-// RecordPoll does, in the same statement: one statement whatever the grant's state, on both databases.
-// (On SQLite a grant that is not polled has its row written back unchanged.) The grant returned is the
-// row after the poll was recorded.
+// RecordPoll does, in the same statement on PostgreSQL: one statement, one round trip, whatever the
+// grant's state. On SQLite the writer runs the conditional UPDATE and then reads the row, in one
+// transaction (a RETURNING clause costs SQLite more than the second statement). The grant returned is
+// the row after the poll was recorded.
 func (s *Store) PollPendingGrant(ctx context.Context, kind pending.Kind, handleSignature, clientID string, now time.Time, step time.Duration, session fosite.Session) (*pending.Grant, bool, error) {
 	t := now.UnixNano()
 	var (
@@ -65,8 +73,23 @@ func (s *Store) PollPendingGrant(ctx context.Context, kind pending.Kind, handleS
 		err = s.scanRow(ctx, pollReturning, args, sg.dest(&slow)...)
 		polled = true // slow is FALSE for a row that was not polled
 	} else {
-		args := []any{t, int64(step), string(pending.StatePending), clientID, string(kind), handleSignature}
-		err = s.scanRow(ctx, pollAlways, args, sg.dest(&slow, &polled)...)
+		var ok bool
+		ok, err = s.inWriter(ctx, func(tx *wtx) error {
+			res, err := tx.exec(ctx, pollUpdate, t, t, int64(step), t, string(kind), handleSignature, string(pending.StatePending), t, clientID)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			polled = n == 1
+			return tx.scanRow(ctx, pollRead, []any{string(kind), handleSignature}, sg.dest(&slow)...)
+		})
+		if !ok {
+			args := []any{t, int64(step), string(pending.StatePending), clientID, string(kind), handleSignature}
+			err = s.scanRow(ctx, pollAlways, args, sg.dest(&slow, &polled)...)
+		}
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, pending.ErrNotFound
