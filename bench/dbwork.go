@@ -254,3 +254,31 @@ func benchOptions(o example.Options) example.Options {
 	o.Policy.CIBA.Initiation = pending.InitiationLimits{PerUser: benchInitiationLimit, PerClient: benchInitiationLimit}
 	return o
 }
+
+// benchSchema creates a schema of this run's own in the PostgreSQL database dsn names and returns a DSN
+// whose search_path is that schema, and a function that drops it. Every run so starts on empty tables,
+// leaves the database's other schemas alone, and brings keys of its own: a database remembers the keys
+// it was first opened with and refuses a server started with others (sqlstore.VerifyKeys).
+func benchSchema(ctx context.Context, dsn string) (string, func(), error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "", nil, err
+	}
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return "", nil, err
+	}
+	schema := fmt.Sprintf("grants_bench_%d", time.Now().UnixNano())
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		_ = db.Close()
+		return "", nil, fmt.Errorf("create the run's schema: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	drop := func() {
+		_, _ = db.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+		_ = db.Close()
+	}
+	return u.String(), drop, nil
+}

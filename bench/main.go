@@ -222,6 +222,14 @@ func run(ctx context.Context, o options) error {
 		case strings.HasPrefix(db, "postgres://"), strings.HasPrefix(db, "postgresql://"):
 			label = "postgres"
 		}
+		if label == "postgres" {
+			dsn, drop, err := benchSchema(ctx, arg)
+			if err != nil {
+				return fmt.Errorf("PostgreSQL: %w", err)
+			}
+			defer drop()
+			arg = dsn
+		}
 		start := func() (*server, error) {
 			a := arg
 			if db == "sqlite" {

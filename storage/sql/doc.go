@@ -83,6 +83,16 @@
 // rolled back when its context ends before it commits. Transactions joined by WithContextTx and stores
 // made by OpenDB write as before, each on a pooled connection under SQLite's own lock.
 //
+// The writer does not checkpoint after its commits (SQLite's default copies the log into the database
+// and syncs both every 1000 pages, while every writer waits). A goroutine runs PASSIVE checkpoints on a
+// pooled connection every 32 batch commits, while writes go on; since such checkpoints never catch up
+// with a steady stream of commits, the writer checkpoints between two batches once the log passes 8192
+// pages, so that the log starts over. Statement journals are kept in memory (temp_store=MEMORY; they
+// only undo a statement and have no part in durability). Statements with a RETURNING clause are
+// avoided on the writer's hot paths: SQLite builds a temporary table for the returned rows each time,
+// so a counter's upsert and a poll's UPDATE are followed by a SELECT of the row in the same
+// transaction instead, which costs a fraction of it.
+//
 // # PostgreSQL: pipelined transactions
 //
 // A transaction begun with BeginTX sends nothing at first. BEGIN and the statements whose only answer
@@ -96,6 +106,15 @@
 // pipelines its transactions when the pool it borrows is pgx's database/sql driver (the pipeline speaks
 // pgx's protocol on the pool's connections), and otherwise uses database/sql transactions; a
 // transaction joined by WithContextTx is its owner's and is never pipelined.
+//
+// Two kinds of bookkeeping commit asynchronously on PostgreSQL (synchronous_commit off, local to the
+// statement's own transaction, set within the statement so that it stays one round trip): a poll's
+// time and interval, and the attempt counters of the rate limits, when they run outside a caller's
+// transaction. PostgreSQL then answers without waiting for its write-ahead log to reach the disk — the
+// flush is most of what such a write costs it. A crash of PostgreSQL can forget the last fraction of a
+// second of them (a client polls once more without slow_down; a counter misses a few attempts); a later
+// synchronous commit on the same server makes them durable with it. Grants, decisions, redemptions,
+// tokens and everything in a caller's transaction keep the server's own synchronous_commit.
 //
 // # Counting
 //

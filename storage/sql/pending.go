@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
@@ -239,7 +240,8 @@ func (s *Store) ConsumePendingGrant(ctx context.Context, kind pending.Kind, hand
 // IncrementAttempts implements pending.AttemptStorage as one upsert: a new key, or one whose window
 // has passed, starts a window at now with a count of 1; otherwise the count goes up by one. The count
 // comes back with the upsert (RETURNING) on PostgreSQL, from a read after it in the same transaction
-// on SQLite (see inWriter).
+// on SQLite (see inWriter). On PostgreSQL, outside a caller's transaction, the count is committed
+// asynchronously (see relaxedFrom).
 func (s *Store) IncrementAttempts(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
 	t, w := now.UnixNano(), int64(window)
 	args := []any{key, t, t + w, w, w, w, w}
@@ -251,13 +253,20 @@ func (s *Store) IncrementAttempts(ctx context.Context, key string, now time.Time
 		return tx.scanRow(ctx, "SELECT count FROM pending_attempts WHERE key = ?", []any{key}, &n)
 	})
 	if !ok {
-		err = s.scanRow(ctx, attemptsUpsert+" RETURNING count", args, &n)
+		query := attemptsUpsert + " RETURNING count"
+		if s.dialect == postgres && !s.inTx(ctx) {
+			query = attemptsUpsertRelaxed + " RETURNING count"
+		}
+		err = s.scanRow(ctx, query, args, &n)
 	}
 	if err != nil {
 		return 0, wrap(err, "count attempt")
 	}
 	return int(n), nil
 }
+
+// attemptsUpsertRelaxed is attemptsUpsert committed asynchronously on PostgreSQL (see relaxedFrom).
+var attemptsUpsertRelaxed = strings.Replace(attemptsUpsert, "VALUES (?, ?, ?, 1)", "SELECT CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), 1"+relaxedFrom, 1)
 
 // attemptsUpsert counts an attempt (IncrementAttempts). Parameters: key, now, now + window, then the
 // window four times.

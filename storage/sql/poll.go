@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
@@ -25,11 +26,24 @@ const pollWhere = "kind = ? AND handle_signature = ? AND state = ? AND expires_a
 
 // pollReturning is the PostgreSQL poll: the conditional UPDATE and, when it changed nothing (the grant
 // is not pending, has expired, is another client's or is unknown), the row as it is — one statement,
-// one round trip.
-const pollReturning = "WITH polled AS (UPDATE pending_grants SET " + pollSet + " WHERE " + pollWhere +
+// one round trip. Its commit is asynchronous (relaxedFrom): run only outside a caller's transaction.
+// pollReturningStrict is the same inside one.
+const pollReturning = "WITH polled AS (UPDATE pending_grants SET " + pollSet + relaxedFrom + " WHERE " + pollWhere +
 	" RETURNING " + pendingColumns + ", last_poll_slow_down) " +
 	"SELECT * FROM polled UNION ALL SELECT " + pendingColumns + ", FALSE FROM pending_grants " +
 	"WHERE kind = ? AND handle_signature = ? AND NOT EXISTS (SELECT 1 FROM polled)"
+
+var pollReturningStrict = strings.Replace(pollReturning, relaxedFrom, "", 1)
+
+// relaxedFrom makes the transaction of the statement it is part of commit asynchronously on
+// PostgreSQL (SET LOCAL synchronous_commit TO OFF, as a FROM item of the statement, so that the
+// statement stays one round trip). It is used only for bookkeeping outside any caller's transaction —
+// a poll's time, an attempt counter: PostgreSQL then does not wait for the write-ahead log to reach the
+// disk before answering. A crash of PostgreSQL (not of this server) can forget the last fraction of a
+// second of such writes: a client may then poll once more without slow_down, a counter may miss a few
+// attempts. Grants, decisions, redemptions and tokens keep the server's own synchronous_commit. Nothing
+// is relaxed beyond the statement's own transaction (the setting is local to it).
+const relaxedFrom = " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
 
 // pollPolled is pollWhere's test of a grant's own columns, in the numbered parameters of pollAlways:
 // ?1 now, ?3 the pending state, ?4 the client ID.
@@ -70,7 +84,11 @@ func (s *Store) PollPendingGrant(ctx context.Context, kind pending.Kind, handleS
 	)
 	if s.dialect == postgres {
 		args := []any{t, t, int64(step), t, string(kind), handleSignature, string(pending.StatePending), t, clientID, string(kind), handleSignature}
-		err = s.scanRow(ctx, pollReturning, args, sg.dest(&slow)...)
+		query := pollReturning
+		if s.inTx(ctx) {
+			query = pollReturningStrict
+		}
+		err = s.scanRow(ctx, query, args, sg.dest(&slow)...)
 		polled = true // slow is FALSE for a row that was not polled
 	} else {
 		var ok bool
