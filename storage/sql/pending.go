@@ -240,13 +240,13 @@ func (s *Store) ConsumePendingGrant(ctx context.Context, kind pending.Kind, hand
 // IncrementAttempts implements pending.AttemptStorage as one upsert: a new key, or one whose window
 // has passed, starts a window at now with a count of 1; otherwise the count goes up by one. The count
 // comes back with the upsert (RETURNING) on PostgreSQL, from a read after it in the same transaction
-// on SQLite (see inWriter). On PostgreSQL, outside a caller's transaction, the count is committed
+// on SQLite (see writeThenRead). On PostgreSQL, outside a caller's transaction, the count is committed
 // asynchronously (see relaxedFrom).
 func (s *Store) IncrementAttempts(ctx context.Context, key string, now time.Time, window time.Duration) (int, error) {
 	t, w := now.UnixNano(), int64(window)
 	args := []any{key, t, t + w, w, w, w, w}
 	var n int64
-	ok, err := s.inWriter(ctx, func(tx *wtx) error {
+	ok, err := s.writeThenRead(ctx, func(tx *wtx) error {
 		if _, err := tx.exec(ctx, attemptsUpsert, args...); err != nil {
 			return err
 		}

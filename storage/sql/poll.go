@@ -62,7 +62,7 @@ const pollAlways = "UPDATE pending_grants SET " +
 	"WHERE kind = ?5 AND handle_signature = ?6 " +
 	"RETURNING " + pendingColumns + ", last_poll_slow_down, " + pollPolled
 
-// pollUpdate and pollRead are the SQLite poll in the writer (see inWriter): the conditional UPDATE, then
+// pollUpdate and pollRead are the SQLite poll in the writer (see writeThenRead): the conditional UPDATE, then
 // the row as it is after it, in one transaction.
 const (
 	pollUpdate = "UPDATE pending_grants SET " + pollSet + " WHERE " + pollWhere
@@ -92,7 +92,7 @@ func (s *Store) PollPendingGrant(ctx context.Context, kind pending.Kind, handleS
 		polled = true // slow is FALSE for a row that was not polled
 	} else {
 		var ok bool
-		ok, err = s.inWriter(ctx, func(tx *wtx) error {
+		ok, err = s.writeThenRead(ctx, func(tx *wtx) error {
 			res, err := tx.exec(ctx, pollUpdate, t, t, int64(step), t, string(kind), handleSignature, string(pending.StatePending), t, clientID)
 			if err != nil {
 				return err
