@@ -172,7 +172,11 @@ func (i *TokenIssuer) Issue(ctx context.Context, kind Kind, handleSignature stri
 			return rfc6749.ServerError(err)
 		}
 	}
-	if err = storage.MaybeCommitTx(ctx, i.Storage); err != nil {
+	if err = storage.MaybeCommitTx(ctx, i.Storage); errors.Is(err, ErrStateChanged) || errors.Is(err, ErrNotFound) {
+		// A store that sends the consume with the tokens and COMMIT (PostgreSQL's pipelined transaction)
+		// learns only at the commit that another redemption came first; nothing was committed.
+		return fosite.ErrInvalidGrant.WithHint("The handle has already been used.").WithWrap(ErrReplayed)
+	} else if err != nil {
 		return rfc6749.ServerError(err)
 	}
 

@@ -60,7 +60,9 @@ type Storage interface {
 	// ConsumePendingGrant moves the grant from APPROVED to CONSUMED, once: of any number of concurrent
 	// calls exactly one succeeds and the others get ErrStateChanged. When the store is transactional
 	// (fosite's storage.Transactional) and ctx carries a transaction, the change belongs to it, so
-	// that the grant is consumed if and only if the tokens are stored.
+	// that the grant is consumed if and only if the tokens are stored. Inside such a transaction a
+	// store may report the refusal at the commit instead (it sends the consume with the rest, in one
+	// round trip): the commit then fails with an error wrapping ErrStateChanged and commits nothing.
 	ConsumePendingGrant(ctx context.Context, kind Kind, handleSignature string) error
 }
 

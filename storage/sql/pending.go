@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/handler/pending"
@@ -225,7 +226,24 @@ func (s *Store) RecordPoll(ctx context.Context, kind pending.Kind, handleSignatu
 // ConsumePendingGrant implements pending.Storage with one conditional UPDATE (state = approved): of
 // concurrent calls, on any number of instances, exactly one changes the row. Inside a transaction
 // begun with BeginTX the change commits or rolls back with the tokens.
+//
+// In a pipelined PostgreSQL transaction the consume is queued like a token insert, so that a redemption
+// — consume, tokens, COMMIT — is one round trip: the statement fails when it consumed nothing (a division
+// by the number of rows it changed), which aborts the transaction, and Commit then returns an error
+// wrapping pending.ErrStateChanged (also for a grant that does not exist); nothing of the transaction is
+// committed.
 func (s *Store) ConsumePendingGrant(ctx context.Context, kind pending.Kind, handleSignature string) error {
+	if t := s.pgtxOf(ctx); t != nil {
+		return t.laterChecked(consumeOrFail, "consume pending grant",
+			[]any{string(pending.StateConsumed), clock.Now(s.opts.now).UnixNano(), string(kind), handleSignature, string(pending.StateApproved)},
+			func(err error) error {
+				var pe *pgconn.PgError
+				if errors.As(err, &pe) && pe.Code == "22012" { // division_by_zero: nothing was consumed
+					return fmt.Errorf("sqlstore: consume pending grant: %w", pending.ErrStateChanged)
+				}
+				return wrap(err, "consume pending grant")
+			})
+	}
 	n, err := s.execAffected(ctx, "UPDATE pending_grants SET state = ?, consumed_at = ? WHERE kind = ? AND handle_signature = ? AND state = ?",
 		string(pending.StateConsumed), clock.Now(s.opts.now).UnixNano(), string(kind), handleSignature, string(pending.StateApproved))
 	if err != nil {
@@ -236,6 +254,12 @@ func (s *Store) ConsumePendingGrant(ctx context.Context, kind pending.Kind, hand
 	}
 	return nil
 }
+
+// consumeOrFail is ConsumePendingGrant's UPDATE as one statement that fails when it changed no row
+// (PostgreSQL). The divisor is a subquery, so that PostgreSQL cannot fold the division at planning time.
+const consumeOrFail = `WITH consumed AS (UPDATE pending_grants SET state = ?, consumed_at = ?
+		WHERE kind = ? AND handle_signature = ? AND state = ? RETURNING 1)
+	SELECT 1 / (SELECT COUNT(*)::int FROM consumed)`
 
 // IncrementAttempts implements pending.AttemptStorage as one upsert: a new key, or one whose window
 // has passed, starts a window at now with a count of 1; otherwise the count goes up by one. The count

@@ -36,6 +36,8 @@ type pgQueued struct {
 	sql  string
 	args []any
 	what string
+	// check, when set, turns the statement's error into the one its caller reports.
+	check func(error) error
 }
 
 func (s *Store) beginPG(ctx context.Context) (*pgtx, error) {
@@ -81,6 +83,9 @@ func (t *pgtx) send(ctx context.Context, last *pgQueued, read func(br pgx.BatchR
 		for _, q := range t.queue {
 			if _, err := br.Exec(); err != nil {
 				first = wrap(err, q.what)
+				if q.check != nil {
+					first = q.check(err)
+				}
 				break
 			}
 		}
@@ -99,13 +104,19 @@ func (t *pgtx) send(ctx context.Context, last *pgQueued, read func(br pgx.BatchR
 
 // later queues a statement whose only answer is success.
 func (t *pgtx) later(query, what string, args []any) error {
+	return t.laterChecked(query, what, args, nil)
+}
+
+// laterChecked queues a statement whose only answer is success or failure; check turns its failure
+// into the error the call that sends it reports.
+func (t *pgtx) laterChecked(query, what string, args []any, check func(error) error) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.ended {
 		return errTxEnded
 	}
 	t.s.stats.queries.Add(1)
-	t.queue = append(t.queue, pgQueued{sql: t.s.rebind(query), args: args, what: what})
+	t.queue = append(t.queue, pgQueued{sql: t.s.rebind(query), args: args, what: what, check: check})
 	return nil
 }
 

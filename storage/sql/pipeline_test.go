@@ -8,6 +8,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fosite-contrib/grants/handler/pending"
 	sqlstore "github.com/fosite-contrib/grants/storage/sql"
 )
 
@@ -54,6 +55,36 @@ func TestPipelinedTransactions(t *testing.T) {
 			got, err := s.GetAccessTokenSession(ctx, "pipe-taken", testSession(""))
 			require.NoError(t, err)
 			require.Equal(t, "req-b", got.GetID(), "the stored token is untouched")
+		})
+
+		t.Run("a redemption is one round trip; a second one fails at Commit and stores nothing", func(t *testing.T) {
+			g := newGrant(c, "pipe-redeem")
+			require.NoError(t, s.CreatePendingGrant(ctx, g))
+			require.NoError(t, s.DecidePendingGrant(ctx, g.Kind, g.HandleSignature, approveAlice(), t0))
+			redeem := func(sig string) error {
+				tx, err := s.BeginTX(ctx)
+				require.NoError(t, err)
+				if err := s.ConsumePendingGrant(tx, g.Kind, g.HandleSignature); err != nil {
+					_ = s.Rollback(tx)
+					return err
+				}
+				require.NoError(t, s.CreateAccessTokenSession(tx, sig, testRequest(c, "req-redeem")))
+				if err := s.Commit(tx); err != nil {
+					_ = s.Rollback(tx)
+					return err
+				}
+				return nil
+			}
+			before := roundTrips()
+			require.NoError(t, redeem("pipe-first"))
+			if b.name == "postgres" {
+				require.Equal(t, int64(1), roundTrips()-before, "BEGIN, consume, token and COMMIT in one batch")
+			}
+			require.ErrorIs(t, redeem("pipe-second"), pending.ErrStateChanged, "the grant was consumed already")
+			_, err := s.GetAccessTokenSession(ctx, "pipe-second", testSession(""))
+			require.ErrorIs(t, err, fosite.ErrNotFound, "the losing redemption stored no token")
+			_, err = s.GetAccessTokenSession(ctx, "pipe-first", testSession(""))
+			require.NoError(t, err)
 		})
 
 		t.Run("rolling back a transaction that sent nothing costs no round trip", func(t *testing.T) {
