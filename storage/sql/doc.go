@@ -98,8 +98,9 @@
 // A transaction begun with BeginTX sends nothing at first. BEGIN and the statements whose only answer
 // is success — storing a token or code, taking a grant's advisory lock — are queued and go out in one
 // pipelined batch (pgx's batch: one round trip) with the next statement whose answer the caller needs,
-// or with COMMIT. A redemption (consume the grant, store the tokens, commit) takes two round trips
-// instead of five; rolling back a transaction that sent nothing takes none. A queued statement's
+// or with COMMIT. A redemption (consume the grant, store the tokens, commit) takes one round trip
+// instead of five — the consume is queued too, as a statement that fails when it consumed nothing, so
+// that a redemption that lost the race learns it from Commit (ConsumePendingGrant); rolling back a transaction that sent nothing takes none. A queued statement's
 // failure is reported by the call that sends it — the next statement, or Commit — and the transaction
 // is then rolled back as always. The pool keeps its connections (WithMaxOpenConns, default 25) open
 // when idle, so that a burst of requests does not start and stop backends. A store made by OpenDB

@@ -15,7 +15,7 @@ import (
 // answer is success (the INSERTs of tokens, the grant's advisory lock) are not sent when they are
 // made but queued, and go out in one batch (pgx's pipeline: one round trip) with the next statement
 // whose answer is needed, or with COMMIT. A redemption — BEGIN, consume the grant, store the tokens,
-// COMMIT — is two round trips instead of five.
+// COMMIT — is one round trip instead of five (see ConsumePendingGrant).
 //
 // A queued statement's failure is therefore reported by the call that sends it (the next statement
 // that needs an answer, or Commit), not by the call that made it; the transaction is then rolled back
