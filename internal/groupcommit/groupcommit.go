@@ -66,7 +66,9 @@ func (g *Group) Enter(ctx context.Context) (fresh bool, err error) {
 		case g.turn <- struct{}{}:
 			g.waiting.Add(-1)
 		case <-ctx.Done():
-			g.waiting.Add(-1)
+			if g.waiting.Add(-1) == 0 {
+				g.rescue()
+			}
 			return false, ctx.Err()
 		}
 	}
@@ -126,9 +128,16 @@ func (g *Group) Leave(joined bool) error {
 	return nil
 }
 
-// wait waits for b's commit. When the turn is free while b is still open — the writer it was handed
-// to gave up waiting — nobody else is adding to b, so this writer commits it.
+// wait waits for b's commit. While writers wait in Enter, the turn goes to one of them, which adds to b
+// and commits it or hands the turn on (if the last of them gives up, it commits b: see rescue); this
+// writer must not take the turn from them, or b would be committed without them. With nobody waiting,
+// a free turn while b is still open means the writer it was handed to gave up, so this writer commits
+// b.
 func (g *Group) wait(b *batch) error {
+	if g.waiting.Load() > 0 {
+		<-b.done
+		return b.err
+	}
 	for {
 		select {
 		case <-b.done:
@@ -141,6 +150,22 @@ func (g *Group) wait(b *batch) error {
 			<-g.turn // b ended while this writer waited for the turn
 		}
 	}
+}
+
+// rescue is called by a writer that gave up waiting for the turn, the last one waiting: a writer may
+// have handed the turn on for it to add to the open batch, and now waits for a commit that nobody else
+// would make. If the turn is free and a batch is open, rescue commits it.
+func (g *Group) rescue() {
+	select {
+	case g.turn <- struct{}{}:
+	default:
+		return // the turn is held: its holder commits the batch or hands the turn on
+	}
+	if b := g.open; b != nil {
+		g.finish(b)
+		return
+	}
+	<-g.turn
 }
 
 // finish commits b and hands the turn back. A panic in the commit fails the batch, releases the turn

@@ -180,6 +180,37 @@ func TestEnterGivesUpWhenItsContextEnds(t *testing.T) {
 	require.Equal(t, []int{1}, r.sizes())
 }
 
+// TestAWaiterThatGivesUpAtTheHandoverLeavesNoBatchOpen: a writer hands the turn on to the one waiting
+// behind it and waits for the commit; that waiter gives up at the same moment. Whichever way each race
+// goes, the batch is committed once, with the writers that joined it, and nobody waits forever.
+func TestAWaiterThatGivesUpAtTheHandoverLeavesNoBatchOpen(t *testing.T) {
+	for i := 0; i < 500; i++ {
+		var r recorder
+		g := New(0, r.commit)
+		_, err := g.Enter(context.Background())
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		joined := make(chan bool, 1)
+		go func() {
+			_, err := g.Enter(ctx)
+			if err != nil {
+				joined <- false
+				return
+			}
+			joined <- true
+			_ = g.Leave(true)
+		}()
+		untilWaiting(g, 1)
+		cancel()
+		require.NoError(t, g.Leave(true))
+		want := []int{1}
+		if <-joined {
+			want = []int{2}
+		}
+		require.Equal(t, want, r.sizes(), "iteration %d", i)
+	}
+}
+
 func TestAPanickingCommitFailsTheBatchAndReleasesTheTurn(t *testing.T) {
 	g := New(0, func(int) error { panic("storage exploded") })
 	_, err := g.Enter(context.Background())

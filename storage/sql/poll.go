@@ -62,8 +62,8 @@ const pollAlways = "UPDATE pending_grants SET " +
 	"WHERE kind = ?5 AND handle_signature = ?6 " +
 	"RETURNING " + pendingColumns + ", last_poll_slow_down, " + pollPolled
 
-// pollUpdate and pollRead are the SQLite poll in the writer (see writeThenRead): the conditional UPDATE, then
-// the row as it is after it, in one transaction.
+// pollUpdate and pollRead are the SQLite poll in the writer (see writeThenRead): the conditional
+// UPDATE, then the row as it is after it, in one transaction.
 const (
 	pollUpdate = "UPDATE pending_grants SET " + pollSet + " WHERE " + pollWhere
 	pollRead   = "SELECT " + pendingColumns + ", last_poll_slow_down FROM pending_grants WHERE kind = ? AND handle_signature = ?"

@@ -35,8 +35,10 @@ type writer struct {
 	// the group's turn uses conn, so the map needs no lock.
 	stmts map[string]*sql.Stmt
 
-	// Checkpoints (see checkpointer): commits since the last one was asked for, the write-ahead log's
-	// length in frames as the last one found it, and the channel that asks for one.
+	// Checkpoints (see checkpointer and afterCommit): commits since the last one was asked for, how
+	// often to ask and the log length past which the writer checkpoints itself (the constants below;
+	// tests lower them), the log's length in frames as the last checkpoint found it, and the channels
+	// that ask for one and tell that the checkpointer has ended.
 	sinceCheckpoint int
 	checkpointEvery int
 	walFramesLimit  int64
@@ -145,11 +147,11 @@ func (w *writer) close() error {
 		return err
 	}
 	defer func() { _ = w.group.Leave(false) }()
-	for _, st := range w.stmts {
-		_ = st.Close()
-	}
 	if w.stmts == nil {
 		return nil // closed before
+	}
+	for _, st := range w.stmts {
+		_ = st.Close()
 	}
 	w.stmts = nil
 	close(w.checkpoint)
@@ -213,8 +215,7 @@ func (w *writer) poison(err error) {
 // holds nothing else yet); a later one opens a savepoint. single is set for a transaction of one
 // statement (or one statement and reads after it, see writeThenRead), which needs no savepoint either:
 // SQLite undoes a failed statement by itself, and a failure that ends the whole transaction poisons the
-// batch (see fail). A transaction that is not
-// single is rolled back if ctx ends before it does.
+// batch (see fail). A transaction that is not single is rolled back if ctx ends before it does.
 func (w *writer) begin(ctx context.Context, single bool) (*wtx, error) {
 	fresh, err := w.group.Enter(ctx)
 	if err != nil {
