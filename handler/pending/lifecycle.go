@@ -345,27 +345,43 @@ func (l *Lifecycle) Load(ctx context.Context, req fosite.AccessRequester, accept
 
 // load is Load, not observed (Poll is observed as a poll).
 func (l *Lifecycle) load(ctx context.Context, req fosite.AccessRequester, accept func(*Grant) error) (*Grant, time.Time, error) {
-	handle, err := l.Handle(req)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	sig, err := l.Codes.HandleSignature(ctx, handle)
+	sig, err := l.requestSignature(ctx, req)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
 	g, err := l.Storage.GetPendingGrant(ctx, l.Kind, sig, req.GetSession())
-	if errors.Is(err, ErrNotFound) {
-		return nil, time.Time{}, fosite.ErrInvalidGrant.WithHint("The handle is unknown.")
-	} else if err != nil {
-		return nil, time.Time{}, rfc6749.ServerError(err)
+	if err != nil {
+		return nil, time.Time{}, lookupError(err)
 	}
+	return l.settle(ctx, g, accept, req.GetClient().GetID(), clock.Now(l.Now))
+}
+
+// requestSignature returns the signature of the handle a token request carries.
+func (l *Lifecycle) requestSignature(ctx context.Context, req fosite.AccessRequester) (string, error) {
+	handle, err := l.Handle(req)
+	if err != nil {
+		return "", err
+	}
+	return l.Codes.HandleSignature(ctx, handle)
+}
+
+// lookupError is the answer to a token request whose grant the store did not return.
+func lookupError(err error) error {
+	if errors.Is(err, ErrNotFound) {
+		return fosite.ErrInvalidGrant.WithHint("The handle is unknown.")
+	}
+	return rfc6749.ServerError(err)
+}
+
+// settle judges a grant a token request found: accept first (a refusal returns the zero time), then
+// Check at now; the tokens of a replayed grant are revoked.
+func (l *Lifecycle) settle(ctx context.Context, g *Grant, accept func(*Grant) error, clientID string, now time.Time) (*Grant, time.Time, error) {
 	if accept != nil {
 		if err := accept(g); err != nil {
 			return g, time.Time{}, err
 		}
 	}
-	now := clock.Now(l.Now)
-	err = Check(g, req.GetClient().GetID(), now)
+	err := Check(g, clientID, now)
 	if errors.Is(err, ErrReplayed) {
 		l.revoke(ctx, g)
 	}

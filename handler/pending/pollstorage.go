@@ -8,7 +8,6 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/fosite-contrib/grants/internal/clock"
-	"github.com/fosite-contrib/grants/internal/rfc6749"
 )
 
 // PollStorage is an optional interface of Storage: a store that reads a polled grant and records the
@@ -27,11 +26,7 @@ type PollStorage interface {
 // exactly as Load followed by RecordPoll does; the only difference is that a grant accept refuses (a
 // CIBA push-mode request polled by mistake) has had its poll recorded when it was pending.
 func (l *Lifecycle) pollOnce(ctx context.Context, ps PollStorage, req fosite.AccessRequester, accept func(*Grant) error) (*Grant, time.Time, error) {
-	handle, err := l.Handle(req)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	sig, err := l.Codes.HandleSignature(ctx, handle)
+	sig, err := l.requestSignature(ctx, req)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -42,22 +37,12 @@ func (l *Lifecycle) pollOnce(ctx context.Context, ps PollStorage, req fosite.Acc
 	now := clock.Now(l.Now)
 	clientID := req.GetClient().GetID()
 	g, slow, err := ps.PollPendingGrant(ctx, l.Kind, sig, clientID, now, step, req.GetSession())
-	if errors.Is(err, ErrNotFound) {
-		return nil, time.Time{}, fosite.ErrInvalidGrant.WithHint("The handle is unknown.")
-	} else if err != nil {
-		return nil, time.Time{}, rfc6749.ServerError(err)
+	if err != nil {
+		return nil, time.Time{}, lookupError(err)
 	}
-	if accept != nil {
-		if err := accept(g); err != nil {
-			return g, time.Time{}, err
-		}
+	g, at, err := l.settle(ctx, g, accept, clientID, now)
+	if errors.Is(err, ErrAuthorizationPending) && slow {
+		return g, at, ErrSlowDown
 	}
-	err = Check(g, clientID, now)
-	switch {
-	case errors.Is(err, ErrReplayed):
-		l.revoke(ctx, g)
-	case errors.Is(err, ErrAuthorizationPending) && slow:
-		return g, now, ErrSlowDown
-	}
-	return g, now, err
+	return g, at, err
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -289,12 +288,16 @@ func (s *Store) IncrementAttempts(ctx context.Context, key string, now time.Time
 	return int(n), nil
 }
 
-// attemptsUpsertRelaxed is attemptsUpsert committed asynchronously on PostgreSQL (see relaxedFrom).
-var attemptsUpsertRelaxed = strings.Replace(attemptsUpsert, "VALUES (?, ?, ?, 1)", "SELECT CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), 1"+relaxedFrom, 1)
+// attemptsUpsert counts an attempt (IncrementAttempts); attemptsUpsertRelaxed is the same committed
+// asynchronously on PostgreSQL (see relaxedFrom), its row selected from the relaxed FROM item.
+// Parameters: key, now, now + window, then the window four times.
+const (
+	attemptsUpsert        = attemptsInsert + "VALUES (?, ?, ?, 1)" + attemptsOnConflict
+	attemptsUpsertRelaxed = attemptsInsert + "SELECT CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), 1" + relaxedFrom + attemptsOnConflict
+	attemptsInsert        = "INSERT INTO pending_attempts (key, window_start, window_end, count) "
+)
 
-// attemptsUpsert counts an attempt (IncrementAttempts). Parameters: key, now, now + window, then the
-// window four times.
-const attemptsUpsert = `INSERT INTO pending_attempts (key, window_start, window_end, count) VALUES (?, ?, ?, 1)
+const attemptsOnConflict = `
 		ON CONFLICT (key) DO UPDATE SET
 			count = CASE WHEN excluded.window_start < pending_attempts.window_start + ? THEN pending_attempts.count + 1 ELSE 1 END,
 			window_start = CASE WHEN excluded.window_start < pending_attempts.window_start + ? THEN pending_attempts.window_start ELSE excluded.window_start END,

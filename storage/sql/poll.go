@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/ory/fosite"
@@ -28,12 +27,15 @@ const pollWhere = "kind = ? AND handle_signature = ? AND state = ? AND expires_a
 // is not pending, has expired, is another client's or is unknown), the row as it is — one statement,
 // one round trip. Its commit is asynchronous (relaxedFrom): run only outside a caller's transaction.
 // pollReturningStrict is the same inside one.
-const pollReturning = "WITH polled AS (UPDATE pending_grants SET " + pollSet + relaxedFrom + " WHERE " + pollWhere +
-	" RETURNING " + pendingColumns + ", last_poll_slow_down) " +
-	"SELECT * FROM polled UNION ALL SELECT " + pendingColumns + ", FALSE FROM pending_grants " +
-	"WHERE kind = ? AND handle_signature = ? AND NOT EXISTS (SELECT 1 FROM polled)"
-
-var pollReturningStrict = strings.Replace(pollReturning, relaxedFrom, "", 1)
+const (
+	pollReturning       = pollReturningHead + relaxedFrom + pollReturningTail
+	pollReturningStrict = pollReturningHead + pollReturningTail
+	pollReturningHead   = "WITH polled AS (UPDATE pending_grants SET " + pollSet
+	pollReturningTail   = " WHERE " + pollWhere +
+		" RETURNING " + pendingColumns + ", last_poll_slow_down) " +
+		"SELECT * FROM polled UNION ALL SELECT " + pendingColumns + ", FALSE FROM pending_grants " +
+		"WHERE kind = ? AND handle_signature = ? AND NOT EXISTS (SELECT 1 FROM polled)"
+)
 
 // relaxedFrom makes the transaction of the statement it is part of commit asynchronously on
 // PostgreSQL (SET LOCAL synchronous_commit TO OFF, as a FROM item of the statement, so that the
