@@ -249,7 +249,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return hs.Shutdown(sctx)
+		err := hs.Shutdown(sctx)
+		// One-time codes are delivered after their answer: let the last ones go out (each is bounded by
+		// the OTP grant's SendTimeout) and be audited before the store closes.
+		srv.OTP().Challenge.Flush()
+		return err
 	}
 	return nil
 }

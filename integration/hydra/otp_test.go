@@ -27,6 +27,7 @@ func TestOTPInsideHydra(t *testing.T) {
 		status, body := e.post("/oauth2/otp", url.Values{"oob_code": {oob}, "channel": {"email-1"}}, "demo-kiosk", "demo-kiosk-secret")
 		require.Equal(t, http.StatusOK, status, "%v", body)
 
+		e.srv.otp.Challenge.Flush() // codes are delivered after the answer
 		msgs := e.srv.outbox.Messages()
 		require.NotEmpty(t, msgs)
 		m := msgs[len(msgs)-1]

@@ -270,8 +270,10 @@ func (s *Server) routes(ctx context.Context) {
 // ServeHTTP serves every route.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
 
-// Close stops the outbox worker and closes Hydra's database.
+// Close waits for the one-time codes still being delivered, stops the outbox worker and closes
+// Hydra's database.
 func (s *Server) Close() error {
+	s.otp.Challenge.Flush()
 	s.stop()
 	<-s.finished
 	return s.reg.Persister().Connection(context.Background()).Close()
