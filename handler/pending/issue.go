@@ -102,6 +102,61 @@ func (i *TokenIssuer) Prepare(ctx context.Context, g *Grant, grantType fosite.Gr
 			req.GetSession().SetExpiresAt(cap.t, now.Add(cap.max).Round(time.Second))
 		}
 	}
+	markCeiling(req.GetSession(), c, now)
+}
+
+// The marks a session carries when its tokens were issued under a Ceiling with a token lifetime
+// (TokenIssuer.Prepare), so that refreshing them keeps to it (KeepCeiling, which handler/refresh
+// calls). They are entries of the session's expiry times, which fosite stores with the session and
+// carries into every refreshed one; fosite reads no entry but its own token types'.
+const (
+	// CeilingIssuedAt is when the grant's first tokens were issued.
+	CeilingIssuedAt fosite.TokenType = "grants_ceiling_issued_at"
+	// CeilingAccessUntil is when the grant's first access token expired: a refreshed access token lives
+	// no longer than it did (Ceiling.AccessTokenLifespan).
+	CeilingAccessUntil fosite.TokenType = "grants_ceiling_access_until"
+	// CeilingRefreshUntil is when the grant's first refresh token expires: no token refreshed from it
+	// outlives it (Ceiling.RefreshTokenLifespan bounds the whole chain of rotations).
+	CeilingRefreshUntil fosite.TokenType = "grants_ceiling_refresh_until"
+)
+
+// markCeiling records c's token lifetimes in s (see CeilingIssuedAt).
+func markCeiling(s fosite.Session, c Ceiling, now time.Time) {
+	if c.AccessTokenLifespan <= 0 && c.RefreshTokenLifespan <= 0 {
+		return
+	}
+	s.SetExpiresAt(CeilingIssuedAt, now.Round(time.Second))
+	if c.AccessTokenLifespan > 0 {
+		s.SetExpiresAt(CeilingAccessUntil, s.GetExpiresAt(fosite.AccessToken))
+	}
+	if c.RefreshTokenLifespan > 0 {
+		s.SetExpiresAt(CeilingRefreshUntil, s.GetExpiresAt(fosite.RefreshToken))
+	}
+}
+
+// KeepCeiling holds a refreshed session to the ceiling its grant was issued under (see
+// CeilingIssuedAt), now being the time of the refresh: the new access token lives no longer than the
+// grant's first one did, and neither token outlives the grant's first refresh token. fosite's refresh
+// handler sets the new tokens' expiry times from the server's lifespans, which would otherwise let
+// every rotation extend the grant. A session without the marks, or of a type that keeps no expiry
+// times but fosite's own, is left as it is.
+func KeepCeiling(s fosite.Session, now time.Time) {
+	issued := s.GetExpiresAt(CeilingIssuedAt)
+	if issued.IsZero() {
+		return
+	}
+	capAt := func(t fosite.TokenType, max time.Time) {
+		if exp := s.GetExpiresAt(t); exp.IsZero() || exp.After(max) {
+			s.SetExpiresAt(t, max)
+		}
+	}
+	if until := s.GetExpiresAt(CeilingAccessUntil); !until.IsZero() {
+		capAt(fosite.AccessToken, now.Add(until.Sub(issued)).Round(time.Second))
+	}
+	if end := s.GetExpiresAt(CeilingRefreshUntil); !end.IsZero() {
+		capAt(fosite.AccessToken, end)
+		capAt(fosite.RefreshToken, end)
+	}
 }
 
 // ceiling returns the ceiling of req's client, or none.

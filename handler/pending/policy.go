@@ -86,9 +86,12 @@ type Ceiling struct {
 	Scopes []string
 	// AccessTokenLifespan and RefreshTokenLifespan cap the lifetimes of the tokens a flow issues.
 	AccessTokenLifespan, RefreshTokenLifespan time.Duration
-	// NoRefreshTokens: the flow issues no refresh token at all. (A refresh token the flow did issue is
-	// rotated with the server's refresh_token lifespan when it is used, as fosite does: to bound the
-	// whole chain, issue none.)
+	// The caps hold through refreshes when the refresh token grant is handler/refresh's
+	// (compose.RefreshTokenGrantFactory): a refreshed access token lives no longer than
+	// AccessTokenLifespan, and no token of the grant outlives its first refresh token (see
+	// KeepCeiling). fosite's own refresh handler would give each rotation the server's lifespans.
+	//
+	// NoRefreshTokens: the flow issues no refresh token at all.
 	NoRefreshTokens bool
 	// CodeLifespan caps how long the flow's codes and requests live: device and user codes, CIBA
 	// requests (requested_expiry included), one-time-passcode challenges.

@@ -33,6 +33,14 @@
 // legitimate client's losing request revokes what the thief got. A client that refreshes the same
 // token from two threads at once therefore loses its grant; refresh from one place at a time.
 //
+// # Ceilings of cross-device grants
+//
+// fosite gives a refreshed grant's new tokens the server's access and refresh token lifespans. A grant
+// issued under a pending.Ceiling (RFC 10027's short-lived tokens for cross-device flows) carries marks
+// in its session (pending.CeilingIssuedAt), and Handler keeps the refreshed tokens to them
+// (pending.KeepCeiling): the new access token lives no longer than the grant's first one did, and no
+// token of the grant outlives its first refresh token, so rotation cannot extend the grant.
+//
 // # Use
 //
 // compose.RefreshTokenGrantFactory builds it (use it instead of fosite's

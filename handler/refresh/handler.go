@@ -3,10 +3,13 @@ package refresh
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/storage"
+
+	"github.com/fosite-contrib/grants/handler/pending"
 )
 
 // Handler is fosite's refresh token grant handler (RFC 6749 §6) that answers a lost rotation race as
@@ -46,6 +49,11 @@ func (h *Handler) CanHandleTokenEndpointRequest(ctx context.Context, req fosite.
 // (the store reports a concurrent change while revoking), the answer is still invalid_grant.
 func (h *Handler) HandleTokenEndpointRequest(ctx context.Context, req fosite.AccessRequester) error {
 	err := h.Grant.HandleTokenEndpointRequest(ctx, req)
+	if err == nil {
+		// fosite gave the new tokens the server's lifespans, from its own clock; a grant issued under a
+		// pending.Ceiling keeps to it.
+		pending.KeepCeiling(req.GetSession(), time.Now().UTC())
+	}
 	if lostRace(err) {
 		return fosite.ErrInvalidGrant.WithWrap(causeOf(err)).
 			WithHint("The refresh token is no longer valid.").

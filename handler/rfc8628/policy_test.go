@@ -210,6 +210,40 @@ func TestFlag(t *testing.T) {
 	require.ErrorIs(t, s.Device.Flag(ctx, "no-such-request", pending.ReasonStaff, "x"), pending.ErrNotFound)
 }
 
+// TestPolicyCeilingsHoldThroughRefresh: a grant issued under a ceiling keeps to it when its refresh
+// token is used. fosite's refresh handler would give the new tokens the server's lifespans (an hour,
+// thirty days), so that every rotation extended the grant.
+func TestPolicyCeilingsHoldThroughRefresh(t *testing.T) {
+	t.Parallel()
+	s := gt.New(t, func(o *rfc8628.Options) {
+		o.Policy.Ceiling = pending.Ceiling{AccessTokenLifespan: 10 * time.Minute, RefreshTokenLifespan: time.Hour}
+	})
+	ctx := context.Background()
+	refreshExpiry := func(token string) time.Time {
+		t.Helper()
+		_, ar, err := s.Provider.IntrospectToken(ctx, token, fosite.RefreshToken, openid.NewDefaultSession())
+		require.NoError(t, err)
+		return ar.GetSession().GetExpiresAt(fosite.RefreshToken)
+	}
+	d := s.StartDevice(t, gt.PublicClientID, "openid offline_access")
+	s.Approve(t, d.UserCode, "alice")
+	s.Clock.Advance(5 * time.Second)
+	tok := requireTokens(t, s.Poll(t, gt.PublicClientID, d.DeviceCode))
+	require.InDelta(t, 600, tok.ExpiresIn, 2)
+	end := refreshExpiry(tok.RefreshToken)
+	require.WithinDuration(t, s.Clock.Now().Add(time.Hour), end, 2*time.Second, "the refresh token lifetime ceiling")
+
+	for i := 0; i < 3; i++ {
+		res := s.Do(t, gt.Request{Path: gt.TokenPath, Form: url.Values{
+			"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "client_id": {gt.PublicClientID},
+		}})
+		tok = requireTokens(t, res)
+		require.NotEmpty(t, tok.RefreshToken)
+		require.LessOrEqual(t, tok.ExpiresIn, int64(600), "a refreshed access token lives no longer than the first")
+		require.False(t, refreshExpiry(tok.RefreshToken).After(end), "rotation does not extend the grant past its first refresh token")
+	}
+}
+
 // active asks the provider's introspection whether token is active.
 func active(t *testing.T, s *gt.Server, token string) bool {
 	t.Helper()

@@ -211,7 +211,7 @@ func newServer(t testing.TB, o Options) *Server {
 	device := compose.NewDeviceGrant(opts)
 	p := compose.Compose(cfg, store, strategy,
 		fcompose.OAuth2ClientCredentialsGrantFactory,
-		fcompose.OAuth2RefreshTokenGrantFactory,
+		compose.RefreshTokenGrantFactory,
 		fcompose.OpenIDConnectRefreshFactory,
 		fcompose.OAuth2TokenIntrospectionFactory,
 		fcompose.OAuth2TokenRevocationFactory,
