@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"github.com/fosite-contrib/grants/audit"
 	"github.com/fosite-contrib/grants/handler/ciba"
 	"github.com/fosite-contrib/grants/handler/pending"
+	"github.com/fosite-contrib/grants/internal/grantstest"
+	"github.com/fosite-contrib/grants/storage/memory"
 )
 
 // The cross-device policies of RFC 10027 on CIBA.
@@ -72,6 +75,41 @@ func TestPolicyOneOpenRequest(t *testing.T) {
 	require.NoError(t, f.grant.Decider.Deny(context.Background(), f.ad.ns[0].Ref, "alice"))
 	require.Equal(t, "access_denied", f.poll(t, pollClient, first.AuthReqID).Error(t))
 	f.start(t, pollClient, form("scope", "openid", "login_hint", "alice"))
+}
+
+// racingStore is the memory store, where storing the first pending grant first runs another request
+// to its end: as if another instance stored a request between this one's check and its own store.
+type racingStore struct {
+	*memory.MemoryStore
+	raced atomic.Bool
+	other func()
+}
+
+func (s *racingStore) CreatePendingGrant(ctx context.Context, g *pending.Grant) error {
+	if !s.raced.Swap(true) {
+		s.other()
+	}
+	return s.MemoryStore.CreatePendingGrant(ctx, g)
+}
+
+// TestPolicyOneOpenRequestRace: two requests of one client for one user that both pass the check before
+// either is stored do not both stay open. The later-stored one is withdrawn — 429, nothing sent to the
+// user's device, no expiry reported for it — and the earlier one goes on.
+func TestPolicyOneOpenRequestRace(t *testing.T) {
+	t.Parallel()
+	store := &racingStore{MemoryStore: memory.New()}
+	f := newFixtureOn(t, func(o *ciba.Options) { o.Policy.OneOpenRequest = true }, store)
+	var other *grantstest.Response
+	store.other = func() { other = f.authorize(t, pollClient, form("scope", "openid", "login_hint", "alice")) }
+
+	res := f.authorize(t, pollClient, form("scope", "openid", "login_hint", "alice"))
+	require.Equal(t, http.StatusOK, other.Status, "body: %s", other.Body)
+	require.Equal(t, http.StatusTooManyRequests, res.Status, "body: %s", res.Body)
+	require.Equal(t, "temporarily_unavailable", res.Error(t))
+	require.Equal(t, 1, f.ad.count(), "only the open request reached the device")
+	open, err := f.grant.Decider.Pending(context.Background(), "alice")
+	require.NoError(t, err)
+	require.Len(t, open, 1, "one request waits for alice")
 }
 
 // TestPolicyFallbackForNamedAccount: when the hint names an account without a device, only that

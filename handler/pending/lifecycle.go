@@ -162,6 +162,9 @@ func (l *Lifecycle) Start(ctx context.Context, g *Grant, opt StartOptions) (_ St
 		} else if err != nil {
 			return Started{}, rfc6749.ServerError(err)
 		}
+		if err := l.keepOneOpen(ctx, g); err != nil {
+			return Started{}, err
+		}
 		l.auditRequested(ctx, g)
 		return Started{Handle: handle, UserCode: userCode}, nil
 	}

@@ -115,6 +115,46 @@ func (l *Lifecycle) checkOneOpen(ctx context.Context, in Initiation, now time.Ti
 	return nil
 }
 
+// keepOneOpen looks again, once g is stored, for another open request of g's client for g's user
+// (Policy.OneOpenRequest): Admit's check cannot see a request another instance, or another goroutine,
+// stores at the same moment. When there is one, g is withdrawn — denied in the store before anyone
+// learnt of it, its callback marked as sent so that no expiry is ever reported for it — and the answer
+// is ErrOpenRequest. Of requests racing each other, each one stored before another's check is seen by
+// it: at most one stays open (and, in the tightest race, none does; the client asks again).
+func (l *Lifecycle) keepOneOpen(ctx context.Context, g *Grant) error {
+	if !l.Policy.OneOpenRequest || g.Subject == "" {
+		return nil
+	}
+	idx, ok := l.Storage.(IndexStorage)
+	if !ok {
+		return fosite.ErrServerError.WithDebug("Policy.OneOpenRequest needs a store implementing pending.IndexStorage.")
+	}
+	now := clock.Now(l.Now)
+	open, err := idx.ListPendingGrantsBySubject(ctx, l.Kind, g.Subject, now)
+	if err != nil {
+		return rfc6749.ServerError(err)
+	}
+	for _, o := range open {
+		if o.HandleSignature == g.HandleSignature || o.ClientID() != g.ClientID() {
+			continue
+		}
+		err := l.Storage.DecidePendingGrant(ctx, l.Kind, g.HandleSignature, Decision{Subject: g.Subject}, now)
+		if err != nil && !errors.Is(err, ErrStateChanged) {
+			return rfc6749.ServerError(err)
+		}
+		if cb, ok := l.Storage.(CallbackStorage); ok && g.Callback != nil {
+			if err := cb.MarkCallbackQueued(ctx, l.Kind, g.HandleSignature); err != nil && !errors.Is(err, ErrStateChanged) {
+				return rfc6749.ServerError(err)
+			}
+		}
+		l.auditPolicy(ctx, PolicyOneOpen, g.ClientID(), g.Subject, g.Device.RemoteAddr,
+			map[string]any{"open_request_id": o.Request.GetID(), "withdrawn_request_id": g.Request.GetID()})
+		return ErrOpenRequest.WithWrap(rfc6749.RetryAfter(o.ExpiresAt.Sub(now))).
+			WithHint("Wait until the user answers the earlier request or it expires.")
+	}
+	return nil
+}
+
 // CapLifespan returns want within the code lifetime ceiling of client (Policy: Ceiling.CodeLifespan),
 // for a grant to compute its codes' expiry with.
 func (l *Lifecycle) CapLifespan(client fosite.Client, want time.Duration) time.Duration {

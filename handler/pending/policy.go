@@ -50,8 +50,9 @@ type Policy struct {
 	BurnAfterAccounts int
 	// OneOpenRequest allows at most one open (pending) request per client and user: a new one is refused
 	// with ErrOpenRequest while an earlier one waits for the user. For flows whose requests name a user
-	// (CIBA). Two requests arriving within the same instant may both pass the check; the per-user rate
-	// limit still bounds them.
+	// (CIBA). It is checked before a request is stored and again after (a request stored by another
+	// instance at the same moment withdraws the later one), so that concurrent requests cannot open two;
+	// in the tightest race both are refused.
 	OneOpenRequest bool
 	// Locator finds where a request came from (GeoIP), for the approval page and RefuseAcrossNetworks;
 	// nil: network prefixes only.
