@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -87,46 +86,17 @@ func TestRefreshRotationUnderConcurrency(t *testing.T) {
 			tok := deviceTokens(t, es[0])
 
 			const n = 64
-			type answer struct {
-				status int
-				body   map[string]interface{}
-				err    error
-			}
-			answers := make([]answer, n)
-			var wg sync.WaitGroup
-			begin := make(chan struct{})
-			for i := 0; i < n; i++ {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-begin
-					a := &answers[i]
-					resp, err := http.PostForm(es[i%len(es)].url+"/oauth2/token", refreshForm(tok["refresh_token"].(string)))
-					if err != nil {
-						a.err = err
-						return
-					}
-					defer resp.Body.Close()
-					a.status = resp.StatusCode
-					a.err = json.NewDecoder(resp.Body).Decode(&a.body)
-				}()
-			}
-			close(begin)
-			wg.Wait()
-
-			counts := map[string]int{}
-			var winner map[string]interface{}
-			for _, a := range answers {
-				require.NoError(t, a.err)
-				if a.status == http.StatusOK {
-					winner = a.body
-					counts["200"]++
-					continue
+			counts, won := race(t, n, func(i int) (status int, body map[string]interface{}, err error) {
+				resp, err := http.PostForm(es[i%len(es)].url+"/oauth2/token", refreshForm(tok["refresh_token"].(string)))
+				if err != nil {
+					return 0, nil, err
 				}
-				counts[fmt.Sprintf("%d %v", a.status, a.body["error"])]++
-			}
+				defer resp.Body.Close()
+				err = json.NewDecoder(resp.Body).Decode(&body)
+				return resp.StatusCode, body, err
+			})
 			require.Equal(t, map[string]int{"200": 1, "400 invalid_grant": n - 1}, counts)
-			require.NotEmpty(t, winner["access_token"])
+			winner := won[0]
 			require.NotEmpty(t, winner["refresh_token"])
 
 			for _, e := range es {
