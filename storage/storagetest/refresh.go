@@ -18,6 +18,7 @@ import (
 	"github.com/ory/fosite/token/jwt"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fosite-contrib/grants/handler/pending"
 	"github.com/fosite-contrib/grants/handler/refresh"
 )
 
@@ -41,7 +42,9 @@ type RefreshFactory func(t *testing.T, client fosite.Client, n int) []RefreshSto
 //   - of 64 concurrent refresh requests with one refresh token, on one instance or spread over two,
 //     exactly one gets tokens and the others get invalid_grant (never a server error), and the grant
 //     ends revoked, the winner's new tokens included;
-//   - presenting a rotated refresh token again revokes every token the grant issued since.
+//   - presenting a rotated refresh token again revokes every token the grant issued since;
+//   - a session's ceiling marks (pending.CeilingIssuedAt) are stored with it, so that refreshed tokens
+//     keep to the ceiling.
 func RunRefreshStorageTests(t *testing.T, newStores RefreshFactory) {
 	ctx := context.Background()
 
@@ -156,6 +159,31 @@ func RunRefreshStorageTests(t *testing.T, newStores RefreshFactory) {
 			})
 		}
 	})
+
+	t.Run("a ceiling's marks are stored with the session and bound every refresh", func(t *testing.T) {
+		t.Parallel()
+		f := newRefreshFixture(t, newStores, 1)
+		now := time.Now().UTC().Round(time.Second)
+		end := now.Add(2 * time.Hour)
+		fam := f.family(t, "ceiling", func(s *openid.DefaultSession) {
+			s.ExpiresAt[pending.CeilingIssuedAt] = now
+			s.ExpiresAt[pending.CeilingAccessUntil] = now.Add(10 * time.Minute)
+			s.ExpiresAt[pending.CeilingRefreshUntil] = end
+		})
+		token := fam.refresh
+		for i := 0; i < 2; i++ {
+			got, rfc := f.refresh(f.providers[0], token)
+			require.Nil(t, rfc, "%v", rfc)
+			token = got["refresh_token"]
+			r, err := f.stores[0].GetRefreshTokenSession(ctx, f.strategy.RefreshTokenSignature(ctx, token), f.session())
+			require.NoError(t, err)
+			s := r.GetSession()
+			require.Equal(t, end, s.GetExpiresAt(pending.CeilingRefreshUntil).UTC(), "the marks are kept")
+			require.False(t, s.GetExpiresAt(fosite.RefreshToken).After(end), "the refresh token outlives the grant's first (fosite: 24 hours)")
+			require.False(t, s.GetExpiresAt(fosite.AccessToken).After(time.Now().Add(10*time.Minute+time.Second)),
+				"the access token outlives the ceiling (fosite: an hour)")
+		}
+	})
 }
 
 // refreshFixture is n instances (a store and a provider composed with the refresh grant each) on one
@@ -202,7 +230,7 @@ type refreshFamily struct {
 
 // family stores an access and a refresh token of a new grant, as a token endpoint would have issued
 // them, and returns the refresh token.
-func (f *refreshFixture) family(t *testing.T, id string) refreshFamily {
+func (f *refreshFixture) family(t *testing.T, id string, edit ...func(*openid.DefaultSession)) refreshFamily {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	req := fosite.NewRequest()
@@ -214,6 +242,9 @@ func (f *refreshFixture) family(t *testing.T, id string) refreshFamily {
 	req.Form = url.Values{}
 	sess := session("alice")
 	sess.ExpiresAt = map[fosite.TokenType]time.Time{fosite.AccessToken: now.Add(time.Hour), fosite.RefreshToken: now.Add(24 * time.Hour)}
+	for _, e := range edit {
+		e(sess)
+	}
 	req.Session = sess
 	_, atSig, err := f.strategy.GenerateAccessToken(ctx, req)
 	require.NoError(t, err)
