@@ -18,6 +18,11 @@
 // whatever Hydra's admin API made it (Client reads the registration fields Hydra has no column for from
 // the client's metadata).
 //
+// Refreshing is Hydra's too, with Hydra's own refresh handler: a grant's token lifetime ceiling
+// (pending.Ceiling) caps the tokens the grant issues, but Hydra gives refreshed tokens its own lifespans
+// (it does not apply pending.KeepCeiling, which this module's refresh handler does). To bound a
+// cross-device grant under Hydra, set Ceiling.NoRefreshTokens.
+//
 // # One transaction
 //
 // Hydra's persister carries its transaction in the context, and Hydra's token endpoint runs a grant's
