@@ -94,7 +94,7 @@ func (s *racingStore) CreatePendingGrant(ctx context.Context, g *pending.Grant) 
 
 // TestPolicyOneOpenRequestRace: two requests of one client for one user that both pass the check before
 // either is stored do not both stay open. The later-stored one is withdrawn — 429, nothing sent to the
-// user's device, no expiry reported for it — and the earlier one goes on.
+// user's device, not among the user's waiting requests — and the earlier one goes on.
 func TestPolicyOneOpenRequestRace(t *testing.T) {
 	t.Parallel()
 	store := &racingStore{MemoryStore: memory.New()}
