@@ -24,7 +24,11 @@ const (
 	EventExpired = "https://github.com/fosite-contrib/grants/event/pending/expired"
 	// EventRevoked: an approved or issued grant was revoked.
 	EventRevoked = "https://github.com/fosite-contrib/grants/event/pending/revoked"
-	// EventReplayed: a grant that was already redeemed was presented again.
+	// EventReplayed: a grant that was already redeemed was presented again. Kept so that older logs
+	// still read.
+	//
+	// Deprecated: no grant records it any more (the OTP grant did): every grant records a replay as the
+	// revocation it causes, EventRevoked with reason "replayed" (pending.ReplayEvent).
 	EventReplayed = "https://github.com/fosite-contrib/grants/event/pending/replayed"
 	// EventFlagged: a grant was found abused (a burned code, a report, staff) and ended; what it issued
 	// was revoked.

@@ -99,7 +99,9 @@ func kioskStory(t *testing.T, f *fixture) {
 	require.Equal(t, true, evs[0].Data["delivered"])
 	require.Equal(t, audit.EventRedeemed, evs[1].Type)
 	require.Equal(t, "alice", evs[1].Subject)
-	require.Equal(t, audit.EventReplayed, evs[2].Type)
+	require.Equal(t, audit.EventRevoked, evs[2].Type, "a replay is audited as the revocation it causes, as by every grant")
+	require.Equal(t, "replayed", evs[2].Data["reason"])
+	require.Equal(t, audit.GrantOTP, evs[2].Grant)
 	for _, r := range mustRecords(t, f) {
 		require.NotContains(t, r, code)
 	}

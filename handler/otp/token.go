@@ -210,10 +210,9 @@ func (h *TokenHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 	return nil
 }
 
-// replayed audits a replayed challenge, after the lifecycle revoked what it issued.
-func (h *TokenHandler) replayed(ctx context.Context, g *pending.Grant, _ error) {
-	h.record(ctx, audit.Event{Type: audit.EventReplayed, Grant: audit.GrantOTP, Subject: g.Subject, ClientID: g.ClientID(),
-		RequestID: g.Request.GetID(), Time: clock.Now(h.options.Now)})
+// replayed audits the revocation a replayed challenge caused, or tried (pending.ReplayEvent).
+func (h *TokenHandler) replayed(ctx context.Context, g *pending.Grant, revocationErr error) {
+	h.record(ctx, pending.ReplayEvent(g, revocationErr, clock.Now(h.options.Now)))
 }
 
 // GrantTypes lists the grant type this handler serves, for discovery.

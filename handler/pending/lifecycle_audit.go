@@ -3,6 +3,7 @@ package pending
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/ory/fosite"
 
@@ -85,10 +86,18 @@ func (l *Lifecycle) auditReplay(ctx context.Context, g *Grant, revocationErr err
 	if !l.AuditTrail {
 		return
 	}
+	l.audit(ctx, ReplayEvent(g, revocationErr, clock.Now(l.Now)))
+}
+
+// ReplayEvent is the audit event of a replay of g — a redeemed grant presented again — at now: the
+// revocation of what g issued (audit.EventRevoked, reason "replayed", under g's request ID), with
+// "revocation_failed" when revoking failed (revocationErr). Every grant records its replays with it, so
+// that one query finds them all, whichever grant and whether or not the revocation went through.
+func ReplayEvent(g *Grant, revocationErr error, now time.Time) audit.Event {
 	data := map[string]any{"reason": "replayed"}
 	if revocationErr != nil {
 		data["revocation_failed"] = true
 	}
-	l.audit(ctx, audit.Event{Type: audit.EventRevoked, Subject: g.Subject, ClientID: g.ClientID(), RequestID: g.Request.GetID(),
-		Time: clock.Now(l.Now), Data: data})
+	return audit.Event{Type: audit.EventRevoked, Grant: auditGrant(g.Kind), Subject: g.Subject, ClientID: g.ClientID(),
+		RequestID: g.Request.GetID(), Time: now, Data: data}
 }

@@ -73,14 +73,9 @@ func (h *TokenHandler) PopulateTokenEndpointResponse(ctx context.Context, req fo
 // GrantTypes lists the grant type this handler serves, for discovery.
 func (h *TokenHandler) GrantTypes() []fosite.GrantType { return []fosite.GrantType{GrantType} }
 
-// replayed audits the revocation a replayed device code caused.
+// replayed audits the revocation a replayed device code caused, or tried (pending.ReplayEvent).
 func (h *TokenHandler) replayed(ctx context.Context, g *pending.Grant, revocationErr error) {
-	if revocationErr == nil {
-		h.record(ctx, audit.Event{
-			Type: audit.EventRevoked, Subject: g.Subject, ClientID: g.ClientID(), RequestID: g.Request.GetID(),
-			Time: clock.Now(h.lifecycle.Now), Data: map[string]any{"reason": "replayed"},
-		})
-	}
+	h.record(ctx, pending.ReplayEvent(g, revocationErr, clock.Now(h.lifecycle.Now)))
 }
 
 // auditExpired records that a poll found g expired, once per grant when the store can remember it.
