@@ -112,6 +112,41 @@ func TestPolicyOneOpenRequestRace(t *testing.T) {
 	require.Len(t, open, 1, "one request waits for alice")
 }
 
+// TestPolicyOneOpenRequestUnderLoad: 64 requests of one client for one user at once (rate limits out of
+// the way) open at most one request; the others get 429, none a server error, and only the open one
+// reaches the user's device.
+func TestPolicyOneOpenRequestUnderLoad(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(o *ciba.Options) {
+		o.Policy.OneOpenRequest = true
+		o.Policy.Initiation = pending.InitiationLimits{PerClient: -1, PerAddress: -1, PerUser: -1}
+	})
+	const n = 64
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	begin := make(chan struct{})
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-begin
+			statuses[i] = f.authorize(t, pollClient, form("scope", "openid", "login_hint", "alice")).Status
+		}()
+	}
+	close(begin)
+	wg.Wait()
+	counts := map[int]int{}
+	for _, s := range statuses {
+		counts[s]++
+	}
+	require.LessOrEqual(t, counts[http.StatusOK], 1, "%v", counts)
+	require.Equal(t, n, counts[http.StatusOK]+counts[http.StatusTooManyRequests], "%v", counts)
+	require.Equal(t, counts[http.StatusOK], f.ad.count())
+	open, err := f.grant.Decider.Pending(context.Background(), "alice")
+	require.NoError(t, err)
+	require.Len(t, open, counts[http.StatusOK])
+}
+
 // TestPolicyFallbackForNamedAccount: when the hint names an account without a device, only that
 // account may complete the enrolment fallback — alice cannot take a request meant for bob (and the
 // client would have received alice's tokens). The authentication-device API never sees fallback

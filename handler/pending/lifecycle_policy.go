@@ -97,22 +97,12 @@ func (l *Lifecycle) checkOneOpen(ctx context.Context, in Initiation, now time.Ti
 	if !l.Policy.OneOpenRequest || in.Subject == "" {
 		return nil
 	}
-	idx, ok := l.Storage.(IndexStorage)
-	if !ok {
-		return fosite.ErrServerError.WithDebug("Policy.OneOpenRequest needs a store implementing pending.IndexStorage.")
+	o, err := l.openRequest(ctx, in.Client.GetID(), in.Subject, "", now)
+	if err != nil || o == nil {
+		return err
 	}
-	open, err := idx.ListPendingGrantsBySubject(ctx, l.Kind, in.Subject, now)
-	if err != nil {
-		return rfc6749.ServerError(err)
-	}
-	for _, g := range open {
-		if g.ClientID() == in.Client.GetID() {
-			l.auditPolicy(ctx, PolicyOneOpen, g.ClientID(), in.Subject, in.Address, map[string]any{"open_request_id": g.Request.GetID()})
-			return ErrOpenRequest.WithWrap(rfc6749.RetryAfter(g.ExpiresAt.Sub(now))).
-				WithHint("Wait until the user answers the earlier request or it expires.")
-		}
-	}
-	return nil
+	l.auditPolicy(ctx, PolicyOneOpen, o.ClientID(), in.Subject, in.Address, map[string]any{"open_request_id": o.Request.GetID()})
+	return errOpenRequest(o, now)
 }
 
 // keepOneOpen looks again, once g is stored, for another open request of g's client for g's user
@@ -125,34 +115,48 @@ func (l *Lifecycle) keepOneOpen(ctx context.Context, g *Grant) error {
 	if !l.Policy.OneOpenRequest || g.Subject == "" {
 		return nil
 	}
-	idx, ok := l.Storage.(IndexStorage)
-	if !ok {
-		return fosite.ErrServerError.WithDebug("Policy.OneOpenRequest needs a store implementing pending.IndexStorage.")
-	}
 	now := clock.Now(l.Now)
-	open, err := idx.ListPendingGrantsBySubject(ctx, l.Kind, g.Subject, now)
-	if err != nil {
+	o, err := l.openRequest(ctx, g.ClientID(), g.Subject, g.HandleSignature, now)
+	if err != nil || o == nil {
+		return err
+	}
+	err = l.Storage.DecidePendingGrant(ctx, l.Kind, g.HandleSignature, Decision{Subject: g.Subject}, now)
+	if err != nil && !errors.Is(err, ErrStateChanged) {
 		return rfc6749.ServerError(err)
 	}
-	for _, o := range open {
-		if o.HandleSignature == g.HandleSignature || o.ClientID() != g.ClientID() {
-			continue
-		}
-		err := l.Storage.DecidePendingGrant(ctx, l.Kind, g.HandleSignature, Decision{Subject: g.Subject}, now)
-		if err != nil && !errors.Is(err, ErrStateChanged) {
+	if cb, ok := l.Storage.(CallbackStorage); ok && g.Callback != nil {
+		if err := cb.MarkCallbackQueued(ctx, l.Kind, g.HandleSignature); err != nil && !errors.Is(err, ErrStateChanged) {
 			return rfc6749.ServerError(err)
 		}
-		if cb, ok := l.Storage.(CallbackStorage); ok && g.Callback != nil {
-			if err := cb.MarkCallbackQueued(ctx, l.Kind, g.HandleSignature); err != nil && !errors.Is(err, ErrStateChanged) {
-				return rfc6749.ServerError(err)
-			}
-		}
-		l.auditPolicy(ctx, PolicyOneOpen, g.ClientID(), g.Subject, g.Device.RemoteAddr,
-			map[string]any{"open_request_id": o.Request.GetID(), "withdrawn_request_id": g.Request.GetID()})
-		return ErrOpenRequest.WithWrap(rfc6749.RetryAfter(o.ExpiresAt.Sub(now))).
-			WithHint("Wait until the user answers the earlier request or it expires.")
 	}
-	return nil
+	l.auditPolicy(ctx, PolicyOneOpen, g.ClientID(), g.Subject, g.Device.RemoteAddr,
+		map[string]any{"open_request_id": o.Request.GetID(), "withdrawn_request_id": g.Request.GetID()})
+	return errOpenRequest(o, now)
+}
+
+// openRequest returns a pending request of clientID for subject other than the one whose handle
+// signature is except, or nil.
+func (l *Lifecycle) openRequest(ctx context.Context, clientID, subject, except string, now time.Time) (*Grant, error) {
+	idx, ok := l.Storage.(IndexStorage)
+	if !ok {
+		return nil, fosite.ErrServerError.WithDebug("Policy.OneOpenRequest needs a store implementing pending.IndexStorage.")
+	}
+	open, err := idx.ListPendingGrantsBySubject(ctx, l.Kind, subject, now)
+	if err != nil {
+		return nil, rfc6749.ServerError(err)
+	}
+	for _, o := range open {
+		if o.ClientID() == clientID && o.HandleSignature != except {
+			return o, nil
+		}
+	}
+	return nil, nil
+}
+
+// errOpenRequest is the answer to a request refused for the open request o.
+func errOpenRequest(o *Grant, now time.Time) error {
+	return ErrOpenRequest.WithWrap(rfc6749.RetryAfter(o.ExpiresAt.Sub(now))).
+		WithHint("Wait until the user answers the earlier request or it expires.")
 }
 
 // CapLifespan returns want within the code lifetime ceiling of client (Policy: Ceiling.CodeLifespan),

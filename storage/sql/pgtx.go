@@ -36,7 +36,8 @@ type pgQueued struct {
 	sql  string
 	args []any
 	what string
-	// check, when set, turns the statement's error into the one its caller reports.
+	// check, when set, turns the statement's error into the one its caller reports, or returns nil to
+	// report it as any other statement's.
 	check func(error) error
 }
 
@@ -82,9 +83,11 @@ func (t *pgtx) send(ctx context.Context, last *pgQueued, read func(br pgx.BatchR
 		br := c.Conn().SendBatch(ctx, b)
 		for _, q := range t.queue {
 			if _, err := br.Exec(); err != nil {
-				first = wrap(err, q.what)
 				if q.check != nil {
 					first = q.check(err)
+				}
+				if first == nil {
+					first = wrap(err, q.what)
 				}
 				break
 			}
@@ -107,8 +110,8 @@ func (t *pgtx) later(query, what string, args []any) error {
 	return t.laterChecked(query, what, args, nil)
 }
 
-// laterChecked queues a statement whose only answer is success or failure; check turns its failure
-// into the error the call that sends it reports.
+// laterChecked queues a statement whose only answer is success or failure; check may turn its failure
+// into the error the call that sends it reports (see pgQueued.check).
 func (t *pgtx) laterChecked(query, what string, args []any, check func(error) error) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -440,18 +440,11 @@ func (s *Store) writeThenRead(ctx context.Context, fn func(t *wtx) error) (ok bo
 	if s.w == nil || s.inTx(ctx) {
 		return false, nil
 	}
-	t, err := s.w.begin(ctx, true)
-	if err != nil {
-		return true, err
-	}
-	if err := fn(t); err != nil {
-		_ = t.rollback()
-		return true, err
-	}
-	return true, t.commit()
+	return true, s.writeOne(ctx, fn)
 }
 
-// writeOne runs one statement (fn) in a transaction of its own in the writer's batch.
+// writeOne runs one statement (fn; or one and reads after it, see writeThenRead) in a transaction of
+// its own in the writer's batch, without a savepoint.
 func (s *Store) writeOne(ctx context.Context, fn func(t *wtx) error) error {
 	t, err := s.w.begin(ctx, true)
 	if err != nil {
